@@ -1,0 +1,45 @@
+"""Where rejected events go: a JSON Lines file (Kafka adds a topic sink later)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+
+class DeadLetterSink(Protocol):
+    def send(self, source: str, reason: str, raw: str) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class DeadLetterFile:
+    """Appends ``{"source", "reason", "raw"}`` objects, one per line."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._pending: list[str] = []
+
+    def send(self, source: str, reason: str, raw: str) -> None:
+        record = {"source": source, "reason": reason, "raw": raw}
+        self._pending.append(json.dumps(record, ensure_ascii=False))
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write("\n".join(self._pending) + "\n")
+        self._pending.clear()
+
+
+class DeadLetterList:
+    """Keeps rejections in memory (when no dead-letter output was asked for)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, str]] = []
+
+    def send(self, source: str, reason: str, raw: str) -> None:
+        self.records.append((source, reason, raw))
+
+    def flush(self) -> None:
+        pass

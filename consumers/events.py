@@ -1,0 +1,124 @@
+"""Turn one decoded record (a JSON object or an Avro record) into a validated ``Fact``.
+
+Every way an event can be wrong ends in :class:`Rejected` with a reason that starts with the
+field it is about (``"priority: 7 is not one of [1, 2, 3]"``), never in a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from domain import facts as F
+from domain.facts import Fact
+from domain.policy import Policy
+
+Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class Rejected(Exception):
+    """An event that cannot be accepted; ``reason`` names the field."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TicketEvent(BaseModel):
+    """The wire shape of one ticket event (contract section 1). Unknown fields are ignored,
+    so that upstream systems can add fields without breaking slaclock."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: Id
+    type: StrictStr
+    ticket_id: Id
+    occurred_at: datetime
+    customer_id: StrictStr | None = None
+    priority: StrictInt | None = None
+    reason: StrictStr | None = None
+    channel: StrictStr | None = None
+    actor: StrictStr | None = None
+    source: StrictStr | None = None
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _rfc3339_with_offset(cls, value: Any) -> datetime:
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an RFC 3339 timestamp") from None
+        else:
+            raise ValueError(f"expected an RFC 3339 timestamp string, got {value!r}")
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            raise ValueError(f"{value!r} has no UTC offset")
+        return parsed
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in F.EVENT_TYPES:
+            raise ValueError(f"unknown event type {value!r}, expected one of {list(F.EVENT_TYPES)}")
+        return value
+
+
+def _reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "event"
+    if first["type"] == "missing":
+        return f"{field}: required field missing"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] in ("string_type", "int_type"):
+        message = f"{message}, got {first.get('input')!r}"
+    return f"{field}: {message}"
+
+
+def parse_json(raw: str | bytes) -> dict[str, Any]:
+    """One JSON object from one line; :class:`Rejected` when it is not one."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Rejected(f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Rejected(f"not a JSON object: {type(data).__name__}")
+    return data
+
+
+def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
+    """Validate a decoded event against the contract and the policy: (ticket_id, fact)."""
+    try:
+        event = TicketEvent.model_validate(data)
+    except ValidationError as exc:
+        raise Rejected(_reason(exc)) from None
+    if event.type == F.CREATED and not event.customer_id:
+        raise Rejected("customer_id: required on ticket.created")
+    if event.type == F.REPRIORITISED and event.priority is None:
+        raise Rejected("priority: required on ticket.reprioritised")
+    if event.priority is not None:
+        problem = policy.check_priority(event.priority)
+        if problem:
+            raise Rejected(problem)
+    details = {k: v for k in F.DETAIL_FIELDS if (v := getattr(event, k)) is not None}
+    fact = Fact(
+        event_id=event.event_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        customer_id=event.customer_id,
+        priority=event.priority,
+        details=details,
+    )
+    return event.ticket_id, fact

@@ -1,0 +1,142 @@
+"""What the customer was promised: plans, their targets, credits and contracts.
+
+These are plain frozen values built once from the configuration (see ``slaclock.config``);
+the clock rules in ``domain.clocks`` only read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from domain.calendar import BusinessCalendar
+
+METRICS: tuple[str, ...] = ("response", "intervention", "resolution")
+"""Every metric slaclock knows, in the order reports list them."""
+
+Reprioritise = Literal["recalculate", "restart"]
+CENT = Decimal("0.01")
+
+
+def money(amount: Decimal) -> Decimal:
+    """Round an amount half-up to cents, the way credits are invoiced."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One promise: ``seconds`` of open time on ``calendar``."""
+
+    seconds: int
+    calendar: BusinessCalendar
+
+
+@dataclass(frozen=True)
+class CreditRule:
+    """Money owed per breached clock: ``per_breach`` and ``cap`` are fractions of the fee."""
+
+    metrics: frozenset[str]
+    per_breach: Decimal
+    cap: Decimal | None
+
+    def amount(self, monthly_fee: Decimal) -> Decimal:
+        return money(self.per_breach * monthly_fee)
+
+    def cap_amount(self, monthly_fee: Decimal) -> Decimal | None:
+        return None if self.cap is None else money(self.cap * monthly_fee)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A service plan: per metric and priority the target that applies.
+
+    A priority missing from a metric's row means no guarantee for it.
+    """
+
+    name: str
+    calendar: BusinessCalendar
+    targets: Mapping[str, Mapping[int, Target]]
+    pausable: frozenset[str] = frozenset()
+    on_reprioritise: Reprioritise = "recalculate"
+    credits: CreditRule | None = None
+
+    def target(self, metric: str, priority: int | None) -> Target | None:
+        if priority is None:
+            return None
+        return self.targets.get(metric, {}).get(priority)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A customer's plan from a date on (the date is read in the plan calendar's timezone)."""
+
+    customer: str
+    plan: Plan
+    valid_from: date
+    monthly_fee: Decimal
+
+    @property
+    def key(self) -> str:
+        """A stable name for the contract, used by reports to group credits per contract."""
+        return f"{self.customer}@{self.valid_from.isoformat()}"
+
+    def starts_by(self, instant: datetime) -> bool:
+        return instant.astimezone(self.plan.calendar.zone).date() >= self.valid_from
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the configuration promises, as one value."""
+
+    currency: str = "EUR"
+    default_priority: int = 3
+    priorities: tuple[int, ...] = (1, 2, 3, 4)
+    calendars: Mapping[str, BusinessCalendar] = field(default_factory=dict)
+    plans: Mapping[str, Plan] = field(default_factory=dict)
+    contracts: tuple[Contract, ...] = ()
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metrics any plan defines: every ticket gets one clock for each."""
+        used = {m for plan in self.plans.values() for m, row in plan.targets.items() if row}
+        return tuple(m for m in METRICS if m in used)
+
+    def contract_for(self, customer: str, created_at: datetime) -> Contract | None:
+        """The contract whose ``from`` is latest but not after the ticket's creation date."""
+        best: Contract | None = None
+        for contract in self.contracts:
+            if contract.customer != customer or not contract.starts_by(created_at):
+                continue
+            if best is None or contract.valid_from >= best.valid_from:
+                best = contract
+        return best
+
+    def contract_by_key(self, key: str) -> Contract | None:
+        return next((c for c in self.contracts if c.key == key), None)
+
+    def calendar_or_plan(self, name: str) -> BusinessCalendar | None:
+        """A calendar by its name, or the default calendar of the plan of that name."""
+        if name in self.calendars:
+            return self.calendars[name]
+        plan = self.plans.get(name)
+        return plan.calendar if plan else None
+
+    def calendar_named(self, name: str) -> BusinessCalendar | None:
+        """The calendar a clock row names (a calendar, or a shorthand plan's own calendar)."""
+        if name in self.calendars:
+            return self.calendars[name]
+        for plan in self.plans.values():
+            for row in plan.targets.values():
+                for target in row.values():
+                    if target.calendar.name == name:
+                        return target.calendar
+        return None
+
+    def check_priority(self, priority: int) -> str | None:
+        """Why ``priority`` is not acceptable, or ``None`` when it is."""
+        if priority not in self.priorities:
+            return f"priority: {priority} is not one of {list(self.priorities)}"
+        return None

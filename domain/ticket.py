@@ -1,0 +1,130 @@
+"""The Ticket aggregate: the accepted lifecycle events of one ticket, in arrival order.
+
+The aggregate keeps facts, not clocks: clocks are derived by ``domain.clocks.evaluate``
+from the facts ordered by ``occurred_at``, so a late event is simply one more fact and the
+outcome never depends on arrival order. A ticket exists as an aggregate from its first
+accepted event; until its ``ticket.created`` arrives its events are *pending*.
+
+Rules that need the ticket's history live here: a second ``ticket.created``, an event that
+occurred before the creation, a customer that is not the ticket's. When the creation arrives
+after other events, those pending events are checked against it and *voided* (with the
+reason) if they break a rule: they stay in the history for audit but count for nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import facts as F
+from domain.facts import Fact
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://slaclock.dev/ticket")
+
+
+def ticket_uuid(ticket_id: str) -> UUID:
+    """The aggregate id of a ticket: stable, so any consumer finds the same aggregate."""
+    return uuid5(_NAMESPACE, ticket_id)
+
+
+class Ticket(Aggregate):
+    """One support ticket as the engine knows it."""
+
+    @staticmethod
+    def create_id(ticket_id: str) -> UUID:
+        return ticket_uuid(ticket_id)
+
+    @event("Registered")
+    def __init__(self, ticket_id: str) -> None:
+        self.ticket_id = ticket_id
+        self.facts: list[Fact] = []
+        self.voided: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def created(self) -> Fact | None:
+        return next((f for f in self.facts if f.type == F.CREATED), None)
+
+    @property
+    def customer_id(self) -> str | None:
+        created = self.created
+        return created.customer_id if created else None
+
+    def has_event(self, event_id: str) -> bool:
+        return event_id in self.voided or any(f.event_id == event_id for f in self.facts)
+
+    def conflict(self, fact: Fact) -> str | None:
+        """Why ``fact`` cannot join this ticket's history, or None when it can."""
+        created = self.created
+        if created is None:
+            return None
+        if fact.type == F.CREATED and fact.event_id != created.event_id:
+            return (
+                f"type: ticket {self.ticket_id} already has a ticket.created "
+                f"(event {created.event_id})"
+            )
+        if fact.occurred_at < created.occurred_at:
+            return (
+                f"occurred_at: {fact.occurred_at.isoformat()} is before the ticket's "
+                f"ticket.created at {created.occurred_at.isoformat()}"
+            )
+        if fact.customer_id is not None and fact.customer_id != created.customer_id:
+            return (
+                f"customer_id: {fact.customer_id!r} differs from the ticket's "
+                f"{created.customer_id!r}"
+            )
+        return None
+
+    # ----------------------------------------------------------------- commands
+    def accept(self, fact: Fact) -> list[tuple[Fact, str]]:
+        """Record ``fact`` (the caller checked :meth:`conflict`).
+
+        Returns the pending facts that a late ``ticket.created`` voided, with their reasons.
+        """
+        self._accepted(
+            event_id=fact.event_id,
+            event_type=fact.type,
+            occurred_at=fact.occurred_at,
+            customer_id=fact.customer_id,
+            priority=fact.priority,
+            details=dict(fact.details),
+        )
+        if fact.type != F.CREATED:
+            return []
+        voided = []
+        for pending in list(self.facts):
+            reason = None if pending is self.facts[-1] else self.conflict(pending)
+            if reason is not None:
+                self._voided(event_id=pending.event_id, reason=reason)
+                voided.append((pending, reason))
+        return voided
+
+    @event("EventAccepted")
+    def _accepted(
+        self,
+        event_id: str,
+        event_type: str,
+        occurred_at: datetime,
+        customer_id: str | None,
+        priority: int | None,
+        details: Mapping[str, Any],
+    ) -> None:
+        self.facts.append(
+            Fact(
+                event_id=event_id,
+                type=event_type,
+                occurred_at=occurred_at,
+                customer_id=customer_id,
+                priority=priority,
+                details=details,
+            )
+        )
+
+    @event("EventVoided")
+    def _voided(self, event_id: str, reason: str) -> None:
+        self.facts = [f for f in self.facts if f.event_id != event_id]
+        self.voided[event_id] = reason

@@ -1,0 +1,169 @@
+"""Answers from the read model: tickets and clock outcomes as of an instant.
+
+Rows describe each ticket after all its facts. For ``as_of`` at or after a ticket's last fact
+the row answers directly (a few comparisons, at most one calendar call per running clock);
+only tickets with facts after ``as_of`` are re-evaluated from their events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.clocks import ClockSnapshot, ClockView, TicketSnapshot, evaluate
+from domain.policy import Contract, Policy
+from projections import tables as T
+from projections.store import TicketStore
+
+# Outcomes are pre-filtered in SQL on a window this much wider than the month in UTC, then
+# exactly in the timezone of each plan (UTC offsets stay within +-14 h).
+_MARGIN = 14 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A clock that was met or breached: when, for whom, under which contract."""
+
+    ticket_id: str
+    customer_id: str
+    contract: Contract
+    metric: str
+    priority: int | None
+    status: str
+    at: int
+
+
+class Queries:
+    """Read-side questions; the store provides rows, the policy gives them meaning."""
+
+    def __init__(self, store: TicketStore, policy: Policy) -> None:
+        self.store = store
+        self.policy = policy
+
+    # ------------------------------------------------------------------ tickets
+    def ticket(self, ticket_id: str, as_of: int) -> TicketSnapshot | None:
+        """One ticket as of ``as_of``, evaluated from its events (None: unknown then)."""
+        ticket = self.store.load_ticket(ticket_id)
+        if ticket is None:
+            return None
+        return evaluate(ticket_id, ticket.facts, self.policy, cutoff=as_of)
+
+    def tickets(self, as_of: int, customer: str | None = None) -> Iterator[TicketSnapshot]:
+        """Every ticket created by ``as_of``, ordered by ticket id."""
+        where, params = "t.created_at <= ?", [as_of]
+        if customer is not None:
+            where, params = where + " AND t.customer_id = ?", [*params, customer]
+        rows = self.store.query(
+            f"SELECT t.ticket_id, t.customer_id, t.contract, t.priority, t.created_at,"
+            f" t.last_fact_at, c.{T.CLOCK_COLUMNS.replace(', ', ', c.')}"
+            f" FROM {{p}}sla_tickets t JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
+            f" WHERE {where} ORDER BY t.ticket_id, c.metric",
+            params,
+        )
+        current: list[Any] = []
+        for row in rows:
+            if current and current[0]["ticket_id"] != row["ticket_id"]:
+                yield self._from_rows(current, as_of)
+                current = []
+            current.append(row)
+        if current:
+            yield self._from_rows(current, as_of)
+
+    def _from_rows(self, rows: list[Any], as_of: int) -> TicketSnapshot:
+        first = rows[0]
+        if first["last_fact_at"] > as_of:
+            found = self.ticket(first["ticket_id"], as_of)
+            assert found is not None  # created_at <= as_of was checked in SQL
+            return found
+        return TicketSnapshot(
+            ticket_id=first["ticket_id"],
+            customer_id=first["customer_id"],
+            contract=self.policy.contract_by_key(first["contract"]) if first["contract"] else None,
+            priority=first["priority"],
+            created_at=first["created_at"],
+            last_fact_at=first["last_fact_at"],
+            clocks={row["metric"]: clock_from_row(row) for row in rows},
+        )
+
+    def view(self, clock: ClockSnapshot, as_of: int) -> ClockView:
+        calendar = self.policy.calendar_named(clock.calendar) if clock.calendar else None
+        return clock.view(as_of, calendar.between_epoch if calendar else None)
+
+    # ----------------------------------------------------------------- outcomes
+    def outcomes(
+        self, month_start: int, month_end: int, as_of: int, customer: str | None = None
+    ) -> list[Outcome]:
+        """Clocks met or breached in a window (pre-filter; callers check the month per zone)."""
+        lo, hi = month_start - _MARGIN, month_end + _MARGIN
+        where = (
+            "t.last_fact_at <= ? AND ((c.breach_at IS NULL AND c.stopped_at >= ?"
+            " AND c.stopped_at < ?) OR (c.breach_at >= ? AND c.breach_at < ? AND c.breach_at < ?))"
+        )
+        params: list[Any] = [as_of, lo, hi, lo, hi, as_of]
+        if customer is not None:
+            where, params = where + " AND c.customer_id = ?", [*params, customer]
+        rows = self.store.query(
+            f"SELECT c.{T.CLOCK_COLUMNS.replace(', ', ', c.')} FROM {{p}}sla_clocks c"
+            f" JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id WHERE {where}",
+            params,
+        )
+        found: list[Outcome] = []
+        for row in rows:
+            contract = self.policy.contract_by_key(row["contract"]) if row["contract"] else None
+            if contract is not None:
+                found.extend(
+                    self._outcome(row["ticket_id"], row["customer_id"], contract, clock_from_row(row), as_of)
+                )
+        stale_where, stale_params = "created_at <= ? AND last_fact_at > ?", [as_of, as_of]
+        if customer is not None:
+            stale_where, stale_params = stale_where + " AND customer_id = ?", [*stale_params, customer]
+        for row in self.store.query(
+            f"SELECT ticket_id FROM {{p}}sla_tickets WHERE {stale_where}", stale_params
+        ):
+            snapshot = self.ticket(row["ticket_id"], as_of)
+            if snapshot is None or snapshot.contract is None:
+                continue
+            for clock in snapshot.clocks.values():
+                found.extend(
+                    self._outcome(snapshot.ticket_id, snapshot.customer_id, snapshot.contract, clock, as_of)
+                )
+        return found
+
+    def _outcome(
+        self, ticket_id: str, customer_id: str, contract: Contract, clock: ClockSnapshot, as_of: int
+    ) -> list[Outcome]:
+        view = self.view(clock, as_of)
+        if view.status == "met" and view.stopped_at is not None:
+            at = view.stopped_at
+        elif view.status == "breached" and view.breached_at is not None:
+            at = view.breached_at
+        else:
+            return []
+        return [Outcome(ticket_id, customer_id, contract, clock.metric, clock.priority, view.status, at)]
+
+
+def clock_from_row(row: Any) -> ClockSnapshot:
+    return ClockSnapshot(
+        metric=row["metric"],
+        priority=row["priority"],
+        target_seconds=row["target_seconds"],
+        calendar=row["calendar"],
+        started_at=row["started_at"],
+        deadline=row["deadline"],
+        stopped_at=row["stopped_at"],
+        breach_at=row["breach_at"],
+        accrued=row["accrued"],
+        running_since=row["running_since"],
+        paused=bool(row["paused"]),
+    )
+
+
+def month_bounds(month: str, zone: ZoneInfo) -> tuple[int, int]:
+    """``[start, end)`` of a ``YYYY-MM`` month in ``zone``, as epoch seconds."""
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return int(start.timestamp()), int(end.timestamp())

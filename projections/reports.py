@@ -1,0 +1,118 @@
+"""Compliance and credit reports for a month (contract section 4)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.policy import Contract
+from projections.queries import Outcome, Queries, month_bounds
+
+_UTC = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class ComplianceRow:
+    customer_id: str
+    metric: str
+    priority: int | None
+    met: int
+    breached: int
+
+    @property
+    def attainment(self) -> float:
+        return round(self.met / (self.met + self.breached), 4)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "metric": self.metric,
+            "priority": self.priority,
+            "met": self.met,
+            "breached": self.breached,
+            "attainment": self.attainment,
+        }
+
+
+def _in_month(outcomes: list[Outcome], month: str) -> list[Outcome]:
+    """Outcomes whose instant falls in ``month`` in the timezone of their plan's calendar."""
+    bounds: dict[str, tuple[int, int]] = {}
+    kept = []
+    for outcome in outcomes:
+        zone = outcome.contract.plan.calendar.zone
+        if zone.key not in bounds:
+            bounds[zone.key] = month_bounds(month, zone)
+        start, end = bounds[zone.key]
+        if start <= outcome.at < end:
+            kept.append(outcome)
+    return kept
+
+
+def month_outcomes(queries: Queries, month: str, as_of: int, customer: str | None) -> list[Outcome]:
+    start, end = month_bounds(month, _UTC)
+    return _in_month(queries.outcomes(start, end, as_of, customer), month)
+
+
+def compliance(outcomes: list[Outcome]) -> list[ComplianceRow]:
+    """Met and breached clocks per customer, metric and deciding priority."""
+    counts: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for o in outcomes:
+        counts[(o.customer_id, o.metric, o.priority if o.priority is not None else -1)][
+            0 if o.status == "met" else 1
+        ] += 1
+    return [
+        ComplianceRow(customer, metric, None if prio == -1 else prio, met, breached)
+        for (customer, metric, prio), (met, breached) in sorted(counts.items())
+    ]
+
+
+@dataclass(frozen=True)
+class CreditEntry:
+    ticket_id: str
+    metric: str
+    breached_at: int
+    amount: Decimal
+    contract: Contract
+
+
+@dataclass(frozen=True)
+class CustomerCredits:
+    customer_id: str
+    entries: list[CreditEntry]
+    subtotal: Decimal
+    cap: Decimal | None
+    total: Decimal
+
+
+def credits(outcomes: list[Outcome]) -> list[CustomerCredits]:
+    """Credits owed per customer: each breached credited clock earns ``per_breach`` x fee;
+    each contract's entries are capped by that contract's cap."""
+    per_customer: dict[str, list[CreditEntry]] = defaultdict(list)
+    for o in outcomes:
+        rule = o.contract.plan.credits
+        if o.status != "breached" or rule is None or o.metric not in rule.metrics:
+            continue
+        amount = rule.amount(o.contract.monthly_fee)
+        per_customer[o.customer_id].append(CreditEntry(o.ticket_id, o.metric, o.at, amount, o.contract))
+    result = []
+    for customer in sorted(per_customer):
+        entries = sorted(per_customer[customer], key=lambda e: (e.breached_at, e.ticket_id, e.metric))
+        by_contract: dict[str, list[CreditEntry]] = defaultdict(list)
+        for entry in entries:
+            by_contract[entry.contract.key].append(entry)
+        subtotal = total = Decimal("0.00")
+        cap: Decimal | None = Decimal("0.00")
+        for group in by_contract.values():
+            contract = group[0].contract
+            assert contract.plan.credits is not None
+            group_sum = sum((e.amount for e in group), Decimal("0.00"))
+            group_cap = contract.plan.credits.cap_amount(contract.monthly_fee)
+            subtotal += group_sum
+            total += group_sum if group_cap is None else min(group_sum, group_cap)
+            cap = None if cap is None or group_cap is None else cap + group_cap
+        result.append(CustomerCredits(customer, entries, subtotal, cap, total))
+    return result
+

@@ -1,0 +1,262 @@
+"""The event store and its read model, written together in one transaction.
+
+slaclock keeps ticket facts in an ``eventsourcing`` application (SQLite by default,
+PostgreSQL for scale). The clock read model (tables in ``projections.tables``) is written by
+the same recorder in the same transaction as the events that changed it, together with the
+``event_id`` index used for deduplication and, for Kafka, the consumer offsets (tracking
+records). So after a crash the store holds either all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteProcessRecorder
+from eventsourcing.utils import get_topic
+from psycopg.sql import SQL
+
+from domain.clocks import TicketSnapshot, evaluate
+from domain.policy import Policy
+from domain.ticket import Ticket, ticket_uuid
+from projections import tables as T
+from projections.tables import Dialect
+
+
+class StoreError(Exception):
+    """A store URL or database that cannot be used; the message says which and why."""
+
+
+@dataclass
+class Batch:
+    """What one transaction writes besides the events: read-model rows, ids and offsets."""
+
+    tickets: list[tuple[Any, ...]] = field(default_factory=list)
+    clocks: list[tuple[Any, ...]] = field(default_factory=list)
+    event_ids: list[tuple[str, str]] = field(default_factory=list)
+    tracking: list[Tracking] = field(default_factory=list)
+
+    def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
+        if self.event_ids:
+            cursor.executemany(dialect.sql(T.INSERT_EVENT_ID), self.event_ids)
+        if self.tickets:
+            cursor.executemany(dialect.sql(T.UPSERT_TICKET), self.tickets)
+        if self.clocks:
+            cursor.executemany(dialect.sql(T.UPSERT_CLOCK), self.clocks)
+        for tracking in self.tracking:
+            insert_tracking(cursor, tracking)
+
+
+class SQLiteStoreRecorder(SQLiteProcessRecorder):
+    """SQLite event recorder that also writes the read model in the same transaction."""
+
+    dialect = Dialect("sqlite")
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *map(self.dialect.sql, T.TABLES)]
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        batch: Batch | None = kwargs.get("batch")
+        if batch is not None:
+            batch.write(c, self.dialect, self._insert_tracking)
+        return ids
+
+
+class PostgresStoreRecorder(PostgresProcessRecorder):
+    """PostgreSQL event recorder that also writes the read model in the same transaction."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.dialect = Dialect("postgres", f'"{datastore.schema}".' if datastore.schema else "")
+        self.sql_create_statements.extend(SQL(self.dialect.sql(s)) for s in T.TABLES)  # type: ignore[arg-type]
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        ids = super()._insert_events(curs, stored_events, **kwargs)
+        batch: Batch | None = kwargs.get("batch")
+        if batch is not None:
+            batch.write(curs, self.dialect, self._insert_tracking)
+        return ids
+
+
+class TicketApplication(Application):
+    """The event-sourced application holding Ticket aggregates."""
+
+    name = "slaclock"
+
+
+def store_env(url: str) -> dict[str, str]:
+    """``eventsourcing`` settings for a store URL (``sqlite:///path`` or ``postgresql://``)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            path = path.lstrip("/") or path
+        if not path:
+            raise StoreError(f"store {url!r}: expected sqlite:///PATH")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteStoreRecorder),
+        }
+    if parsed.scheme in ("postgresql", "postgres"):
+        if not parsed.hostname or not parsed.path.strip("/"):
+            raise StoreError(f"store {url!r}: expected postgresql://user:pass@host:port/db")
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parsed.path.strip("/")),
+            "POSTGRES_HOST": parsed.hostname,
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+            "APPLICATION_RECORDER_TOPIC": get_topic(PostgresStoreRecorder),
+        }
+        query = dict(part.split("=", 1) for part in parsed.query.split("&") if "=" in part)
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"]
+        return env
+    raise StoreError(f"store {url!r}: unknown scheme, expected sqlite:/// or postgresql://")
+
+
+class TicketStore:
+    """Tickets in, read-model rows out: the one door to the database."""
+
+    def __init__(self, url: str, policy: Policy, *, cache_size: int = 20000) -> None:
+        env = store_env(url)
+        env["AGGREGATE_CACHE_MAXSIZE"] = str(cache_size)
+        env["DEEPCOPY_FROM_AGGREGATE_CACHE"] = "n"
+        saved = {k: os.environ.pop(k) for k in list(os.environ) if k in env}
+        try:
+            self.app = TicketApplication(env=env)
+        except Exception as exc:  # the libraries raise many kinds for a bad URL or server
+            raise StoreError(f"store {_redact(url)}: cannot open: {exc}") from None
+        finally:
+            os.environ.update(saved)
+        self.url = url
+        self.policy = policy
+        recorder = self.app.recorder
+        self.dialect: Dialect = recorder.dialect  # type: ignore[attr-defined]
+        self.datastore = recorder.datastore  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.app.close()
+
+    # ----------------------------------------------------------------- writing
+    def get_tickets(self, ticket_ids: Iterable[str]) -> dict[str, Ticket]:
+        """The stored tickets among ``ticket_ids`` (unknown ids are left out)."""
+        found: dict[str, Ticket] = {}
+        for ticket_id in ticket_ids:
+            try:
+                found[ticket_id] = self.app.repository.get(ticket_uuid(ticket_id))
+            except AggregateNotFoundError:
+                pass
+        return found
+
+    def known_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` the store has already accepted (duplicates)."""
+        known: set[str] = set()
+        with self.read() as cursor:
+            for start in range(0, len(event_ids), 500):
+                chunk = list(event_ids[start : start + 500])
+                marks = ", ".join("?" * len(chunk))
+                cursor.execute(
+                    self.dialect.sql(f"SELECT event_id FROM {{p}}sla_event_ids WHERE event_id IN ({marks})"),
+                    chunk,
+                )
+                known.update(row["event_id"] for row in cursor.fetchall())
+        return known
+
+    def save(
+        self,
+        tickets: Sequence[Ticket],
+        event_ids: Sequence[tuple[str, str]],
+        tracking: Sequence[Tracking] = (),
+    ) -> None:
+        """Store the tickets' new events with their read-model rows in one transaction."""
+        batch = Batch(event_ids=list(event_ids), tracking=list(tracking))
+        for ticket in tickets:
+            self._rows(ticket, batch)
+        try:
+            self.app.save(*tickets, batch=batch)
+        except Exception:
+            # The cached aggregates now hold events that were not stored: forget them.
+            if self.app.repository.cache is not None:
+                self.app.repository.cache.cache.clear()  # type: ignore[attr-defined]
+            raise
+
+    def _rows(self, ticket: Ticket, batch: Batch) -> None:
+        snapshot = evaluate(ticket.ticket_id, ticket.facts, self.policy)
+        batch.tickets.append(ticket_row(ticket, snapshot))
+        if snapshot is None:
+            return
+        contract = snapshot.contract.key if snapshot.contract else None
+        for clock in snapshot.clocks.values():
+            batch.clocks.append(
+                (
+                    ticket.ticket_id,
+                    clock.metric,
+                    snapshot.customer_id,
+                    contract,
+                    clock.priority,
+                    clock.target_seconds,
+                    clock.calendar,
+                    clock.started_at,
+                    clock.deadline,
+                    clock.stopped_at,
+                    clock.breach_at,
+                    clock.accrued,
+                    clock.running_since,
+                    int(clock.paused),
+                )
+            )
+
+    # ----------------------------------------------------------------- reading
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.read() as cursor:
+            cursor.execute(self.dialect.sql(statement), list(params))
+            return list(cursor.fetchall())
+
+    def load_ticket(self, ticket_id: str) -> Ticket | None:
+        return self.get_tickets([ticket_id]).get(ticket_id)
+
+    def max_tracking_id(self, name: str) -> int | None:
+        return self.app.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
+
+
+def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ...]:
+    """The ``sla_tickets`` row of a ticket (pending: facts waiting for the creation)."""
+    if snapshot is None:
+        return (ticket.ticket_id, None, None, None, None, None, None, len(ticket.facts))
+    contract = snapshot.contract
+    return (
+        ticket.ticket_id,
+        snapshot.customer_id,
+        contract.key if contract else None,
+        contract.plan.name if contract else None,
+        snapshot.priority,
+        snapshot.created_at,
+        snapshot.last_fact_at,
+        0,
+    )
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

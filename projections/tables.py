@@ -1,0 +1,88 @@
+"""The read-model tables and their SQL, written once for SQLite and PostgreSQL.
+
+Statements use ``{p}`` for the table prefix (the PostgreSQL schema) and ``?`` for
+parameters; :class:`Dialect` turns them into what each database expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TABLES: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS {p}sla_event_ids (
+        event_id TEXT PRIMARY KEY,
+        ticket_id TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_tickets (
+        ticket_id TEXT PRIMARY KEY,
+        customer_id TEXT,
+        contract TEXT,
+        plan TEXT,
+        priority INTEGER,
+        created_at BIGINT,
+        last_fact_at BIGINT,
+        pending INTEGER NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS sla_tickets_customer ON {p}sla_tickets (customer_id)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_clocks (
+        ticket_id TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        contract TEXT,
+        priority INTEGER,
+        target_seconds BIGINT,
+        calendar TEXT,
+        started_at BIGINT,
+        deadline BIGINT,
+        stopped_at BIGINT,
+        breach_at BIGINT,
+        accrued BIGINT NOT NULL,
+        running_since BIGINT,
+        paused INTEGER NOT NULL,
+        PRIMARY KEY (ticket_id, metric))""",
+    """CREATE INDEX IF NOT EXISTS sla_clocks_breach ON {p}sla_clocks (breach_at)""",
+    """CREATE INDEX IF NOT EXISTS sla_clocks_stop ON {p}sla_clocks (stopped_at)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL)""",
+)
+
+UPSERT_TICKET = """INSERT INTO {p}sla_tickets
+    (ticket_id, customer_id, contract, plan, priority, created_at, last_fact_at, pending)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (ticket_id) DO UPDATE SET customer_id = excluded.customer_id,
+    contract = excluded.contract, plan = excluded.plan, priority = excluded.priority,
+    created_at = excluded.created_at, last_fact_at = excluded.last_fact_at,
+    pending = excluded.pending"""
+
+CLOCK_COLUMNS = (
+    "ticket_id, metric, customer_id, contract, priority, target_seconds, calendar, started_at,"
+    " deadline, stopped_at, breach_at, accrued, running_since, paused"
+)
+
+UPSERT_CLOCK = f"""INSERT INTO {{p}}sla_clocks ({CLOCK_COLUMNS})
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (ticket_id, metric) DO UPDATE SET customer_id = excluded.customer_id,
+    contract = excluded.contract, priority = excluded.priority,
+    target_seconds = excluded.target_seconds, calendar = excluded.calendar,
+    started_at = excluded.started_at, deadline = excluded.deadline,
+    stopped_at = excluded.stopped_at, breach_at = excluded.breach_at,
+    accrued = excluded.accrued, running_since = excluded.running_since,
+    paused = excluded.paused"""
+
+INSERT_EVENT_ID = "INSERT INTO {p}sla_event_ids (event_id, ticket_id) VALUES (?, ?)"
+
+UPSERT_META = """INSERT INTO {p}sla_meta (key, value) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value"""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one database spells the statements above."""
+
+    name: str
+    prefix: str = ""
+
+    def sql(self, statement: str) -> str:
+        text = statement.replace("{p}", self.prefix)
+        if self.name == "postgres":
+            text = text.replace("?", "%s")
+        return text

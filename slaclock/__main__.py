@@ -1,0 +1,7 @@
+"""``python -m slaclock``."""
+
+import sys
+
+from slaclock.cli import main
+
+sys.exit(main())

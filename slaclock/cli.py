@@ -1,0 +1,275 @@
+"""The ``slaclock`` command line: parse arguments, wire config, store and queries, print.
+
+No business rule lives here; every answer comes from ``domain`` and ``projections``.
+Exit codes: 0 done; 1 what was asked for does not exist, or ``--strict`` and something was
+rejected; 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from consumers.dead_letter import DeadLetterFile, DeadLetterList
+from consumers.ingest import Ingestor
+from consumers.sources import read_events
+from domain.durations import parse_duration
+from domain.policy import Policy
+from projections.queries import Queries
+from projections.render import compliance_json, credits_json, instant, ticket_json
+from projections.reports import compliance, credits, month_outcomes
+from projections.store import StoreError, TicketStore
+from slaclock.config import ConfigError, load_policy
+from slaclock.output import table
+
+
+class UsageError(Exception):
+    """Bad input on the command line (exit 2)."""
+
+
+class NotFound(Exception):
+    """What was asked for does not exist (exit 1)."""
+
+
+def _instant(text: str, option: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: {text!r} is not an RFC 3339 timestamp") from None
+    if value.tzinfo is None:
+        raise UsageError(f"{option}: {text!r} has no UTC offset")
+    return value
+
+
+def _month(text: str) -> str:
+    try:
+        datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise UsageError(f"--month: {text!r} is not a month like 2025-09") from None
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slaclock", description="Event-sourced SLA clocks, compliance and credits."
+    )
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("SLACLOCK_CONFIG", "slaclock.toml"),
+        help="configuration file (env SLACLOCK_CONFIG; default ./slaclock.toml)",
+    )
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("SLACLOCK_STORE", "sqlite:///slaclock.db"),
+        help="store URL: sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def as_of(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--as-of", help="answer as of this instant (RFC 3339; default now)")
+
+    p = commands.add_parser("ingest", help="read ticket events from JSON Lines or Avro files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or Avro container file; - for stdin")
+    p.add_argument("--dead-letter", metavar="PATH", help="append rejected events here (JSONL)")
+    p.add_argument("--strict", action="store_true", help="exit 1 if anything was rejected")
+    p.add_argument("--batch-size", type=int, default=2000, help="events per transaction")
+    p.add_argument("--json", action="store_true", help="print counts as JSON")
+
+    p = commands.add_parser("ticket", help="one ticket with its clocks")
+    p.add_argument("ticket_id")
+    as_of(p)
+    p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("tickets", help="every ticket with its clocks")
+    p.add_argument("--customer")
+    as_of(p)
+    p.add_argument("--json", action="store_true", help="a JSON array")
+    p.add_argument("--jsonl", action="store_true", help="JSON Lines, one ticket per line")
+
+    p = commands.add_parser("report", help="monthly reports")
+    reports = p.add_subparsers(dest="report", required=True, metavar="REPORT")
+    for name, text in (("compliance", "met and breached clocks"), ("credits", "credits owed")):
+        r = reports.add_parser(name, help=text)
+        r.add_argument("--month", required=True, help="YYYY-MM, in each plan calendar's zone")
+        r.add_argument("--customer")
+        as_of(r)
+        r.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("calendar", help="business-time arithmetic on a calendar")
+    cal = p.add_subparsers(dest="calendar_command", required=True, metavar="OPERATION")
+    a = cal.add_parser("add", help="the deadline a duration of open time after a start")
+    a.add_argument("name", help="a calendar, or a plan (its calendar)")
+    a.add_argument("--start", required=True)
+    a.add_argument("--duration", required=True, help='e.g. "3h", "90m", "PT3H"')
+    a.add_argument("--json", action="store_true")
+    b = cal.add_parser("between", help="open time between two instants")
+    b.add_argument("name", help="a calendar, or a plan (its calendar)")
+    b.add_argument("--start", required=True)
+    b.add_argument("--end", required=True)
+    b.add_argument("--json", action="store_true")
+    return parser
+
+
+def _emit(args: argparse.Namespace, data: Any, human: str) -> None:
+    print(json.dumps(data, indent=1) if getattr(args, "json", False) else human)
+
+
+def _as_of(args: argparse.Namespace) -> datetime:
+    return _instant(args.as_of, "--as-of") if args.as_of else datetime.now(UTC)
+
+
+def cmd_ingest(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    for path in args.files:
+        if path != "-" and not Path(path).is_file():
+            raise UsageError(f"{path}: no such file")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size: must be at least 1")
+    sink = DeadLetterFile(args.dead_letter) if args.dead_letter else DeadLetterList()
+    ingestor = Ingestor(store, policy, sink, batch_size=args.batch_size)
+    show_progress = not args.json and sys.stderr.isatty()
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" events", file=sys.stderr, smoothing=0.1)
+    for path in args.files:
+        ingestor.run(read_events(path), bar.update if bar else None)
+    if bar:
+        bar.close()
+    stats = ingestor.stats
+    counts = {k: v for k, v in stats.as_dict().items() if k != "voided" or v}
+    human = table(list(counts), [list(counts.values())])
+    if isinstance(sink, DeadLetterList) and sink.records and not args.json:
+        human += "\n\nrejected:\n" + "\n".join(f"  {s}: {r}" for s, r, _ in sink.records)
+    _emit(args, counts, human)
+    return 1 if args.strict and stats.rejected + stats.voided else 0
+
+
+def cmd_ticket(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    as_of = _as_of(args)
+    queries = Queries(store, policy)
+    snapshot = queries.ticket(args.ticket_id, int(as_of.timestamp()))
+    if snapshot is None:
+        raise NotFound(f"ticket {args.ticket_id!r}: not known as of {as_of.isoformat()}")
+    data = ticket_json(snapshot, as_of, queries, policy)
+    _emit(args, data, _ticket_human(data))
+    return 0
+
+
+def _ticket_human(data: dict[str, Any]) -> str:
+    head = (
+        f"ticket {data['ticket_id']}  customer {data['customer_id']}  plan {data['plan'] or '-'}"
+        f"  priority {data['priority']}  as of {data['as_of']}"
+    )
+    rows = [
+        [m, c["status"], c.get("target_seconds"), c.get("deadline"), c.get("stopped_at"),
+         c.get("elapsed_seconds"), c.get("remaining_seconds")]
+        for m, c in data["clocks"].items()
+    ]
+    headers = ["metric", "status", "target_s", "deadline", "stopped_at", "elapsed_s", "remaining_s"]
+    return head + "\n" + table(headers, rows)
+
+
+def cmd_tickets(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    as_of = _as_of(args)
+    queries = Queries(store, policy)
+    items = (
+        ticket_json(s, as_of, queries, policy)
+        for s in queries.tickets(int(as_of.timestamp()), args.customer)
+    )
+    if args.jsonl:
+        for item in items:
+            print(json.dumps(item))
+        return 0
+    data = list(items)
+    rows = [
+        [t["ticket_id"], t["customer_id"], t["plan"], t["priority"],
+         " ".join(f"{m}={c['status']}" for m, c in t["clocks"].items())]
+        for t in data
+    ]
+    _emit(args, data, table(["ticket", "customer", "plan", "priority", "clocks"], rows))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    as_of = _as_of(args)
+    month = _month(args.month)
+    queries = Queries(store, policy)
+    outcomes = month_outcomes(queries, month, int(as_of.timestamp()), args.customer)
+    if args.report == "compliance":
+        rows = compliance(outcomes)
+        human = f"compliance {month} as of {as_of.isoformat()}\n" + table(
+            ["customer", "metric", "priority", "met", "breached", "attainment"],
+            [[r.customer_id, r.metric, r.priority, r.met, r.breached, f"{r.attainment:.4f}"] for r in rows],
+        )
+        _emit(args, compliance_json(month, as_of, rows), human)
+        return 0
+    customers = credits(outcomes)
+    data = credits_json(month, as_of, policy.currency, customers)
+    lines = [f"credits {month} as of {as_of.isoformat()} ({policy.currency})"]
+    for c in data["customers"]:
+        lines.append(f"\n{c['customer_id']}: subtotal {c['subtotal']}  cap {c['cap'] or '-'}  total {c['total']}")
+        lines.append(table(["ticket", "metric", "breached_at", "amount"],
+                           [[e["ticket_id"], e["metric"], e["breached_at"], e["amount"]] for e in c["entries"]]))
+    if not data["customers"]:
+        lines.append("no credits")
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
+    calendar = policy.calendar_or_plan(args.name)
+    if calendar is None:
+        raise NotFound(f"calendar {args.name!r}: no calendar or plan of that name")
+    start = _instant(args.start, "--start")
+    if args.calendar_command == "add":
+        try:
+            seconds = parse_duration(args.duration)
+        except ValueError as exc:
+            raise UsageError(f"--duration: {exc}") from None
+        deadline = calendar.add(start, seconds)
+        _emit(args, {"deadline": deadline.isoformat()}, deadline.isoformat())
+        return 0
+    end = _instant(args.end, "--end")
+    seconds = calendar.between(start, end)
+    _emit(args, {"seconds": seconds}, f"{seconds} s ({seconds / 3600:.2f} h)")
+    return 0
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    policy, _version = load_policy(args.config)
+    if args.command == "calendar":
+        return cmd_calendar(args, policy)
+    store = TicketStore(args.store, policy)
+    try:
+        handler = {"ingest": cmd_ingest, "ticket": cmd_ticket, "tickets": cmd_tickets,
+                   "report": cmd_report}[args.command]
+        return handler(args, policy, store)
+    finally:
+        store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = run(argv)
+    except (ConfigError, UsageError, StoreError) as exc:
+        print(f"slaclock: error: {exc}", file=sys.stderr)
+        code = 2
+    except NotFound as exc:
+        print(f"slaclock: {exc}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

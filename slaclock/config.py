@@ -1,0 +1,261 @@
+"""Read ``slaclock.toml`` into a domain ``Policy``.
+
+Two steps: pydantic checks the shape (unknown keys, wrong types), then the builder checks
+meaning (unknown calendars, bad intervals and durations, unknown countries). Either way the
+user gets one :class:`ConfigError` naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domain.calendar import BusinessCalendar, HolidayRule
+from domain.durations import parse_duration
+from domain.policy import METRICS, Contract, CreditRule, Plan, Policy, Target
+from domain.weekly_hours import parse_hours, parse_service_level, service_level_hours
+
+Metric = Literal["response", "intervention", "resolution"]
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names file, key and problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class HolidaysConfig(_Strict):
+    country: str
+    subdivision: str | None = None
+    categories: list[str] = []
+
+
+class CalendarConfig(_Strict):
+    timezone: str
+    hours: dict[str, str | list[str]]
+    holidays: HolidaysConfig | None = None
+    closed: list[date] = []
+
+
+class WithinConfig(_Strict):
+    within: str
+    calendar: str
+
+
+class CreditsConfig(_Strict):
+    metrics: list[Metric] = ["response"]
+    per_breach: str | float | int
+    cap: str | float | int | None = None
+
+
+class PlanConfig(_Strict):
+    calendar: str | None = None
+    targets: dict[Metric, dict[str, str | WithinConfig]] = {}
+    service_level: str | None = None
+    day_starts: str | None = None
+    timezone: str | None = None
+    holidays: HolidaysConfig | None = None
+    pausable: list[Metric] = []
+    on_reprioritise: Literal["recalculate", "restart"] = "recalculate"
+    credits: CreditsConfig | None = None
+
+
+class ContractConfig(_Strict):
+    customer: str = Field(min_length=1)
+    plan: str
+    valid_from: date = Field(alias="from")
+    monthly_fee: Decimal
+
+
+class FileConfig(_Strict):
+    currency: str = "EUR"
+    default_priority: int = 3
+    priorities: list[int] = [1, 2, 3, 4]
+    calendars: dict[str, CalendarConfig] = {}
+    plans: dict[str, PlanConfig] = {}
+    contracts: list[ContractConfig] = []
+
+
+def load_policy(path: str | Path) -> tuple[Policy, str]:
+    """The policy in ``path`` and its content hash (the policy version)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        parsed = FileConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        what = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"{path}: {key}: {what}") from None
+    try:
+        policy = build_policy(parsed)
+    except _KeyError as exc:
+        raise ConfigError(f"{path}: {exc.key}: {exc.problem}") from None
+    return policy, hashlib.sha256(raw).hexdigest()[:16]
+
+
+class _KeyError(Exception):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key, self.problem = key, problem
+
+
+def _percent(value: str | float | int, key: str) -> Decimal:
+    text = str(value).strip()
+    try:
+        number = Decimal(text[:-1].strip() if text.endswith("%") else text)
+    except InvalidOperation:
+        raise _KeyError(key, f"bad percentage {value!r}, expected e.g. \"10%\"") from None
+    if number < 0:
+        raise _KeyError(key, f"bad percentage {value!r}: must not be negative")
+    return number / 100
+
+
+def _holiday_rule(cfg: HolidaysConfig | None, key: str) -> HolidayRule | None:
+    if cfg is None:
+        return None
+    rule = HolidayRule(cfg.country, cfg.subdivision, tuple(cfg.categories))
+    try:
+        rule.validate()
+    except ValueError as exc:
+        raise _KeyError(key, str(exc)) from None
+    return rule
+
+
+def _calendar(name: str, cfg: CalendarConfig) -> BusinessCalendar:
+    key = f"calendars.{name}"
+    try:
+        hours = parse_hours(cfg.hours)
+    except ValueError as exc:
+        raise _KeyError(f"{key}.hours", str(exc)) from None
+    holidays = _holiday_rule(cfg.holidays, f"{key}.holidays")
+    try:
+        return BusinessCalendar(name, cfg.timezone, hours, holidays, cfg.closed)
+    except ValueError as exc:
+        raise _KeyError(f"{key}.timezone", str(exc)) from None
+
+
+def _shorthand(name: str, cfg: PlanConfig, priorities: list[int]) -> tuple[BusinessCalendar, dict]:
+    """The calendar and response targets of an ``HxDxR`` plan (its calendar is named after it)."""
+    key = f"plans.{name}"
+    assert cfg.service_level is not None
+    try:
+        per_day, days, response_hours = parse_service_level(cfg.service_level)
+    except ValueError as exc:
+        raise _KeyError(f"{key}.service_level", str(exc)) from None
+    if not cfg.day_starts or not cfg.timezone:
+        missing = "day_starts" if not cfg.day_starts else "timezone"
+        raise _KeyError(f"{key}.{missing}", "required with service_level")
+    try:
+        hours = service_level_hours(per_day, days, cfg.day_starts)
+    except ValueError as exc:
+        raise _KeyError(f"{key}.day_starts", str(exc)) from None
+    holidays = _holiday_rule(cfg.holidays, f"{key}.holidays")
+    try:
+        calendar = BusinessCalendar(name, cfg.timezone, hours, holidays, ())
+    except ValueError as exc:
+        raise _KeyError(f"{key}.timezone", str(exc)) from None
+    target = Target(response_hours * 3600, calendar)
+    return calendar, {"response": {p: target for p in priorities}}
+
+
+def _plan(
+    name: str, cfg: PlanConfig, calendars: dict[str, BusinessCalendar], priorities: list[int]
+) -> Plan:
+    key = f"plans.{name}"
+    if cfg.service_level is not None:
+        if cfg.calendar or cfg.targets:
+            raise _KeyError(key, "use either service_level or calendar with targets, not both")
+        calendar, targets = _shorthand(name, cfg, priorities)
+    else:
+        for extra in ("day_starts", "timezone", "holidays"):
+            if getattr(cfg, extra) is not None:
+                raise _KeyError(f"{key}.{extra}", "only allowed with service_level")
+        if cfg.calendar is None:
+            raise _KeyError(f"{key}.calendar", "missing (a plan needs a calendar or service_level)")
+        if cfg.calendar not in calendars:
+            raise _KeyError(f"{key}.calendar", f"unknown calendar {cfg.calendar!r}")
+        calendar = calendars[cfg.calendar]
+        if not any(cfg.targets.values()):
+            raise _KeyError(f"{key}.targets", "plan without targets")
+        targets = {}
+        for metric, row in cfg.targets.items():
+            targets[metric] = {}
+            for prio_text, spec in row.items():
+                tkey = f"{key}.targets.{metric}.{prio_text}"
+                try:
+                    priority = int(prio_text)
+                except ValueError:
+                    raise _KeyError(tkey, "priority must be an integer") from None
+                if priority not in priorities:
+                    raise _KeyError(tkey, f"priority {priority} is not one of {priorities}")
+                target_calendar = calendar
+                text = spec
+                if isinstance(spec, WithinConfig):
+                    if spec.calendar not in calendars:
+                        raise _KeyError(f"{tkey}.calendar", f"unknown calendar {spec.calendar!r}")
+                    target_calendar, text = calendars[spec.calendar], spec.within
+                try:
+                    seconds = parse_duration(text)
+                except ValueError as exc:
+                    raise _KeyError(tkey, str(exc)) from None
+                targets[metric][priority] = Target(seconds, target_calendar)
+    credits = None
+    if cfg.credits is not None:
+        ckey = f"{key}.credits"
+        credits = CreditRule(
+            metrics=frozenset(cfg.credits.metrics),
+            per_breach=_percent(cfg.credits.per_breach, f"{ckey}.per_breach"),
+            cap=None if cfg.credits.cap is None else _percent(cfg.credits.cap, f"{ckey}.cap"),
+        )
+    return Plan(
+        name=name,
+        calendar=calendar,
+        targets=targets,
+        pausable=frozenset(cfg.pausable),
+        on_reprioritise=cfg.on_reprioritise,
+        credits=credits,
+    )
+
+
+def build_policy(cfg: FileConfig) -> Policy:
+    """Turn a shape-checked configuration into the domain's Policy."""
+    if not cfg.priorities:
+        raise _KeyError("priorities", "must list at least one priority")
+    if cfg.default_priority not in cfg.priorities:
+        raise _KeyError(
+            "default_priority", f"{cfg.default_priority} is not one of {cfg.priorities}"
+        )
+    calendars = {name: _calendar(name, c) for name, c in cfg.calendars.items()}
+    plans = {name: _plan(name, p, calendars, cfg.priorities) for name, p in cfg.plans.items()}
+    contracts = []
+    for i, c in enumerate(cfg.contracts):
+        if c.plan not in plans:
+            raise _KeyError(f"contracts.{i}.plan", f"unknown plan {c.plan!r}")
+        if c.monthly_fee < 0:
+            raise _KeyError(f"contracts.{i}.monthly_fee", "must not be negative")
+        contracts.append(Contract(c.customer, plans[c.plan], c.valid_from, c.monthly_fee))
+    assert set(METRICS) >= {m for p in plans.values() for m in p.targets}
+    return Policy(
+        currency=cfg.currency,
+        default_priority=cfg.default_priority,
+        priorities=tuple(cfg.priorities),
+        calendars=calendars,
+        plans=plans,
+        contracts=tuple(contracts),
+    )

@@ -9,6 +9,7 @@ the dead-letter sink only after that transaction, so a failed batch leaves nothi
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -72,9 +73,9 @@ class Ingestor:
 
     def process(self, batch: Sequence[RawEvent], tracking: Sequence[Tracking] = ()) -> None:
         """Validate, deduplicate, apply and store one batch (one transaction)."""
-        rejected: list[tuple[str, str, str]] = []
-        decoded: list[tuple[RawEvent, str, Fact]] = []
-        for raw in batch:
+        rejected: list[tuple[int, str, str, str]] = []
+        decoded: list[tuple[int, RawEvent, str, Fact]] = []
+        for index, raw in enumerate(batch):
             self.stats.read += 1
             try:
                 if raw.error is not None:
@@ -82,30 +83,32 @@ class Ingestor:
                 data = raw.data if raw.data is not None else parse_json(raw.raw)
                 ticket_id, fact = to_fact(data, self.policy)
             except Rejected as exc:
-                rejected.append((raw.source, exc.reason, raw.raw))
+                rejected.append((index, raw.source, exc.reason, raw.raw))
                 continue
-            decoded.append((raw, ticket_id, fact))
+            decoded.append((index, raw, ticket_id, fact))
 
-        known = self.store.known_event_ids([fact.event_id for _, _, fact in decoded])
-        tickets = self.store.get_tickets({ticket_id for _, ticket_id, _ in decoded})
+        recorded_at = datetime.now(UTC)
+        known = self.store.known_event_ids([fact.event_id for _, _, _, fact in decoded])
+        tickets = self.store.get_tickets({ticket_id for _, _, ticket_id, _ in decoded})
         changed: dict[str, Ticket] = {}
         event_ids: list[tuple[str, str]] = []
         accepted_per_ticket: dict[str, int] = {}
         voided = 0
-        for raw, ticket_id, fact in decoded:
+        for index, raw, ticket_id, fact in decoded:
             if fact.event_id in known:
                 self.stats.duplicates += 1
                 continue
             ticket = tickets.get(ticket_id)
             reason = ticket.conflict(fact) if ticket else None
             if reason is not None:
-                rejected.append((raw.source, reason, raw.raw))
+                rejected.append((index, raw.source, reason, raw.raw))
                 continue
             if ticket is None:
-                ticket = tickets[ticket_id] = Ticket(ticket_id=ticket_id)
-            for pending, why in ticket.accept(fact):
+                ticket = tickets[ticket_id] = Ticket.register(ticket_id, recorded_at)
+            for pending, why in ticket.accept(fact, recorded_at):
                 voided += 1
-                rejected.append((f"ticket {ticket_id} (stored event)", why, _fact_json(ticket_id, pending)))
+                source = f"ticket {ticket_id} (stored event)"
+                rejected.append((index, source, why, _fact_json(ticket_id, pending)))
             known.add(fact.event_id)
             changed[ticket_id] = ticket
             event_ids.append((fact.event_id, ticket_id))
@@ -118,11 +121,12 @@ class Ingestor:
         self.stats.voided += voided
         for ticket_id, ticket in changed.items():
             if ticket.created is None:
-                self._waiting[ticket_id] = self._waiting.get(ticket_id, 0) + accepted_per_ticket[ticket_id]
+                waiting = self._waiting.get(ticket_id, 0)
+                self._waiting[ticket_id] = waiting + accepted_per_ticket[ticket_id]
             else:
                 self._waiting.pop(ticket_id, None)
         self.stats.pending = sum(self._waiting.values())
-        for source, reason, text in rejected:
+        for _, source, reason, text in sorted(rejected, key=lambda r: r[0]):
             self.dead_letter.send(source, reason, text)
         self.dead_letter.flush()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -98,7 +99,7 @@ class Policy:
     plans: Mapping[str, Plan] = field(default_factory=dict)
     contracts: tuple[Contract, ...] = ()
 
-    @property
+    @cached_property
     def metrics(self) -> tuple[str, ...]:
         """The metrics any plan defines: every ticket gets one clock for each."""
         used = {m for plan in self.plans.values() for m, row in plan.targets.items() if row}

@@ -13,12 +13,11 @@ reason) if they break a rule: they stay in the history for audit but count for n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from domain import facts as F
 from domain.facts import Fact
@@ -32,17 +31,55 @@ def ticket_uuid(ticket_id: str) -> UUID:
 
 
 class Ticket(Aggregate):
-    """One support ticket as the engine knows it."""
+    """One support ticket as the engine knows it.
 
-    @staticmethod
-    def create_id(ticket_id: str) -> UUID:
-        return ticket_uuid(ticket_id)
+    Its events are explicit classes (``Registered``, ``EventAccepted``, ``EventVoided``);
+    ``recorded_at`` (when the engine learnt the fact, for "what was known when" questions)
+    is always passed in by the caller: the domain never reads a clock.
+    """
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        ticket_id: str
+
+    class EventAccepted(Aggregate.Event):
+        event_id: str
+        event_type: str
+        occurred_at: str
+        customer_id: str | None
+        priority: int | None
+        details: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.facts.append(
+                Fact(
+                    event_id=self.event_id,
+                    type=self.event_type,
+                    occurred_at=datetime.fromisoformat(self.occurred_at),
+                    customer_id=self.customer_id,
+                    priority=self.priority,
+                    details=self.details,
+                )
+            )
+
+    class EventVoided(Aggregate.Event):
+        event_id: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.facts = [f for f in aggregate.facts if f.event_id != self.event_id]
+            aggregate.voided[self.event_id] = self.reason
+
     def __init__(self, ticket_id: str) -> None:
         self.ticket_id = ticket_id
         self.facts: list[Fact] = []
         self.voided: dict[str, str] = {}
+
+    @classmethod
+    def register(cls, ticket_id: str, recorded_at: datetime) -> Ticket:
+        """A new ticket aggregate, from the first accepted event that names it."""
+        return cls._create(
+            cls.Registered, id=ticket_uuid(ticket_id), ticket_id=ticket_id, timestamp=recorded_at
+        )
 
     # ------------------------------------------------------------------ queries
     @property
@@ -53,9 +90,6 @@ class Ticket(Aggregate):
     def customer_id(self) -> str | None:
         created = self.created
         return created.customer_id if created else None
-
-    def has_event(self, event_id: str) -> bool:
-        return event_id in self.voided or any(f.event_id == event_id for f in self.facts)
 
     def conflict(self, fact: Fact) -> str | None:
         """Why ``fact`` cannot join this ticket's history, or None when it can."""
@@ -80,15 +114,17 @@ class Ticket(Aggregate):
         return None
 
     # ----------------------------------------------------------------- commands
-    def accept(self, fact: Fact) -> list[tuple[Fact, str]]:
+    def accept(self, fact: Fact, recorded_at: datetime) -> list[tuple[Fact, str]]:
         """Record ``fact`` (the caller checked :meth:`conflict`).
 
         Returns the pending facts that a late ``ticket.created`` voided, with their reasons.
         """
-        self._accepted(
+        self.trigger_event(
+            self.EventAccepted,
+            timestamp=recorded_at,
             event_id=fact.event_id,
             event_type=fact.type,
-            occurred_at=fact.occurred_at,
+            occurred_at=fact.occurred_at.isoformat(),
             customer_id=fact.customer_id,
             priority=fact.priority,
             details=dict(fact.details),
@@ -96,35 +132,11 @@ class Ticket(Aggregate):
         if fact.type != F.CREATED:
             return []
         voided = []
-        for pending in list(self.facts):
-            reason = None if pending is self.facts[-1] else self.conflict(pending)
+        for pending in self.facts[:-1]:
+            reason = self.conflict(pending)
             if reason is not None:
-                self._voided(event_id=pending.event_id, reason=reason)
+                self.trigger_event(
+                    self.EventVoided, timestamp=recorded_at, event_id=pending.event_id, reason=reason
+                )
                 voided.append((pending, reason))
         return voided
-
-    @event("EventAccepted")
-    def _accepted(
-        self,
-        event_id: str,
-        event_type: str,
-        occurred_at: datetime,
-        customer_id: str | None,
-        priority: int | None,
-        details: Mapping[str, Any],
-    ) -> None:
-        self.facts.append(
-            Fact(
-                event_id=event_id,
-                type=event_type,
-                occurred_at=occurred_at,
-                customer_id=customer_id,
-                priority=priority,
-                details=details,
-            )
-        )
-
-    @event("EventVoided")
-    def _voided(self, event_id: str, reason: str) -> None:
-        self.facts = [f for f in self.facts if f.event_id != event_id]
-        self.voided[event_id] = reason

@@ -21,6 +21,8 @@ from projections.store import TicketStore
 # Outcomes are pre-filtered in SQL on a window this much wider than the month in UTC, then
 # exactly in the timezone of each plan (UTC offsets stay within +-14 h).
 _MARGIN = 14 * 3600
+# The clock columns other than ticket_id, for joins with the ticket table.
+_CLOCK_FIELDS = ", ".join(f"c.{name}" for name in T.CLOCK_COLUMNS.split(", ")[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,8 @@ class Queries:
             where, params = where + " AND t.customer_id = ?", [*params, customer]
         rows = self.store.query(
             f"SELECT t.ticket_id, t.customer_id, t.contract, t.priority, t.created_at,"
-            f" t.last_fact_at, c.{T.CLOCK_COLUMNS.replace(', ', ', c.')}"
-            f" FROM {{p}}sla_tickets t JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
+            f" t.last_fact_at, {_CLOCK_FIELDS}"
+            f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
             f" WHERE {where} ORDER BY t.ticket_id, c.metric",
             params,
         )
@@ -85,7 +87,10 @@ class Queries:
             priority=first["priority"],
             created_at=first["created_at"],
             last_fact_at=first["last_fact_at"],
-            clocks={row["metric"]: clock_from_row(row) for row in rows},
+            clocks={
+                metric: ClockSnapshot(metric=metric, priority=None) for metric in self.policy.metrics
+            }
+            | {row["metric"]: clock_from_row(row) for row in rows if row["metric"] is not None},
         )
 
     def view(self, clock: ClockSnapshot, as_of: int) -> ClockView:

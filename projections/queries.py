@@ -59,7 +59,8 @@ class Queries:
         if customer is not None:
             where, params = where + " AND t.customer_id = ?", [*params, customer]
         rows = self.store.query(
-            f"SELECT t.ticket_id, t.customer_id, t.contract, t.priority, t.created_at,"
+            f"SELECT t.ticket_id, t.customer_id AS ticket_customer, t.contract AS ticket_contract,"
+            " t.priority AS ticket_priority, t.created_at,"
             f" t.last_fact_at, {_CLOCK_FIELDS}"
             f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
             f" WHERE {where} ORDER BY t.ticket_id, c.metric",
@@ -82,13 +83,18 @@ class Queries:
             return found
         return TicketSnapshot(
             ticket_id=first["ticket_id"],
-            customer_id=first["customer_id"],
-            contract=self.policy.contract_by_key(first["contract"]) if first["contract"] else None,
-            priority=first["priority"],
+            customer_id=first["ticket_customer"],
+            contract=(
+                self.policy.contract_by_key(first["ticket_contract"])
+                if first["ticket_contract"]
+                else None
+            ),
+            priority=first["ticket_priority"],
             created_at=first["created_at"],
             last_fact_at=first["last_fact_at"],
             clocks={
-                metric: ClockSnapshot(metric=metric, priority=None) for metric in self.policy.metrics
+                metric: ClockSnapshot(metric=metric, priority=None)
+                for metric in self.policy.metrics
             }
             | {row["metric"]: clock_from_row(row) for row in rows if row["metric"] is not None},
         )
@@ -120,11 +126,16 @@ class Queries:
             contract = self.policy.contract_by_key(row["contract"]) if row["contract"] else None
             if contract is not None:
                 found.extend(
-                    self._outcome(row["ticket_id"], row["customer_id"], contract, clock_from_row(row), as_of)
+                    self._outcome(
+                        row["ticket_id"], row["customer_id"], contract, clock_from_row(row), as_of
+                    )
                 )
         stale_where, stale_params = "created_at <= ? AND last_fact_at > ?", [as_of, as_of]
         if customer is not None:
-            stale_where, stale_params = stale_where + " AND customer_id = ?", [*stale_params, customer]
+            stale_where, stale_params = (
+                stale_where + " AND customer_id = ?",
+                [*stale_params, customer],
+            )
         for row in self.store.query(
             f"SELECT ticket_id FROM {{p}}sla_tickets WHERE {stale_where}", stale_params
         ):
@@ -133,7 +144,9 @@ class Queries:
                 continue
             for clock in snapshot.clocks.values():
                 found.extend(
-                    self._outcome(snapshot.ticket_id, snapshot.customer_id, snapshot.contract, clock, as_of)
+                    self._outcome(
+                        snapshot.ticket_id, snapshot.customer_id, snapshot.contract, clock, as_of
+                    )
                 )
         return found
 
@@ -147,7 +160,9 @@ class Queries:
             at = view.breached_at
         else:
             return []
-        return [Outcome(ticket_id, customer_id, contract, clock.metric, clock.priority, view.status, at)]
+        return [
+            Outcome(ticket_id, customer_id, contract, clock.metric, clock.priority, view.status, at)
+        ]
 
 
 def clock_from_row(row: Any) -> ClockSnapshot:

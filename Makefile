@@ -1,0 +1,50 @@
+# slaclock: `make run` shows the engine on the bundled sample, `make test` runs everything.
+# Both create .venv and install the project first; `make test` also starts the PostgreSQL
+# server (Debian packages) and the Kafka broker (Maven jars) the integration tests use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE_STORE := var/run/sample.db
+SAMPLE := --config examples/slaclock.toml --store sqlite:///$(SAMPLE_STORE)
+
+.PHONY: venv run test lint contract postgres postgres-stop kafka kafka-stop bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	@mkdir -p var/run && rm -f $(SAMPLE_STORE) $(SAMPLE_STORE)-wal $(SAMPLE_STORE)-shm
+	$(BIN)/slaclock $(SAMPLE) ingest examples/events.jsonl --dead-letter var/run/rejected.jsonl
+	$(BIN)/slaclock $(SAMPLE) report compliance --month 2025-09
+	$(BIN)/slaclock $(SAMPLE) report credits --month 2025-09
+	$(BIN)/slaclock $(SAMPLE) report credits --month 2025-10
+
+lint: venv
+	$(BIN)/ruff check .
+
+postgres:
+	scripts/postgres.sh start
+
+postgres-stop:
+	scripts/postgres.sh stop
+
+kafka: venv
+	services/kafka/kafka.sh start
+
+kafka-stop:
+	services/kafka/kafka.sh stop
+
+test: venv lint postgres kafka
+	SLACLOCK_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf var/run .pytest_cache .hypothesis

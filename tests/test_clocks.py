@@ -102,7 +102,9 @@ def test_resolution_stops_every_clock(policy) -> None:
     facts = [created(), fact(1, "resolved", "2025-09-01T12:00:00+00:00")]
     views = clocks(policy, facts, "2025-09-03T00:00:00+00:00")
     assert {m: v.status for m, v in views.items()} == {
-        "response": "met", "intervention": "met", "resolution": "met"
+        "response": "met",
+        "intervention": "met",
+        "resolution": "met",
     }
     assert all(v.stopped_at == at("2025-09-01T12:00:00+00:00") for v in views.values())
 

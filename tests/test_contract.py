@@ -24,7 +24,11 @@ def test_contract_end_to_end(cli: Cli) -> None:
     got = cli.json("ingest", str(BAD_EVENTS), "--dead-letter", str(dead))
     assert got == ingest["bad_events.jsonl (after events.jsonl)"]
     assert cli.json("ingest", str(EVENTS)) == {
-        "read": 31, "accepted": 0, "duplicates": 31, "pending": 0, "rejected": 0
+        "read": 31,
+        "accepted": 0,
+        "duplicates": 31,
+        "pending": 0,
+        "rejected": 0,
     }
 
     tickets = _expected("tickets_as_of_2025-10-06T12-00.json")
@@ -88,10 +92,30 @@ def test_unknown_ticket_exits_1_with_a_message(cli: Cli) -> None:
     [
         (["report", "compliance", "--month", "2025-13"], "--month"),
         (["ticket", "T-1001", "--as-of", "2025-10-06T12:00:00"], "no UTC offset"),
-        (["calendar", "add", "office", "--start", "2025-10-06T12:00:00+02:00", "--duration", "3x"],
-         "--duration"),
-        (["calendar", "add", "nowhere", "--start", "2025-10-06T12:00:00+02:00", "--duration", "1h"],
-         "nowhere"),
+        (
+            [
+                "calendar",
+                "add",
+                "office",
+                "--start",
+                "2025-10-06T12:00:00+02:00",
+                "--duration",
+                "3x",
+            ],
+            "--duration",
+        ),
+        (
+            [
+                "calendar",
+                "add",
+                "nowhere",
+                "--start",
+                "2025-10-06T12:00:00+02:00",
+                "--duration",
+                "1h",
+            ],
+            "nowhere",
+        ),
         (["ingest", "does-not-exist.jsonl"], "does-not-exist.jsonl"),
     ],
 )

@@ -25,8 +25,15 @@ from tests.helpers import contract_policy, fact
 
 POLICY = contract_policy()
 START = datetime(2025, 9, 5, 14, 0, tzinfo=UTC)  # a Friday afternoon: weekends matter
-KINDS = ["acknowledged", "intervention_started", "reprioritised", "paused", "resumed",
-         "resolved", "reopened"]
+KINDS = [
+    "acknowledged",
+    "intervention_started",
+    "reprioritised",
+    "paused",
+    "resumed",
+    "resolved",
+    "reopened",
+]
 
 
 @st.composite
@@ -35,13 +42,23 @@ def histories(draw):
     priority = draw(st.sampled_from([1, 2, 3]))
     offsets = draw(st.lists(st.integers(1, 60 * 24 * 10), min_size=0, max_size=9, unique=True))
     events = [
-        {"event_id": "c", "type": "ticket.created", "ticket_id": "T",
-         "occurred_at": START.isoformat(), "customer_id": customer, "priority": priority}
+        {
+            "event_id": "c",
+            "type": "ticket.created",
+            "ticket_id": "T",
+            "occurred_at": START.isoformat(),
+            "customer_id": customer,
+            "priority": priority,
+        }
     ]
     for i, minutes in enumerate(sorted(offsets)):
         kind = draw(st.sampled_from(KINDS))
-        event = {"event_id": f"e{i}", "type": f"ticket.{kind}", "ticket_id": "T",
-                 "occurred_at": (START + timedelta(minutes=minutes)).isoformat()}
+        event = {
+            "event_id": f"e{i}",
+            "type": f"ticket.{kind}",
+            "ticket_id": "T",
+            "occurred_at": (START + timedelta(minutes=minutes)).isoformat(),
+        }
         if kind == "reprioritised":
             event["priority"] = draw(st.sampled_from([1, 2, 3]))
         events.append(event)
@@ -50,8 +67,13 @@ def histories(draw):
 
 def _facts(events):
     return [
-        fact(e["event_id"], e["type"].removeprefix("ticket."), e["occurred_at"],
-             customer=e.get("customer_id"), priority=e.get("priority"))
+        fact(
+            e["event_id"],
+            e["type"].removeprefix("ticket."),
+            e["occurred_at"],
+            customer=e.get("customer_id"),
+            priority=e.get("priority"),
+        )
         for e in events
     ]
 
@@ -75,6 +97,7 @@ def _store_rows(store: TicketStore):
 @given(histories(), st.randoms(use_true_random=False), st.integers(1, 4))
 def test_ingest_ignores_order_duplicates_and_run_splits(events, rnd: random.Random, runs) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+
         def ingest(store_name: str, groups):
             store = TicketStore(f"sqlite:///{Path(tmp) / store_name}", POLICY)
             totals = {"accepted": 0, "duplicates": 0, "rejected": 0}

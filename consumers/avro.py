@@ -51,9 +51,11 @@ def current_schema() -> Any:
 
 def to_record(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A JSON-shaped event as (record name, Avro record); the event must already be valid."""
-    occurred = datetime.fromisoformat(event["occurred_at"]) if isinstance(
-        event["occurred_at"], str
-    ) else event["occurred_at"]
+    occurred = (
+        datetime.fromisoformat(event["occurred_at"])
+        if isinstance(event["occurred_at"], str)
+        else event["occurred_at"]
+    )
     offset = occurred.utcoffset()
     record = {
         "event_id": event["event_id"],

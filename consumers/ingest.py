@@ -9,9 +9,9 @@ the dead-letter sink only after that transaction, so a failed batch leaves nothi
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 

@@ -228,9 +228,7 @@ def _run_clock(
         before_last = accrued - cal.between_epoch(*stretches[-1])
         deadline = cal.add_epoch(last_start, target.seconds - before_last)
     breach_at = (
-        deadline
-        if deadline is not None and (stopped_at is None or deadline < stopped_at)
-        else None
+        deadline if deadline is not None and (stopped_at is None or deadline < stopped_at) else None
     )
     return ClockSnapshot(
         metric=metric,

@@ -29,6 +29,7 @@ EVENT_TYPES: tuple[str, ...] = (
 DETAIL_FIELDS: tuple[str, ...] = ("reason", "channel", "actor", "source")
 """Fields kept for audit only: they never change a clock."""
 
+
 def epoch(instant: datetime) -> int:
     """Whole UTC epoch seconds of an aware instant (clock arithmetic works at 1 s resolution)."""
     if instant.tzinfo is None:
@@ -48,7 +49,7 @@ class Fact:
     def __init__(
         self,
         event_id: str,
-        type: str,  # noqa: A002 - the contract's field name
+        type: str,
         occurred_at: datetime,
         customer_id: str | None = None,
         priority: int | None = None,

@@ -136,7 +136,10 @@ class Ticket(Aggregate):
             reason = self.conflict(pending)
             if reason is not None:
                 self.trigger_event(
-                    self.EventVoided, timestamp=recorded_at, event_id=pending.event_id, reason=reason
+                    self.EventVoided,
+                    timestamp=recorded_at,
+                    event_id=pending.event_id,
+                    reason=reason,
                 )
                 voided.append((pending, reason))
         return voided

@@ -96,10 +96,14 @@ def credits(outcomes: list[Outcome]) -> list[CustomerCredits]:
         if o.status != "breached" or rule is None or o.metric not in rule.metrics:
             continue
         amount = rule.amount(o.contract.monthly_fee)
-        per_customer[o.customer_id].append(CreditEntry(o.ticket_id, o.metric, o.at, amount, o.contract))
+        per_customer[o.customer_id].append(
+            CreditEntry(o.ticket_id, o.metric, o.at, amount, o.contract)
+        )
     result = []
     for customer in sorted(per_customer):
-        entries = sorted(per_customer[customer], key=lambda e: (e.breached_at, e.ticket_id, e.metric))
+        entries = sorted(
+            per_customer[customer], key=lambda e: (e.breached_at, e.ticket_id, e.metric)
+        )
         by_contract: dict[str, list[CreditEntry]] = defaultdict(list)
         for entry in entries:
             by_contract[entry.contract.key].append(entry)
@@ -115,4 +119,3 @@ def credits(outcomes: list[Outcome]) -> list[CustomerCredits]:
             cap = None if cap is None or group_cap is None else cap + group_cap
         result.append(CustomerCredits(customer, entries, subtotal, cap, total))
     return result
-

@@ -22,7 +22,7 @@ from consumers.sources import read_events
 from domain.durations import parse_duration
 from domain.policy import Policy
 from projections.queries import Queries
-from projections.render import compliance_json, credits_json, instant, ticket_json
+from projections.render import compliance_json, credits_json, ticket_json
 from projections.reports import compliance, credits, month_outcomes
 from projections.store import StoreError, TicketStore
 from slaclock.config import ConfigError, load_policy
@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--store",
         default=os.environ.get("SLACLOCK_STORE", "sqlite:///slaclock.db"),
-        help="store URL: sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
+        help="sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--as-of", help="answer as of this instant (RFC 3339; default now)")
 
     p = commands.add_parser("ingest", help="read ticket events from JSON Lines or Avro files")
-    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or Avro container file; - for stdin")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="JSONL or Avro container file; - for stdin"
+    )
     p.add_argument("--dead-letter", metavar="PATH", help="append rejected events here (JSONL)")
     p.add_argument("--strict", action="store_true", help="exit 1 if anything was rejected")
     p.add_argument("--batch-size", type=int, default=2000, help="events per transaction")
@@ -168,8 +170,15 @@ def _ticket_human(data: dict[str, Any]) -> str:
         f"  priority {data['priority']}  as of {data['as_of']}"
     )
     rows = [
-        [m, c["status"], c.get("target_seconds"), c.get("deadline"), c.get("stopped_at"),
-         c.get("elapsed_seconds"), c.get("remaining_seconds")]
+        [
+            m,
+            c["status"],
+            c.get("target_seconds"),
+            c.get("deadline"),
+            c.get("stopped_at"),
+            c.get("elapsed_seconds"),
+            c.get("remaining_seconds"),
+        ]
         for m, c in data["clocks"].items()
     ]
     headers = ["metric", "status", "target_s", "deadline", "stopped_at", "elapsed_s", "remaining_s"]
@@ -189,8 +198,13 @@ def cmd_tickets(args: argparse.Namespace, policy: Policy, store: TicketStore) ->
         return 0
     data = list(items)
     rows = [
-        [t["ticket_id"], t["customer_id"], t["plan"], t["priority"],
-         " ".join(f"{m}={c['status']}" for m, c in t["clocks"].items())]
+        [
+            t["ticket_id"],
+            t["customer_id"],
+            t["plan"],
+            t["priority"],
+            " ".join(f"{m}={c['status']}" for m, c in t["clocks"].items()),
+        ]
         for t in data
     ]
     _emit(args, data, table(["ticket", "customer", "plan", "priority", "clocks"], rows))
@@ -206,7 +220,10 @@ def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
         rows = compliance(outcomes)
         human = f"compliance {month} as of {as_of.isoformat()}\n" + table(
             ["customer", "metric", "priority", "met", "breached", "attainment"],
-            [[r.customer_id, r.metric, r.priority, r.met, r.breached, f"{r.attainment:.4f}"] for r in rows],
+            [
+                [r.customer_id, r.metric, r.priority, r.met, r.breached, f"{r.attainment:.4f}"]
+                for r in rows
+            ],
         )
         _emit(args, compliance_json(month, as_of, rows), human)
         return 0
@@ -214,9 +231,19 @@ def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     data = credits_json(month, as_of, policy.currency, customers)
     lines = [f"credits {month} as of {as_of.isoformat()} ({policy.currency})"]
     for c in data["customers"]:
-        lines.append(f"\n{c['customer_id']}: subtotal {c['subtotal']}  cap {c['cap'] or '-'}  total {c['total']}")
-        lines.append(table(["ticket", "metric", "breached_at", "amount"],
-                           [[e["ticket_id"], e["metric"], e["breached_at"], e["amount"]] for e in c["entries"]]))
+        lines.append(
+            f"\n{c['customer_id']}: subtotal {c['subtotal']}  cap {c['cap'] or '-'}"
+            f"  total {c['total']}"
+        )
+        lines.append(
+            table(
+                ["ticket", "metric", "breached_at", "amount"],
+                [
+                    [e["ticket_id"], e["metric"], e["breached_at"], e["amount"]]
+                    for e in c["entries"]
+                ],
+            )
+        )
     if not data["customers"]:
         lines.append("no credits")
     _emit(args, data, "\n".join(lines))
@@ -249,8 +276,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_calendar(args, policy)
     store = TicketStore(args.store, policy)
     try:
-        handler = {"ingest": cmd_ingest, "ticket": cmd_ticket, "tickets": cmd_tickets,
-                   "report": cmd_report}[args.command]
+        handler = {
+            "ingest": cmd_ingest,
+            "ticket": cmd_ticket,
+            "tickets": cmd_tickets,
+            "report": cmd_report,
+        }[args.command]
         return handler(args, policy, store)
     finally:
         store.close()

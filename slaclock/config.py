@@ -120,7 +120,7 @@ def _percent(value: str | float | int, key: str) -> Decimal:
     try:
         number = Decimal(text[:-1].strip() if text.endswith("%") else text)
     except InvalidOperation:
-        raise _KeyError(key, f"bad percentage {value!r}, expected e.g. \"10%\"") from None
+        raise _KeyError(key, f'bad percentage {value!r}, expected e.g. "10%"') from None
     if number < 0:
         raise _KeyError(key, f"bad percentage {value!r}: must not be negative")
     return number / 100

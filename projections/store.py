@@ -248,6 +248,52 @@ class TicketStore:
     def load_ticket(self, ticket_id: str) -> Ticket | None:
         return self.get_tickets([ticket_id]).get(ticket_id)
 
+    # ------------------------------------------------------- policy versions
+    def policy_version(self) -> str | None:
+        """The policy version the read model was computed with (None: empty store)."""
+        rows = self.query("SELECT value FROM {p}sla_meta WHERE key = 'policy_version'")
+        return rows[0]["value"] if rows else None
+
+    def adopt_policy(self, version: str) -> int:
+        """Make the read model agree with the policy ``version``.
+
+        Rows are derived from events *and* the configuration, so when the configuration
+        changed since they were written, every ticket is re-evaluated from its events
+        (the events themselves never change). Returns the number of tickets rebuilt.
+        """
+        stored = self.policy_version()
+        if stored == version:
+            return 0
+        rebuilt = 0
+        if stored is not None:
+            rebuilt = self.rebuild()
+        self._write(Batch(), meta=[("policy_version", version)])
+        return rebuilt
+
+    def rebuild(self, batch_size: int = 2000) -> int:
+        """Recompute every ticket's rows from the event store, a batch per transaction."""
+        ids = [row["ticket_id"] for row in self.query("SELECT ticket_id FROM {p}sla_tickets")]
+        for start in range(0, len(ids), batch_size):
+            batch = Batch()
+            for ticket in self.get_tickets(ids[start : start + batch_size]).values():
+                self._rows(ticket, batch)
+            self._write(batch, clear=[t for t in ids[start : start + batch_size]])
+        return len(ids)
+
+    def _write(
+        self, batch: Batch, meta: Sequence[tuple[str, str]] = (), clear: Sequence[str] = ()
+    ) -> None:
+        """Write read-model rows without new events (rebuilds, metadata)."""
+        recorder: Any = self.app.recorder
+        with self.datastore.transaction(commit=True) as cursor:
+            for ticket_id in clear:
+                cursor.execute(
+                    self.dialect.sql("DELETE FROM {p}sla_clocks WHERE ticket_id = ?"), [ticket_id]
+                )
+            batch.write(cursor, self.dialect, recorder._insert_tracking)
+            for key, value in meta:
+                cursor.execute(self.dialect.sql(T.UPSERT_META), [key, value])
+
     def max_tracking_id(self, name: str) -> int | None:
         return self.app.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
 

@@ -271,10 +271,17 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    policy, _version = load_policy(args.config)
+    policy, version = load_policy(args.config)
     if args.command == "calendar":
         return cmd_calendar(args, policy)
     store = TicketStore(args.store, policy)
+    rebuilt = store.adopt_policy(version)
+    if rebuilt:
+        print(
+            f"slaclock: the configuration changed (policy version {version}); "
+            f"recomputed the clocks of {rebuilt} tickets from their events",
+            file=sys.stderr,
+        )
     try:
         handler = {
             "ingest": cmd_ingest,

@@ -129,3 +129,37 @@ def test_as_of_in_the_past_equals_a_store_that_only_saw_the_past(cli: Cli, tmp_p
         ["ticket", "T-2001"],
     ):
         assert cli.json(*argv, "--as-of", cut) == other.json(*argv, "--as-of", cut), argv
+
+
+def test_a_changed_configuration_recomputes_stored_clocks(cli: Cli, tmp_path) -> None:
+    cli.json("ingest", str(EVENTS))
+    before = cli.json("report", "compliance", "--month", "2025-09", "--as-of", AS_OF)
+    assert {
+        "customer_id": "initech",
+        "metric": "response",
+        "priority": 1,
+        "met": 1,
+        "breached": 0,
+        "attainment": 1.0,
+    } in before["rows"]
+    # initech's P1 target becomes 30 minutes: T-3002 (acknowledged after 45 min) now breaches
+    stricter = tmp_path / "stricter.toml"
+    stricter.write_text(
+        cli.config.read_text().replace(
+            '{ 1 = "3h", 2 = "6h", 3 = "9h" }', '{ 1 = "30m", 2 = "6h", 3 = "9h" }'
+        )
+    )
+    changed = Cli(stricter, cli.store, tmp_path)
+    done = changed.run("report", "compliance", "--month", "2025-09", "--as-of", AS_OF, "--json")
+    assert "recomputed the clocks of 11 tickets" in done.stderr
+    rows = json.loads(done.stdout)["rows"]
+    assert {
+        "customer_id": "initech",
+        "metric": "response",
+        "priority": 1,
+        "met": 0,
+        "breached": 1,
+        "attainment": 0.0,
+    } in rows
+    again = changed.run("tickets", "--as-of", AS_OF)
+    assert "recomputed" not in again.stderr  # only once per configuration change

@@ -123,7 +123,9 @@ def _emit(args: argparse.Namespace, data: Any, human: str) -> None:
 
 
 def _as_of(args: argparse.Namespace) -> datetime:
-    return _instant(args.as_of, "--as-of") if args.as_of else datetime.now(UTC)
+    if args.as_of:
+        return _instant(args.as_of, "--as-of")
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def cmd_ingest(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:

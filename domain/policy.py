@@ -105,18 +105,26 @@ class Policy:
         used = {m for plan in self.plans.values() for m, row in plan.targets.items() if row}
         return tuple(m for m in METRICS if m in used)
 
+    @cached_property
+    def _contracts_by_customer(self) -> dict[str, list[Contract]]:
+        index: dict[str, list[Contract]] = {}
+        for contract in sorted(self.contracts, key=lambda c: c.valid_from):
+            index.setdefault(contract.customer, []).append(contract)
+        return index
+
+    @cached_property
+    def _contracts_by_key(self) -> dict[str, Contract]:
+        return {contract.key: contract for contract in self.contracts}
+
     def contract_for(self, customer: str, created_at: datetime) -> Contract | None:
         """The contract whose ``from`` is latest but not after the ticket's creation date."""
-        best: Contract | None = None
-        for contract in self.contracts:
-            if contract.customer != customer or not contract.starts_by(created_at):
-                continue
-            if best is None or contract.valid_from >= best.valid_from:
-                best = contract
-        return best
+        for contract in reversed(self._contracts_by_customer.get(customer, [])):
+            if contract.starts_by(created_at):
+                return contract
+        return None
 
     def contract_by_key(self, key: str) -> Contract | None:
-        return next((c for c in self.contracts if c.key == key), None)
+        return self._contracts_by_key.get(key)
 
     def calendar_or_plan(self, name: str) -> BusinessCalendar | None:
         """A calendar by its name, or the default calendar of the plan of that name."""

@@ -25,6 +25,7 @@ from projections.queries import Queries
 from projections.render import compliance_json, credits_json, ticket_json
 from projections.reports import compliance, credits, month_outcomes
 from projections.store import StoreError, TicketStore
+from slaclock import kafka_commands
 from slaclock.config import ConfigError, load_policy
 from slaclock.output import table
 
@@ -115,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--start", required=True)
     b.add_argument("--end", required=True)
     b.add_argument("--json", action="store_true")
+    kafka_commands.register(commands)
     return parser
 
 
@@ -273,7 +275,12 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "publish":
+        return kafka_commands.handle(args, None, None)
     policy, version = load_policy(args.config)
+    if args.command == "consume":
+        store_factory = lambda: TicketStore(args.store, policy)  # noqa: E731
+        return kafka_commands.handle(args, policy, store_factory, policy_version=version)
     if args.command == "calendar":
         return cmd_calendar(args, policy)
     store = TicketStore(args.store, policy)

@@ -1,0 +1,674 @@
+"""``slaclock consume``: ticket events from a Kafka topic into the store, exactly once in effect.
+
+How a crash at any moment neither loses nor duplicates an effect:
+
+* Offsets live in the store, not in Kafka. Each polled batch (at most ``max_poll_records``
+  messages, any of the consumer's partitions) is decoded, validated, deduplicated and applied,
+  and its tickets, read-model rows and one eventsourcing ``Tracking`` record per partition
+  (name ``kafka:TOPIC:PARTITION``, value = next offset to read) are written in ONE transaction
+  (``Ingestor.process``). A crash before the commit leaves nothing, and the messages are read
+  again; a crash after it is remembered by the tracking records.
+* Whenever the consumer is given partitions (start, rebalance, recovery from an error) it seeks
+  each one to the offset stored for it (the beginning if none), before processing anything
+  from it. Records fetched before that seek are dropped, never processed. The rebalance
+  listener runs on kafka-python's I/O thread, so it only notes that the assignment changed;
+  the main loop does the database reads and the seeks.
+* Offsets are committed to Kafka as well, asynchronously after each stored batch, only so that
+  lag monitoring works; they are never read back.
+* Two consumers that briefly process the same partition (a rebalance during a batch) cannot
+  both store it: the tracking row only moves forward, event ids are unique and ticket versions
+  are checked, so the second transaction fails, and its consumer re-seeks from the store.
+
+Messages that fail decoding or validation go to the dead-letter topic (original key and bytes
+as value, headers ``reason``, ``source`` = ``topic/partition/offset``, ``source_topic``,
+``source_partition``, ``source_offset``) after the batch is stored; the consumer keeps going.
+An unavailable database, broker or schema registry is retried with exponential backoff and
+logged; nothing is skipped. ``request_stop`` (SIGTERM/SIGINT) lets the current batch finish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+
+from consumers.ingest import Ingestor, IngestStats
+from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
+from domain.policy import Policy
+from projections.store import TicketStore
+
+log = logging.getLogger("slaclock.kafka.consume")
+
+
+def tracking_name(topic: str, partition: int) -> str:
+    """The eventsourcing tracking name that holds one partition's next offset."""
+    return f"kafka:{topic}:{partition}"
+
+
+def source_of(topic: str, partition: int, offset: int) -> str:
+    return f"{topic}/{partition}/{offset}"
+
+
+@dataclass
+class ConsumerSettings:
+    topic: str
+    group: str
+    client_config: dict[str, Any] = field(default_factory=dict)
+    """kafka-python settings shared by consumer and dead-letter producer (bootstrap
+    servers, security, passthrough options)."""
+    dead_letter_topic: str | None = None
+    schema_registry: str | None = None
+    max_poll_records: int = 2000
+    exit_when_idle: float | None = None
+    instance_id: str | None = None
+    session_timeout_ms: int | None = None
+    poll_timeout_ms: int = 1000
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    progress_every: float = 10.0
+
+    def consumer_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "group_id": self.group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "isolation_level": "read_committed",
+            "max_poll_records": self.max_poll_records,
+            "bootstrap_timeout_ms": 10_000,
+        }
+        if self.instance_id:
+            config["group_instance_id"] = self.instance_id
+        if self.session_timeout_ms:
+            config["session_timeout_ms"] = self.session_timeout_ms
+            config["heartbeat_interval_ms"] = max(500, self.session_timeout_ms // 5)
+        config.update(self.client_config)
+        return config
+
+    def producer_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "acks": "all",
+            "linger_ms": 5,
+            "max_block_ms": 10_000,
+            "bootstrap_timeout_ms": 10_000,
+        }
+        config.update(self.client_config)
+        return config
+
+
+class Backoff:
+    """Exponential backoff with jitter, waited on an event so that a stop request wakes it."""
+
+    def __init__(self, initial: float, maximum: float, wake: threading.Event) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.wake = wake
+        self.attempt = 0
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+    def wait(self) -> float:
+        delay = min(self.maximum, self.initial * 2**self.attempt)
+        delay *= random.uniform(0.8, 1.2)
+        self.attempt += 1
+        self.wake.wait(delay)
+        return delay
+
+
+# ------------------------------------------------------------------------- dead letters
+class LoggedDeadLetters:
+    """Without a dead-letter topic: each rejection is logged (never silently dropped)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self._pending: list[tuple[str, str]] = []
+
+    def begin(self, records: dict[str, Any]) -> None:
+        self._pending.clear()
+
+    def send(self, source: str, reason: str, raw: str) -> None:
+        self._pending.append((source, reason))
+
+    def flush(self) -> None:
+        for source, reason in self._pending:
+            log.warning("rejected %s: %s", source, reason)
+        self.sent += len(self._pending)
+        self._pending.clear()
+
+    def close(self) -> None:
+        pass
+
+
+class KafkaDeadLetters:
+    """Sends rejections to a dead-letter topic: original key and bytes, reason in headers.
+
+    ``begin`` is given the batch's records by source string, so that ``send`` (which the
+    ingest pipeline calls with the source and the decoded text) can forward the bytes exactly
+    as received. ``flush`` waits until the broker has every message, retrying with backoff;
+    only a forced stop (second signal) gives up, and then logs what was not delivered.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        producer_factory: Callable[[], Any],
+        backoff: Backoff,
+        force_stop: threading.Event,
+    ) -> None:
+        self.topic = topic
+        self.producer_factory = producer_factory
+        self.backoff = backoff
+        self.force_stop = force_stop
+        self.sent = 0
+        self._producer: Any = None
+        self._records: dict[str, Any] = {}
+        self._pending: list[tuple[bytes | None, bytes, list[tuple[str, bytes]], str]] = []
+
+    def begin(self, records: dict[str, Any]) -> None:
+        self._records = records
+        self._pending.clear()
+
+    def send(self, source: str, reason: str, raw: str) -> None:
+        record = self._records.get(source)
+        headers = [("reason", reason.encode()), ("source", source.encode())]
+        if record is not None:
+            key, value = record.key, record.value if record.value is not None else b""
+            headers += [
+                ("source_topic", record.topic.encode()),
+                ("source_partition", str(record.partition).encode()),
+                ("source_offset", str(record.offset).encode()),
+            ]
+        else:  # not a message of this batch (e.g. a stored event voided by a late creation)
+            key, value = None, raw.encode("utf-8")
+        self._pending.append((key, value, headers, f"{source}: {reason}"))
+
+    def flush(self) -> None:
+        pending = self._pending
+        self._pending = []
+        while pending:
+            if self.force_stop.is_set():
+                for *_, what in pending:
+                    log.error("dead letter NOT delivered (forced stop): %s", what)
+                return
+            try:
+                producer = self._producer or self._connect()
+                futures = [
+                    (item, producer.send(self.topic, key=item[0], value=item[1], headers=item[2]))
+                    for item in pending
+                ]
+                producer.flush(timeout=30)
+            except Exception as exc:  # broker unavailable, timeouts
+                log.warning(
+                    "dead-letter topic %s unavailable (%s); retrying %d message(s)",
+                    self.topic,
+                    exc,
+                    len(pending),
+                )
+                self.backoff.wait()
+                continue
+            failed = []
+            for item, future in futures:
+                try:
+                    future.get(timeout=0)
+                except Exception as exc:
+                    failed.append(item)
+                    last = exc
+            self.sent += len(pending) - len(failed)
+            if failed:
+                log.warning(
+                    "dead-letter topic %s: %d message(s) not acknowledged (%s); retrying",
+                    self.topic,
+                    len(failed),
+                    last,
+                )
+                self.backoff.wait()
+            else:
+                self.backoff.reset()
+            pending = failed
+
+    def _connect(self) -> Any:
+        self._producer = self.producer_factory()
+        return self._producer
+
+    def close(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=10)
+            except Exception as exc:
+                log.warning("closing the dead-letter producer: %s", exc)
+            self._producer = None
+
+
+# ---------------------------------------------------------------------------- consumer
+class _AssignmentListener(ConsumerRebalanceListener):
+    """Rebalance listener: runs on kafka-python's I/O thread, so it only counts changes
+    (database reads and seeks there would block heartbeats; the main loop does them)."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._lock = threading.Lock()
+
+    def _changed(self) -> None:
+        with self._lock:
+            self.generation += 1
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._changed()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._changed()
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self._changed()
+
+
+@dataclass
+class BatchInfo:
+    """What one stored batch covered: partition -> (first offset, next offset)."""
+
+    ranges: dict[int, tuple[int, int]]
+    read: int
+    accepted: int
+    duplicates: int
+    rejected: int
+
+
+class KafkaIngest:
+    """The consume loop. ``run`` returns the counts when stopped (signal or idle)."""
+
+    def __init__(
+        self,
+        settings: ConsumerSettings,
+        store: TicketStore,
+        policy: Policy,
+        *,
+        consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        on_batch: Callable[[BatchInfo], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._stop = threading.Event()
+        self._force = threading.Event()
+        self._consumer_factory = consumer_factory or _kafka_consumer
+        producer_factory = producer_factory or _kafka_producer
+        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max, self._stop)
+        self.dead_letters: KafkaDeadLetters | LoggedDeadLetters
+        if settings.dead_letter_topic:
+            self.dead_letters = KafkaDeadLetters(
+                settings.dead_letter_topic,
+                lambda: producer_factory(settings.producer_config()),
+                Backoff(settings.backoff_initial, settings.backoff_max, self._force),
+                self._force,
+            )
+        else:
+            self.dead_letters = LoggedDeadLetters()
+        self.ingestor = Ingestor(store, policy, self.dead_letters)
+        self.decoder = WireDecoder(SchemaResolver(settings.schema_registry))
+        self.on_batch = on_batch
+        self.batches = 0
+        self._consumer: Any = None
+        self._listener = _AssignmentListener()
+        self._seen_generation = 0
+        self._positions: dict[Any, int | None] = {}
+        self._need_seek: set[Any] = set()
+        self._last_activity = time.monotonic()
+        self._last_progress = time.monotonic()
+        self._committed: dict[Any, int] = {}
+
+    # ------------------------------------------------------------------ control
+    @property
+    def stats(self) -> IngestStats:
+        return self.ingestor.stats
+
+    def request_stop(self) -> None:
+        """First call: finish the current batch, then stop. Second call: stop retrying too."""
+        if self._stop.is_set():
+            self._force.set()
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def forced(self) -> bool:
+        """A second stop request came (retries were abandoned)."""
+        return self._force.is_set()
+
+    # --------------------------------------------------------------------- loop
+    def run(self) -> IngestStats:
+        settings = self.settings
+        self._consumer = self._connect()
+        if self._consumer is None:
+            return self.stats
+        self._consumer.subscribe([settings.topic], listener=self._listener)
+        log.info(
+            "consuming %s as group %s (max %d records per batch)",
+            settings.topic,
+            settings.group,
+            settings.max_poll_records,
+        )
+        try:
+            while not self._stop.is_set():
+                self._step()
+        finally:
+            self._close()
+        return self.stats
+
+    def _step(self) -> None:
+        if self._listener.generation != self._seen_generation:
+            self._on_assignment_change()
+        if self._need_seek and not self._seek_from_store():
+            self.backoff.wait()
+            self._poll_idle()  # keep the group membership alive while waiting
+            return
+        generation = self._listener.generation
+        try:
+            records = self._consumer.poll(
+                timeout_ms=self.settings.poll_timeout_ms,
+                max_records=self.settings.max_poll_records,
+            )
+        except Exception as exc:  # broker trouble surfacing from poll: retry
+            log.warning("poll failed (%s: %s); retrying", type(exc).__name__, exc)
+            self.backoff.wait()
+            return
+        if self._listener.generation != generation:
+            return  # the assignment changed during poll: re-seek before using any record
+        batch = self._usable(records)
+        if batch:
+            self._last_activity = time.monotonic()
+            self._process(batch)
+        elif self._idle_done():
+            log.info("caught up and idle for %ss: stopping", self.settings.exit_when_idle)
+            self._stop.set()
+        self._maybe_progress()
+
+    def _poll_idle(self) -> None:
+        try:
+            self._consumer.poll(timeout_ms=0)
+        except Exception as exc:
+            log.debug("poll while paused: %s", exc)
+
+    def _on_assignment_change(self) -> None:
+        self._seen_generation = self._listener.generation
+        assigned = set(self._consumer.assignment())
+        self._positions = {tp: p for tp, p in self._positions.items() if tp in assigned}
+        self._need_seek = set(assigned)
+        self._last_activity = time.monotonic()
+        # Tickets cached while we owned other partitions may have changed since: forget them
+        # (a stale one would only fail its version check and cost a retry).
+        _clear_cache(self.store)
+        log.info("assigned partitions: %s", sorted(tp.partition for tp in assigned) or "none")
+
+    def _seek_from_store(self) -> bool:
+        """Seek every partition waiting for it to its stored offset; False if the store failed."""
+        consumer = self._consumer
+        pending = sorted(self._need_seek)
+        try:
+            consumer.pause(*pending)
+        except Exception:  # a partition revoked meanwhile: the next assignment change redoes it
+            self._seen_generation = -1
+            return True
+        try:
+            stored = {
+                tp: self.store.max_tracking_id(tracking_name(tp.topic, tp.partition))
+                for tp in pending
+            }
+        except Exception as exc:
+            log.warning("store unavailable while reading offsets (%s); retrying", exc)
+            return False
+        try:
+            for tp in pending:
+                offset = stored[tp]
+                if offset is None:
+                    consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, offset)
+                self._positions[tp] = offset
+            consumer.resume(*pending)
+        except Exception as exc:  # revoked during the seek: redo on the next change
+            log.info("seek interrupted by a rebalance (%s)", exc)
+            self._seen_generation = -1
+            return True
+        for tp in pending:
+            where = "the beginning" if stored[tp] is None else f"offset {stored[tp]}"
+            log.info("partition %d: resuming from %s (stored)", tp.partition, where)
+        self._need_seek.clear()
+        self.backoff.reset()
+        return True
+
+    def _usable(self, records: dict[Any, list[Any]]) -> list[Any]:
+        """The polled records that may be processed, in partition order; drops anything
+        before the stored position and anything of a partition not yet seeked."""
+        batch: list[Any] = []
+        for tp in sorted(records):
+            items = records[tp]
+            if tp in self._need_seek or tp not in self._positions:
+                self._need_seek.add(tp)
+                continue
+            position = self._positions[tp]
+            if position is not None:
+                if items and items[0].offset < position:
+                    before = len(items)
+                    items = [r for r in items if r.offset >= position]
+                    log.warning(
+                        "partition %d: dropped %d record(s) before the stored offset %d",
+                        tp.partition,
+                        before - len(items),
+                        position,
+                    )
+                if items and items[0].offset > position:
+                    log.info(
+                        "partition %d: offsets %d-%d are gone from the log (retention or "
+                        "compaction); continuing at %d",
+                        tp.partition,
+                        position,
+                        items[0].offset - 1,
+                        items[0].offset,
+                    )
+            batch.extend(items)
+        return batch
+
+    def _process(self, records: Sequence[Any]) -> None:
+        first: dict[Any, int] = {}
+        last: dict[Any, int] = {}
+        by_source: dict[str, Any] = {}
+        raws = []
+        try:
+            for record in records:
+                tp = (record.topic, record.partition)
+                first.setdefault(tp, record.offset)
+                last[tp] = record.offset
+                source = source_of(record.topic, record.partition, record.offset)
+                by_source[source] = record
+                raws.append(self.decoder.decode(record.value, source))
+        except RegistryUnavailable as exc:
+            self._failed(exc)
+            return
+        tracking = [
+            Tracking(tracking_name(topic, partition), offset + 1)
+            for (topic, partition), offset in sorted(last.items())
+        ]
+        before = dataclasses.replace(self.ingestor.stats)
+        self.dead_letters.begin(by_source)
+        try:
+            self.ingestor.process(raws, tracking)
+        except Exception as exc:
+            self.ingestor.stats = before
+            self.dead_letters.begin({})
+            self._failed(exc)
+            return
+        self.backoff.reset()
+        self.batches += 1
+        offsets = {}
+        for (topic, partition), offset in last.items():
+            tp = TopicPartition(topic, partition)
+            self._positions[tp] = offset + 1
+            offsets[tp] = OffsetAndMetadata(offset + 1, "", -1)
+        self._commit_hint(offsets)
+        after = self.ingestor.stats
+        info = BatchInfo(
+            ranges={p: (first[(t, p)], o + 1) for (t, p), o in sorted(last.items())},
+            read=after.read - before.read,
+            accepted=after.accepted - before.accepted,
+            duplicates=after.duplicates - before.duplicates,
+            rejected=after.rejected - before.rejected,
+        )
+        log.debug(
+            "stored batch %s read=%d accepted=%d duplicates=%d rejected=%d",
+            " ".join(f"p{p}:{a}-{b}" for p, (a, b) in info.ranges.items()),
+            info.read,
+            info.accepted,
+            info.duplicates,
+            info.rejected,
+        )
+        if self.on_batch:
+            self.on_batch(info)
+
+    def _failed(self, exc: Exception) -> None:
+        """A batch could not be stored: forget positions, re-seek from the store, back off."""
+        if isinstance(exc, IntegrityError):
+            # Someone else stored these offsets or tickets first (a rebalance raced us), or a
+            # cached ticket was stale: re-read the store; no need to wait long.
+            log.info("batch conflicted with the store (%s); re-seeking from stored offsets", exc)
+            self.backoff.reset()
+        else:
+            log.warning(
+                "batch not stored (%s: %s); retrying from the stored offsets",
+                type(exc).__name__,
+                exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+        assigned = set(self._consumer.assignment())
+        self._need_seek = set(assigned)
+        self._positions.clear()
+        if not isinstance(exc, IntegrityError):
+            try:
+                self._consumer.pause(*assigned)
+            except Exception:
+                self._seen_generation = -1
+            self.backoff.wait()
+
+    def _commit_hint(self, offsets: dict[Any, Any]) -> None:
+        """Commit to Kafka for lag monitoring only (the store holds the real offsets)."""
+        self._committed.update(offsets)
+
+        def done(_offsets: Any, response: Any) -> None:
+            if isinstance(response, Exception):
+                log.debug("offset commit (lag hint only) failed: %s", response)
+
+        try:
+            self._consumer.commit_async(offsets=offsets, callback=done)
+        except Exception as exc:
+            log.debug("offset commit (lag hint only) failed: %s", exc)
+
+    # ------------------------------------------------------------------- idling
+    def _idle_done(self) -> bool:
+        limit = self.settings.exit_when_idle
+        if limit is None or self._need_seek:
+            return False
+        if time.monotonic() - self._last_activity < limit:
+            return False
+        if self._caught_up():
+            return True
+        self._last_activity = time.monotonic() - limit + 1.0  # look again in a second
+        return False
+
+    def _caught_up(self) -> bool:
+        """Every partition of the topic is stored up to its end (ours or another member's)."""
+        consumer = self._consumer
+        topic = self.settings.topic
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            if not tps:
+                return True
+            ends = consumer.end_offsets(tps)
+            assigned = set(consumer.assignment())
+            for tp in tps:
+                end = ends.get(tp)
+                if end is None:
+                    return False
+                if tp in assigned:
+                    position = consumer.position(tp, timeout_ms=5000)
+                    if position is not None and position >= end:
+                        continue
+                stored = self.store.max_tracking_id(tracking_name(topic, tp.partition))
+                if (stored or 0) < end:
+                    return False
+            return True
+        except Exception as exc:
+            log.debug("caught-up check failed: %s", exc)
+            return False
+
+    def _maybe_progress(self) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < self.settings.progress_every:
+            return
+        self._last_progress = now
+        s = self.stats
+        log.info(
+            "progress: read %d, accepted %d, duplicates %d, rejected %d, dead-lettered %d",
+            s.read,
+            s.accepted,
+            s.duplicates,
+            s.rejected + s.voided,
+            self.dead_letters.sent,
+        )
+
+    # ------------------------------------------------------------- connections
+    def _connect(self) -> Any:
+        config = self.settings.consumer_config()
+        while not self._stop.is_set():
+            try:
+                consumer = self._consumer_factory(config)
+            except Exception as exc:  # NoBrokersAvailable, connection errors
+                log.warning("Kafka not reachable (%s: %s); retrying", type(exc).__name__, exc)
+                self.backoff.wait()
+                continue
+            self.backoff.reset()
+            return consumer
+        return None
+
+    def _close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        self.dead_letters.close()
+        if consumer is None:
+            return
+        if self._committed:
+            try:
+                consumer.commit(offsets=dict(self._committed), timeout_ms=5000)
+            except Exception as exc:
+                log.debug("final offset commit (lag hint only) failed: %s", exc)
+        try:
+            consumer.close(autocommit=False, timeout_ms=10_000)
+        except Exception as exc:
+            log.warning("closing the consumer: %s", exc)
+
+
+def _kafka_consumer(config: dict[str, Any]) -> Any:
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(**config)
+
+
+def _kafka_producer(config: dict[str, Any]) -> Any:
+    from kafka import KafkaProducer
+
+    return KafkaProducer(**config)
+
+
+def _clear_cache(store: TicketStore) -> None:
+    cache = getattr(getattr(store.app, "repository", None), "cache", None)
+    inner = getattr(cache, "cache", None)
+    if inner is not None and hasattr(inner, "clear"):
+        inner.clear()

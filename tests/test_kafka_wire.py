@@ -1,0 +1,185 @@
+"""The Kafka wire format: Confluent Avro or JSON per message, schema ids, schema evolution.
+
+No broker needed here; tests/test_kafka_consumer.py sends the same values through Kafka.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from consumers.avro import SCHEMA_DIR, schema_by_id, to_record
+from consumers.kafka_publish import Unpublishable, message
+from consumers.kafka_wire import (
+    RegistryUnavailable,
+    SchemaResolver,
+    WireDecoder,
+    encode_avro,
+    encode_record,
+)
+from consumers.sources import RawEvent
+
+EVENT = {
+    "event_id": "evt-1",
+    "type": "ticket.created",
+    "ticket_id": "T-1",
+    "occurred_at": "2025-08-25T09:00:00+02:00",
+    "customer_id": "acme",
+    "priority": 3,
+    "channel": "email",
+}
+
+
+def v2_value(schema_id: int = 2, queue: str = "L2") -> bytes:
+    name, record = to_record(EVENT)
+    record["queue"] = queue
+    return encode_record(schema_by_id(2), schema_id, (name, record))
+
+
+def test_registry_index_ships_v1_and_v2() -> None:
+    index = json.loads((SCHEMA_DIR / "registry.json").read_text())
+    assert index == {"1": "ticket_event.v1.avsc", "2": "ticket_event.v2.avsc"}
+    v1 = json.loads((SCHEMA_DIR / index["1"]).read_text())
+    v2 = json.loads((SCHEMA_DIR / index["2"]).read_text())
+    assert [r["name"] for r in v1] == [r["name"] for r in v2]
+    for old, new in zip(v1, v2, strict=True):
+        added = [f for f in new["fields"] if f not in old["fields"]]
+        assert old["fields"] == new["fields"][: len(old["fields"])]
+        assert [(f["name"], f["type"], f["default"]) for f in added] == [
+            ("queue", ["null", "string"], None)
+        ]
+
+
+def test_avro_roundtrip_keeps_instant_and_offset() -> None:
+    raw = WireDecoder().decode(encode_avro(EVENT), "t/0/5")
+    assert raw.error is None and raw.source == "t/0/5"
+    assert raw.data is not None
+    assert raw.data["occurred_at"] == datetime.fromisoformat(EVENT["occurred_at"])
+    assert raw.data["occurred_at"].utcoffset() == datetime.fromisoformat(
+        EVENT["occurred_at"]
+    ).utcoffset()
+    assert {k: v for k, v in raw.data.items() if k != "occurred_at"} == {
+        k: v for k, v in EVENT.items() if k != "occurred_at"
+    }
+
+
+def test_newer_schema_with_an_extra_optional_field_decodes_with_the_old_reader() -> None:
+    """A producer on schema v2 (new optional field) does not break this consumer (v1)."""
+    decoded = WireDecoder().decode(v2_value(), "t/0/0")
+    assert decoded.error is None
+    assert decoded.data == WireDecoder().decode(encode_avro(EVENT), "t/0/0").data
+    assert "queue" not in decoded.data
+
+
+def test_json_values_pass_through_as_text() -> None:
+    value = json.dumps(EVENT).encode()
+    raw = WireDecoder().decode(value, "t/0/1")
+    assert raw == RawEvent(source="t/0/1", raw=value.decode())
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"\xff\xfe\x00garbage", "neither Confluent Avro (magic byte 0) nor UTF-8 JSON"),
+        (b"\x00\x00\x00\x00\x63" + encode_avro(EVENT)[5:], "schema id 99: unknown"),
+        (b"\x00\x00\x00", "shorter than 5 bytes"),
+        (encode_avro(EVENT)[:12], "not a readable Avro record of schema id 1"),
+        (encode_avro(EVENT) + b"\x00\x01", "2 extra bytes"),
+        (b"", "empty message value"),
+    ],
+)
+def test_undecodable_values_carry_a_reason(value: bytes, reason: str) -> None:
+    raw = WireDecoder().decode(value, "t/0/9")
+    assert raw.data is None
+    assert raw.error is not None and reason in raw.error
+
+
+class _Registry(BaseHTTPRequestHandler):
+    """A tiny Confluent-compatible registry: GET /schemas/ids/{id}."""
+
+    schemas: dict[int, str] = {}
+    requests: list[str] = []
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        prefix = "/schemas/ids/"
+        if self.path.startswith(prefix) and self.path[len(prefix) :].isdigit():
+            text = self.schemas.get(int(self.path[len(prefix) :]))
+            if text is not None:
+                body = json.dumps({"schema": text}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+        body = json.dumps({"error_code": 40403, "message": "Schema not found"}).encode()
+        self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve_registry(schemas: dict[int, Path]) -> tuple[ThreadingHTTPServer, str]:
+    handler = type(
+        "Registry",
+        (_Registry,),
+        {"schemas": {i: p.read_text() for i, p in schemas.items()}, "requests": []},
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def registry() -> Iterator[tuple[type[_Registry], str]]:
+    server, url = serve_registry({17: SCHEMA_DIR / "ticket_event.v2.avsc"})
+    try:
+        yield server.RequestHandlerClass, url  # type: ignore[misc]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_schema_ids_resolve_through_a_registry(registry: tuple[type[_Registry], str]) -> None:
+    handler, url = registry
+    decoder = WireDecoder(SchemaResolver(url))
+    first = decoder.decode(v2_value(schema_id=17), "t/0/0")
+    again = decoder.decode(v2_value(schema_id=17, queue="L3"), "t/0/1")
+    assert first.error is None and again.error is None
+    assert first.data == again.data == WireDecoder().decode(encode_avro(EVENT), "t/0/0").data
+    assert handler.requests == ["/schemas/ids/17"]  # fetched once, then cached
+    unknown = decoder.decode(v2_value(schema_id=18), "t/0/2")
+    assert unknown.error == f"schema id 18: unknown to {url}"
+
+
+def test_an_unreachable_registry_is_retried_not_dead_lettered() -> None:
+    server, url = serve_registry({})
+    server.shutdown()
+    server.server_close()
+    decoder = WireDecoder(SchemaResolver(url, timeout=2))
+    with pytest.raises(RegistryUnavailable):
+        decoder.decode(v2_value(schema_id=17), "t/0/0")
+
+
+def test_publish_messages_are_keyed_by_ticket_id() -> None:
+    raw = RawEvent(source="f:1", raw=json.dumps(EVENT))
+    key, value = message(raw, "avro")
+    assert key == b"T-1" and value[:5] == b"\x00\x00\x00\x00\x01"
+    key, value = message(raw, "json")
+    assert key == b"T-1" and json.loads(value) == EVENT
+    assert message(RawEvent(source="f:2", raw="not json"), "json") == (None, b"not json")
+    naive = dict(EVENT, occurred_at="2025-08-25T09:00:00")
+    with pytest.raises(Unpublishable, match="has no UTC offset"):
+        message(RawEvent(source="f:3", raw=json.dumps(naive)), "avro")
+    with pytest.raises(Unpublishable, match="not valid JSON"):
+        message(RawEvent(source="f:4", raw="not json"), "avro")

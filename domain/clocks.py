@@ -166,82 +166,164 @@ def evaluate(
     )
 
 
-def _run_clock(
-    metric: str, ordered: Sequence[Fact], plan: Plan | None, priority: int
-) -> ClockSnapshot:
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """From ``start`` until the next phase: the clock was running, paused, resolved or
+    stopped. ``detail`` says why (the pause reason, the stopping event type)."""
+
+    start: int
+    state: Literal["running", "paused", "resolved", "stopped"]
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A moment worth telling an auditor about, e.g. a priority change and its effect."""
+
+    at: int
+    text: str
+
+
+@dataclass
+class ClockWalk:
+    """Everything one pass over a ticket's facts learns about one clock."""
+
+    priority: int
+    origin: int
+    stretches: list[tuple[int, int]]
+    since: int | None
+    live: bool
+    stopped_at: int | None
+    stopped_running: bool
+    phases: list[Phase]
+    notes: list[Note]
+
+
+def walk_clock(metric: str, ordered: Sequence[Fact], plan: Plan, priority: int) -> ClockWalk:
     """Walk the facts once, collecting the stretches in which this clock accrues."""
-    if plan is None or metric not in plan.targets:
-        return ClockSnapshot(metric=metric, priority=priority)
     stopped_by = _STOPPED_BY[metric]
     pausable = metric in plan.pausable
     restart = plan.on_reprioritise == "restart"
-    origin = ordered[0].at
-    clock_priority = ticket_priority = priority
-    live, paused, resolved = True, False, False
-    stopped_at: int | None = None
-    stopped_running = False
-    stretches: list[tuple[int, int]] = []
-    since: int | None = origin
+    w = ClockWalk(
+        priority=priority,
+        origin=ordered[0].at,
+        stretches=[],
+        since=ordered[0].at,
+        live=True,
+        stopped_at=None,
+        stopped_running=False,
+        phases=[Phase(ordered[0].at, "running")],
+        notes=[],
+    )
+    ticket_priority = priority
+    paused, resolved = False, False
+    pause_reason: str | None = None
 
     for fact in ordered[1:]:
         t = fact.at
-        was_accruing = since is not None
+        was_accruing = w.since is not None
         kind = fact.type
         if kind == F.PAUSED:
-            paused = True
+            paused, pause_reason = True, fact.details.get("reason")
         elif kind == F.RESUMED:
             paused = False
         elif kind == F.RESOLVED:
             paused, resolved = False, True
         elif kind == F.REOPENED and resolved:
             paused, resolved = False, False
-            if metric in _REOPENABLE and not live:
-                live, stopped_at = True, None
+            if metric in _REOPENABLE and not w.live:
+                w.live, w.stopped_at = True, None
                 if not restart:
-                    clock_priority = ticket_priority
+                    w.priority = ticket_priority
         elif kind == F.REPRIORITISED and fact.priority is not None:
-            ticket_priority = fact.priority
-            if live and not restart:
-                clock_priority = ticket_priority
-            elif live and not _breached_by(plan, metric, clock_priority, stretches, since, t):
-                clock_priority, origin, stretches = ticket_priority, t, []
-                since = t if was_accruing else None
-        if live and kind in stopped_by:
-            live, stopped_at, stopped_running = False, t, was_accruing
-        accruing = live and not (paused and pausable)
+            old, ticket_priority = ticket_priority, fact.priority
+            w.notes.append(Note(t, _reprioritised(plan, metric, w, old, ticket_priority, t)))
+            if w.live and not restart:
+                w.priority = ticket_priority
+            elif w.live and not _breached_by(plan, metric, w.priority, w.stretches, w.since, t):
+                w.priority, w.origin, w.stretches = ticket_priority, t, []
+                w.since = t if was_accruing else None
+        if w.live and kind in stopped_by:
+            w.live, w.stopped_at, w.stopped_running = False, t, was_accruing
+        accruing = w.live and not (paused and pausable)
         if was_accruing and not accruing:
-            stretches.append((since, t))  # type: ignore[arg-type]
-            since = None
+            w.stretches.append((w.since, t))  # type: ignore[arg-type]
+            w.since = None
         elif accruing and not was_accruing:
-            since = t
+            w.since = t
+        phase = _phase(t, w.live, accruing, resolved, kind, pause_reason)
+        last = w.phases[-1]
+        if phase.state != last.state or (phase.state == "paused" and phase.detail != last.detail):
+            w.phases.append(phase)
+    return w
 
-    target = plan.target(metric, clock_priority)
+
+def _phase(
+    t: int, live: bool, accruing: bool, resolved: bool, kind: str, pause_reason: str | None
+) -> Phase:
+    if accruing:
+        return Phase(t, "running")
+    if live:
+        return Phase(t, "paused", pause_reason)
+    return Phase(t, "resolved" if resolved else "stopped", kind if not resolved else None)
+
+
+def _reprioritised(plan: Plan, metric: str, w: ClockWalk, old: int, new: int, t: int) -> str:
+    """How a priority change moved this clock, in words for the explain timeline."""
+    before, after = plan.target(metric, w.priority), plan.target(metric, new)
+    change = f"priority {old} -> {new}"
+    if not w.live:
+        return f"{change}: clock already stopped, unchanged"
+    if after is None:
+        return f"{change}: no target for priority {new}, clock not applicable"
+    target = f"target {_hours(before.seconds) if before else 'none'} -> {_hours(after.seconds)}"
+    if plan.on_reprioritise == "recalculate":
+        return f"{change}: {target}, recalculated from creation on {after.calendar.name}"
+    if _breached_by(plan, metric, w.priority, w.stretches, w.since, t):
+        return f"{change}: already breached, keeps its old target"
+    return f"{change}: {target}, clock restarted"
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / 3600:g}h"
+
+
+def _run_clock(
+    metric: str, ordered: Sequence[Fact], plan: Plan | None, priority: int
+) -> ClockSnapshot:
+    """The clock's snapshot: its walk, then deadline and breach on its target's calendar."""
+    if plan is None or metric not in plan.targets:
+        return ClockSnapshot(metric=metric, priority=priority)
+    w = walk_clock(metric, ordered, plan, priority)
+    target = plan.target(metric, w.priority)
     if target is None:
-        return ClockSnapshot(metric=metric, priority=clock_priority)
+        return ClockSnapshot(metric=metric, priority=w.priority)
     cal = target.calendar
+    stretches, since = w.stretches, w.since
     deadline, accrued = _deadline_in(cal.between_epoch, cal.add_epoch, target.seconds, stretches)
     if deadline is None and since is not None:
         deadline = cal.add_epoch(since, target.seconds - accrued)
-    elif deadline is None and stopped_at is not None and stopped_running and stretches:
+    elif deadline is None and w.stopped_at is not None and w.stopped_running and stretches:
         # A stopped clock reports the deadline it had while it last ran.
         last_start, _ = stretches[-1]
         before_last = accrued - cal.between_epoch(*stretches[-1])
         deadline = cal.add_epoch(last_start, target.seconds - before_last)
+    stopped_at = w.stopped_at
     breach_at = (
         deadline if deadline is not None and (stopped_at is None or deadline < stopped_at) else None
     )
     return ClockSnapshot(
         metric=metric,
-        priority=clock_priority,
+        priority=w.priority,
         target_seconds=target.seconds,
         calendar=cal.name,
-        started_at=origin,
+        started_at=w.origin,
         deadline=deadline,
         stopped_at=stopped_at,
         breach_at=breach_at,
         accrued=accrued,
         running_since=since,
-        paused=live and since is None,
+        paused=w.live and since is None,
     )
 
 

@@ -38,13 +38,23 @@ def epoch(instant: datetime) -> int:
 
 
 class Fact:
-    """One accepted event of one ticket. ``at`` is ``occurred_at`` in epoch seconds.
+    """One accepted event of one ticket. ``at`` is ``occurred_at`` in epoch seconds;
+    ``recorded_at`` is when the engine stored it (None before it is stored).
 
     A plain slotted class rather than a dataclass: the engine builds one per event on every
     replay, and this keeps that cheap. Treat instances as immutable.
     """
 
-    __slots__ = ("at", "customer_id", "details", "event_id", "occurred_at", "priority", "type")
+    __slots__ = (
+        "at",
+        "customer_id",
+        "details",
+        "event_id",
+        "occurred_at",
+        "priority",
+        "recorded_at",
+        "type",
+    )
 
     def __init__(
         self,
@@ -54,6 +64,7 @@ class Fact:
         customer_id: str | None = None,
         priority: int | None = None,
         details: Mapping[str, str] | None = None,
+        recorded_at: int | None = None,
     ) -> None:
         self.event_id = event_id
         self.type = type
@@ -62,13 +73,14 @@ class Fact:
         self.priority = priority
         self.details: Mapping[str, str] = details or {}
         self.at = epoch(occurred_at)
+        self.recorded_at = recorded_at  # when the engine stored it (epoch s), for known-at
 
     def __repr__(self) -> str:
         return f"Fact({self.type} {self.event_id} at {self.occurred_at.isoformat()})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Fact) and all(
-            getattr(self, k) == getattr(other, k) for k in self.__slots__
+            getattr(self, k) == getattr(other, k) for k in self.__slots__ if k != "recorded_at"
         )
 
     __hash__ = None  # type: ignore[assignment]

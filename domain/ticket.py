@@ -13,6 +13,7 @@ reason) if they break a rule: they stay in the history for audit but count for n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -20,7 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import facts as F
-from domain.facts import Fact
+from domain.facts import Fact, epoch
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://slaclock.dev/ticket")
 
@@ -28,6 +29,15 @@ _NAMESPACE = uuid5(NAMESPACE_URL, "https://slaclock.dev/ticket")
 def ticket_uuid(ticket_id: str) -> UUID:
     """The aggregate id of a ticket: stable, so any consumer finds the same aggregate."""
     return uuid5(_NAMESPACE, ticket_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Voided:
+    """A pending fact that its late ``ticket.created`` showed to be invalid, and when."""
+
+    fact: Fact
+    reason: str
+    at: int
 
 
 class Ticket(Aggregate):
@@ -58,6 +68,7 @@ class Ticket(Aggregate):
                     customer_id=self.customer_id,
                     priority=self.priority,
                     details=self.details,
+                    recorded_at=epoch(self.timestamp),
                 )
             )
 
@@ -66,13 +77,14 @@ class Ticket(Aggregate):
         reason: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.facts = [f for f in aggregate.facts if f.event_id != self.event_id]
-            aggregate.voided[self.event_id] = self.reason
+            fact = next(f for f in aggregate.facts if f.event_id == self.event_id)
+            aggregate.facts.remove(fact)
+            aggregate.voided[self.event_id] = Voided(fact, self.reason, epoch(self.timestamp))
 
     def __init__(self, ticket_id: str) -> None:
         self.ticket_id = ticket_id
         self.facts: list[Fact] = []
-        self.voided: dict[str, str] = {}
+        self.voided: dict[str, Voided] = {}
 
     @classmethod
     def register(cls, ticket_id: str, recorded_at: datetime) -> Ticket:
@@ -82,6 +94,23 @@ class Ticket(Aggregate):
         )
 
     # ------------------------------------------------------------------ queries
+    def facts_known_at(self, known_at: int) -> list[Fact]:
+        """The facts as the engine knew them at ``known_at`` (recorded by then, not yet
+        voided then), in arrival order."""
+        known = [f for f in self.facts if f.recorded_at is not None and f.recorded_at <= known_at]
+        for v in self.voided.values():
+            if v.fact.recorded_at is not None and v.fact.recorded_at <= known_at < v.at:
+                known.append(v.fact)
+        known.sort(key=lambda f: f.recorded_at or 0)  # stable: arrival order within a batch
+        return known
+
+    @property
+    def last_recorded_at(self) -> int:
+        """When the engine last learnt something about this ticket (epoch seconds)."""
+        times = [f.recorded_at or 0 for f in self.facts]
+        times += [v.at for v in self.voided.values()]
+        return max(times, default=0)
+
     @property
     def created(self) -> Fact | None:
         return next((f for f in self.facts if f.type == F.CREATED), None)

@@ -254,21 +254,42 @@ class TicketStore:
         rows = self.query("SELECT value FROM {p}sla_meta WHERE key = 'policy_version'")
         return rows[0]["value"] if rows else None
 
-    def adopt_policy(self, version: str) -> int:
-        """Make the read model agree with the policy ``version``.
+    def adopt_policy(self, version: str, text: str, now: int) -> int:
+        """Make the read model agree with the policy ``version`` (its TOML ``text``).
 
         Rows are derived from events *and* the configuration, so when the configuration
         changed since they were written, every ticket is re-evaluated from its events
-        (the events themselves never change). Returns the number of tickets rebuilt.
+        (the events themselves never change). Every configuration the store has run with
+        is kept, with the moment it came into use, so that "what did we know then" can be
+        answered under the policy of then. Returns the number of tickets rebuilt.
         """
         stored = self.policy_version()
         if stored == version:
             return 0
-        rebuilt = 0
-        if stored is not None:
-            rebuilt = self.rebuild()
-        self._write(Batch(), meta=[("policy_version", version)])
+        rebuilt = self.rebuild() if stored is not None else 0
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self.dialect.sql("SELECT 1 FROM {p}sla_policies WHERE version = ?"), [version]
+            )
+            if not cursor.fetchall():
+                cursor.execute(
+                    self.dialect.sql("INSERT INTO {p}sla_policies VALUES (?, ?, ?)"),
+                    [version, text, now],
+                )
+            cursor.execute(
+                self.dialect.sql("INSERT INTO {p}sla_policy_log VALUES (?, ?)"), [now, version]
+            )
+            cursor.execute(self.dialect.sql(T.UPSERT_META), ["policy_version", version])
         return rebuilt
+
+    def policy_at(self, instant: int) -> tuple[str, str] | None:
+        """(version, TOML text) of the policy the store ran with at ``instant``."""
+        rows = self.query(
+            "SELECT l.version, p.content FROM {p}sla_policy_log l JOIN {p}sla_policies p"
+            " ON p.version = l.version WHERE l.used_from <= ? ORDER BY l.used_from DESC LIMIT 1",
+            [instant],
+        )
+        return (rows[0]["version"], rows[0]["content"]) if rows else None
 
     def rebuild(self, batch_size: int = 2000) -> int:
         """Recompute every ticket's rows from the event store, a batch per transaction."""
@@ -277,12 +298,10 @@ class TicketStore:
             batch = Batch()
             for ticket in self.get_tickets(ids[start : start + batch_size]).values():
                 self._rows(ticket, batch)
-            self._write(batch, clear=[t for t in ids[start : start + batch_size]])
+            self._write(batch, clear=ids[start : start + batch_size])
         return len(ids)
 
-    def _write(
-        self, batch: Batch, meta: Sequence[tuple[str, str]] = (), clear: Sequence[str] = ()
-    ) -> None:
+    def _write(self, batch: Batch, clear: Sequence[str] = ()) -> None:
         """Write read-model rows without new events (rebuilds, metadata)."""
         recorder: Any = self.app.recorder
         with self.datastore.transaction(commit=True) as cursor:
@@ -291,8 +310,6 @@ class TicketStore:
                     self.dialect.sql("DELETE FROM {p}sla_clocks WHERE ticket_id = ?"), [ticket_id]
                 )
             batch.write(cursor, self.dialect, recorder._insert_tracking)
-            for key, value in meta:
-                cursor.execute(self.dialect.sql(T.UPSERT_META), [key, value])
 
     def max_tracking_id(self, name: str) -> int | None:
         return self.app.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
@@ -308,8 +325,9 @@ def _replay(ticket: Ticket | None, events: Iterable[Any]) -> Ticket | None:
 
 def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ...]:
     """The ``sla_tickets`` row of a ticket (pending: facts waiting for the creation)."""
+    recorded = ticket.last_recorded_at
     if snapshot is None:
-        return (ticket.ticket_id, None, None, None, None, None, None, len(ticket.facts))
+        return (ticket.ticket_id, None, None, None, None, None, None, recorded, len(ticket.facts))
     contract = snapshot.contract
     return (
         ticket.ticket_id,
@@ -319,6 +337,7 @@ def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ..
         snapshot.priority,
         snapshot.created_at,
         snapshot.last_fact_at,
+        recorded,
         0,
     )
 

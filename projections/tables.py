@@ -20,6 +20,7 @@ TABLES: tuple[str, ...] = (
         priority INTEGER,
         created_at BIGINT,
         last_fact_at BIGINT,
+        last_recorded_at BIGINT NOT NULL,
         pending INTEGER NOT NULL)""",
     """CREATE INDEX IF NOT EXISTS sla_tickets_customer ON {p}sla_tickets (customer_id)""",
     """CREATE TABLE IF NOT EXISTS {p}sla_clocks (
@@ -43,15 +44,22 @@ TABLES: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS {p}sla_meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_policies (
+        version TEXT PRIMARY KEY,
+        content TEXT NOT NULL,
+        first_used_at BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_policy_log (
+        used_from BIGINT NOT NULL,
+        version TEXT NOT NULL)""",
 )
 
-UPSERT_TICKET = """INSERT INTO {p}sla_tickets
-    (ticket_id, customer_id, contract, plan, priority, created_at, last_fact_at, pending)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+UPSERT_TICKET = """INSERT INTO {p}sla_tickets (ticket_id, customer_id, contract, plan,
+    priority, created_at, last_fact_at, last_recorded_at, pending)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (ticket_id) DO UPDATE SET customer_id = excluded.customer_id,
     contract = excluded.contract, plan = excluded.plan, priority = excluded.priority,
     created_at = excluded.created_at, last_fact_at = excluded.last_fact_at,
-    pending = excluded.pending"""
+    last_recorded_at = excluded.last_recorded_at, pending = excluded.pending"""
 
 CLOCK_COLUMNS = (
     "ticket_id, metric, customer_id, contract, priority, target_seconds, calendar, started_at,"

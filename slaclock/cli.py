@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from projections.render import compliance_json, credits_json, ticket_json
 from projections.reports import compliance, credits, month_outcomes
 from projections.store import StoreError, TicketStore
 from slaclock import kafka_commands
-from slaclock.config import ConfigError, load_policy
+from slaclock.config import ConfigError, LoadedPolicy, read_policy
 from slaclock.output import table
 
 
@@ -273,24 +274,30 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
     return 0
 
 
+def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
+    """Open the store and bring its read model in line with the configuration."""
+    store = TicketStore(url, loaded.policy)
+    rebuilt = store.adopt_policy(loaded.version, loaded.text, int(time.time()))
+    if rebuilt:
+        print(
+            f"slaclock: the configuration changed (policy version {loaded.version}); "
+            f"recomputed the clocks of {rebuilt} tickets from their events",
+            file=sys.stderr,
+        )
+    return store
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "publish":
         return kafka_commands.handle(args, None, None)
-    policy, version = load_policy(args.config)
+    loaded = read_policy(args.config)
+    policy = loaded.policy
     if args.command == "consume":
-        store_factory = lambda: TicketStore(args.store, policy)  # noqa: E731
-        return kafka_commands.handle(args, policy, store_factory, policy_version=version)
+        return kafka_commands.handle(args, policy, lambda: open_store(args.store, loaded))
     if args.command == "calendar":
         return cmd_calendar(args, policy)
-    store = TicketStore(args.store, policy)
-    rebuilt = store.adopt_policy(version)
-    if rebuilt:
-        print(
-            f"slaclock: the configuration changed (policy version {version}); "
-            f"recomputed the clocks of {rebuilt} tickets from their events",
-            file=sys.stderr,
-        )
+    store = open_store(args.store, loaded)
     try:
         handler = {
             "ingest": cmd_ingest,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -84,29 +85,53 @@ class FileConfig(_Strict):
     contracts: list[ContractConfig] = []
 
 
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A policy with its version (content hash) and the text it was read from."""
+
+    policy: Policy
+    version: str
+    text: str
+
+
 def load_policy(path: str | Path) -> tuple[Policy, str]:
     """The policy in ``path`` and its content hash (the policy version)."""
+    loaded = read_policy(path)
+    return loaded.policy, loaded.version
+
+
+def read_policy(path: str | Path) -> LoadedPolicy:
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_policy(text, str(path))
+
+
+def parse_policy(text: str, source: str) -> LoadedPolicy:
+    """Parse configuration text; ``source`` names it in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
         parsed = FileConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(top level)"
         what = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ConfigError(f"{path}: {key}: {what}") from None
+        raise ConfigError(f"{source}: {key}: {what}") from None
     try:
         policy = build_policy(parsed)
     except _KeyError as exc:
-        raise ConfigError(f"{path}: {exc.key}: {exc.problem}") from None
-    return policy, hashlib.sha256(raw).hexdigest()[:16]
+        raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
+    version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return LoadedPolicy(policy, version, text)
 
 
 class _KeyError(Exception):

@@ -1,0 +1,292 @@
+"""The work queue and paged ticket listings, answered from the read model.
+
+The queue holds the **open** tickets as of an instant, in the order they should be worked:
+
+- ``priority`` (default): customers with a contract first, then by priority (1 first), then by
+  arrival (``created_at``), then by ticket id. This is the provider's rule: tickets of customers
+  without a service contract are worked when no ticket of a customer with one is waiting, and
+  within each group urgency decides first and arrival second.
+- ``deadline``: earliest deadline first (the nearest deadline of the ticket's open clocks); ties,
+  and tickets without a deadline (at the end), follow the ``priority`` order.
+
+A ticket is open when one of its clocks has not stopped (running, paused, or breached and
+still running). A ticket without any applicable clock (no contract, or no target for its
+priority) has nothing in the read model that says it was resolved, so it counts as open.
+
+Rows come from ``sla_tickets`` / ``sla_clocks``. Only tickets with facts after ``as_of`` (an
+``as_of`` in the past) are re-evaluated from their events, exactly as :class:`Queries` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from domain.clocks import ClockSnapshot, ClockView, TicketSnapshot
+from domain.policy import Policy
+from projections import tables as T
+from projections.queries import Queries, clock_from_row
+from projections.render import instant
+
+Order = Literal["priority", "deadline"]
+ORDERS: tuple[str, ...] = ("priority", "deadline")
+Risk = Literal["ok", "at_risk", "breached"]
+
+AT_RISK_SHARE = 0.25
+"""A clock not yet breached is *at risk* when at most this share of its target remains."""
+
+_UTC = ZoneInfo("UTC")
+_CLOCK_FIELDS = ", ".join(f"c.{name}" for name in T.CLOCK_COLUMNS.split(", ")[1:])
+_TICKET_FIELDS = (
+    "t.ticket_id, t.customer_id AS ticket_customer, t.contract AS ticket_contract,"
+    " t.priority AS ticket_priority, t.created_at, t.last_fact_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenClock:
+    """A clock that has not stopped, as of the queue's instant."""
+
+    metric: str
+    view: ClockView
+    priority: int | None
+    risk: Risk
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    snapshot: TicketSnapshot
+    clocks: tuple[OpenClock, ...]
+
+    @property
+    def next_deadline(self) -> int | None:
+        deadlines = [c.view.deadline for c in self.clocks if c.view.deadline is not None]
+        return min(deadlines) if deadlines else None
+
+    @property
+    def most_urgent(self) -> OpenClock | None:
+        """The open clock with the least time remaining."""
+        timed = [c for c in self.clocks if c.view.remaining_seconds is not None]
+        return min(timed, key=lambda c: (c.view.remaining_seconds, c.metric)) if timed else None
+
+
+def risk_of(view: ClockView) -> Risk:
+    if view.status == "breached":
+        return "breached"
+    if (
+        view.remaining_seconds is not None
+        and view.target_seconds
+        and view.remaining_seconds <= view.target_seconds * AT_RISK_SHARE
+    ):
+        return "at_risk"
+    return "ok"
+
+
+def priority_key(item: QueueItem) -> tuple[Any, ...]:
+    s = item.snapshot
+    return (0 if s.contract is not None else 1, s.priority, s.created_at, s.ticket_id)
+
+
+def deadline_key(item: QueueItem) -> tuple[Any, ...]:
+    deadline = item.next_deadline
+    return (0 if deadline is not None else 1, deadline or 0, *priority_key(item))
+
+
+def work_queue(
+    queries: Queries, as_of: int, order: Order = "priority", customer: str | None = None
+) -> list[QueueItem]:
+    """The open tickets as of ``as_of`` in working order (``customer``: only theirs)."""
+    if order not in ORDERS:
+        raise ValueError(f"order: {order!r} is not one of {list(ORDERS)}")
+    fresh, fresh_params = fresh_condition(queries, as_of)
+    # Candidates: tickets whose rows do not answer as of ``as_of`` (re-evaluated below), and
+    # tickets with a clock not stopped or without any clock.
+    where = (
+        f"t.created_at <= ? AND (NOT ({fresh})"
+        " OR EXISTS (SELECT 1 FROM {p}sla_clocks s WHERE s.ticket_id = t.ticket_id"
+        " AND s.stopped_at IS NULL)"
+        " OR NOT EXISTS (SELECT 1 FROM {p}sla_clocks s WHERE s.ticket_id = t.ticket_id))"
+    )
+    params: list[Any] = [as_of, *fresh_params]
+    if customer is not None:
+        where, params = where + " AND t.customer_id = ?", [*params, customer]
+    rows = queries.store.query(
+        f"SELECT {_TICKET_FIELDS}, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh, {_CLOCK_FIELDS}"
+        f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
+        f" WHERE {where} ORDER BY t.ticket_id, c.metric",
+        [*fresh_params, *params],
+    )
+    items = []
+    for snapshot in _snapshots(queries, rows, as_of):
+        item = _open_item(queries, snapshot, as_of)
+        if item is not None:
+            items.append(item)
+    items.sort(key=priority_key if order == "priority" else deadline_key)
+    return items
+
+
+def _open_item(queries: Queries, snapshot: TicketSnapshot, as_of: int) -> QueueItem | None:
+    applicable = [c for c in snapshot.clocks.values() if c.applicable]
+    open_clocks = []
+    for clock in applicable:
+        view = queries.view(clock, as_of)
+        if view.stopped_at is None:
+            open_clocks.append(OpenClock(clock.metric, view, clock.priority, risk_of(view)))
+    if applicable and not open_clocks:
+        return None
+    return QueueItem(snapshot, tuple(open_clocks))
+
+
+# ------------------------------------------------------------------ paged ticket listings
+def tickets_page(
+    queries: Queries,
+    as_of: int,
+    *,
+    customer: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[TicketSnapshot], int]:
+    """One page of the tickets created by ``as_of``, ordered by id (keyset: ids > ``after``),
+    and how many there are in all."""
+    where, params = "created_at <= ?", [as_of]
+    if customer is not None:
+        where, params = where + " AND customer_id = ?", [*params, customer]
+    total = queries.store.query(f"SELECT COUNT(*) AS n FROM {{p}}sla_tickets WHERE {where}", params)
+    page_where, page_params = where, list(params)
+    if after is not None:
+        page_where, page_params = page_where + " AND ticket_id > ?", [*page_params, after]
+    ids = [
+        row["ticket_id"]
+        for row in queries.store.query(
+            f"SELECT ticket_id FROM {{p}}sla_tickets WHERE {page_where} ORDER BY ticket_id LIMIT ?",
+            [*page_params, limit],
+        )
+    ]
+    if not ids:
+        return [], int(total[0]["n"])
+    marks = ", ".join("?" * len(ids))
+    fresh, fresh_params = fresh_condition(queries, as_of)
+    rows = queries.store.query(
+        f"SELECT {_TICKET_FIELDS}, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh, {_CLOCK_FIELDS}"
+        f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
+        f" WHERE t.ticket_id IN ({marks}) ORDER BY t.ticket_id, c.metric",
+        [*fresh_params, *ids],
+    )
+    by_id = {s.ticket_id: s for s in _snapshots(queries, rows, as_of)}
+    return [by_id[i] for i in ids if i in by_id], int(total[0]["n"])
+
+
+def fresh_condition(queries: Queries, as_of: int) -> tuple[str, list[Any]]:
+    """SQL (on ``t``, the ticket table) true for the rows that answer as of ``as_of``: no
+    facts after it (and, for queries as known at an instant, nothing recorded after that)."""
+    fresh = getattr(queries, "_fresh", None)
+    if fresh is not None:
+        return fresh(as_of)  # type: ignore[no-any-return]
+    return "t.last_fact_at <= ?", [as_of]
+
+
+def _snapshots(queries: Queries, rows: Sequence[Any], as_of: int) -> list[TicketSnapshot]:
+    """Snapshots from joined ticket/clock rows (ordered by ticket id); tickets whose rows do
+    not answer as of ``as_of`` are re-evaluated from their events."""
+    groups: list[list[Any]] = []
+    for row in rows:
+        if groups and groups[-1][0]["ticket_id"] == row["ticket_id"]:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    found = []
+    for group in groups:
+        first = group[0]
+        if not first["fresh"]:
+            snapshot = queries.ticket(first["ticket_id"], as_of)
+        else:
+            snapshot = snapshot_from_rows(queries.policy, group)
+        if snapshot is not None:
+            found.append(snapshot)
+    return found
+
+
+def snapshot_from_rows(policy: Policy, rows: Sequence[Any]) -> TicketSnapshot:
+    first = rows[0]
+    key = first["ticket_contract"]
+    return TicketSnapshot(
+        ticket_id=first["ticket_id"],
+        customer_id=first["ticket_customer"],
+        contract=policy.contract_by_key(key) if key else None,
+        priority=first["ticket_priority"],
+        created_at=first["created_at"],
+        last_fact_at=first["last_fact_at"],
+        clocks={metric: ClockSnapshot(metric=metric, priority=None) for metric in policy.metrics}
+        | {row["metric"]: clock_from_row(row) for row in rows if row["metric"] is not None},
+    )
+
+
+# ------------------------------------------------------------------------------ JSON
+def queue_json(
+    items: Sequence[QueueItem],
+    as_of: datetime,
+    order: str,
+    policy: Policy,
+    *,
+    offset: int = 0,
+    total: int | None = None,
+) -> dict[str, Any]:
+    """The queue as JSON: position, ticket, the nearest deadline and each open clock."""
+    out = []
+    for position, item in enumerate(items, start=offset + 1):
+        s = item.snapshot
+        plan_zone = s.contract.plan.calendar.zone if s.contract else _UTC
+        urgent = item.most_urgent
+        clocks: dict[str, Any] = {}
+        for clock in item.clocks:
+            view = clock.view
+            calendar = policy.calendar_named(view.calendar or "")
+            zone = calendar.zone if calendar else _UTC
+            clocks[clock.metric] = {
+                "status": view.status,
+                "risk": clock.risk,
+                "priority": clock.priority,
+                "target_seconds": view.target_seconds,
+                "calendar": view.calendar,
+                "deadline": instant(view.deadline, zone),
+                "breached_at": instant(view.breached_at, zone),
+                "elapsed_seconds": view.elapsed_seconds,
+                "remaining_seconds": view.remaining_seconds,
+            }
+        next_deadline, deadline_zone = item.next_deadline, _UTC
+        for clock in item.clocks:
+            if clock.view.deadline == next_deadline and next_deadline is not None:
+                calendar = policy.calendar_named(clock.view.calendar or "")
+                deadline_zone = calendar.zone if calendar else _UTC
+                break
+        out.append(
+            {
+                "position": position,
+                "ticket_id": s.ticket_id,
+                "customer_id": s.customer_id,
+                "has_contract": s.contract is not None,
+                "plan": s.plan.name if s.plan else None,
+                "priority": s.priority,
+                "created_at": instant(s.created_at, plan_zone),
+                "next_deadline": instant(next_deadline, deadline_zone),
+                "remaining_seconds": urgent.view.remaining_seconds if urgent else None,
+                "risk": _worst(item),
+                "clocks": clocks,
+            }
+        )
+    return {
+        "as_of": as_of.isoformat(),
+        "order": order,
+        "total": len(items) if total is None else total,
+        "items": out,
+    }
+
+
+def _worst(item: QueueItem) -> Risk | None:
+    if not item.clocks:
+        return None
+    ranks: dict[Risk, int] = {"ok": 0, "at_risk": 1, "breached": 2}
+    return max((c.risk for c in item.clocks), key=lambda r: ranks[r])

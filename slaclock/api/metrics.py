@@ -1,0 +1,143 @@
+"""Operator metrics in the Prometheus text format.
+
+Request latencies are measured by a middleware, per route template (never per raw path, so
+that ticket ids do not become label values). Store gauges are computed from the read model at
+scrape time, so they move as soon as an ingest or consumer commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from projections.store import TicketStore
+
+log = logging.getLogger("slaclock.api")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class StoreCollector(Collector):
+    """Gauges read from the store when Prometheus scrapes."""
+
+    def __init__(self, store: TicketStore, policy_version: str | None) -> None:
+        self.store = store
+        self.policy_version = policy_version
+
+    def collect(self) -> Iterator[Any]:
+        info = InfoMetricFamily("slaclock", "slaclock API server")
+        info.add_metric([], {"policy_version": self.policy_version or ""})
+        yield info
+        up = GaugeMetricFamily("slaclock_store_up", "1 when the store answered this scrape")
+        seconds = GaugeMetricFamily(
+            "slaclock_store_scrape_seconds", "time spent reading the store gauges"
+        )
+        started = time.perf_counter()
+        try:
+            families = list(self._store_families())
+        except Exception as exc:  # the scrape must answer even when the store does not
+            log.warning("metrics: store unavailable: %s", exc)
+            up.add_metric([], 0)
+            families = []
+        else:
+            up.add_metric([], 1)
+        seconds.add_metric([], time.perf_counter() - started)
+        yield up
+        yield seconds
+        yield from families
+
+    def _store_families(self) -> Iterator[Any]:
+        q = self.store.query
+        events = GaugeMetricFamily(
+            "slaclock_events_stored", "ticket events accepted into the store (incl. pending)"
+        )
+        events.add_metric([], _int(q("SELECT COUNT(*) AS n FROM {p}sla_event_ids")[0]["n"]))
+        yield events
+
+        row = q(
+            "SELECT COUNT(*) AS n, SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END) AS pending"
+            " FROM {p}sla_tickets"
+        )[0]
+        tickets = GaugeMetricFamily(
+            "slaclock_tickets", "tickets in the read model", labels=["state"]
+        )
+        pending = _int(row["pending"])
+        tickets.add_metric(["created"], _int(row["n"]) - pending)
+        tickets.add_metric(["pending"], pending)
+        yield tickets
+
+        now = int(datetime.now(UTC).timestamp())
+        rows = q(
+            "SELECT metric,"
+            " SUM(CASE WHEN stopped_at IS NULL THEN 1 ELSE 0 END) AS open,"
+            " SUM(CASE WHEN breach_at IS NOT NULL AND (stopped_at IS NOT NULL OR breach_at < ?)"
+            " THEN 1 ELSE 0 END) AS breached,"
+            " SUM(CASE WHEN stopped_at IS NULL AND breach_at IS NOT NULL AND breach_at < ?"
+            " THEN 1 ELSE 0 END) AS open_breached"
+            " FROM {p}sla_clocks GROUP BY metric ORDER BY metric",
+            [now, now],
+        )
+        open_ = GaugeMetricFamily(
+            "slaclock_clocks_open", "clocks not stopped (running or paused)", labels=["metric"]
+        )
+        breached = GaugeMetricFamily(
+            "slaclock_clocks_breached",
+            "clocks whose deadline has passed before a stop",
+            labels=["metric"],
+        )
+        open_breached = GaugeMetricFamily(
+            "slaclock_clocks_open_breached",
+            "clocks breached and still running",
+            labels=["metric"],
+        )
+        for r in rows:
+            open_.add_metric([r["metric"]], _int(r["open"]))
+            breached.add_metric([r["metric"]], _int(r["breached"]))
+            open_breached.add_metric([r["metric"]], _int(r["open_breached"]))
+        yield open_
+        yield breached
+        yield open_breached
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+class Metrics:
+    """One registry per app (tests start several apps in one process)."""
+
+    def __init__(self, store: TicketStore, policy_version: str | None) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.latency = Histogram(
+            "slaclock_http_request_duration_seconds",
+            "HTTP request latency by route template, method and status code",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(StoreCollector(store, policy_version))
+
+    async def middleware(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            template = getattr(route, "path", None) or "<unmatched>"
+            self.latency.labels(template, request.method, str(status)).observe(
+                time.perf_counter() - started
+            )

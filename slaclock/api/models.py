@@ -1,0 +1,149 @@
+"""Response shapes for the OpenAPI document. Handlers return the dictionaries of
+``projections.render`` / ``projections.queue`` (the CLI's JSON) unchanged; these models
+describe them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Error(_Out):
+    detail: str = Field(description="what is wrong, starting with the parameter it is about")
+
+
+class Clock(_Out):
+    status: Literal["met", "breached", "paused", "running", "not_applicable"]
+    target_seconds: int | None = None
+    calendar: str | None = None
+    priority: int | None = None
+    started_at: str | None = None
+    deadline: str | None = None
+    stopped_at: str | None = None
+    breached_at: str | None = None
+    elapsed_seconds: int | None = None
+    remaining_seconds: int | None = None
+
+
+class Ticket(_Out):
+    ticket_id: str
+    customer_id: str
+    plan: str | None
+    priority: int
+    as_of: str
+    clocks: dict[str, Clock]
+
+
+class TicketPage(_Out):
+    as_of: str
+    customer_id: str | None
+    total: int = Field(description="tickets created by as_of (for this customer)")
+    limit: int
+    items: list[Ticket]
+    next_after: str | None = Field(description="pass as `after` for the next page")
+    next: str | None = Field(description="the next page's URL (path and query)")
+
+
+class ComplianceRow(_Out):
+    customer_id: str
+    metric: str
+    priority: int | None
+    met: int
+    breached: int
+    attainment: float
+
+
+class Compliance(_Out):
+    month: str
+    as_of: str
+    rows: list[ComplianceRow]
+
+
+class CreditEntry(_Out):
+    ticket_id: str
+    metric: str
+    breached_at: str | None
+    amount: str
+
+
+class CustomerCredits(_Out):
+    customer_id: str
+    entries: list[CreditEntry]
+    subtotal: str
+    cap: str | None
+    total: str
+
+
+class Credits(_Out):
+    month: str
+    as_of: str
+    currency: str
+    customers: list[CustomerCredits]
+
+
+class MetricTotal(_Out):
+    met: int
+    breached: int
+    attainment: float | None
+
+
+class AttainmentMonth(_Out):
+    month: str
+    rows: list[ComplianceRow]
+    metrics: dict[str, MetricTotal]
+
+
+class Attainment(_Out):
+    as_of: str
+    customer_id: str | None
+    from_month: str = Field(alias="from")
+    to_month: str = Field(alias="to")
+    months: list[AttainmentMonth]
+
+
+class QueueClock(_Out):
+    status: str
+    risk: Literal["ok", "at_risk", "breached"]
+    priority: int | None
+    target_seconds: int | None
+    calendar: str | None
+    deadline: str | None
+    breached_at: str | None
+    elapsed_seconds: int | None
+    remaining_seconds: int | None
+
+
+class QueueItem(_Out):
+    position: int
+    ticket_id: str
+    customer_id: str
+    has_contract: bool
+    plan: str | None
+    priority: int
+    created_at: str | None
+    next_deadline: str | None
+    remaining_seconds: int | None
+    risk: Literal["ok", "at_risk", "breached"] | None
+    clocks: dict[str, QueueClock]
+
+
+class Queue(_Out):
+    as_of: str
+    order: Literal["priority", "deadline"]
+    total: int
+    items: list[QueueItem]
+
+
+class Me(_Out):
+    token_id: str
+    customer_id: str | None
+    admin: bool
+
+
+class Health(_Out):
+    status: str

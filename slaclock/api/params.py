@@ -1,0 +1,131 @@
+"""Checking what a request asks for. Every problem is an :class:`ApiError` whose message starts
+with the parameter it is about (``"as_of: ..."``), answered as a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from domain.policy import Policy
+from projections.queries import Queries
+from projections.store import TicketStore
+from slaclock.config import ConfigError, parse_policy
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+_MONTH = re.compile(r"\d{4}-\d{2}")
+FIRST_YEAR, LAST_YEAR = 1970, 2099
+MAX_ID = 128
+
+
+class ApiError(Exception):
+    """An answer other than 200, with a message for the client."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def bad(parameter: str, problem: str) -> ApiError:
+    return ApiError(422, f"{parameter}: {problem}")
+
+
+def instant(text: str | None, parameter: str) -> datetime | None:
+    """An RFC 3339 timestamp with a UTC offset, between 1970 and 2099 (None: not given)."""
+    if text is None:
+        return None
+    if not _RFC3339.fullmatch(text):
+        raise bad(
+            parameter,
+            f"{_show(text)} is not an RFC 3339 timestamp with offset,"
+            " like 2025-10-06T12:00:00+02:00",
+        )
+    try:
+        value = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+        year = value.astimezone(UTC).year
+    except (ValueError, OverflowError) as exc:
+        raise bad(parameter, f"{_show(text)} is not a valid instant ({exc})") from None
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise bad(parameter, f"{_show(text)} is outside {FIRST_YEAR}-{LAST_YEAR}")
+    return value
+
+
+def month(text: str | None, parameter: str = "month") -> str | None:
+    if text is None:
+        return None
+    if not _MONTH.fullmatch(text) or not 1 <= int(text[5:]) <= 12:
+        raise bad(parameter, f"{_show(text)} is not a month like 2025-09 (YYYY-MM)")
+    if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
+        raise bad(parameter, f"{_show(text)} is outside {FIRST_YEAR}-{LAST_YEAR}")
+    return text
+
+
+def identifier(text: str | None, parameter: str) -> str | None:
+    """A ticket or customer id: 1 to 128 characters, no control characters."""
+    if text is None:
+        return None
+    if not text or len(text) > MAX_ID:
+        raise bad(parameter, f"must be 1 to {MAX_ID} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+        raise bad(parameter, "must not contain control characters")
+    return text
+
+
+def month_index(text: str) -> int:
+    return int(text[:4]) * 12 + int(text[5:]) - 1
+
+
+def month_name(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _show(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """The instant a question is asked about (``as_of``) and, once the store can answer it,
+    what was known at another instant (``known_at``: only events recorded by then)."""
+
+    as_of: datetime
+    known_at: datetime | None = None
+
+    @property
+    def epoch(self) -> int:
+        return int(self.as_of.timestamp())
+
+
+def moment(as_of: str | None, known_at: str | None) -> Moment:
+    parsed = instant(as_of, "as_of") or datetime.now(UTC).replace(microsecond=0)
+    return Moment(parsed, instant(known_at, "known_at"))
+
+
+def queries_for(store: TicketStore, policy: Policy, at: Moment) -> Queries:
+    """The queries that answer at ``at``; their ``policy`` is the one to render with.
+
+    With ``known_at``, only the events the store had recorded by then count, under the policy
+    version in use then (as the command line's ``--known-at``). A ``Queries`` without
+    ``known_at`` support (an older engine) answers 501.
+    """
+    if at.known_at is None:
+        return Queries(store, policy)
+    if "known_at" not in inspect.signature(Queries).parameters or not hasattr(store, "policy_at"):
+        raise ApiError(
+            501,
+            "known_at: not supported by this store yet (answers as known at an earlier instant"
+            " need events filtered by when they were recorded); omit known_at to answer from"
+            " every stored event",
+        )
+    known = int(at.known_at.timestamp())
+    then = store.policy_at(known)
+    if then is None or then[0] == store.policy_version():
+        return Queries(store, policy, known_at=known)  # type: ignore[call-arg]
+    try:
+        old = parse_policy(then[1], f"stored policy version {then[0]}").policy
+    except ConfigError as exc:  # a stored policy this version cannot read any more
+        raise ApiError(501, f"known_at: {exc}") from None
+    return Queries(store, old, known_at=known, rows_current=False)  # type: ignore[call-arg]

@@ -1,0 +1,187 @@
+"""The ``serve``, ``queue`` and ``token`` commands (HTTP API, work queue, API tokens).
+
+``register`` adds them to the command line's parser; ``handle`` runs one with the policy and
+store the command line opened. Exit codes as everywhere: 0 done, 1 not found, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.policy import Policy
+from projections.queries import Queries
+from projections.queue import ORDERS, queue_json, work_queue
+from projections.store import TicketStore
+from slaclock.api import params as P
+from slaclock.api.tokens import TokenStore
+from slaclock.output import table
+
+COMMANDS = ("serve", "queue", "token")
+
+
+def register(commands: Any) -> None:
+    """Add ``serve``, ``queue`` and ``token`` to the ``slaclock`` sub-command parsers."""
+    p = commands.add_parser("serve", help="run the read-only HTTP API and dashboard")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--metrics-auth", action="store_true", help="/metrics needs an admin token")
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level (default warning)",
+    )
+
+    p = commands.add_parser("queue", help="open tickets in the order they should be worked")
+    p.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="priority",
+        help="priority: contract first, then priority, then arrival (default);"
+        " deadline: earliest deadline first",
+    )
+    p.add_argument("--customer")
+    p.add_argument("--as-of", help="answer as of this instant (RFC 3339; default now)")
+    p.add_argument("--limit", type=int, help="show only the first N tickets")
+    p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("token", help="API bearer tokens")
+    tokens = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    c = tokens.add_parser("create", help="create a token and print it (once)")
+    who = c.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer", help="the token sees only this customer")
+    who.add_argument("--admin", action="store_true", help="the token sees every customer")
+    c.add_argument("--label", help="a note to recognise the token by")
+    c.add_argument("--json", action="store_true")
+    r = tokens.add_parser("revoke", help="revoke a token by its id (or the token itself)")
+    r.add_argument("token", metavar="ID")
+    r.add_argument("--json", action="store_true")
+    listing = tokens.add_parser("list", help="list tokens (ids and scopes, never the tokens)")
+    listing.add_argument("--json", action="store_true")
+
+
+def handle(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    try:
+        if args.command == "serve":
+            return _serve(args, policy, store)
+        if args.command == "queue":
+            return _queue(args, policy, store)
+        return _token(args, store)
+    except P.ApiError as exc:
+        name, _, problem = exc.detail.partition(": ")
+        print(f"slaclock: error: --{name.replace('_', '-')}: {problem}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    import uvicorn
+
+    from slaclock.api import create_app
+
+    if not 0 <= args.port <= 65535:
+        print(f"slaclock: error: --port: {args.port} is not a port", file=sys.stderr)
+        return 2
+    app = create_app(
+        policy, store, policy_version=store.policy_version(), metrics_auth=args.metrics_auth
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _queue(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    as_of = P.instant(args.as_of, "as_of") or datetime.now(UTC).replace(microsecond=0)
+    if args.limit is not None and args.limit < 1:
+        print("slaclock: error: --limit: must be at least 1", file=sys.stderr)
+        return 2
+    items = work_queue(Queries(store, policy), int(as_of.timestamp()), args.order, args.customer)
+    shown = items[: args.limit] if args.limit else items
+    data = queue_json(shown, as_of, args.order, policy, total=len(items))
+    if args.json:
+        print(json.dumps(data, indent=1))
+        return 0
+    rows = [
+        [
+            i["position"],
+            i["ticket_id"],
+            i["customer_id"],
+            i["plan"] or "-",
+            i["priority"],
+            i["created_at"],
+            i["next_deadline"] or "-",
+            "-" if i["remaining_seconds"] is None else i["remaining_seconds"],
+            i["risk"] or "-",
+            " ".join(f"{m}={c['status']}" for m, c in i["clocks"].items()) or "-",
+        ]
+        for i in data["items"]
+    ]
+    print(
+        f"queue by {args.order} as of {data['as_of']} ({data['total']} open)\n"
+        + table(
+            [
+                "#",
+                "ticket",
+                "customer",
+                "plan",
+                "priority",
+                "created_at",
+                "next_deadline",
+                "remaining_s",
+                "risk",
+                "open clocks",
+            ],
+            rows,
+        )
+    )
+    return 0
+
+
+def _token(args: argparse.Namespace, store: TicketStore) -> int:
+    tokens = TokenStore(store)
+    if args.token_command == "create":
+        if args.customer is not None:
+            P.identifier(args.customer, "customer")
+        token, record = tokens.create(customer=args.customer, admin=args.admin, label=args.label)
+        if args.json:
+            print(json.dumps({"token": token, **record.as_dict()}, indent=1))
+        else:
+            scope = "admin" if record.admin else f"customer {record.customer_id}"
+            print(token)
+            print(
+                f"token {record.token_id} ({scope}): shown once, only its hash is stored",
+                file=sys.stderr,
+            )
+        return 0
+    if args.token_command == "revoke":
+        done = tokens.revoke(args.token)
+        if args.json:
+            print(json.dumps({"revoked": done}))
+        if not done:
+            print(f"slaclock: token {args.token!r}: no active token with this id", file=sys.stderr)
+            return 1
+        if not args.json:
+            print(f"revoked {args.token}")
+        return 0
+    records = tokens.list()
+    if args.json:
+        print(json.dumps([r.as_dict() for r in records], indent=1))
+        return 0
+    print(
+        table(
+            ["id", "scope", "label", "created_at", "revoked_at"],
+            [
+                [
+                    r.token_id,
+                    "admin" if r.admin else f"customer {r.customer_id}",
+                    r.label or "-",
+                    r.created_at,
+                    r.revoked_at or "-",
+                ]
+                for r in records
+            ],
+        )
+    )
+    return 0

@@ -28,6 +28,10 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# Debian's Chromium for the dashboard's browser test (Playwright drives it; no browser download).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+
 postgres:
 	scripts/postgres.sh start
 
@@ -40,7 +44,7 @@ kafka: venv
 kafka-stop:
 	services/kafka/kafka.sh stop
 
-test: venv lint postgres kafka
+test: venv lint postgres kafka browser
 	SLACLOCK_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(BIN)/python -m pytest -q
 
 bench: venv

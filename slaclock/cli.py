@@ -26,7 +26,7 @@ from projections.queries import Queries
 from projections.render import compliance_json, credits_json, ticket_json
 from projections.reports import compliance, credits, month_outcomes
 from projections.store import StoreError, TicketStore
-from slaclock import kafka_commands
+from slaclock import api_commands, kafka_commands
 from slaclock.config import ConfigError, LoadedPolicy, read_policy
 from slaclock.output import table
 
@@ -118,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--end", required=True)
     b.add_argument("--json", action="store_true")
     kafka_commands.register(commands)
+    api_commands.register(commands)
     return parser
 
 
@@ -299,6 +300,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_calendar(args, policy)
     store = open_store(args.store, loaded)
     try:
+        if args.command in api_commands.COMMANDS:
+            return api_commands.handle(args, policy, store)
         handler = {
             "ingest": cmd_ingest,
             "ticket": cmd_ticket,

@@ -251,7 +251,7 @@ def walk_clock(metric: str, ordered: Sequence[Fact], plan: Plan, priority: int) 
             w.since = None
         elif accruing and not was_accruing:
             w.since = t
-        phase = _phase(t, w.live, accruing, resolved, kind, pause_reason)
+        phase = _phase(t, w.live, accruing, resolved and metric in _REOPENABLE, kind, pause_reason)
         last = w.phases[-1]
         if phase.state != last.state or (phase.state == "paused" and phase.detail != last.detail):
             w.phases.append(phase)

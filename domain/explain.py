@@ -71,7 +71,10 @@ def explain(
                 spans.extend(_running(calendar, start, end))
             else:
                 spans.append(Span(start, end, phase.state, 0, phase.detail))
-        notes = sorted(walk.notes + _dst_changes(calendar, ordered[0].at, as_of), key=_at)
+        notes = walk.notes + _dst_changes(calendar, ordered[0].at, as_of)
+        if clock.breach_at is not None and clock.breach_at < as_of:
+            notes.append(Note(clock.breach_at, "deadline passed before any stop: breached"))
+        notes.sort(key=_at)
         result[metric] = ClockExplanation(metric, clock, _merged(spans), notes)
     return snapshot, result
 

@@ -41,9 +41,31 @@ class Outcome:
 class Queries:
     """Read-side questions; the store provides rows, the policy gives them meaning."""
 
-    def __init__(self, store: TicketStore, policy: Policy) -> None:
+    def __init__(
+        self,
+        store: TicketStore,
+        policy: Policy,
+        *,
+        known_at: int | None = None,
+        rows_current: bool = True,
+        version: str | None = None,
+    ) -> None:
+        """``known_at``: answer with only the events the store had recorded by then.
+        ``rows_current``: the read model was computed with ``policy`` (False when answering
+        under an older policy version: then every ticket is re-evaluated from its events)."""
         self.store = store
         self.policy = policy
+        self.known_at = known_at
+        self.rows_current = rows_current
+        self.version = version  # the policy version the answers are computed under
+
+    def _fresh(self, as_of: int) -> tuple[str, list[Any]]:
+        """SQL condition (on ``t``, the ticket table) for rows that answer as of ``as_of``."""
+        if not self.rows_current:
+            return "1 = 0", []
+        if self.known_at is None:
+            return "t.last_fact_at <= ?", [as_of]
+        return "t.last_fact_at <= ? AND t.last_recorded_at <= ?", [as_of, self.known_at]
 
     # ------------------------------------------------------------------ tickets
     def ticket(self, ticket_id: str, as_of: int) -> TicketSnapshot | None:
@@ -51,36 +73,37 @@ class Queries:
         ticket = self.store.load_ticket(ticket_id)
         if ticket is None:
             return None
-        return evaluate(ticket_id, ticket.facts, self.policy, cutoff=as_of)
+        facts = ticket.facts if self.known_at is None else ticket.facts_known_at(self.known_at)
+        return evaluate(ticket_id, facts, self.policy, cutoff=as_of)
 
     def tickets(self, as_of: int, customer: str | None = None) -> Iterator[TicketSnapshot]:
         """Every ticket created by ``as_of``, ordered by ticket id."""
         where, params = "t.created_at <= ?", [as_of]
         if customer is not None:
             where, params = where + " AND t.customer_id = ?", [*params, customer]
+        fresh, fresh_params = self._fresh(as_of)
         rows = self.store.query(
             f"SELECT t.ticket_id, t.customer_id AS ticket_customer, t.contract AS ticket_contract,"
             " t.priority AS ticket_priority, t.created_at,"
-            f" t.last_fact_at, {_CLOCK_FIELDS}"
+            f" t.last_fact_at, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh, {_CLOCK_FIELDS}"
             f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
             f" WHERE {where} ORDER BY t.ticket_id, c.metric",
-            params,
+            [*fresh_params, *params],
         )
         current: list[Any] = []
         for row in rows:
             if current and current[0]["ticket_id"] != row["ticket_id"]:
-                yield self._from_rows(current, as_of)
+                if found := self._from_rows(current, as_of):
+                    yield found
                 current = []
             current.append(row)
-        if current:
-            yield self._from_rows(current, as_of)
+        if current and (found := self._from_rows(current, as_of)):
+            yield found
 
-    def _from_rows(self, rows: list[Any], as_of: int) -> TicketSnapshot:
+    def _from_rows(self, rows: list[Any], as_of: int) -> TicketSnapshot | None:
         first = rows[0]
-        if first["last_fact_at"] > as_of:
-            found = self.ticket(first["ticket_id"], as_of)
-            assert found is not None  # created_at <= as_of was checked in SQL
-            return found
+        if not first["fresh"]:
+            return self.ticket(first["ticket_id"], as_of)
         return TicketSnapshot(
             ticket_id=first["ticket_id"],
             customer_id=first["ticket_customer"],
@@ -109,11 +132,12 @@ class Queries:
     ) -> list[Outcome]:
         """Clocks met or breached in a window (pre-filter; callers check the month per zone)."""
         lo, hi = month_start - _MARGIN, month_end + _MARGIN
+        fresh, fresh_params = self._fresh(as_of)
         where = (
-            "t.last_fact_at <= ? AND ((c.breach_at IS NULL AND c.stopped_at >= ?"
+            f"{fresh} AND ((c.breach_at IS NULL AND c.stopped_at >= ?"
             " AND c.stopped_at < ?) OR (c.breach_at >= ? AND c.breach_at < ? AND c.breach_at < ?))"
         )
-        params: list[Any] = [as_of, lo, hi, lo, hi, as_of]
+        params: list[Any] = [*fresh_params, lo, hi, lo, hi, as_of]
         if customer is not None:
             where, params = where + " AND c.customer_id = ?", [*params, customer]
         rows = self.store.query(
@@ -130,14 +154,15 @@ class Queries:
                         row["ticket_id"], row["customer_id"], contract, clock_from_row(row), as_of
                     )
                 )
-        stale_where, stale_params = "created_at <= ? AND last_fact_at > ?", [as_of, as_of]
+        stale_where = f"t.created_at <= ? AND NOT ({fresh})"
+        stale_params: list[Any] = [as_of, *fresh_params]
         if customer is not None:
             stale_where, stale_params = (
-                stale_where + " AND customer_id = ?",
+                stale_where + " AND t.customer_id = ?",
                 [*stale_params, customer],
             )
         for row in self.store.query(
-            f"SELECT ticket_id FROM {{p}}sla_tickets WHERE {stale_where}", stale_params
+            f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {stale_where}", stale_params
         ):
             snapshot = self.ticket(row["ticket_id"], as_of)
             if snapshot is None or snapshot.contract is None:

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.clocks import TicketSnapshot
+from domain.explain import ClockExplanation
 from domain.policy import Policy
 from projections.queries import Queries
 from projections.reports import ComplianceRow, CustomerCredits
@@ -54,6 +55,7 @@ def ticket_json(
         "priority": snapshot.priority,
         "as_of": as_of.isoformat(),
         "clocks": clocks,
+        "policy_version": queries.version,
     }
 
 
@@ -84,3 +86,49 @@ def credits_json(
             }
         )
     return {"month": month, "as_of": as_of.isoformat(), "currency": currency, "customers": out}
+
+
+def explain_json(
+    snapshot: TicketSnapshot,
+    clocks: dict[str, ClockExplanation],
+    as_of: datetime,
+    queries: Queries,
+) -> dict[str, Any]:
+    """The ticket as ``ticket`` prints it, plus per clock its timeline and notes."""
+    data = ticket_json(snapshot, as_of, queries, queries.policy)
+    contract = snapshot.contract
+    data["contract"] = (
+        {
+            "customer": contract.customer,
+            "plan": contract.plan.name,
+            "from": contract.valid_from.isoformat(),
+            "monthly_fee": str(contract.monthly_fee),
+            "on_reprioritise": contract.plan.on_reprioritise,
+        }
+        if contract
+        else None
+    )
+    if queries.known_at is not None:
+        data["known_at"] = instant(queries.known_at)
+    for metric, explanation in clocks.items():
+        zone = _zone(queries.policy, explanation.clock.calendar)
+        data["clocks"][metric]["timeline"] = [
+            {
+                "from": instant(span.start, zone),
+                "to": instant(span.end, zone),
+                "kind": span.kind,
+                "seconds": span.end - span.start,
+                "counted_seconds": span.counted,
+                "detail": span.detail,
+            }
+            for span in explanation.spans
+        ]
+        data["clocks"][metric]["notes"] = [
+            {"at": instant(note.at, zone), "text": note.text} for note in explanation.notes
+        ]
+    return data
+
+
+def _zone(policy: Policy, calendar_name: str | None) -> ZoneInfo:
+    calendar = policy.calendar_named(calendar_name or "")
+    return calendar.zone if calendar else _UTC

@@ -21,14 +21,20 @@ from consumers.dead_letter import DeadLetterFile, DeadLetterList
 from consumers.ingest import Ingestor
 from consumers.sources import read_events
 from domain.durations import parse_duration
+from domain.explain import explain
 from domain.policy import Policy
 from projections.queries import Queries
-from projections.render import compliance_json, credits_json, ticket_json
+from projections.render import (
+    compliance_json,
+    credits_json,
+    explain_json,
+    ticket_json,
+)
 from projections.reports import compliance, credits, month_outcomes
 from projections.store import StoreError, TicketStore
 from slaclock import api_commands, kafka_commands
-from slaclock.config import ConfigError, LoadedPolicy, read_policy
-from slaclock.output import table
+from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
+from slaclock.output import explain_human, table
 
 
 class UsageError(Exception):
@@ -75,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
 
     def as_of(p: argparse.ArgumentParser) -> None:
         p.add_argument("--as-of", help="answer as of this instant (RFC 3339; default now)")
+        p.add_argument(
+            "--known-at",
+            help="answer with only the events the store had recorded by this instant, under "
+            "the configuration in use then (RFC 3339)",
+        )
 
     p = commands.add_parser("ingest", help="read ticket events from JSON Lines or Avro files")
     p.add_argument(
@@ -95,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     as_of(p)
     p.add_argument("--json", action="store_true", help="a JSON array")
     p.add_argument("--jsonl", action="store_true", help="JSON Lines, one ticket per line")
+
+    p = commands.add_parser("explain", help="why each clock of a ticket came out as it did")
+    p.add_argument("ticket_id")
+    as_of(p)
+    p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("report", help="monthly reports")
     reports = p.add_subparsers(dest="report", required=True, metavar="REPORT")
@@ -159,9 +175,23 @@ def cmd_ingest(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     return 1 if args.strict and stats.rejected + stats.voided else 0
 
 
+def _queries(args: argparse.Namespace, policy: Policy, store: TicketStore) -> Queries:
+    """Queries for the current read model, or for what the store knew at ``--known-at``."""
+    version = store.policy_version()
+    if not getattr(args, "known_at", None):
+        return Queries(store, policy, version=version)
+    known_at = int(_instant(args.known_at, "--known-at").timestamp())
+    then = store.policy_at(known_at)
+    if then is None or then[0] == version:
+        return Queries(store, policy, known_at=known_at, version=version)
+    old = parse_policy(then[1], f"stored policy version {then[0]}").policy
+    return Queries(store, old, known_at=known_at, rows_current=False, version=then[0])
+
+
 def cmd_ticket(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     as_of = _as_of(args)
-    queries = Queries(store, policy)
+    queries = _queries(args, policy, store)
+    policy = queries.policy
     snapshot = queries.ticket(args.ticket_id, int(as_of.timestamp()))
     if snapshot is None:
         raise NotFound(f"ticket {args.ticket_id!r}: not known as of {as_of.isoformat()}")
@@ -193,7 +223,8 @@ def _ticket_human(data: dict[str, Any]) -> str:
 
 def cmd_tickets(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     as_of = _as_of(args)
-    queries = Queries(store, policy)
+    queries = _queries(args, policy, store)
+    policy = queries.policy
     items = (
         ticket_json(s, as_of, queries, policy)
         for s in queries.tickets(int(as_of.timestamp()), args.customer)
@@ -220,7 +251,8 @@ def cmd_tickets(args: argparse.Namespace, policy: Policy, store: TicketStore) ->
 def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     as_of = _as_of(args)
     month = _month(args.month)
-    queries = Queries(store, policy)
+    queries = _queries(args, policy, store)
+    policy = queries.policy
     outcomes = month_outcomes(queries, month, int(as_of.timestamp()), args.customer)
     if args.report == "compliance":
         rows = compliance(outcomes)
@@ -253,6 +285,25 @@ def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     if not data["customers"]:
         lines.append("no credits")
     _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    as_of = _as_of(args)
+    queries = _queries(args, policy, store)
+    ticket = store.load_ticket(args.ticket_id)
+    facts = None
+    if ticket is not None:
+        facts = (
+            ticket.facts if queries.known_at is None else ticket.facts_known_at(queries.known_at)
+        )
+    found = (
+        explain(args.ticket_id, facts, queries.policy, int(as_of.timestamp())) if facts else None
+    )
+    if found is None:
+        raise NotFound(f"ticket {args.ticket_id!r}: not known as of {as_of.isoformat()}")
+    data = explain_json(found[0], found[1], as_of, queries)
+    _emit(args, data, explain_human(data))
     return 0
 
 
@@ -307,6 +358,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             "ticket": cmd_ticket,
             "tickets": cmd_tickets,
             "report": cmd_report,
+            "explain": cmd_explain,
         }[args.command]
         return handler(args, policy, store)
     finally:

@@ -18,3 +18,37 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
     return "\n".join(lines)
+
+
+def explain_human(data: dict[str, Any]) -> str:
+    contract = data.get("contract")
+    lines = [
+        f"ticket {data['ticket_id']}  customer {data['customer_id']}  plan {data['plan'] or '-'}"
+        f"  priority {data['priority']}  as of {data['as_of']}",
+        f"policy version {data.get('policy_version') or '-'}"
+        + (
+            f"  contract from {contract['from']}, fee {contract['monthly_fee']}"
+            if contract
+            else "  no contract: no guarantees"
+        ),
+    ]
+    for metric, clock in data["clocks"].items():
+        if clock["status"] == "not_applicable":
+            lines.append(f"\n{metric}: not applicable")
+            continue
+        lines.append(
+            f"\n{metric}: {clock['status']}, {clock['elapsed_seconds']} s of "
+            f"{clock['target_seconds']} s on {clock['calendar']}, deadline {clock['deadline']}"
+        )
+        rows = [
+            [span["from"], span["to"], span["kind"], _hm(span["counted_seconds"]), span["detail"]]
+            for span in clock.get("timeline", [])
+        ]
+        lines.append(table(["from", "to", "kind", "counted", "detail"], rows))
+        for note in clock.get("notes", []):
+            lines.append(f"  {note['at']}  {note['text']}")
+    return "\n".join(lines)
+
+
+def _hm(seconds: int) -> str:
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds else "-"

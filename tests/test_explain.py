@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from tests.conftest import AS_OF, EVENTS, Cli
@@ -24,7 +25,7 @@ def test_counted_spans_add_up_to_elapsed_for_every_contract_ticket(cli: Cli) -> 
             counted = sum(span["counted_seconds"] for span in clock["timeline"])
             assert counted == clock["elapsed_seconds"], (ticket["ticket_id"], metric)
             spans = clock["timeline"]
-            assert all(a["to"] == b["from"] for a, b in zip(spans, spans[1:], strict=False))
+            assert all(a["to"] == b["from"] for a, b in itertools.pairwise(spans))
             checked += 1
     assert checked == 14  # applicable clocks of the contract sample
 

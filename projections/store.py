@@ -206,8 +206,20 @@ class TicketStore:
             for ticket in tickets:
                 cache.put(ticket.id, ticket)
 
-    def _rows(self, ticket: Ticket, batch: Batch) -> None:
-        snapshot = evaluate(ticket.ticket_id, ticket.facts, self.policy)
+    def rows_for(self, tickets: Iterable[Ticket], policy: Policy | None = None) -> Batch:
+        """The read-model rows of ``tickets`` (under ``policy``, default the store's)."""
+        batch = Batch()
+        for ticket in tickets:
+            self._rows(ticket, batch, policy or self.policy)
+        return batch
+
+    def ticket_ids(self) -> list[str]:
+        """Every ticket id the store knows (pending ones included), sorted."""
+        rows = self.query("SELECT ticket_id FROM {p}sla_tickets ORDER BY ticket_id")
+        return [row["ticket_id"] for row in rows]
+
+    def _rows(self, ticket: Ticket, batch: Batch, policy: Policy | None = None) -> None:
+        snapshot = evaluate(ticket.ticket_id, ticket.facts, policy or self.policy)
         batch.tickets.append(ticket_row(ticket, snapshot))
         if snapshot is None:
             return
@@ -293,7 +305,7 @@ class TicketStore:
 
     def rebuild(self, batch_size: int = 2000) -> int:
         """Recompute every ticket's rows from the event store, a batch per transaction."""
-        ids = [row["ticket_id"] for row in self.query("SELECT ticket_id FROM {p}sla_tickets")]
+        ids = self.ticket_ids()
         for start in range(0, len(ids), batch_size):
             batch = Batch()
             for ticket in self.get_tickets(ids[start : start + batch_size]).values():

@@ -80,7 +80,7 @@ def handle(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
 def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     import uvicorn
 
-    from slaclock.api import create_app
+    from slaclock.api.app import create_app
 
     if not 0 <= args.port <= 65535:
         print(f"slaclock: error: --port: {args.port} is not a port", file=sys.stderr)

@@ -1,5 +1,5 @@
-"""slaclock's read-only HTTP API, dashboard and operator endpoints (``slaclock serve``)."""
+"""slaclock's read-only HTTP API, dashboard and operator endpoints (``slaclock serve``).
 
-from slaclock.api.app import create_app
-
-__all__ = ["create_app"]
+The app lives in :mod:`slaclock.api.app` (``create_app``); importing this package does not
+import FastAPI, so the other commands start as fast as before.
+"""

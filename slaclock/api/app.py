@@ -137,7 +137,7 @@ def create_app(
 
     def reader(as_of: str | None, known_at: str | None) -> tuple[Moment, Queries]:
         at = P.moment(as_of, known_at)
-        return at, P.queries_for(store, policy, at)
+        return at, P.queries_for(store, policy, at, policy_version)
 
     # ------------------------------------------------------------------ the API
     @app.get("/api/me", response_model=models.Me, responses=ERRORS, tags=["api"])

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from domain.policy import Policy
 from projections.queries import Queries
@@ -104,16 +105,24 @@ def moment(as_of: str | None, known_at: str | None) -> Moment:
     return Moment(parsed, instant(known_at, "known_at"))
 
 
-def queries_for(store: TicketStore, policy: Policy, at: Moment) -> Queries:
+def queries_for(
+    store: TicketStore, policy: Policy, at: Moment, version: str | None = None
+) -> Queries:
     """The queries that answer at ``at``; their ``policy`` is the one to render with.
 
-    With ``known_at``, only the events the store had recorded by then count, under the policy
-    version in use then (as the command line's ``--known-at``). A ``Queries`` without
-    ``known_at`` support (an older engine) answers 501.
+    ``version`` is the policy version the server runs with. When another process has since
+    brought the read model to another configuration, every ticket is re-evaluated from its
+    events under the server's policy (slower, still right). With ``known_at``, only the events
+    the store had recorded by then count, under the policy version in use then (as the
+    command line's ``--known-at``); an engine without ``known_at`` support answers 501.
     """
+    accepted = inspect.signature(Queries).parameters
+    extra: dict[str, Any] = {"version": version} if "version" in accepted else {}
     if at.known_at is None:
-        return Queries(store, policy)
-    if "known_at" not in inspect.signature(Queries).parameters or not hasattr(store, "policy_at"):
+        if version and "rows_current" in accepted and store.policy_version() != version:
+            extra["rows_current"] = False
+        return Queries(store, policy, **extra)
+    if "known_at" not in accepted or not hasattr(store, "policy_at"):
         raise ApiError(
             501,
             "known_at: not supported by this store yet (answers as known at an earlier instant"
@@ -122,10 +131,12 @@ def queries_for(store: TicketStore, policy: Policy, at: Moment) -> Queries:
         )
     known = int(at.known_at.timestamp())
     then = store.policy_at(known)
-    if then is None or then[0] == store.policy_version():
-        return Queries(store, policy, known_at=known)  # type: ignore[call-arg]
+    if then is None or then[0] == version:
+        return Queries(store, policy, known_at=known, **extra)
     try:
         old = parse_policy(then[1], f"stored policy version {then[0]}").policy
     except ConfigError as exc:  # a stored policy this version cannot read any more
         raise ApiError(501, f"known_at: {exc}") from None
-    return Queries(store, old, known_at=known, rows_current=False)  # type: ignore[call-arg]
+    if "version" in extra:
+        extra["version"] = then[0]
+    return Queries(store, old, known_at=known, rows_current=False, **extra)

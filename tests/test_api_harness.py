@@ -22,6 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
+from projections.store import TicketStore
+from slaclock.api.tokens import TokenStore
+from slaclock.config import load_policy
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 
 # Tickets still open at AS_OF (Monday 2025-10-06 12:00 Berlin), so that the queue and the
@@ -64,20 +67,27 @@ def free_port() -> int:
 
 
 def prepare_store(cli: Cli, *, open_tickets: bool = True) -> dict[str, str]:
-    """Ingest the contract events (and the open tickets); create tokens. Returns the tokens:
-    ``admin``, ``acme``, ``globex``, ``revoked`` (a globex token, revoked)."""
-    assert cli.json("ingest", str(EVENTS))["accepted"] == 30
+    """Ingest the contract events (and the open tickets) with ``slaclock ingest``; create
+    tokens. Returns the tokens: ``admin``, ``acme``, ``globex``, ``revoked`` (a globex token,
+    revoked). The token commands themselves are tested below."""
+    files = [str(EVENTS)]
     if open_tickets:
         path = cli.cwd / "open_events.jsonl"
         path.write_text("".join(json.dumps(e) + "\n" for e in OPEN_EVENTS))
-        assert cli.json("ingest", str(path))["accepted"] == len(OPEN_EVENTS)
-    tokens = {"admin": cli.json("token", "create", "--admin", "--label", "tests")["token"]}
-    for customer in ("acme", "globex"):
-        tokens[customer] = cli.json("token", "create", "--customer", customer)["token"]
-    revoked = cli.json("token", "create", "--customer", "globex")
-    assert cli.json("token", "revoke", revoked["token_id"]) == {"revoked": True}
-    tokens["revoked"] = revoked["token"]
-    return tokens
+        files.append(str(path))
+    accepted = cli.json("ingest", *files)["accepted"]
+    assert accepted == 30 + (len(OPEN_EVENTS) if open_tickets else 0)
+    store = TicketStore(cli.store, load_policy(cli.config)[0])
+    try:
+        tokens = TokenStore(store)
+        made = {"admin": tokens.create(admin=True, label="tests")[0]}
+        for customer in ("acme", "globex"):
+            made[customer] = tokens.create(customer=customer)[0]
+        made["revoked"], record = tokens.create(customer="globex")
+        assert tokens.revoke(record.token_id)
+    finally:
+        store.close()
+    return made
 
 
 class ApiServer:

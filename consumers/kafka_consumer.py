@@ -30,15 +30,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import PersistenceError, RecordConflictError, Tracking
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaConfigurationError, KafkaError
 
 from consumers.ingest import Ingestor, IngestStats
 from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
@@ -46,6 +49,27 @@ from domain.policy import Policy
 from projections.store import TicketStore
 
 log = logging.getLogger("slaclock.kafka.consume")
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    import psycopg
+
+    from projections.store import StoreError
+
+    return (
+        PersistenceError,
+        RecordConflictError,
+        StoreError,
+        sqlite3.Error,
+        psycopg.Error,
+        OSError,
+        RegistryUnavailable,
+    )
+
+
+TRANSIENT: tuple[type[BaseException], ...] = _transient_errors()
+"""Errors of an unavailable or conflicting database or registry: retried, never skipped.
+Anything else is a bug: it propagates (the process exits; a restart resumes from the store)."""
 
 
 def tracking_name(topic: str, partition: int) -> str:
@@ -74,6 +98,9 @@ class ConsumerSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     progress_every: float = 10.0
+    health_file: str | None = None
+    """Touched (at most every few seconds) while the loop is healthy: polling works and
+    the last batch was stored. A container health check can watch its age."""
 
     def consumer_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -322,6 +349,7 @@ class KafkaIngest:
         self._need_seek: set[Any] = set()
         self._last_activity = time.monotonic()
         self._last_progress = time.monotonic()
+        self._last_alive = 0.0
         self._committed: dict[Any, int] = {}
 
     # ------------------------------------------------------------------ control
@@ -377,8 +405,10 @@ class KafkaIngest:
                 timeout_ms=self.settings.poll_timeout_ms,
                 max_records=self.settings.max_poll_records,
             )
-        except Exception as exc:  # broker trouble surfacing from poll: retry
+        except (KafkaError, OSError) as exc:  # broker trouble surfacing from poll: retry
             log.warning("poll failed (%s: %s); retrying", type(exc).__name__, exc)
+            self._need_seek = set(self._consumer.assignment())  # positions are in doubt
+            self._positions.clear()
             self.backoff.wait()
             return
         if self._listener.generation != generation:
@@ -390,7 +420,21 @@ class KafkaIngest:
         elif self._idle_done():
             log.info("caught up and idle for %ss: stopping", self.settings.exit_when_idle)
             self._stop.set()
+        if not self._need_seek:  # nothing failed in this step
+            self._alive()
         self._maybe_progress()
+
+    def _alive(self) -> None:
+        path = self.settings.health_file
+        now = time.monotonic()
+        if path is None or now - self._last_alive < 5.0:
+            return
+        self._last_alive = now
+        try:
+            with open(path, "a"):
+                os.utime(path)
+        except OSError as exc:
+            log.warning("health file %s: %s", path, exc)
 
     def _poll_idle(self) -> None:
         try:
@@ -423,7 +467,7 @@ class KafkaIngest:
                 tp: self.store.max_tracking_id(tracking_name(tp.topic, tp.partition))
                 for tp in pending
             }
-        except Exception as exc:
+        except TRANSIENT as exc:
             log.warning("store unavailable while reading offsets (%s); retrying", exc)
             return False
         try:
@@ -502,7 +546,7 @@ class KafkaIngest:
         self.dead_letters.begin(by_source)
         try:
             self.ingestor.process(raws, tracking)
-        except Exception as exc:
+        except TRANSIENT as exc:
             self.ingestor.stats = before
             self.dead_letters.begin({})
             self._failed(exc)
@@ -534,9 +578,10 @@ class KafkaIngest:
         if self.on_batch:
             self.on_batch(info)
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: BaseException) -> None:
         """A batch could not be stored: forget positions, re-seek from the store, back off."""
-        if isinstance(exc, IntegrityError):
+        conflict = isinstance(exc, RecordConflictError)
+        if conflict:
             # Someone else stored these offsets or tickets first (a rebalance raced us), or a
             # cached ticket was stale: re-read the store; no need to wait long.
             log.info("batch conflicted with the store (%s); re-seeking from stored offsets", exc)
@@ -551,7 +596,7 @@ class KafkaIngest:
         assigned = set(self._consumer.assignment())
         self._need_seek = set(assigned)
         self._positions.clear()
-        if not isinstance(exc, IntegrityError):
+        if not conflict:
             try:
                 self._consumer.pause(*assigned)
             except Exception:
@@ -631,7 +676,9 @@ class KafkaIngest:
         while not self._stop.is_set():
             try:
                 consumer = self._consumer_factory(config)
-            except Exception as exc:  # NoBrokersAvailable, connection errors
+            except KafkaConfigurationError:
+                raise
+            except (KafkaError, OSError) as exc:  # no broker reachable (yet)
                 log.warning("Kafka not reachable (%s: %s); retrying", type(exc).__name__, exc)
                 self.backoff.wait()
                 continue

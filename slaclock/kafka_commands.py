@@ -40,6 +40,7 @@ ENVIRONMENT: dict[str, str] = {
     "ssl_keyfile": "SLACLOCK_KAFKA_SSL_KEYFILE",
     "ssl_password": "SLACLOCK_KAFKA_SSL_PASSWORD",
     "log_level": "SLACLOCK_LOG_LEVEL",
+    "health_file": "SLACLOCK_HEALTH_FILE",
 }
 # ``consume`` also uses the main parser's global options: SLACLOCK_STORE, SLACLOCK_CONFIG.
 
@@ -189,6 +190,13 @@ def register(commands: Any) -> None:
         help="how long the group waits for a silent member before giving its partitions "
         "to others (kafka-python default 45000; the broker's minimum is usually 6000)",
     )
+    p.add_argument(
+        "--health-file",
+        default=_env("health_file"),
+        metavar="PATH",
+        help="touched every few seconds while polling works and batches get stored; a "
+        f"container health check can test its age (env {ENVIRONMENT['health_file']})",
+    )
     p.add_argument("--json", action="store_true", help="print the final counts as JSON")
     _add_connection_options(p)
 
@@ -296,26 +304,23 @@ def handle(
     args: argparse.Namespace,
     policy: Policy | None,
     store_factory: Callable[[], TicketStore] | None,
-    *,
-    policy_version: str | None = None,
 ) -> int:
     """Run ``consume`` or ``publish``; the exit code. ``publish`` needs neither policy nor
-    store; ``consume`` opens the store with ``store_factory`` (retrying while the database
-    is unavailable) and, given ``policy_version``, lets it adopt the configuration first."""
+    store; ``consume`` opens the store with ``store_factory``, retrying while the database
+    is unavailable."""
     _setup_logging(args.log_level)
     if args.command == "publish":
         return _publish(args)
     if policy is None or store_factory is None:
         raise ValueError("consume needs the policy and a store factory")
-    return _consume(args, policy, store_factory, policy_version)
+    return _consume(args, policy, store_factory)
 
 
 def _consume(
-    args: argparse.Namespace,
-    policy: Policy,
-    store_factory: Callable[[], TicketStore],
-    policy_version: str | None,
+    args: argparse.Namespace, policy: Policy, store_factory: Callable[[], TicketStore]
 ) -> int:
+    from kafka.errors import KafkaConfigurationError
+
     from consumers.kafka_consumer import ConsumerSettings, KafkaIngest
 
     if args.max_poll_records < 1:
@@ -333,6 +338,7 @@ def _consume(
         exit_when_idle=args.exit_when_idle,
         instance_id=args.instance_id,
         session_timeout_ms=args.session_timeout_ms,
+        health_file=args.health_file,
     )
     stop = threading.Event()
     ingest: KafkaIngest | None = None
@@ -343,14 +349,17 @@ def _consume(
         stop.set()
 
     with _Signals(request_stop):
-        store = _open_store(store_factory, policy_version, stop, settings.backoff_max)
+        store = _open_store(store_factory, stop, settings.backoff_max)
         if store is None:
             return 0
         try:
             ingest = KafkaIngest(settings, store, policy)
             if stop.is_set():
                 ingest.request_stop()
-            stats = ingest.run()
+            try:
+                stats = ingest.run()
+            except KafkaConfigurationError as exc:
+                _usage(f"Kafka client settings: {exc}")
             forced = ingest.forced
             counts = {**stats.as_dict(), "dead_lettered": ingest.dead_letters.sent}
         finally:
@@ -367,31 +376,17 @@ def _consume(
 
 
 def _open_store(
-    store_factory: Callable[[], TicketStore],
-    policy_version: str | None,
-    stop: threading.Event,
-    backoff_max: float,
+    store_factory: Callable[[], TicketStore], stop: threading.Event, backoff_max: float
 ) -> TicketStore | None:
     """Open the store, waiting with backoff while the database is unavailable."""
+    from consumers.kafka_consumer import TRANSIENT
+
     log = logging.getLogger("slaclock.kafka")
     delay = 0.5
     while not stop.is_set():
-        store = None
         try:
-            store = store_factory()
-            if policy_version is not None:
-                rebuilt = store.adopt_policy(policy_version)
-                if rebuilt:
-                    log.info(
-                        "the configuration changed (policy version %s): recomputed the clocks "
-                        "of %d tickets from their events",
-                        policy_version,
-                        rebuilt,
-                    )
-            return store
-        except Exception as exc:  # StoreError, or the database going away meanwhile
-            if store is not None:
-                store.close()
+            return store_factory()
+        except TRANSIENT as exc:  # StoreError: the database is not reachable (yet)
             log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
             stop.wait(delay)
             delay = min(backoff_max, delay * 2)

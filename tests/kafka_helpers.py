@@ -193,16 +193,45 @@ def _events_table(store: Any) -> str:
 
 
 def tracked_offsets(store_url: str, topic: str, partitions: Iterable[int]) -> dict[int, int | None]:
-    from consumers.kafka_consumer import tracking_name
-    from projections.store import TicketStore
-    from slaclock.config import load_policy
+    """The offsets the store holds for ``topic``, read with plain SQL: opening a TicketStore
+    runs its CREATE ... IF NOT EXISTS statements, which must not race a writing consumer."""
+    from urllib.parse import urlparse
 
-    policy, _ = load_policy(str(CONFIG))
-    store = TicketStore(store_url, policy)
-    try:
-        return {p: store.max_tracking_id(tracking_name(topic, p)) for p in partitions}
-    finally:
-        store.close()
+    from consumers.kafka_consumer import tracking_name
+
+    names = {tracking_name(topic, p): p for p in partitions}
+    found: dict[int, int | None] = dict.fromkeys(names.values())
+    parsed = urlparse(store_url)
+    if parsed.scheme == "sqlite":
+        import sqlite3
+
+        path = parsed.path.lstrip("/") if not store_url.startswith("sqlite:////") else parsed.path
+        if not Path(path).exists():
+            return found
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            rows = conn.execute("SELECT application_name, notification_id FROM tracking").fetchall()
+        except sqlite3.OperationalError:  # not created yet
+            rows = []
+        finally:
+            conn.close()
+    else:
+        import psycopg
+
+        schema = dict(part.split("=", 1) for part in parsed.query.split("&") if "=" in part)
+        base = store_url.split("?", 1)[0]
+        with psycopg.connect(base, connect_timeout=5) as conn:
+            table = f'"{schema.get("schema", "public")}".notification_tracking'
+            exists = conn.execute("SELECT to_regclass(%s)", [table]).fetchone()
+            rows = (
+                conn.execute(f"SELECT application_name, notification_id FROM {table}").fetchall()
+                if exists and exists[0]
+                else []
+            )
+    for name, value in rows:
+        if name in names:
+            found[names[name]] = value
+    return found
 
 
 # ----------------------------------------------------------------------- command line
@@ -274,14 +303,14 @@ def reports(store_url: str, months: Sequence[str] = MONTHS) -> dict[str, Any]:
     try:
         queries = Queries(store, policy)
         out: dict[str, Any] = {
-            "tickets": [ticket_json(s, as_of, queries, policy) for s in queries.tickets(epoch, None)]
+            "tickets": [
+                ticket_json(s, as_of, queries, policy) for s in queries.tickets(epoch, None)
+            ]
         }
         for month in months:
             outcomes = month_outcomes(queries, month, epoch, None)
             out[f"compliance_{month}"] = compliance_json(month, as_of, compliance(outcomes))
-            out[f"credits_{month}"] = credits_json(
-                month, as_of, policy.currency, credits(outcomes)
-            )
+            out[f"credits_{month}"] = credits_json(month, as_of, policy.currency, credits(outcomes))
     finally:
         store.close()
     return json.loads(json.dumps(out, default=str))
@@ -328,7 +357,8 @@ def diff(exp: Any, got: Any, path: str = "$") -> str | None:
         return None
     if isinstance(exp, list):
         if not isinstance(got, list) or len(got) != len(exp):
-            return f"{path}: expected {len(exp)} items, got {len(got) if isinstance(got, list) else got!r}"
+            size = len(got) if isinstance(got, list) else got
+            return f"{path}: expected {len(exp)} items, got {size!r}"
         for i, (a, b) in enumerate(zip(exp, got, strict=True)):
             d = diff(a, b, f"{path}[{i}]")
             if d:
@@ -384,7 +414,9 @@ def generate_events(n_tickets: int, seed: int = 7) -> list[dict[str, Any]]:
         offset = timedelta(hours=rng.choice((0, 1, 2, -5)))
         seq = 0
 
-        def event(kind: str, at: datetime, **fields: Any) -> tuple[datetime, dict[str, Any]]:
+        def event(
+            kind: str, at: datetime, tid: str = tid, offset: timedelta = offset, **fields: Any
+        ) -> tuple[datetime, dict[str, Any]]:
             nonlocal seq
             seq += 1
             tz = UTC if offset == timedelta(0) else _tz(offset)

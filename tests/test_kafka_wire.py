@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -61,9 +62,10 @@ def test_avro_roundtrip_keeps_instant_and_offset() -> None:
     assert raw.error is None and raw.source == "t/0/5"
     assert raw.data is not None
     assert raw.data["occurred_at"] == datetime.fromisoformat(EVENT["occurred_at"])
-    assert raw.data["occurred_at"].utcoffset() == datetime.fromisoformat(
-        EVENT["occurred_at"]
-    ).utcoffset()
+    assert (
+        raw.data["occurred_at"].utcoffset()
+        == datetime.fromisoformat(EVENT["occurred_at"]).utcoffset()
+    )
     assert {k: v for k, v in raw.data.items() if k != "occurred_at"} == {
         k: v for k, v in EVENT.items() if k != "occurred_at"
     }
@@ -103,8 +105,8 @@ def test_undecodable_values_carry_a_reason(value: bytes, reason: str) -> None:
 class _Registry(BaseHTTPRequestHandler):
     """A tiny Confluent-compatible registry: GET /schemas/ids/{id}."""
 
-    schemas: dict[int, str] = {}
-    requests: list[str] = []
+    schemas: ClassVar[dict[int, str]] = {}
+    requests: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.requests.append(self.path)

@@ -32,7 +32,7 @@ from projections.render import (
 )
 from projections.reports import compliance, credits, month_outcomes
 from projections.store import StoreError, TicketStore
-from slaclock import api_commands, kafka_commands
+from slaclock import api_commands, kafka_commands, replay_commands
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
 from slaclock.output import explain_human, table
 
@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     kafka_commands.register(commands)
     api_commands.register(commands)
+    replay_commands.register(commands)
     return parser
 
 
@@ -351,6 +352,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_calendar(args, policy)
     store = open_store(args.store, loaded)
     try:
+        if args.command in replay_commands.COMMANDS:
+            return replay_commands.handle(args, loaded, store)
         if args.command in api_commands.COMMANDS:
             return api_commands.handle(args, policy, store)
         handler = {

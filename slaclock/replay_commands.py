@@ -1,0 +1,321 @@
+"""The ``replay`` and ``what-if`` commands (issue 4, items 4 and 6).
+
+``replay --verify`` recomputes every read-model row from the event store and compares it
+with the live one (exit 1 on any difference); ``replay`` rebuilds the read model in new
+tables and switches them in, resuming an interrupted rebuild. ``what-if --config OTHER.toml
+--month M`` shows how compliance and credits would differ under another configuration,
+without writing anything.
+
+``register`` adds them to the command line's parser; ``handle`` runs one with the loaded
+configuration and the store the command line opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from projections.render import instant
+from projections.store import TicketStore
+from projections.verify import (
+    REBUILT,
+    EventStore,
+    ReplayError,
+    VerifyResult,
+    rebuild,
+    snapshot,
+    verify,
+)
+from projections.whatif import Side, what_if
+from slaclock.config import LoadedPolicy, read_policy
+from slaclock.output import table
+
+COMMANDS = ("replay", "what-if")
+# columns holding epoch seconds, shown as instants for people
+_INSTANTS = {
+    "created_at",
+    "last_fact_at",
+    "last_recorded_at",
+    "started_at",
+    "deadline",
+    "stopped_at",
+    "breach_at",
+    "running_since",
+    "next_alert_at",
+}
+
+
+def register(commands: Any) -> None:
+    """Add ``replay`` and ``what-if`` to the ``slaclock`` sub-command parsers."""
+    p = commands.add_parser(
+        "replay",
+        help="rebuild the read model from the event store (--verify: compare, change nothing)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="recompute every row and compare with the live read model; exit 1 on a difference",
+    )
+    p.add_argument("--batch-size", type=int, default=500, help="tickets per page (default 500)")
+    p.add_argument(
+        "--limit", type=int, default=100, help="--verify: list at most N differences (default 100)"
+    )
+    p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser(
+        "what-if", help="compliance and credits for a month under another configuration"
+    )
+    p.add_argument(
+        "--config",
+        dest="what_if_config",
+        metavar="OTHER.toml",
+        required=True,
+        help="the configuration to compare with the one in use",
+    )
+    p.add_argument("--month", required=True, help="YYYY-MM, in each plan calendar's zone")
+    p.add_argument("--customer")
+    p.add_argument("--as-of", help="answer as of this instant (RFC 3339; default now)")
+    p.add_argument("--json", action="store_true")
+
+
+def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
+    try:
+        if args.command == "replay":
+            if args.batch_size < 1:
+                raise _Usage("--batch-size: must be at least 1")
+            return _verify(args, store) if args.verify else _replay(args, store)
+        return _what_if(args, loaded, store)
+    except _Usage as exc:
+        print(f"slaclock: error: {exc}", file=sys.stderr)
+        return 2
+    except ReplayError as exc:
+        print(f"slaclock: {exc}", file=sys.stderr)
+        return 1
+
+
+class _Usage(Exception):
+    pass
+
+
+def _print(args: argparse.Namespace, data: Any, human: str) -> None:
+    print(json.dumps(data, indent=1) if args.json else human)
+
+
+# ----------------------------------------------------------------------------- replay
+def _verify(args: argparse.Namespace, store: TicketStore) -> int:
+    result = verify(store, batch_size=args.batch_size, limit=max(args.limit, 0))
+    data = verify_json(result)
+    _print(args, data, _verify_human(data))
+    return 0 if result.ok else 1
+
+
+def verify_json(result: VerifyResult) -> dict[str, Any]:
+    return {
+        "ok": result.ok,
+        "policy_version": result.policy_version,
+        "tickets": result.tickets,
+        "rows": result.rows,
+        "mismatches": result.mismatches,
+        "differences": [d.as_dict() for d in result.differences],
+    }
+
+
+def _verify_human(data: dict[str, Any]) -> str:
+    rows = ", ".join(f"{n} {name}" for name, n in data["rows"].items())
+    head = (
+        f"replay --verify: {data['tickets']} tickets recomputed from the event store ({rows})"
+        f" under policy version {data['policy_version'] or '-'}"
+    )
+    if data["ok"]:
+        return head + "\nthe read model matches the event store"
+    lines = [head, f"differences: {data['mismatches']}"]
+    lines.append(
+        table(
+            ["table", "ticket", "metric", "difference", "column", "live", "rebuilt"],
+            [
+                [
+                    d["table"],
+                    d["ticket_id"],
+                    d["metric"],
+                    d["kind"],
+                    d["column"],
+                    _value(d["column"], d["live"]),
+                    _value(d["column"], d["rebuilt"]),
+                ]
+                for d in data["differences"]
+            ],
+        )
+    )
+    if len(data["differences"]) < data["mismatches"]:
+        lines.append(f"(first {len(data['differences'])} shown; --limit N for more)")
+    return "\n".join(lines)
+
+
+def _value(column: str | None, value: Any) -> Any:
+    if isinstance(value, dict):  # a whole row (missing or extra)
+        return "row" if column is None else value
+    if column in _INSTANTS and isinstance(value, int):
+        return f"{value} ({instant(value)})"
+    return value
+
+
+def _replay(args: argparse.Namespace, store: TicketStore) -> int:
+    bar = None
+    if not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        with snapshot(store) as cursor:
+            total = EventStore(store).count(cursor)
+        bar = tqdm(total=total, unit=" tickets", file=sys.stderr)
+    result = rebuild(store, batch_size=args.batch_size, progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    data = {
+        "tickets": result.tickets,
+        "rebuilt": result.rebuilt,
+        "resumed_from": result.resumed_from,
+        "caught_up": result.caught_up,
+        "tables": list(REBUILT),
+        "policy_version": result.policy_version,
+    }
+    human = (
+        f"replay: rebuilt {', '.join(REBUILT)} from the event store under policy version"
+        f" {result.policy_version or '-'}: {result.tickets} tickets"
+    )
+    if result.resumed_from:
+        human += (
+            f" (resumed an interrupted rebuild after aggregate {result.resumed_from};"
+            f" {result.rebuilt} recomputed by this run)"
+        )
+    if result.caught_up:
+        human += f"; {result.caught_up} caught up with events stored meanwhile"
+    _print(args, data, human)
+    return 0
+
+
+# ---------------------------------------------------------------------------- what-if
+def _what_if(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
+    month = _month(args.month)
+    as_of = _instant(args.as_of) if args.as_of else datetime.now(UTC).replace(microsecond=0)
+    other = read_policy(args.what_if_config)
+    data = what_if(
+        store,
+        Side(loaded.policy, store.policy_version()),
+        Side(other.policy, other.version, args.what_if_config),
+        month,
+        as_of,
+        args.customer,
+    )
+    _print(args, data, _what_if_human(data))
+    return 0
+
+
+def _month(text: str) -> str:
+    try:
+        datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise _Usage(f"--month: {text!r} is not a month like 2025-09") from None
+    return text
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Usage(f"--as-of: {text!r} is not an RFC 3339 timestamp") from None
+    if value.tzinfo is None:
+        raise _Usage(f"--as-of: {text!r} has no UTC offset")
+    return value
+
+
+def _what_if_human(data: dict[str, Any]) -> str:
+    live, other = data["live"], data["what_if"]
+    lines = [
+        f"what-if {data['month']} as of {data['as_of']}"
+        + (f" customer {data['customer']}" if data["customer"] else ""),
+        f"live: policy version {live['policy_version'] or '-'}",
+        f"what-if: policy version {other['policy_version']} ({other['config']})",
+        "",
+    ]
+    if data["compliance"]:
+        lines.append("compliance: differences")
+
+        def counts(side: dict[str, Any] | None) -> list[Any]:
+            if side is None:
+                return ["-", "-", "-"]
+            return [side["met"], side["breached"], f"{side['attainment']:.4f}"]
+
+        lines.append(
+            table(
+                [
+                    "customer",
+                    "metric",
+                    "priority",
+                    "live met",
+                    "live breached",
+                    "live attainment",
+                    "what-if met",
+                    "what-if breached",
+                    "what-if attainment",
+                ],
+                [
+                    [
+                        r["customer_id"],
+                        r["metric"],
+                        r["priority"],
+                        *counts(r["live"]),
+                        *counts(r["what_if"]),
+                    ]
+                    for r in data["compliance"]
+                ],
+            )
+        )
+    else:
+        lines.append("compliance: no differences")
+    lines.append("")
+    currency = live["currency"]
+    if other["currency"] != currency:
+        currency = f"{currency} live, {other['currency']} what-if"
+    if data["credits"]:
+        lines.append(f"credits ({currency}): differences")
+
+        def total(side: dict[str, Any] | None) -> str:
+            return "0.00" if side is None else side["total"]
+
+        lines.append(
+            table(
+                ["customer", "live total", "what-if total", "difference"],
+                [
+                    [c["customer_id"], total(c["live"]), total(c["what_if"]), c["difference"]]
+                    for c in data["credits"]
+                ],
+            )
+        )
+        entries = [
+            [
+                c["customer_id"],
+                e["ticket_id"],
+                e["metric"],
+                e["breached_at"],
+                e["live"],
+                e["what_if"],
+            ]
+            for c in data["credits"]
+            for e in c["entries"]
+        ]
+        if entries:
+            lines.append("")
+            lines.append(
+                table(["customer", "ticket", "metric", "breached_at", "live", "what-if"], entries)
+            )
+    else:
+        lines.append(f"credits ({currency}): no differences")
+    unchanged = data["unchanged"]
+    lines.append(
+        f"\nunchanged: {unchanged['compliance_rows']} compliance rows,"
+        f" {unchanged['credit_customers']} customers' credits"
+    )
+    return "\n".join(lines)

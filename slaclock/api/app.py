@@ -32,11 +32,12 @@ from starlette.responses import Response
 from domain.policy import Policy
 from projections.queries import Queries
 from projections.queue import queue_json, tickets_page, work_queue
-from projections.render import compliance_json, credits_json, ticket_json
-from projections.reports import compliance, credits, month_outcomes
+from projections.render import ticket_json
+from projections.reports import compliance, month_outcomes
 from projections.store import TicketStore
 from slaclock.api import models
 from slaclock.api import params as P
+from slaclock.api.answers import compliance_answer, credits_answer
 from slaclock.api.metrics import Metrics
 from slaclock.api.params import ApiError, Moment
 from slaclock.api.tokens import Principal, TokenStore
@@ -57,12 +58,17 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
 }
 
+# Documented formats (checked by slaclock.api.params, whose messages name the parameter).
+DATE_TIME: dict[str, Any] = {"format": "date-time"}
+MONTH: dict[str, Any] = {"pattern": r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$"}
+
 # Query parameters shared by the routes (the same names and meaning everywhere).
 AsOf = Annotated[
     str | None,
     Query(
         description="answer as of this instant: RFC 3339 with offset (default: now)",
         examples=["2025-10-06T12:00:00+02:00"],
+        json_schema_extra=DATE_TIME,
     ),
 ]
 KnownAt = Annotated[
@@ -70,16 +76,21 @@ KnownAt = Annotated[
     Query(
         description="answer with only the events recorded by this instant (RFC 3339 with"
         " offset); answered 501 until the store supports it",
+        json_schema_extra=DATE_TIME,
     ),
 ]
 Customer = Annotated[
     str | None,
     Query(
         description="one customer (admin tokens; a customer token may only name its own)",
+        min_length=1,
         max_length=P.MAX_ID,
     ),
 ]
-Month = Annotated[str, Query(description="YYYY-MM, in each plan calendar's time zone")]
+Month = Annotated[
+    str,
+    Query(description="YYYY-MM, in each plan calendar's time zone", json_schema_extra=MONTH),
+]
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
 
 
@@ -155,7 +166,11 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=500, description="tickets per page")] = 50,
         after: Annotated[
             str | None,
-            Query(description="the last ticket id of the previous page", max_length=P.MAX_ID),
+            Query(
+                description="the last ticket id of the previous page",
+                min_length=1,
+                max_length=P.MAX_ID,
+            ),
         ] = None,
     ) -> Any:
         """Tickets created by `as_of`, ordered by id, a page at a time, with their clocks."""
@@ -249,8 +264,7 @@ def create_app(
         the_month = P.month(month) or ""
         customer = scoped(who, customer)
         at, queries = reader(as_of, known_at)
-        rows = compliance(month_outcomes(queries, the_month, at.epoch, customer))
-        data = compliance_json(the_month, at.as_of, rows)
+        data = compliance_answer(queries, the_month, at.as_of, customer)
         if format == "csv":
             header = ["month", "as_of", "customer_id", "metric", "priority", "met", "breached"]
             lines = [
@@ -287,8 +301,7 @@ def create_app(
         the_month = P.month(month) or ""
         customer = scoped(who, customer)
         at, queries = reader(as_of, known_at)
-        customers = credits(month_outcomes(queries, the_month, at.epoch, customer))
-        data = credits_json(the_month, at.as_of, queries.policy.currency, customers)
+        data = credits_answer(store, queries, the_month, at.as_of, customer)
         if format == "csv":
             header = [
                 "month",
@@ -304,16 +317,18 @@ def create_app(
             lines: list[list[Any]] = []
             head = [the_month, data["as_of"], data["currency"]]
             for c in data["customers"]:
-                for e in c["entries"]:
+                entries = [("entry", e) for e in c["entries"]]
+                entries += [(f"adjustment:{a.get('kind')}", a) for a in c.get("adjustments", [])]
+                for line, e in entries:
                     lines.append(
                         [
                             *head,
                             c["customer_id"],
-                            "entry",
-                            e["ticket_id"],
-                            e["metric"],
-                            e["breached_at"],
-                            e["amount"],
+                            line,
+                            e.get("ticket_id"),
+                            e.get("metric"),
+                            e.get("breached_at"),
+                            e.get("amount"),
                         ]
                     )
                 for line in ("subtotal", "cap", "total"):
@@ -332,11 +347,19 @@ def create_app(
         customer: Customer = None,
         from_month: Annotated[
             str | None,
-            Query(alias="from", description="first month, YYYY-MM (default: 5 before `to`)"),
+            Query(
+                alias="from",
+                description="first month, YYYY-MM (default: 5 before `to`)",
+                json_schema_extra=MONTH,
+            ),
         ] = None,
         to_month: Annotated[
             str | None,
-            Query(alias="to", description="last month, YYYY-MM (default: the month of as_of)"),
+            Query(
+                alias="to",
+                description="last month, YYYY-MM (default: the month of as_of)",
+                json_schema_extra=MONTH,
+            ),
         ] = None,
         as_of: AsOf = None,
         known_at: KnownAt = None,

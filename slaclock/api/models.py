@@ -4,7 +4,7 @@ describe them."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,7 @@ class Ticket(_Out):
     priority: int
     as_of: str
     clocks: dict[str, Clock]
+    policy_version: str | None = None
 
 
 class TicketPage(_Out):
@@ -62,6 +63,7 @@ class Compliance(_Out):
     month: str
     as_of: str
     rows: list[ComplianceRow]
+    policy_version: str | None = None
 
 
 class CreditEntry(_Out):
@@ -74,6 +76,9 @@ class CreditEntry(_Out):
 class CustomerCredits(_Out):
     customer_id: str
     entries: list[CreditEntry]
+    adjustments: list[dict[str, Any]] = Field(
+        default=[], description="ledger adjustments posted into this month (closed months')"
+    )
     subtotal: str
     cap: str | None
     total: str
@@ -84,6 +89,8 @@ class Credits(_Out):
     as_of: str
     currency: str
     customers: list[CustomerCredits]
+    policy_version: str | None = None
+    closed_at: str | None = Field(default=None, description="set when the month is closed")
 
 
 class MetricTotal(_Out):

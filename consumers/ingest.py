@@ -17,12 +17,16 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from consumers.alert_sink import AlertSink
 from consumers.dead_letter import DeadLetterSink
 from consumers.events import Rejected, parse_json, to_fact
 from consumers.sources import RawEvent
+from domain.alerts import BREACH, Alert, alerts_due
+from domain.clocks import TicketSnapshot, evaluate
 from domain.facts import Fact
 from domain.policy import Policy
 from domain.ticket import Ticket
+from projections.ledger import LedgerEntry, post
 from projections.store import TicketStore
 
 
@@ -38,6 +42,7 @@ class IngestStats:
     pending: int = 0
     rejected: int = 0
     voided: int = 0
+    alerts: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -53,11 +58,21 @@ class Ingestor:
         dead_letter: DeadLetterSink,
         *,
         batch_size: int = 2000,
+        clock: str = "wall",
+        alert_sink: AlertSink | None = None,
+        policy_version: str | None = None,
     ) -> None:
+        """``clock``: ``"wall"`` (live: alerts fall due by wall-clock time) or ``"event"``
+        (replays and backfills: by the latest event time seen, so replays are repeatable)."""
+        if clock not in ("wall", "event"):
+            raise ValueError(f"clock: {clock!r} is not one of ['wall', 'event']")
         self.store = store
         self.policy = policy
         self.dead_letter = dead_letter
         self.batch_size = batch_size
+        self.clock = clock
+        self.alert_sink = alert_sink
+        self.policy_version = policy_version
         self.stats = IngestStats()
         self._waiting: dict[str, int] = {}
 
@@ -70,6 +85,63 @@ class Ingestor:
             if progress:
                 progress(len(batch))
         return self.stats
+
+    def _advance(self, now: datetime, accepted: Sequence[Fact]) -> int:
+        """The watermark after this batch: wall-clock time, or the latest event time seen."""
+        if self.clock == "wall":
+            return int(now.timestamp())
+        latest = max((f.at for f in accepted), default=None)
+        stored = self.store.watermark()
+        candidates = [t for t in (latest, stored) if t is not None]
+        return max(candidates) if candidates else 0
+
+    def _alerts(
+        self,
+        tickets: dict[str, Ticket],
+        changed: dict[str, Ticket],
+        watermark: int,
+        recorded_at: datetime,
+    ) -> tuple[dict[str, TicketSnapshot | None], list[LedgerEntry], list[dict[str, Any]]]:
+        """Raise the alerts now due and withdraw stale ones, on changed tickets and on tickets
+        whose next alert the watermark passed; post their credits and reversals."""
+        due = [t for t in self.store.tickets_due(watermark) if t not in tickets]
+        tickets.update(self.store.get_tickets(due))
+        snapshots: dict[str, TicketSnapshot | None] = {}
+        moved: list[tuple[str, list[Alert], list[Alert]]] = []
+        for ticket_id in sorted(set(changed) | set(due)):
+            ticket = tickets[ticket_id]
+            snapshot = evaluate(ticket_id, ticket.facts, self.policy)
+            snapshots[ticket_id] = snapshot
+            now_due = alerts_due(snapshot, watermark) if snapshot else set()
+            raised, withdrawn = ticket.reconcile_alerts(now_due, recorded_at)
+            if raised or withdrawn:
+                changed[ticket_id] = ticket
+                moved.append((ticket_id, raised, withdrawn))
+        if not moved:
+            return snapshots, [], []
+        reversing = [t for t, _, w in moved if any(a.kind == BREACH for a in w)]
+        credits = self.store.open_credits(reversing) if reversing else {}
+        closed = self.store.closed_months()
+        ledger: list[LedgerEntry] = []
+        published: list[dict[str, Any]] = []
+        posted_at = int(recorded_at.timestamp())
+        for ticket_id, raised, withdrawn in moved:
+            snapshot = snapshots[ticket_id]
+            ledger += post(
+                ticket_id,
+                tickets[ticket_id].version,
+                snapshot,
+                raised,
+                withdrawn,
+                credits.get(ticket_id, {}),
+                closed,
+                posted_at,
+                self.policy_version,
+            )
+            if snapshot is not None:
+                published += [_alert_record(ticket_id, snapshot, a, "withdrawn") for a in withdrawn]
+                published += [_alert_record(ticket_id, snapshot, a, "raised") for a in raised]
+        return snapshots, ledger, published
 
     def process(self, batch: Sequence[RawEvent], tracking: Sequence[Tracking] = ()) -> None:
         """Validate, deduplicate, apply and store one batch (one transaction)."""
@@ -93,6 +165,7 @@ class Ingestor:
         changed: dict[str, Ticket] = {}
         event_ids: list[tuple[str, str]] = []
         accepted_per_ticket: dict[str, int] = {}
+        accepted: list[Fact] = []
         voided = 0
         for index, raw, ticket_id, fact in decoded:
             if fact.event_id in known:
@@ -110,13 +183,28 @@ class Ingestor:
                 source = f"ticket {ticket_id} (stored event)"
                 rejected.append((index, source, why, _fact_json(ticket_id, pending)))
             known.add(fact.event_id)
+            accepted.append(fact)
             changed[ticket_id] = ticket
             event_ids.append((fact.event_id, ticket_id))
             accepted_per_ticket[ticket_id] = accepted_per_ticket.get(ticket_id, 0) + 1
 
+        watermark = self._advance(recorded_at, accepted)
+        snapshots, ledger, alerts = self._alerts(tickets, changed, watermark, recorded_at)
         if changed or tracking:
-            self.store.save(list(changed.values()), event_ids, tracking)
+            self.store.save(
+                list(changed.values()),
+                event_ids,
+                tracking,
+                snapshots=snapshots,
+                ledger=ledger,
+                watermark=watermark,
+            )
         self.stats.accepted += len(event_ids)
+        self.stats.alerts += len(alerts)
+        if self.alert_sink is not None:
+            for alert in alerts:
+                self.alert_sink.send(alert)
+            self.alert_sink.flush()
         self.stats.rejected += len(rejected) - voided
         self.stats.voided += voided
         for ticket_id, ticket in changed.items():
@@ -129,6 +217,32 @@ class Ingestor:
         for _, source, reason, text in sorted(rejected, key=lambda r: r[0]):
             self.dead_letter.send(source, reason, text)
         self.dead_letter.flush()
+
+
+def _alert_record(
+    ticket_id: str, snapshot: TicketSnapshot, alert: Alert, state: str
+) -> dict[str, Any]:
+    """An alert as published: who, which clock, what happened, deadline and time left."""
+    clock = snapshot.clocks[alert.metric]
+    target = clock.target_seconds or 0
+    return {
+        "alert": state,
+        "kind": alert.kind,
+        "percent": alert.percent,
+        "ticket_id": ticket_id,
+        "customer_id": snapshot.customer_id,
+        "metric": alert.metric,
+        "priority": clock.priority,
+        "at": _iso(alert.at),
+        "deadline": _iso(clock.deadline),
+        "remaining_seconds": target * (100 - alert.percent) // 100,
+    }
+
+
+def _iso(epoch_seconds: int | None) -> str | None:
+    if epoch_seconds is None:
+        return None
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat()
 
 
 def _fact_json(ticket_id: str, fact: Fact) -> str:

@@ -76,6 +76,9 @@ class ClockSnapshot:
     accrued: int = 0
     running_since: int | None = None
     paused: bool = False
+    warnings: tuple[tuple[int, int], ...] = ()
+    """(percent, instant) of each warning threshold reached while running (or to be reached
+    if the clock runs on)."""
 
     @property
     def applicable(self) -> bool:
@@ -312,6 +315,14 @@ def _run_clock(
     breach_at = (
         deadline if deadline is not None and (stopped_at is None or deadline < stopped_at) else None
     )
+    warnings = []
+    for percent in plan.warnings:
+        part = target.seconds * percent // 100
+        at, _ = _deadline_in(cal.between_epoch, cal.add_epoch, part, stretches)
+        if at is None and since is not None:
+            at = cal.add_epoch(since, part - accrued)
+        if at is not None and (stopped_at is None or at < stopped_at):
+            warnings.append((percent, at))
     return ClockSnapshot(
         metric=metric,
         priority=w.priority,
@@ -324,6 +335,7 @@ def _run_clock(
         accrued=accrued,
         running_since=since,
         paused=w.live and since is None,
+        warnings=tuple(warnings),
     )
 
 

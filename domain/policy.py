@@ -63,6 +63,8 @@ class Plan:
     pausable: frozenset[str] = frozenset()
     on_reprioritise: Reprioritise = "recalculate"
     credits: CreditRule | None = None
+    warnings: tuple[int, ...] = (75, 90)
+    """Percentages of a target at which a running clock raises a warning."""
 
     def target(self, metric: str, priority: int | None) -> Target | None:
         if priority is None:

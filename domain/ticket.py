@@ -21,6 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import facts as F
+from domain.alerts import Alert
 from domain.facts import Fact, epoch
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://slaclock.dev/ticket")
@@ -81,10 +82,60 @@ class Ticket(Aggregate):
             aggregate.facts.remove(fact)
             aggregate.voided[self.event_id] = Voided(fact, self.reason, epoch(self.timestamp))
 
+    class AlertRaised(Aggregate.Event):
+        metric: str
+        kind: str
+        percent: int
+        at: int
+
+        def apply(self, aggregate: Any) -> None:
+            alert = Alert(self.metric, self.kind, self.percent, self.at)
+            aggregate.alerts[alert.key] = alert
+
+    class AlertWithdrawn(Aggregate.Event):
+        metric: str
+        kind: str
+        percent: int
+        at: int
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.alerts.pop((self.metric, self.kind, self.percent), None)
+
     def __init__(self, ticket_id: str) -> None:
         self.ticket_id = ticket_id
         self.facts: list[Fact] = []
         self.voided: dict[str, Voided] = {}
+        self.alerts: dict[tuple[str, str, int], Alert] = {}
+
+    def reconcile_alerts(
+        self, due: set[Alert], recorded_at: datetime
+    ) -> tuple[list[Alert], list[Alert]]:
+        """Raise the alerts now due, withdraw those no longer due (late facts changed the
+        clock). Returns (raised, withdrawn)."""
+        by_key = {alert.key: alert for alert in due}
+        withdrawn = [a for key, a in sorted(self.alerts.items()) if by_key.get(key) != a]
+        for alert in withdrawn:
+            self.trigger_event(
+                self.AlertWithdrawn,
+                timestamp=recorded_at,
+                metric=alert.metric,
+                kind=alert.kind,
+                percent=alert.percent,
+                at=alert.at,
+                reason="no longer due after later facts",
+            )
+        raised = [a for key, a in sorted(by_key.items()) if key not in self.alerts]
+        for alert in raised:
+            self.trigger_event(
+                self.AlertRaised,
+                timestamp=recorded_at,
+                metric=alert.metric,
+                kind=alert.kind,
+                percent=alert.percent,
+                at=alert.at,
+            )
+        return raised, withdrawn
 
     @classmethod
     def register(cls, ticket_id: str, recorded_at: datetime) -> Ticket:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from domain.clocks import TicketSnapshot
 from domain.explain import ClockExplanation
 from domain.policy import Policy
+from projections.ledger import LedgerEntry
 from projections.queries import Queries
 from projections.reports import ComplianceRow, CustomerCredits
 
@@ -80,6 +81,19 @@ def credits_json(
                     }
                     for e in c.entries
                 ],
+                "adjustments": [
+                    {
+                        "ticket_id": a.ticket_id,
+                        "metric": a.metric,
+                        "breached_at": instant(a.breached_at),
+                        "month": a.month,
+                        "kind": a.kind,
+                        "amount": str(a.amount),
+                        "refers_to": a.refers_to,
+                        "entry_id": a.entry_id,
+                    }
+                    for a in c.adjustments
+                ],
                 "subtotal": str(c.subtotal),
                 "cap": None if c.cap is None else str(c.cap),
                 "total": str(c.total),
@@ -132,3 +146,22 @@ def explain_json(
 def _zone(policy: Policy, calendar_name: str | None) -> ZoneInfo:
     calendar = policy.calendar_named(calendar_name or "")
     return calendar.zone if calendar else _UTC
+
+
+def ledger_entry_json(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "entry_id": entry.entry_id,
+        "kind": entry.kind,
+        "adjustment": entry.adjustment,
+        "posted_month": entry.posted_month,
+        "month": entry.month,
+        "customer_id": entry.customer_id,
+        "contract": entry.contract,
+        "ticket_id": entry.ticket_id,
+        "metric": entry.metric,
+        "breached_at": instant(entry.breached_at),
+        "amount": str(entry.amount),
+        "refers_to": entry.refers_to,
+        "posted_at": instant(entry.posted_at),
+        "policy_version": entry.policy_version,
+    }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.policy import Contract
+from projections.ledger import LedgerEntry
 from projections.queries import Outcome, Queries, month_bounds
 
 _UTC = ZoneInfo("UTC")
@@ -85,11 +87,17 @@ class CustomerCredits:
     subtotal: Decimal
     cap: Decimal | None
     total: Decimal
+    adjustments: list[LedgerEntry] = field(default_factory=list)
 
 
-def credits(outcomes: list[Outcome]) -> list[CustomerCredits]:
+def credits(
+    outcomes: list[Outcome],
+    adjustments: list[LedgerEntry] = (),  # type: ignore[assignment]
+    contract_by_key: Callable[[str], Contract | None] = lambda key: None,
+) -> list[CustomerCredits]:
     """Credits owed per customer: each breached credited clock earns ``per_breach`` x fee;
-    each contract's entries are capped by that contract's cap."""
+    ledger adjustments posted into this month (corrections of closed months) count too;
+    each contract's entries and adjustments are capped by that contract's cap."""
     per_customer: dict[str, list[CreditEntry]] = defaultdict(list)
     for o in outcomes:
         rule = o.contract.plan.credits
@@ -99,23 +107,44 @@ def credits(outcomes: list[Outcome]) -> list[CustomerCredits]:
         per_customer[o.customer_id].append(
             CreditEntry(o.ticket_id, o.metric, o.at, amount, o.contract)
         )
+    adjusted: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for adjustment in adjustments:
+        adjusted[adjustment.customer_id].append(adjustment)
     result = []
-    for customer in sorted(per_customer):
+    for customer in sorted(set(per_customer) | set(adjusted)):
         entries = sorted(
             per_customer[customer], key=lambda e: (e.breached_at, e.ticket_id, e.metric)
         )
-        by_contract: dict[str, list[CreditEntry]] = defaultdict(list)
+        sums: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+        contracts: dict[str, Contract | None] = {}
         for entry in entries:
-            by_contract[entry.contract.key].append(entry)
+            sums[entry.contract.key] += entry.amount
+            contracts[entry.contract.key] = entry.contract
+        for adjustment in adjusted[customer]:
+            sums[adjustment.contract] += adjustment.amount
+            contracts.setdefault(adjustment.contract, contract_by_key(adjustment.contract))
         subtotal = total = Decimal("0.00")
         cap: Decimal | None = Decimal("0.00")
-        for group in by_contract.values():
-            contract = group[0].contract
-            assert contract.plan.credits is not None
-            group_sum = sum((e.amount for e in group), Decimal("0.00"))
-            group_cap = contract.plan.credits.cap_amount(contract.monthly_fee)
+        for key, group_sum in sums.items():
+            contract = contracts[key]
+            rule = contract.plan.credits if contract else None
+            group_cap = rule.cap_amount(contract.monthly_fee) if rule and contract else None
             subtotal += group_sum
             total += group_sum if group_cap is None else min(group_sum, group_cap)
             cap = None if cap is None or group_cap is None else cap + group_cap
-        result.append(CustomerCredits(customer, entries, subtotal, cap, total))
+        result.append(CustomerCredits(customer, entries, subtotal, cap, total, adjusted[customer]))
     return result
+
+
+def month_credits(
+    queries: Queries, month: str, as_of: int, customer: str | None
+) -> list[CustomerCredits]:
+    """The credit statement of an open month: breached clocks of the month (as of
+    ``as_of``) plus the ledger's adjustments posted into it for closed months."""
+    outcomes = month_outcomes(queries, month, as_of, customer)
+    adjustments = [
+        entry
+        for entry in queries.store.ledger_entries(posted_month=month, customer=customer)
+        if entry.adjustment and (queries.known_at is None or entry.posted_at <= queries.known_at)
+    ]
+    return credits(outcomes, adjustments, queries.policy.contract_by_key)

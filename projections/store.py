@@ -10,7 +10,7 @@ records). So after a crash the store holds either all of a batch or none of it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +23,15 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
+from domain.alerts import next_alert_at
 from domain.clocks import TicketSnapshot, evaluate
 from domain.policy import Policy
 from domain.ticket import Ticket, ticket_uuid
 from projections import tables as T
+from projections.ledger import LedgerEntry
 from projections.tables import Dialect
+
+_EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
 
 class StoreError(Exception):
@@ -42,6 +46,8 @@ class Batch:
     clocks: list[tuple[Any, ...]] = field(default_factory=list)
     event_ids: list[tuple[str, str]] = field(default_factory=list)
     tracking: list[Tracking] = field(default_factory=list)
+    ledger: list[tuple[Any, ...]] = field(default_factory=list)
+    meta: list[tuple[str, str]] = field(default_factory=list)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
         if self.event_ids:
@@ -50,6 +56,10 @@ class Batch:
             cursor.executemany(dialect.sql(T.UPSERT_TICKET), self.tickets)
         if self.clocks:
             cursor.executemany(dialect.sql(T.UPSERT_CLOCK), self.clocks)
+        if self.ledger:
+            cursor.executemany(dialect.sql(T.INSERT_LEDGER), self.ledger)
+        if self.meta:
+            cursor.executemany(dialect.sql(T.UPSERT_META), self.meta)
         for tracking in self.tracking:
             insert_tracking(cursor, tracking)
 
@@ -153,6 +163,7 @@ class TicketStore:
         recorder = self.app.recorder
         self.dialect: Dialect = recorder.dialect  # type: ignore[attr-defined]
         self.datastore = recorder.datastore  # type: ignore[attr-defined]
+        self._watermark: int | None = None
 
     def close(self) -> None:
         self.app.close()
@@ -188,11 +199,29 @@ class TicketStore:
         tickets: Sequence[Ticket],
         event_ids: Sequence[tuple[str, str]],
         tracking: Sequence[Tracking] = (),
+        *,
+        snapshots: Mapping[str, TicketSnapshot | None] | None = None,
+        ledger: Sequence[LedgerEntry] = (),
+        watermark: int | None = None,
     ) -> None:
-        """Store the tickets' new events with their read-model rows in one transaction."""
-        batch = Batch(event_ids=list(event_ids), tracking=list(tracking))
+        """Store the tickets' new events with their read-model rows in one transaction.
+
+        ``snapshots`` (by ticket id) saves re-evaluating tickets the caller just evaluated;
+        ``watermark`` is the time the engine has reached (alerts due before it were raised).
+        """
+        if watermark is not None:
+            self._watermark = max(self.watermark() or watermark, watermark)
+        batch = Batch(
+            event_ids=list(event_ids),
+            tracking=list(tracking),
+            ledger=[entry.row() for entry in ledger],
+            meta=[("watermark", str(self._watermark))] if watermark is not None else [],
+        )
         for ticket in tickets:
-            self._rows(ticket, batch)
+            if snapshots is not None and ticket.ticket_id in snapshots:
+                self._rows(ticket, batch, snapshot=snapshots[ticket.ticket_id])
+            else:
+                self._rows(ticket, batch)
         events = [event for ticket in tickets for event in ticket.collect_events()]
         cache = self.app.repository.cache
         try:
@@ -201,6 +230,7 @@ class TicketStore:
             # The cached tickets may now hold events that were not stored: forget them all.
             if cache is not None:
                 cache.cache.clear()  # type: ignore[attr-defined]
+            self._watermark = None
             raise
         if cache is not None:
             for ticket in tickets:
@@ -218,8 +248,17 @@ class TicketStore:
         rows = self.query("SELECT ticket_id FROM {p}sla_tickets ORDER BY ticket_id")
         return [row["ticket_id"] for row in rows]
 
-    def _rows(self, ticket: Ticket, batch: Batch, policy: Policy | None = None) -> None:
-        snapshot = evaluate(ticket.ticket_id, ticket.facts, policy or self.policy)
+    def _rows(
+        self,
+        ticket: Ticket,
+        batch: Batch,
+        policy: Policy | None = None,
+        snapshot: TicketSnapshot | object | None = _EVALUATE,
+    ) -> None:
+        if snapshot is _EVALUATE:
+            snapshot = evaluate(ticket.ticket_id, ticket.facts, policy or self.policy)
+        assert snapshot is None or isinstance(snapshot, TicketSnapshot)
+        watermark = self.watermark() or 0
         batch.tickets.append(ticket_row(ticket, snapshot))
         if snapshot is None:
             return
@@ -243,6 +282,7 @@ class TicketStore:
                     clock.accrued,
                     clock.running_since,
                     int(clock.paused),
+                    next_alert_at(clock, watermark),
                 )
             )
 
@@ -322,6 +362,79 @@ class TicketStore:
                     self.dialect.sql("DELETE FROM {p}sla_clocks WHERE ticket_id = ?"), [ticket_id]
                 )
             batch.write(cursor, self.dialect, recorder._insert_tracking)
+
+    # ------------------------------------------------------- alerts and ledger
+    def watermark(self) -> int | None:
+        """The time the engine has reached (epoch s): alerts due before it were raised."""
+        if self._watermark is None:
+            rows = self.query("SELECT value FROM {p}sla_meta WHERE key = 'watermark'")
+            self._watermark = int(rows[0]["value"]) if rows else None
+        return self._watermark
+
+    def tickets_due(self, watermark: int) -> list[str]:
+        """Tickets with an alert falling due before ``watermark`` (time-driven events)."""
+        rows = self.query(
+            "SELECT DISTINCT ticket_id FROM {p}sla_clocks WHERE next_alert_at < ?", [watermark]
+        )
+        return sorted(row["ticket_id"] for row in rows)
+
+    def closed_months(self) -> set[str]:
+        return {row["month"] for row in self.query("SELECT month FROM {p}sla_closed_months")}
+
+    def open_credits(self, ticket_ids: Sequence[str]) -> dict[str, dict[tuple[str, int], Any]]:
+        """Per ticket, its credit entries not yet reversed, by (metric, breached_at)."""
+        found: dict[str, dict[tuple[str, int], Any]] = {}
+        for start in range(0, len(ticket_ids), 500):
+            chunk = list(ticket_ids[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            rows = self.query(
+                f"SELECT {T.LEDGER_COLUMNS} FROM {{p}}sla_ledger l WHERE ticket_id IN ({marks})"
+                " AND kind = 'credit' AND NOT EXISTS (SELECT 1 FROM {p}sla_ledger r"
+                " WHERE r.refers_to = l.entry_id)",
+                chunk,
+            )
+            for row in rows:
+                entry = LedgerEntry.from_row(row)
+                found.setdefault(entry.ticket_id, {})[(entry.metric, entry.breached_at)] = entry
+        return found
+
+    def ledger_entries(
+        self, posted_month: str | None = None, customer: str | None = None
+    ) -> list[LedgerEntry]:
+        where, params = ["1 = 1"], []
+        if posted_month is not None:
+            where.append("posted_month = ?")
+            params.append(posted_month)
+        if customer is not None:
+            where.append("customer_id = ?")
+            params.append(customer)
+        rows = self.query(
+            f"SELECT {T.LEDGER_COLUMNS} FROM {{p}}sla_ledger WHERE {' AND '.join(where)}"
+            " ORDER BY posted_month, breached_at, entry_id",
+            params,
+        )
+        return [LedgerEntry.from_row(row) for row in rows]
+
+    def closed_statement(self, month: str) -> tuple[str, int] | None:
+        """(frozen statement JSON, closed_at) of a closed month."""
+        rows = self.query(
+            "SELECT statement, closed_at FROM {p}sla_closed_months WHERE month = ?", [month]
+        )
+        return (rows[0]["statement"], rows[0]["closed_at"]) if rows else None
+
+    def close_month(self, month: str, statement: str, closed_at: int) -> bool:
+        """Freeze ``month``'s statement; False when it was already closed."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self.dialect.sql("SELECT 1 FROM {p}sla_closed_months WHERE month = ?"), [month]
+            )
+            if cursor.fetchall():
+                return False
+            cursor.execute(
+                self.dialect.sql("INSERT INTO {p}sla_closed_months VALUES (?, ?, ?)"),
+                [month, closed_at, statement],
+            )
+        return True
 
     def max_tracking_id(self, name: str) -> int | None:
         return self.app.recorder.max_tracking_id(name)  # type: ignore[attr-defined]

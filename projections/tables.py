@@ -38,7 +38,9 @@ TABLES: tuple[str, ...] = (
         accrued BIGINT NOT NULL,
         running_since BIGINT,
         paused INTEGER NOT NULL,
+        next_alert_at BIGINT,
         PRIMARY KEY (ticket_id, metric))""",
+    """CREATE INDEX IF NOT EXISTS sla_clocks_alert ON {p}sla_clocks (next_alert_at)""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_breach ON {p}sla_clocks (breach_at)""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_stop ON {p}sla_clocks (stopped_at)""",
     """CREATE TABLE IF NOT EXISTS {p}sla_meta (
@@ -48,6 +50,26 @@ TABLES: tuple[str, ...] = (
         version TEXT PRIMARY KEY,
         content TEXT NOT NULL,
         first_used_at BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_ledger (
+        entry_id TEXT PRIMARY KEY,
+        posted_at BIGINT NOT NULL,
+        customer_id TEXT NOT NULL,
+        contract TEXT NOT NULL,
+        ticket_id TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        breached_at BIGINT NOT NULL,
+        month TEXT NOT NULL,
+        posted_month TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        refers_to TEXT,
+        policy_version TEXT)""",
+    """CREATE INDEX IF NOT EXISTS sla_ledger_ticket ON {p}sla_ledger (ticket_id)""",
+    """CREATE INDEX IF NOT EXISTS sla_ledger_posted ON {p}sla_ledger (posted_month)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_closed_months (
+        month TEXT PRIMARY KEY,
+        closed_at BIGINT NOT NULL,
+        statement TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS {p}sla_policy_log (
         used_from BIGINT NOT NULL,
         version TEXT NOT NULL)""",
@@ -63,18 +85,27 @@ UPSERT_TICKET = """INSERT INTO {p}sla_tickets (ticket_id, customer_id, contract,
 
 CLOCK_COLUMNS = (
     "ticket_id, metric, customer_id, contract, priority, target_seconds, calendar, started_at,"
-    " deadline, stopped_at, breach_at, accrued, running_since, paused"
+    " deadline, stopped_at, breach_at, accrued, running_since, paused, next_alert_at"
 )
 
 UPSERT_CLOCK = f"""INSERT INTO {{p}}sla_clocks ({CLOCK_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (ticket_id, metric) DO UPDATE SET customer_id = excluded.customer_id,
     contract = excluded.contract, priority = excluded.priority,
     target_seconds = excluded.target_seconds, calendar = excluded.calendar,
     started_at = excluded.started_at, deadline = excluded.deadline,
     stopped_at = excluded.stopped_at, breach_at = excluded.breach_at,
     accrued = excluded.accrued, running_since = excluded.running_since,
-    paused = excluded.paused"""
+    paused = excluded.paused, next_alert_at = excluded.next_alert_at"""
+
+LEDGER_COLUMNS = (
+    "entry_id, posted_at, customer_id, contract, ticket_id, metric, breached_at, month,"
+    " posted_month, kind, amount, refers_to, policy_version"
+)
+
+INSERT_LEDGER = (
+    f"INSERT INTO {{p}}sla_ledger ({LEDGER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 INSERT_EVENT_ID = "INSERT INTO {p}sla_event_ids (event_id, ticket_id) VALUES (?, ?)"
 

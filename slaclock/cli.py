@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from consumers.dead_letter import DeadLetterFile, DeadLetterList
+from consumers.alert_sink import AlertFile
+from consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
 from consumers.ingest import Ingestor
 from consumers.sources import read_events
 from domain.durations import parse_duration
@@ -28,9 +29,11 @@ from projections.render import (
     compliance_json,
     credits_json,
     explain_json,
+    instant,
+    ledger_entry_json,
     ticket_json,
 )
-from projections.reports import compliance, credits, month_outcomes
+from projections.reports import compliance, month_credits, month_outcomes
 from projections.store import StoreError, TicketStore
 from slaclock import api_commands, kafka_commands, replay_commands
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
@@ -94,7 +97,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-letter", metavar="PATH", help="append rejected events here (JSONL)")
     p.add_argument("--strict", action="store_true", help="exit 1 if anything was rejected")
     p.add_argument("--batch-size", type=int, default=2000, help="events per transaction")
+    _alert_options(p)
     p.add_argument("--json", action="store_true", help="print counts as JSON")
+
+    p = commands.add_parser(
+        "tick", help="raise the alerts (and post the credits) that time alone made due"
+    )
+    _alert_options(p)
+    p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("ledger", help="the append-only credit ledger")
+    ledger = p.add_subparsers(dest="ledger_command", required=True, metavar="OPERATION")
+    show = ledger.add_parser("show", help="ledger entries (credits, reversals, adjustments)")
+    show.add_argument("--month", help="entries posted into this month (YYYY-MM)")
+    show.add_argument("--customer")
+    show.add_argument("--json", action="store_true")
+    close = ledger.add_parser("close", help="freeze a month's credit statement")
+    close.add_argument("--month", required=True)
+    close.add_argument("--json", action="store_true")
 
     p = commands.add_parser("ticket", help="one ticket with its clocks")
     p.add_argument("ticket_id")
@@ -139,6 +159,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _alert_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--clock",
+        choices=["wall", "event"],
+        default="wall",
+        help="what moves time for alerts: wall-clock (live) or the latest event time (replays)",
+    )
+    p.add_argument("--alerts", metavar="PATH", help="append raised/withdrawn alerts here (JSONL)")
+
+
 def _emit(args: argparse.Namespace, data: Any, human: str) -> None:
     print(json.dumps(data, indent=1) if getattr(args, "json", False) else human)
 
@@ -156,7 +186,7 @@ def cmd_ingest(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     if args.batch_size < 1:
         raise UsageError("--batch-size: must be at least 1")
     sink = DeadLetterFile(args.dead_letter) if args.dead_letter else DeadLetterList()
-    ingestor = Ingestor(store, policy, sink, batch_size=args.batch_size)
+    ingestor = _ingestor(args, policy, store, sink)
     show_progress = not args.json and sys.stderr.isatty()
     bar = None
     if show_progress:
@@ -168,12 +198,60 @@ def cmd_ingest(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     if bar:
         bar.close()
     stats = ingestor.stats
-    counts = {k: v for k, v in stats.as_dict().items() if k != "voided" or v}
+    counts = {k: v for k, v in stats.as_dict().items() if k not in ("voided", "alerts") or v}
     human = table(list(counts), [list(counts.values())])
     if isinstance(sink, DeadLetterList) and sink.records and not args.json:
         human += "\n\nrejected:\n" + "\n".join(f"  {s}: {r}" for s, r, _ in sink.records)
     _emit(args, counts, human)
     return 1 if args.strict and stats.rejected + stats.voided else 0
+
+
+def _ingestor(
+    args: argparse.Namespace, policy: Policy, store: TicketStore, sink: DeadLetterSink
+) -> Ingestor:
+    return Ingestor(
+        store,
+        policy,
+        sink,
+        batch_size=getattr(args, "batch_size", 2000),
+        clock=args.clock,
+        alert_sink=AlertFile(args.alerts) if args.alerts else None,
+        policy_version=store.policy_version(),
+    )
+
+
+def cmd_tick(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    ingestor = _ingestor(args, policy, store, DeadLetterList())
+    ingestor.process([])
+    data = {"alerts": ingestor.stats.alerts, "watermark": instant(store.watermark())}
+    _emit(args, data, f"{data['alerts']} alerts; watermark {data['watermark']}")
+    return 0
+
+
+def cmd_ledger(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    if args.ledger_command == "show":
+        month = _month(args.month) if args.month else None
+        entries = store.ledger_entries(posted_month=month, customer=args.customer)
+        data = [ledger_entry_json(e) for e in entries]
+        headers = ["posted", "month", "kind", "customer", "ticket", "metric", "amount", "refers_to"]
+        rows = [
+            [e.posted_month, e.month, e.kind, e.customer_id, e.ticket_id, e.metric, e.amount,
+             e.refers_to]
+            for e in entries
+        ]  # fmt: skip
+        _emit(args, data, table(headers, rows))
+        return 0
+    month = _month(args.month)
+    now = datetime.now(UTC).replace(microsecond=0)
+    queries = Queries(store, policy, version=store.policy_version())
+    customers = month_credits(queries, month, int(now.timestamp()), None)
+    statement = credits_json(month, now, policy.currency, customers)
+    statement["closed_at"] = now.isoformat()
+    statement["policy_version"] = queries.version
+    if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
+        raise UsageError(f"--month: {month} is already closed")
+    _emit(args, statement, f"closed {month}: statement frozen for {len(customers)} customers")
+    return 0
 
 
 def _queries(args: argparse.Namespace, policy: Policy, store: TicketStore) -> Queries:
@@ -254,9 +332,8 @@ def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     month = _month(args.month)
     queries = _queries(args, policy, store)
     policy = queries.policy
-    outcomes = month_outcomes(queries, month, int(as_of.timestamp()), args.customer)
     if args.report == "compliance":
-        rows = compliance(outcomes)
+        rows = compliance(month_outcomes(queries, month, int(as_of.timestamp()), args.customer))
         human = f"compliance {month} as of {as_of.isoformat()}\n" + table(
             ["customer", "metric", "priority", "met", "breached", "attainment"],
             [
@@ -264,11 +341,21 @@ def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
                 for r in rows
             ],
         )
-        _emit(args, compliance_json(month, as_of, rows), human)
+        data = compliance_json(month, as_of, rows)
+        data["policy_version"] = queries.version
+        _emit(args, data, human)
         return 0
-    customers = credits(outcomes)
-    data = credits_json(month, as_of, policy.currency, customers)
-    lines = [f"credits {month} as of {as_of.isoformat()} ({policy.currency})"]
+    frozen = store.closed_statement(month)
+    if frozen and (queries.known_at is None or frozen[1] <= queries.known_at):
+        data = json.loads(frozen[0])
+        if args.customer is not None:
+            data["customers"] = [c for c in data["customers"] if c["customer_id"] == args.customer]
+    else:
+        customers = month_credits(queries, month, int(as_of.timestamp()), args.customer)
+        data = credits_json(month, as_of, policy.currency, customers)
+        data["policy_version"] = queries.version
+    closed = f", closed {data['closed_at']}" if "closed_at" in data else ""
+    lines = [f"credits {month} as of {data['as_of']} ({data['currency']}{closed})"]
     for c in data["customers"]:
         lines.append(
             f"\n{c['customer_id']}: subtotal {c['subtotal']}  cap {c['cap'] or '-'}"
@@ -277,9 +364,10 @@ def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
         lines.append(
             table(
                 ["ticket", "metric", "breached_at", "amount"],
-                [
-                    [e["ticket_id"], e["metric"], e["breached_at"], e["amount"]]
-                    for e in c["entries"]
+                [[e["ticket_id"], e["metric"], e["breached_at"], e["amount"]] for e in c["entries"]]
+                + [
+                    [a["ticket_id"], a["metric"], a["breached_at"], f"{a['amount']} ({a['kind']})"]
+                    for a in c.get("adjustments", [])
                 ],
             )
         )
@@ -362,6 +450,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             "tickets": cmd_tickets,
             "report": cmd_report,
             "explain": cmd_explain,
+            "tick": cmd_tick,
+            "ledger": cmd_ledger,
         }[args.command]
         return handler(args, policy, store)
     finally:

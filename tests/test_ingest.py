@@ -8,7 +8,7 @@ from datetime import datetime
 import fastavro
 
 from consumers.avro import current_schema, to_record
-from tests.conftest import AS_OF, EVENTS, Cli, normalise
+from tests.conftest import AS_OF, EVENTS, Cli, normalise, subset
 
 
 def _write(path, events) -> str:
@@ -83,13 +83,10 @@ def test_avro_and_stdin_give_the_same_answers_as_jsonl(cli: Cli, tmp_path) -> No
     avro = tmp_path / "events.avro"
     with avro.open("wb") as out:
         fastavro.writer(out, current_schema(), [to_record(e) for e in events])
-    assert cli.json("ingest", str(avro)) == {
-        "read": 31,
-        "accepted": 30,
-        "duplicates": 1,
-        "pending": 0,
-        "rejected": 0,
-    }
+    counts = cli.json("ingest", str(avro))
+    assert subset(
+        {"read": 31, "accepted": 30, "duplicates": 1, "pending": 0, "rejected": 0}, counts
+    )
     from_avro = cli.json("tickets", "--as-of", AS_OF)
 
     other = Cli(cli.config, f"sqlite:///{tmp_path / 'json.db'}", tmp_path)

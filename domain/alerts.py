@@ -1,0 +1,50 @@
+"""Time-driven SLA events: warnings before a deadline and the breach itself.
+
+A clock can breach with no ticket event at all: its deadline just passes. Which alerts are
+due is a pure function of the clock and a *watermark* (the time the engine has reached:
+wall-clock in live operation, the stream's event time in replays), so a replay with the same
+input produces the same alerts. When late facts change a clock, alerts that are no longer due
+are withdrawn by a correcting event rather than forgotten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.clocks import ClockSnapshot, TicketSnapshot
+
+BREACH = "breach"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Alert:
+    """``kind`` of ``metric`` reached at ``at`` (``percent`` of the target; 100 = breach)."""
+
+    metric: str
+    kind: str
+    percent: int
+    at: int
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.metric, self.kind, self.percent)
+
+
+def clock_alerts(clock: ClockSnapshot) -> list[Alert]:
+    """Every alert this clock has or will have if nothing changes (future ones included)."""
+    alerts = [Alert(clock.metric, WARNING, pct, at) for pct, at in clock.warnings]
+    if clock.breach_at is not None:
+        alerts.append(Alert(clock.metric, BREACH, 100, clock.breach_at))
+    return alerts
+
+
+def alerts_due(snapshot: TicketSnapshot, watermark: int) -> set[Alert]:
+    """The alerts whose instant the watermark has passed."""
+    return {a for c in snapshot.clocks.values() for a in clock_alerts(c) if a.at < watermark}
+
+
+def next_alert_at(clock: ClockSnapshot, watermark: int) -> int | None:
+    """When this clock's next alert falls due (None: nothing pending)."""
+    future = [a.at for a in clock_alerts(clock) if a.at >= watermark]
+    return min(future, default=None)

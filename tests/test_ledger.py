@@ -1,0 +1,101 @@
+"""Alerts and the credit ledger: time-driven breaches, reversals, closed months, replays."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import AS_OF, EVENTS, Cli
+
+
+def _late_ack(tmp_path) -> str:
+    """T-2002 acknowledged within its P1 hour after all: the response breach is withdrawn."""
+    path = tmp_path / "late.jsonl"
+    path.write_text(json.dumps({
+        "event_id": "late-1", "type": "ticket.acknowledged", "ticket_id": "T-2002",
+        "occurred_at": "2025-09-12T16:30:00+02:00",
+    }) + "\n")  # fmt: skip
+    return str(path)
+
+
+def test_breach_credit_is_reversed_by_an_adjustment_after_the_month_closed(cli: Cli, tmp_path):
+    cli.json("ingest", str(EVENTS), "--clock", "event")
+    credits = {(e["ticket_id"], e["metric"]): e for e in cli.json("ledger", "show")}
+    assert set(credits) == {("T-1002", "response"), ("T-2002", "response"),
+                            ("T-2002", "resolution")}  # fmt: skip
+    closed = cli.json("ledger", "close", "--month", "2025-09")
+    before = cli.json("report", "credits", "--month", "2025-09", "--as-of", AS_OF)
+    assert before["customers"] == closed["customers"]
+
+    got = cli.json("ingest", _late_ack(tmp_path), "--clock", "event")
+    assert got["accepted"] == 1 and got["alerts"] >= 1
+    entries = cli.json("ledger", "show")
+    reversal = [e for e in entries if e["kind"] == "reversal"]
+    assert len(reversal) == 1 and len(entries) == 4  # nothing updated or deleted
+    assert reversal[0]["refers_to"] == credits[("T-2002", "response")]["entry_id"]
+    assert reversal[0]["amount"] == "-15.90"
+    assert reversal[0]["month"] == "2025-09" and reversal[0]["posted_month"] == "2025-10"
+    assert reversal[0]["adjustment"] is True
+
+    # the closed statement is frozen; the correction shows in the first open month
+    after = cli.json("report", "credits", "--month", "2025-09", "--as-of", AS_OF)
+    assert after == before
+    october = cli.json("report", "credits", "--month", "2025-10", "--as-of", AS_OF)
+    globex = next(c for c in october["customers"] if c["customer_id"] == "globex")
+    assert globex["entries"] == []
+    assert [a["amount"] for a in globex["adjustments"]] == ["-15.90"]
+    assert globex["subtotal"] == "-15.90" and globex["total"] == "-15.90"
+    # the clock itself is now met
+    ticket = cli.json("ticket", "T-2002", "--as-of", AS_OF)
+    assert ticket["clocks"]["response"]["status"] == "met"
+
+    again = cli.run("ledger", "close", "--month", "2025-09")
+    assert again.returncode == 2 and "already closed" in again.stderr
+
+
+def test_a_withdrawn_breach_in_an_open_month_reverses_in_that_month(cli: Cli, tmp_path):
+    cli.json("ingest", str(EVENTS), "--clock", "event")
+    cli.json("ingest", _late_ack(tmp_path), "--clock", "event")
+    reversal = [e for e in cli.json("ledger", "show") if e["kind"] == "reversal"]
+    assert reversal[0]["posted_month"] == "2025-09" and reversal[0]["adjustment"] is False
+    september = cli.json("report", "credits", "--month", "2025-09", "--as-of", AS_OF)
+    globex = next(c for c in september["customers"] if c["customer_id"] == "globex")
+    assert [e["metric"] for e in globex["entries"]] == ["resolution"]
+    assert globex["adjustments"] == []
+
+
+def test_time_alone_breaches_a_running_clock(cli: Cli, tmp_path):
+    alerts = tmp_path / "alerts.jsonl"
+    cli.json("ingest", str(EVENTS), "--clock", "event", "--alerts", str(alerts))
+    # T-1004 is still running; its deadline (2025-10-06 10:00 +02:00) lies after the last event
+    raised = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert not [a for a in raised if a["ticket_id"] == "T-1004" and a["kind"] == "breach"]
+    tick = cli.json("tick", "--clock", "wall", "--alerts", str(alerts))
+    assert tick["alerts"] == 3  # 75 %, 90 % and the breach
+    raised = [json.loads(line) for line in alerts.read_text().splitlines()]
+    breach = [a for a in raised if a["ticket_id"] == "T-1004" and a["kind"] == "breach"]
+    assert breach[0]["deadline"] == "2025-10-06T08:00:00+00:00"
+    assert breach[0]["customer_id"] == "acme" and breach[0]["metric"] == "response"
+    ledger = [e for e in cli.json("ledger", "show", "--month", "2025-10")]
+    assert [(e["ticket_id"], e["amount"]) for e in ledger] == [("T-1004", "26.20")]
+    assert cli.json("tick", "--clock", "wall")["alerts"] == 0  # nothing new: idempotent
+
+
+def test_replays_with_the_event_clock_are_deterministic(tmp_path):
+    from tests.conftest import CONFIG
+
+    outputs = []
+    for name in ("one", "two"):
+        cli = Cli(CONFIG, f"sqlite:///{tmp_path / name}.db", tmp_path)
+        alerts = tmp_path / f"{name}.jsonl"
+        cli.json("ingest", str(EVENTS), "--clock", "event", "--alerts", str(alerts),
+                 "--batch-size", "7")  # fmt: skip
+        ledger = cli.json("ledger", "show")
+        for entry in ledger:
+            entry.pop("posted_at")  # the only wall-clock value
+        reports = [
+            cli.run("report", r, "--month", m, "--as-of", AS_OF, "--json").stdout
+            for r in ("compliance", "credits") for m in ("2025-09", "2025-10")
+        ]  # fmt: skip
+        outputs.append((alerts.read_text(), ledger, reports))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].count("\n") >= 17  # small batches: some alerts raised, then withdrawn

@@ -30,6 +30,11 @@ def test_same_json_as_the_command_line(sqlite_server: ApiServer) -> None:
     for ticket in ("T-1004", "T-2003", "T-4001", "T-5001", "T-9001"):
         got = sqlite_server.json(f"/api/tickets/{ticket}", as_of=AS_OF)
         assert got == cli.json("ticket", ticket, "--as-of", AS_OF)
+        got = sqlite_server.json(f"/api/tickets/{ticket}/explain", as_of=AS_OF)
+        assert got == cli.json("explain", ticket, "--as-of", AS_OF)
+    assert sqlite_server.json("/api/tickets/T-2003/explain", as_of=AS_OF)["clocks"]["resolution"][
+        "timeline"
+    ]
     for month in ("2025-08", "2025-09", "2025-10"):
         for report in ("compliance", "credits"):
             got = sqlite_server.json(f"/api/reports/{report}", month=month, as_of=AS_OF)
@@ -150,20 +155,32 @@ def test_csv_downloads_match_the_json(sqlite_server: ApiServer) -> None:
 
 
 def test_known_at(sqlite_server: ApiServer) -> None:
-    supported = "known_at" in inspect.signature(Queries).parameters
-    later = sqlite_server.get("/api/tickets/T-2003", as_of=AS_OF, known_at="2099-01-01T00:00:00Z")
-    before = sqlite_server.get("/api/tickets/T-2003", as_of=AS_OF, known_at="1999-01-01T00:00:00Z")
-    if supported:
-        assert later.json() == sqlite_server.json("/api/tickets/T-2003", as_of=AS_OF)
-        assert before.status_code == 404  # nothing had been recorded by 1999
-        report = sqlite_server.json(
-            "/api/reports/compliance", month="2025-09", as_of=AS_OF, known_at="1999-01-01T00:00:00Z"
+    cli, later, before = sqlite_server.cli, "2099-01-01T00:00:00Z", "1999-01-01T00:00:00Z"
+    if "known_at" not in inspect.signature(Queries).parameters:  # an engine without it
+        response = sqlite_server.get("/api/tickets/T-2003", known_at=later)
+        assert response.status_code == 501
+        assert response.json()["detail"].startswith("known_at: not supported")
+        return
+    for path, argv in (
+        ("/api/tickets/T-2003", ["ticket", "T-2003"]),
+        ("/api/tickets/T-2003/explain", ["explain", "T-2003"]),
+    ):
+        got = sqlite_server.json(path, as_of=AS_OF, known_at=later)
+        assert got == cli.json(*argv, "--as-of", AS_OF, "--known-at", later)
+        assert sqlite_server.get(path, as_of=AS_OF, known_at=before).status_code == 404
+    for report in ("compliance", "credits"):
+        got = sqlite_server.json(
+            f"/api/reports/{report}", month="2025-09", as_of=AS_OF, known_at=before
         )
-        assert report["rows"] == []
-    else:
-        for response in (later, before):
-            assert response.status_code == 501
-            assert response.json()["detail"].startswith("known_at: not supported")
+        want = cli.json(
+            "report", report, "--month", "2025-09", "--as-of", AS_OF, "--known-at", before
+        )
+        assert got == want
+        assert got.get("rows", got.get("customers")) == []
+    page = sqlite_server.json("/api/tickets", as_of=AS_OF, known_at=before)
+    assert page["items"] == [] and page["total"] == 14  # created by as_of, none known then
+    queue = sqlite_server.json("/api/queue", as_of=AS_OF, known_at=before)
+    assert queue["items"] == []
     bad = sqlite_server.get("/api/tickets/T-2003", known_at="2025-10-06")
     assert bad.status_code == 422 and bad.json()["detail"].startswith("known_at:")
 
@@ -185,6 +202,8 @@ def test_known_at(sqlite_server: ApiServer) -> None:
         ("/api/tickets/" + "T" * 129, {}, "ticket_id"),
         ("/api/tickets/T%01", {}, "ticket_id"),
         ("/api/tickets/T-1001", {"as_of": "2025-13-01T00:00:00Z"}, "as_of"),
+        ("/api/tickets/T-1001/explain", {"known_at": "now"}, "known_at"),
+        ("/api/tickets/" + "T" * 129 + "/explain", {}, "ticket_id"),
         ("/api/queue", {"order": "random"}, "order"),
         ("/api/queue", {"offset": "-1"}, "offset"),
         ("/api/reports/compliance", {}, "month"),
@@ -226,6 +245,7 @@ def test_openapi_document(sqlite_server: ApiServer) -> None:
     assert {
         "/api/tickets",
         "/api/tickets/{ticket_id}",
+        "/api/tickets/{ticket_id}/explain",
         "/api/queue",
         "/api/reports/compliance",
         "/api/reports/credits",

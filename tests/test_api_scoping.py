@@ -21,6 +21,7 @@ API_ROUTES = [
     ("/api/me", {}),
     ("/api/tickets", {}),
     ("/api/tickets/T-1001", {}),
+    ("/api/tickets/T-1001/explain", {}),
     ("/api/queue", {}),
     ("/api/reports/compliance", {"month": "2025-09"}),
     ("/api/reports/credits", {"month": "2025-09"}),
@@ -70,16 +71,20 @@ def test_customer_tokens_see_only_their_customer(server: ApiServer) -> None:
     assert {t["ticket_id"] for t in page["items"]} == ACME and page["customer_id"] == "acme"
     assert page["total"] == len(ACME)
     for ticket in GLOBEX | {"T-5001"}:
-        other = get(f"/api/tickets/{ticket}", "acme", **at)
-        unknown = get("/api/tickets/T-0000", "acme", **at)
-        assert other.status_code == unknown.status_code == 404
-        assert other.json()["detail"] == f"ticket {ticket!r}: not found as of {AS_OF}"
-        assert "globex" not in other.text and "hooli" not in other.text
+        for suffix in ("", "/explain"):
+            other = get(f"/api/tickets/{ticket}{suffix}", "acme", **at)
+            unknown = get(f"/api/tickets/T-0000{suffix}", "acme", **at)
+            assert other.status_code == unknown.status_code == 404
+            assert other.json()["detail"] == f"ticket {ticket!r}: not found as of {AS_OF}"
+            assert "globex" not in other.text and "hooli" not in other.text
+            known_at = get(f"/api/tickets/{ticket}{suffix}", "acme", **at, known_at=AS_OF)
+            assert known_at.status_code == 404 and "globex" not in known_at.text
     assert json("/api/tickets/T-1001", "acme", **at)["customer_id"] == "acme"
+    assert json("/api/tickets/T-1001/explain", "acme", **at)["customer_id"] == "acme"
 
     # Naming another customer answers 404, on every route that takes a customer, JSON or CSV.
     for path, params in API_ROUTES[1:]:
-        if path.startswith("/api/tickets/"):
+        if path.startswith(("/api/tickets/", "/api/me")):
             continue
         for name in ("globex", "hooli", "ACME", "acme ", "nobody"):
             response = get(path, "acme", **params, **at, customer=name)

@@ -29,10 +29,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from domain.explain import explain
 from domain.policy import Policy
 from projections.queries import Queries
 from projections.queue import queue_json, tickets_page, work_queue
-from projections.render import ticket_json
+from projections.render import explain_json, ticket_json
 from projections.reports import compliance, month_outcomes
 from projections.store import TicketStore
 from slaclock.api import models
@@ -195,6 +196,32 @@ def create_app(
                 "next": next_url,
             }
         )
+
+    @app.get(
+        "/api/tickets/{ticket_id:path}/explain",
+        response_model=models.Explanation,
+        responses=ERRORS,
+        tags=["api"],
+    )
+    def explain_ticket(
+        who: Who,
+        ticket_id: Annotated[str, PathParam(description="the ticket id")],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+    ) -> Any:
+        """Why each clock of a ticket came out as it did: the ticket with, per clock, its
+        timeline (counted, outside hours, weekend, holiday, closed, paused) and notes."""
+        ticket_id = P.identifier(ticket_id, "ticket_id") or ""
+        at, queries = reader(as_of, known_at)
+        ticket = store.load_ticket(ticket_id)
+        facts = None
+        if ticket is not None:
+            known = getattr(queries, "known_at", None)
+            facts = ticket.facts if known is None else ticket.facts_known_at(known)
+        found = explain(ticket_id, facts, queries.policy, at.epoch) if facts else None
+        if found is None or not who.sees(found[0].customer_id):
+            raise ApiError(404, f"ticket {ticket_id!r}: not found as of {at.as_of.isoformat()}")
+        return JSONResponse(explain_json(found[0], found[1], at.as_of, queries))
 
     @app.get(
         "/api/tickets/{ticket_id:path}",

@@ -40,6 +40,19 @@ class Ticket(_Out):
     policy_version: str | None = None
 
 
+class ExplainedClock(Clock):
+    timeline: list[dict[str, Any]] = Field(
+        default=[], description="spans: from, to, kind, seconds, counted_seconds, detail"
+    )
+    notes: list[dict[str, Any]] = Field(default=[], description="at, text")
+
+
+class Explanation(Ticket):
+    clocks: dict[str, ExplainedClock]  # type: ignore[assignment]
+    contract: dict[str, Any] | None = None
+    known_at: str | None = None
+
+
 class TicketPage(_Out):
     as_of: str
     customer_id: str | None

@@ -179,6 +179,20 @@ def tickets_page(
     return [by_id[i] for i in ids if i in by_id], int(total[0]["n"])
 
 
+def ticket_snapshot(queries: Queries, ticket_id: str, as_of: int) -> TicketSnapshot | None:
+    """One ticket as of ``as_of`` from its read-model rows when they answer then (None:
+    unknown, pending, or not created by then); otherwise re-evaluated from its events."""
+    fresh, fresh_params = fresh_condition(queries, as_of)
+    rows = queries.store.query(
+        f"SELECT {_TICKET_FIELDS}, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh, {_CLOCK_FIELDS}"
+        f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
+        " WHERE t.ticket_id = ? AND t.created_at <= ? ORDER BY c.metric",
+        [*fresh_params, ticket_id, as_of],
+    )
+    found = _snapshots(queries, rows, as_of)
+    return found[0] if found else None
+
+
 def fresh_condition(queries: Queries, as_of: int) -> tuple[str, list[Any]]:
     """SQL (on ``t``, the ticket table) true for the rows that answer as of ``as_of``: no
     facts after it (and, for queries as known at an instant, nothing recorded after that)."""

@@ -32,7 +32,7 @@ from starlette.responses import Response
 from domain.explain import explain
 from domain.policy import Policy
 from projections.queries import Queries
-from projections.queue import queue_json, tickets_page, work_queue
+from projections.queue import queue_json, ticket_snapshot, tickets_page, work_queue
 from projections.render import explain_json, ticket_json
 from projections.reports import compliance, month_outcomes
 from projections.store import TicketStore
@@ -238,7 +238,7 @@ def create_app(
         """One ticket with its clocks (404 when unknown, or another customer's)."""
         ticket_id = P.identifier(ticket_id, "ticket_id") or ""
         at, queries = reader(as_of, known_at)
-        snapshot = queries.ticket(ticket_id, at.epoch)
+        snapshot = ticket_snapshot(queries, ticket_id, at.epoch)
         if snapshot is None or not who.sees(snapshot.customer_id):
             raise ApiError(404, f"ticket {ticket_id!r}: not found as of {at.as_of.isoformat()}")
         return JSONResponse(ticket_json(snapshot, at.as_of, queries, queries.policy))

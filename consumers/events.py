@@ -51,6 +51,8 @@ class TicketEvent(BaseModel):
     channel: StrictStr | None = None
     actor: StrictStr | None = None
     source: StrictStr | None = None
+    minutes: StrictInt | None = None
+    mode: StrictStr | None = None
 
     @field_validator("occurred_at", mode="before")
     @classmethod
@@ -108,11 +110,20 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
         raise Rejected("customer_id: required on ticket.created")
     if event.type == F.REPRIORITISED and event.priority is None:
         raise Rejected("priority: required on ticket.reprioritised")
+    if event.type == F.WORK_LOGGED:
+        if event.minutes is None:
+            raise Rejected("minutes: required on ticket.work_logged")
+        if event.minutes <= 0:
+            raise Rejected(f"minutes: {event.minutes} must be greater than 0")
+        if event.mode not in ("on_site", "remote"):
+            raise Rejected(f"mode: {event.mode!r} is not one of ['on_site', 'remote']")
+        if not event.actor:
+            raise Rejected("actor: required on ticket.work_logged")
     if event.priority is not None:
         problem = policy.check_priority(event.priority)
         if problem:
             raise Rejected(problem)
-    details = {k: v for k in F.DETAIL_FIELDS if (v := getattr(event, k)) is not None}
+    details = {k: str(v) for k in F.DETAIL_FIELDS if (v := getattr(event, k)) is not None}
     fact = Fact(
         event_id=event.event_id,
         type=event.type,

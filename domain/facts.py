@@ -14,6 +14,7 @@ PAUSED = "ticket.paused"
 RESUMED = "ticket.resumed"
 RESOLVED = "ticket.resolved"
 REOPENED = "ticket.reopened"
+WORK_LOGGED = "ticket.work_logged"
 
 EVENT_TYPES: tuple[str, ...] = (
     CREATED,
@@ -24,10 +25,12 @@ EVENT_TYPES: tuple[str, ...] = (
     RESUMED,
     RESOLVED,
     REOPENED,
+    WORK_LOGGED,
 )
 
-DETAIL_FIELDS: tuple[str, ...] = ("reason", "channel", "actor", "source")
-"""Fields kept for audit only: they never change a clock."""
+DETAIL_FIELDS: tuple[str, ...] = ("reason", "channel", "actor", "source", "minutes", "mode")
+"""Fields that never change a clock: audit details, and a work log's minutes and mode
+(kept as text; the hour account reads them)."""
 
 
 def epoch(instant: datetime) -> int:

@@ -36,9 +36,12 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from domain.facts import WORK_LOGGED
+
+__all__ = ["WORK_LOGGED", "AccountTerms", "BillingRule", "Statement", "WorkLog", "month_statements"]
+
 Mode = Literal["on_site", "remote"]
 
-WORK_LOGGED = "ticket.work_logged"
 """The event type that carries one ``WorkLog`` (see docs/hour-accounts.md)."""
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Literal
 
 from domain.calendar import BusinessCalendar
+from domain.hour_account import AccountTerms, BillingRule
 
 METRICS: tuple[str, ...] = ("response", "intervention", "resolution")
 """Every metric slaclock knows, in the order reports list them."""
@@ -51,6 +52,24 @@ class CreditRule:
 
 
 @dataclass(frozen=True)
+class HourAccountPlan:
+    """A plan's support-hour account: how work is billed and what each month pays in."""
+
+    rule: BillingRule
+    monthly_credit_minutes: int
+    overdraft_limit_minutes: int
+    rollover: bool = True
+
+    def terms(self, opening_balance_minutes: int = 0) -> AccountTerms:
+        return AccountTerms(
+            monthly_credit_minutes=self.monthly_credit_minutes,
+            overdraft_limit_minutes=self.overdraft_limit_minutes,
+            opening_balance_minutes=opening_balance_minutes,
+            rollover=self.rollover,
+        )
+
+
+@dataclass(frozen=True)
 class Plan:
     """A service plan: per metric and priority the target that applies.
 
@@ -65,6 +84,7 @@ class Plan:
     credits: CreditRule | None = None
     warnings: tuple[int, ...] = (75, 90)
     """Percentages of a target at which a running clock raises a warning."""
+    hours: HourAccountPlan | None = None
 
     def target(self, metric: str, priority: int | None) -> Target | None:
         if priority is None:
@@ -80,6 +100,7 @@ class Contract:
     plan: Plan
     valid_from: date
     monthly_fee: Decimal
+    opening_hour_balance_minutes: int = 0
 
     @property
     def key(self) -> str:

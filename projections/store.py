@@ -25,6 +25,7 @@ from psycopg.sql import SQL
 
 from domain.alerts import next_alert_at
 from domain.clocks import TicketSnapshot, evaluate
+from domain.facts import WORK_LOGGED
 from domain.policy import Policy
 from domain.ticket import Ticket, ticket_uuid
 from projections import tables as T
@@ -48,6 +49,8 @@ class Batch:
     tracking: list[Tracking] = field(default_factory=list)
     ledger: list[tuple[Any, ...]] = field(default_factory=list)
     meta: list[tuple[str, str]] = field(default_factory=list)
+    work_logs: list[tuple[Any, ...]] = field(default_factory=list)
+    voided_work_logs: list[tuple[str]] = field(default_factory=list)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
         if self.event_ids:
@@ -58,6 +61,10 @@ class Batch:
             cursor.executemany(dialect.sql(T.UPSERT_CLOCK), self.clocks)
         if self.ledger:
             cursor.executemany(dialect.sql(T.INSERT_LEDGER), self.ledger)
+        if self.work_logs:
+            cursor.executemany(dialect.sql(T.UPSERT_WORK_LOG), self.work_logs)
+        if self.voided_work_logs:
+            cursor.executemany(dialect.sql(T.DELETE_WORK_LOG), self.voided_work_logs)
         if self.meta:
             cursor.executemany(dialect.sql(T.UPSERT_META), self.meta)
         for tracking in self.tracking:
@@ -260,6 +267,7 @@ class TicketStore:
         assert snapshot is None or isinstance(snapshot, TicketSnapshot)
         watermark = self.watermark() or 0
         batch.tickets.append(ticket_row(ticket, snapshot))
+        _work_log_rows(ticket, snapshot, batch)
         if snapshot is None:
             return
         contract = snapshot.contract.key if snapshot.contract else None
@@ -446,6 +454,28 @@ def _replay(ticket: Ticket | None, events: Iterable[Any]) -> Ticket | None:
     for event in events:
         ticket = event.mutate(ticket)
     return ticket
+
+
+def _work_log_rows(ticket: Ticket, snapshot: TicketSnapshot | None, batch: Batch) -> None:
+    """Work logs for the hour accounts (their customer is known once the ticket is created)."""
+    customer = snapshot.customer_id if snapshot else None
+    for fact in ticket.facts:
+        if fact.type == WORK_LOGGED:
+            batch.work_logs.append(
+                (
+                    fact.event_id,
+                    ticket.ticket_id,
+                    customer,
+                    fact.occurred_at.isoformat(),
+                    fact.at,
+                    int(fact.details["minutes"]),
+                    fact.details["mode"],
+                    fact.details["actor"],
+                )
+            )
+    for event_id, voided in ticket.voided.items():
+        if voided.fact.type == WORK_LOGGED:
+            batch.voided_work_logs.append((event_id,))
 
 
 def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ...]:

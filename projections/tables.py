@@ -66,6 +66,16 @@ TABLES: tuple[str, ...] = (
         policy_version TEXT)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_ticket ON {p}sla_ledger (ticket_id)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_posted ON {p}sla_ledger (posted_month)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_work_logs (
+        event_id TEXT PRIMARY KEY,
+        ticket_id TEXT NOT NULL,
+        customer_id TEXT,
+        occurred_at TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        minutes INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        actor TEXT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS sla_work_logs_customer ON {p}sla_work_logs (customer_id, at)""",
     """CREATE TABLE IF NOT EXISTS {p}sla_closed_months (
         month TEXT PRIMARY KEY,
         closed_at BIGINT NOT NULL,
@@ -125,3 +135,10 @@ class Dialect:
         if self.name == "postgres":
             text = text.replace("?", "%s")
         return text
+
+UPSERT_WORK_LOG = """INSERT INTO {p}sla_work_logs
+    (event_id, ticket_id, customer_id, occurred_at, at, minutes, mode, actor)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (event_id) DO UPDATE SET customer_id = excluded.customer_id"""
+
+DELETE_WORK_LOG = "DELETE FROM {p}sla_work_logs WHERE event_id = ?"

@@ -24,6 +24,7 @@ from consumers.sources import read_events
 from domain.durations import parse_duration
 from domain.explain import explain
 from domain.policy import Policy
+from projections.hours import NoHourAccount, statements
 from projections.queries import Queries
 from projections.render import (
     compliance_json,
@@ -37,7 +38,7 @@ from projections.reports import compliance, month_credits, month_outcomes
 from projections.store import StoreError, TicketStore
 from slaclock import api_commands, kafka_commands, replay_commands
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
-from slaclock.output import explain_human, table
+from slaclock.output import explain_human, hours_human, table
 
 
 class UsageError(Exception):
@@ -104,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         "tick", help="raise the alerts (and post the credits) that time alone made due"
     )
     _alert_options(p)
+    p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("hours", help="a customer's support-hour account statement")
+    p.add_argument("--customer", required=True)
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--all", action="store_true", help="every month from the account's start")
     p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("ledger", help="the append-only credit ledger")
@@ -225,6 +232,18 @@ def cmd_tick(args: argparse.Namespace, policy: Policy, store: TicketStore) -> in
     ingestor.process([])
     data = {"alerts": ingestor.stats.alerts, "watermark": instant(store.watermark())}
     _emit(args, data, f"{data['alerts']} alerts; watermark {data['watermark']}")
+    return 0
+
+
+def cmd_hours(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+    month = _month(args.month)
+    try:
+        found = statements(store, policy, args.customer, month)
+    except NoHourAccount as exc:
+        raise NotFound(str(exc)) from None
+    shown = found if args.all else found[-1:]
+    data = {"customer_id": args.customer, "statements": [s.as_dict() for s in shown]}
+    _emit(args, data, hours_human(data))
     return 0
 
 
@@ -452,6 +471,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             "explain": cmd_explain,
             "tick": cmd_tick,
             "ledger": cmd_ledger,
+            "hours": cmd_hours,
         }[args.command]
         return handler(args, policy, store)
     finally:

@@ -19,7 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.calendar import BusinessCalendar, HolidayRule
 from domain.durations import parse_duration
-from domain.policy import METRICS, Contract, CreditRule, Plan, Policy, Target
+from domain.hour_account import BillingRule
+from domain.policy import (
+    METRICS,
+    Contract,
+    CreditRule,
+    HourAccountPlan,
+    Plan,
+    Policy,
+    Target,
+)
 from domain.weekly_hours import parse_hours, parse_service_level, service_level_hours
 
 Metric = Literal["response", "intervention", "resolution"]
@@ -57,6 +66,15 @@ class CreditsConfig(_Strict):
     cap: str | float | int | None = None
 
 
+class HoursConfig(_Strict):
+    increment: str
+    on_site_minimum: str = "0m"
+    monthly_credit: str
+    overdraft_limit: str = "0m"
+    rollover: bool = True
+    waive_on_response_breach: bool = False
+
+
 class PlanConfig(_Strict):
     calendar: str | None = None
     targets: dict[Metric, dict[str, str | WithinConfig]] = {}
@@ -67,6 +85,8 @@ class PlanConfig(_Strict):
     pausable: list[Metric] = []
     on_reprioritise: Literal["recalculate", "restart"] = "recalculate"
     credits: CreditsConfig | None = None
+    warnings: list[str | int] = ["75%", "90%"]
+    hours: HoursConfig | None = None
 
 
 class ContractConfig(_Strict):
@@ -74,6 +94,7 @@ class ContractConfig(_Strict):
     plan: str
     valid_from: date = Field(alias="from")
     monthly_fee: Decimal
+    opening_hour_balance: str = "0m"
 
 
 class FileConfig(_Strict):
@@ -248,6 +269,12 @@ def _plan(
             per_breach=_percent(cfg.credits.per_breach, f"{ckey}.per_breach"),
             cap=None if cfg.credits.cap is None else _percent(cfg.credits.cap, f"{ckey}.cap"),
         )
+    warnings = []
+    for i, text in enumerate(cfg.warnings):
+        percent = _percent(text, f"{key}.warnings.{i}") * 100
+        if not 0 < percent < 100 or percent != int(percent):
+            raise _KeyError(f"{key}.warnings.{i}", f"{text!r}: expected a whole percentage 1-99")
+        warnings.append(int(percent))
     return Plan(
         name=name,
         calendar=calendar,
@@ -255,6 +282,45 @@ def _plan(
         pausable=frozenset(cfg.pausable),
         on_reprioritise=cfg.on_reprioritise,
         credits=credits,
+        warnings=tuple(sorted(set(warnings))),
+        hours=_hours(cfg.hours, f"{key}.hours") if cfg.hours else None,
+    )
+
+
+def _minutes(text: str, key: str, *, zero: bool = False, signed: bool = False) -> int:
+    """Whole minutes of a duration; ``zero``/``signed`` allow "0m" and "-2h"."""
+    raw = text.strip()
+    sign = -1 if signed and raw.startswith("-") else 1
+    raw = raw.removeprefix("-") if signed else raw
+    if zero and raw and raw.strip("PTpt0hmsHMS") == "":
+        return 0  # "0m", "0h", "PT0M", "0"
+    try:
+        seconds = parse_duration(raw)
+    except ValueError as exc:
+        raise _KeyError(key, str(exc)) from None
+    if seconds % 60:
+        raise _KeyError(key, f"{text!r} is not a whole number of minutes")
+    return sign * seconds // 60
+
+
+def _hours(cfg: HoursConfig, key: str) -> HourAccountPlan:
+    try:
+        rule = BillingRule(
+            increment_minutes=_minutes(cfg.increment, f"{key}.increment"),
+            on_site_minimum_minutes=_minutes(
+                cfg.on_site_minimum, f"{key}.on_site_minimum", zero=True
+            ),
+            waive_on_response_breach=cfg.waive_on_response_breach,
+        )
+    except ValueError as exc:
+        raise _KeyError(key, str(exc)) from None
+    return HourAccountPlan(
+        rule=rule,
+        monthly_credit_minutes=_minutes(cfg.monthly_credit, f"{key}.monthly_credit", zero=True),
+        overdraft_limit_minutes=_minutes(
+            cfg.overdraft_limit, f"{key}.overdraft_limit", zero=True
+        ),
+        rollover=cfg.rollover,
     )
 
 
@@ -274,7 +340,12 @@ def build_policy(cfg: FileConfig) -> Policy:
             raise _KeyError(f"contracts.{i}.plan", f"unknown plan {c.plan!r}")
         if c.monthly_fee < 0:
             raise _KeyError(f"contracts.{i}.monthly_fee", "must not be negative")
-        contracts.append(Contract(c.customer, plans[c.plan], c.valid_from, c.monthly_fee))
+        opening = _minutes(
+            c.opening_hour_balance, f"contracts.{i}.opening_hour_balance", zero=True, signed=True
+        )
+        contracts.append(
+            Contract(c.customer, plans[c.plan], c.valid_from, c.monthly_fee, opening)
+        )
     assert set(METRICS) >= {m for p in plans.values() for m in p.targets}
     return Policy(
         currency=cfg.currency,

@@ -52,3 +52,35 @@ def explain_human(data: dict[str, Any]) -> str:
 
 def _hm(seconds: int) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds else "-"
+
+
+def hours_human(data: dict[str, Any]) -> str:
+    """Hour-account statements as a person reads them: balances, then the lines."""
+    lines = [f"hour account of {data['customer_id']}"]
+    for st in data["statements"]:
+        lines.append(
+            f"\n{st['month']}: opening {_signed_hm(st['opening_balance_minutes'])}"
+            f"  + credit {_signed_hm(st['credit_minutes'])}"
+            f"  - billed {_signed_hm(st['billed_minutes'])}"
+            f"  = closing {_signed_hm(st['closing_balance_minutes'])}"
+            f"  (overdraft limit {_signed_hm(st['overdraft_limit_minutes'])}"
+            + (
+                f", OVER by {_signed_hm(st['over_limit_minutes'])}"
+                if st["over_limit_minutes"]
+                else ""
+            )
+            + ")"
+        )
+        rows = [
+            [ln["date"], ln["ticket_id"], ln["actor"], ln["mode"], ln["worked_minutes"],
+             ln["billed_minutes"], ln["waived_minutes"] or None, ln["waived_reason"]]
+            for ln in st["lines"]
+        ]  # fmt: skip
+        headers = ["date", "ticket", "who", "mode", "worked", "billed", "waived", "why"]
+        lines.append(table(headers, rows))
+    return "\n".join(lines)
+
+
+def _signed_hm(minutes: int) -> str:
+    sign = "-" if minutes < 0 else ""
+    return f"{sign}{abs(minutes) // 60}h{abs(minutes) % 60:02d}m"

@@ -486,6 +486,8 @@ def rebuild(
     caught_up = 0
     for _ in range(3):  # events stored meanwhile, without holding the writers' lock
         with store.datastore.transaction(commit=True) as cursor:
+            if store.dialect.name == "sqlite":
+                _sqlite_write_lock(cursor, store)  # before reading: WAL cannot upgrade later
             mark = int(_meta(cursor, store)[MARK])
             count, _ = _catch_up(cursor, store, events, mark)
         caught_up += count
@@ -525,10 +527,14 @@ def _lock_writers(cursor: Any, store: TicketStore, events: EventStore) -> None:
     if store.dialect.name == "postgres":
         cursor.execute("SET LOCAL lock_timeout = '30s'")
         cursor.execute(events.sql("LOCK TABLE {events} IN EXCLUSIVE MODE"))
-    else:  # a first write takes SQLite's write lock (the transaction began deferred)
-        cursor.execute(
-            store.dialect.sql("UPDATE {p}sla_meta SET value = value WHERE key = ?"), [MARK]
-        )
+    else:
+        _sqlite_write_lock(cursor, store)
+
+
+def _sqlite_write_lock(cursor: Any, store: TicketStore) -> None:
+    """Take SQLite's write lock now: the transaction began deferred, and in WAL mode one that
+    has read cannot become a writer after another connection committed."""
+    cursor.execute(store.dialect.sql("UPDATE {p}sla_meta SET value = value WHERE key = ?"), [MARK])
 
 
 def _switch(cursor: Any, store: TicketStore) -> None:

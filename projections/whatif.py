@@ -121,7 +121,7 @@ def _totals(c: CustomerCredits | None) -> dict[str, Any] | None:
         "subtotal": str(c.subtotal),
         "cap": None if c.cap is None else str(c.cap),
         "total": str(c.total),
-        "entries": len(c.entries),
+        "entry_count": len(c.entries),
     }
 
 

@@ -316,6 +316,6 @@ def _what_if_human(data: dict[str, Any]) -> str:
     unchanged = data["unchanged"]
     lines.append(
         f"\nunchanged: {unchanged['compliance_rows']} compliance rows,"
-        f" {unchanged['credit_customers']} customers' credits"
+        f" credits of {unchanged['credit_customers']} customers"
     )
     return "\n".join(lines)

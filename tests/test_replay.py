@@ -194,3 +194,25 @@ def test_interrupted_replay_resumes_and_catches_up(cli: Cli, tmp_path) -> None:
     tables, _, meta = schema(cli.store)
     assert not any(name.endswith(NEW) for name in tables)
     assert not {POSITION, MARK, POLICY} & meta.keys()
+
+
+def test_events_stored_while_replay_runs_are_caught_up(cli: Cli, tmp_path) -> None:
+    lines = EVENTS.read_text().splitlines()
+    first, rest = tmp_path / "first.jsonl", tmp_path / "rest.jsonl"
+    first.write_text("\n".join(lines[:20]) + "\n")
+    rest.write_text("\n".join(lines[20:]) + "\n")
+    assert slaclock(cli, "ingest", str(first))[0] == 0
+    ingested: list[int] = []
+
+    def meanwhile(tickets: int) -> None:  # after the first page: another writer ingests
+        if not ingested:
+            ingested.append(slaclock(cli, "ingest", str(rest))[0])
+
+    store = open_store(cli.store, read_policy(CONFIG))
+    try:
+        result = rebuild(store, batch_size=3, progress=meanwhile)
+    finally:
+        store.close()
+    assert ingested == [0]
+    assert result.complete and result.tickets == 11 and result.caught_up >= 1
+    assert verify_json(cli)[0] == 0

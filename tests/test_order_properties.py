@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import random
 import tempfile
-from decimal import Decimal
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings

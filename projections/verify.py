@@ -1,18 +1,19 @@
-"""Replay and verify: the clock read model recomputed from the event store.
+"""Replay and verify: the read model recomputed from the event store.
 
-The rows of ``sla_tickets`` and ``sla_clocks`` are derived from each ticket's events (and the
-policy), so they can always be recomputed. This module does it two ways, a page of tickets at
-a time so that memory stays bounded whatever the size of the store:
+The rows of ``sla_tickets``, ``sla_clocks`` and ``sla_work_logs`` (:data:`REBUILT`) are
+derived from each ticket's events (and the policy) by ``TicketStore.rows_for``, so they can
+always be recomputed. This module does it two ways, a page of tickets at a time so that
+memory stays bounded whatever the size of the store:
 
 - :func:`verify` recomputes every ticket's rows in memory and compares them, column by
   column, with the live rows; it changes nothing.
-- :func:`rebuild` recomputes them into new tables (``sla_tickets_new``, ``sla_clocks_new``,
-  same DDL as :data:`projections.tables.TABLES`), then switches them in one transaction
-  (drop the old tables, rename the new ones), so readers never see a half-built model. Its
-  progress (the last aggregate done) is kept in ``sla_meta``, so an interrupted rebuild
-  resumes where it stopped. Events stored while it runs (their position in the event store is
-  above the mark taken when it started) are caught up before and during the switch, which
-  holds the writers' lock.
+- :func:`rebuild` recomputes them into new tables (``sla_tickets_new`` and so on, same DDL
+  as :data:`projections.tables.TABLES`), then switches them in one transaction (drop the old
+  tables, rename the new ones), so readers never see a half-built model. Its progress (the
+  last aggregate done) is kept in ``sla_meta``, so an interrupted rebuild resumes where it
+  stopped. Events stored while it runs (their position in the event store is above the mark
+  taken when it started) are caught up before and during the switch, which holds the
+  writers' lock.
 
 Tickets are enumerated from the event store (each ``Ticket.Registered`` event), not from the
 read model, so a ticket whose rows were lost is found too; live rows of a ticket that has no
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from uuid import UUID
 
@@ -35,11 +36,20 @@ from domain.ticket import Ticket, ticket_uuid
 from projections import tables as T
 from projections.store import Batch, TicketStore
 
-REBUILT = ("sla_tickets", "sla_clocks")
-KEYS: dict[str, tuple[str, ...]] = {
-    "sla_tickets": ("ticket_id",),
-    "sla_clocks": ("ticket_id", "metric"),
-}
+# The projections rebuilt from events: table, its upsert in projections.tables, the Batch
+# field holding its rows (``TicketStore.rows_for``), its primary key. Every table has a
+# ``ticket_id`` column.
+_PROJECTIONS = (
+    ("sla_tickets", "UPSERT_TICKET", "tickets", ("ticket_id",)),
+    ("sla_clocks", "UPSERT_CLOCK", "clocks", ("ticket_id", "metric")),
+    ("sla_work_logs", "UPSERT_WORK_LOG", "work_logs", ("event_id",)),
+)
+_BATCH_FIELDS = {f.name for f in fields(Batch)}
+_AVAILABLE = [p for p in _PROJECTIONS if hasattr(T, p[1]) and p[2] in _BATCH_FIELDS]
+REBUILT: tuple[str, ...] = tuple(p[0] for p in _AVAILABLE)
+KEYS: dict[str, tuple[str, ...]] = {p[0]: p[3] for p in _AVAILABLE}
+_UPSERTS = {p[0]: p[1] for p in _AVAILABLE}
+_FIELDS = {p[0]: p[2] for p in _AVAILABLE}
 NEW = "_new"  # suffix of the tables a rebuild fills before the switch
 # sla_meta keys of a rebuild in progress
 POSITION, MARK, POLICY = "replay_position", "replay_mark", "replay_policy"
@@ -48,8 +58,8 @@ _REGISTERED = get_topic(Ticket.Registered)
 
 def columns(table: str) -> tuple[str, ...]:
     """The columns of ``table`` in the order the store writes them (its upsert statement)."""
-    statement = {"sla_tickets": T.UPSERT_TICKET, "sla_clocks": T.UPSERT_CLOCK}[table]
-    match = re.search(r"INSERT INTO \{p\}" + table + r" \(([^)]*)\)", statement)
+    statement = getattr(T, _UPSERTS[table])
+    match = re.search(r"INSERT INTO \{p\}" + table + r"\s*\(([^)]*)\)", statement)
     if match is None:  # pragma: no cover - a change in projections.tables
         raise RuntimeError(f"cannot find the columns of {table} in projections.tables")
     return tuple(name.strip() for name in match.group(1).split(","))
@@ -193,9 +203,13 @@ def _live_rows(
         ),
         list(ticket_ids),
     )
-    width = len(KEYS[table])
     rows = (tuple(_plain(row[name]) for name in names) for row in cursor.fetchall())
-    return {row[:width]: row for row in rows}
+    return {_key(table, row): row for row in rows}
+
+
+def _key(table: str, row: Sequence[Any]) -> tuple[Any, ...]:
+    names = columns(table)
+    return tuple(row[names.index(name)] for name in KEYS[table])
 
 
 def _plain(value: Any) -> Any:
@@ -203,9 +217,8 @@ def _plain(value: Any) -> Any:
 
 
 def _rebuilt(batch: Batch, table: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    rows = batch.tickets if table == "sla_tickets" else batch.clocks
-    width = len(KEYS[table])
-    return {tuple(row[:width]): tuple(_plain(v) for v in row) for row in rows}
+    rows = getattr(batch, _FIELDS[table])
+    return {_key(table, row): tuple(_plain(v) for v in row) for row in rows}
 
 
 # ----------------------------------------------------------------------------- verify
@@ -217,18 +230,23 @@ class Difference:
     live) or ``extra`` (a live row that the events do not imply)."""
 
     table: str
-    ticket_id: str
-    metric: str | None
+    key: dict[str, Any]  # the row's primary key
     kind: str
     column: str | None = None
     live: Any = None
     rebuilt: Any = None
+    ticket_id: str | None = None
+
+    @property
+    def metric(self) -> str | None:
+        return self.key.get("metric")
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "table": self.table,
             "ticket_id": self.ticket_id,
             "metric": self.metric,
+            "key": self.key,
             "kind": self.kind,
             "column": self.column,
             "live": self.live,
@@ -261,22 +279,23 @@ def compare(
 ) -> Iterator[Difference]:
     """The differences between live and rebuilt rows of ``table`` (keyed by primary key)."""
     names = columns(table)
-    width = len(KEYS[table])
+    at = names.index("ticket_id")
     for key in sorted(live.keys() | rebuilt.keys(), key=_sort_key):
-        ticket_id, metric = key[0], key[1] if width > 1 else None
+        named = dict(zip(KEYS[table], key, strict=True))
         mine, theirs = live.get(key), rebuilt.get(key)
+        row = mine if mine is not None else theirs
+        assert row is not None
+        ticket = row[at]
         if mine is None:
-            yield Difference(
-                table, ticket_id, metric, "missing", rebuilt=dict(zip(names, theirs, strict=True))
-            )
+            whole = dict(zip(names, row, strict=True))
+            yield Difference(table, named, "missing", rebuilt=whole, ticket_id=ticket)
         elif theirs is None:
-            yield Difference(
-                table, ticket_id, metric, "extra", live=dict(zip(names, mine, strict=True))
-            )
+            whole = dict(zip(names, row, strict=True))
+            yield Difference(table, named, "extra", live=whole, ticket_id=ticket)
         else:
-            for name, a, b in zip(names[width:], mine[width:], theirs[width:], strict=True):
-                if a != b:
-                    yield Difference(table, ticket_id, metric, "changed", name, a, b)
+            for name, a, b in zip(names, mine, theirs, strict=True):
+                if a != b and name not in KEYS[table]:
+                    yield Difference(table, named, "changed", name, a, b, ticket_id=ticket)
 
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[str, ...]:
@@ -317,10 +336,10 @@ def _orphans(
     after = ""
     while True:
         with snapshot(store) as cursor:
+            union = " UNION ".join(f"SELECT ticket_id FROM {{p}}{table}" for table in REBUILT)
             cursor.execute(
                 store.dialect.sql(
-                    "SELECT ticket_id FROM (SELECT ticket_id FROM {p}sla_tickets UNION"
-                    " SELECT ticket_id FROM {p}sla_clocks) AS known WHERE ticket_id > ?"
+                    f"SELECT ticket_id FROM ({union}) AS known WHERE ticket_id > ?"
                     " ORDER BY ticket_id LIMIT ?"
                 ),
                 [after, batch_size],
@@ -405,7 +424,8 @@ def _write_new(cursor: Any, store: TicketStore, tickets: Sequence[Ticket]) -> No
         cursor.execute(
             store.dialect.sql(f"DELETE FROM {{p}}{table}{NEW} WHERE ticket_id IN ({marks})"), ids
         )
-    for table, rows in (("sla_tickets", batch.tickets), ("sla_clocks", batch.clocks)):
+    for table in REBUILT:
+        rows = getattr(batch, _FIELDS[table])
         if rows:
             names = columns(table)
             cursor.executemany(

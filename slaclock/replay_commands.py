@@ -134,12 +134,12 @@ def _verify_human(data: dict[str, Any]) -> str:
     lines = [head, f"differences: {data['mismatches']}"]
     lines.append(
         table(
-            ["table", "ticket", "metric", "difference", "column", "live", "rebuilt"],
+            ["table", "ticket", "key", "difference", "column", "live", "rebuilt"],
             [
                 [
                     d["table"],
                     d["ticket_id"],
-                    d["metric"],
+                    " ".join(str(v) for k, v in d["key"].items() if k != "ticket_id") or None,
                     d["kind"],
                     d["column"],
                     _value(d["column"], d["live"]),

@@ -98,7 +98,7 @@ def test_verify_detects_a_corrupted_row_and_replay_repairs_it(cli: Cli) -> None:
     assert code == 0, result
     assert result["ok"] and result["mismatches"] == 0 and result["differences"] == []
     assert result["tickets"] == 11
-    assert result["rows"] == {"sla_tickets": 11, "sla_clocks": 14}
+    assert result["rows"] == {"sla_tickets": 11, "sla_clocks": 14, "sla_work_logs": 0}
     assert result["policy_version"] == read_policy(CONFIG).version
     before = reports(cli)
     _, indexes_before, _ = schema(cli.store)
@@ -137,22 +137,41 @@ def test_verify_detects_a_corrupted_row_and_replay_repairs_it(cli: Cli) -> None:
     assert not {POSITION, MARK, POLICY} & meta.keys()
 
 
-def test_verify_reports_missing_and_extra_rows_and_replay_removes_them(cli: Cli) -> None:
-    assert slaclock(cli, "ingest", str(EVENTS))[0] == 0
+def test_verify_reports_missing_and_extra_rows_and_replay_removes_them(cli: Cli, tmp_path) -> None:
+    log = {
+        "event_id": "w1",
+        "type": "ticket.work_logged",
+        "ticket_id": "T-2001",
+        "occurred_at": "2025-09-10T10:00:00+02:00",
+        "minutes": 25,
+        "mode": "remote",
+        "actor": "ann",
+    }
+    work = tmp_path / "work.jsonl"
+    work.write_text(json.dumps(log) + "\n")
+    assert slaclock(cli, "ingest", str(EVENTS), str(work))[0] == 0
+    assert verify_json(cli)[1]["rows"]["sla_work_logs"] == 1
     execute(
         cli.store,
         "DELETE FROM {p}sla_clocks WHERE ticket_id = 'T-1001'",
         "DELETE FROM {p}sla_tickets WHERE ticket_id = 'T-3002'",
         "INSERT INTO {p}sla_tickets (ticket_id, last_recorded_at, pending) VALUES ('X-1', 0, 0)",
+        "UPDATE {p}sla_work_logs SET minutes = 250 WHERE event_id = 'w1'",
     )
     code, result = verify_json(cli)
     assert code == 1
-    found = {(d["table"], d["ticket_id"], d["metric"], d["kind"]) for d in result["differences"]}
-    assert found == {
-        ("sla_clocks", "T-1001", "response", "missing"),
-        ("sla_tickets", "T-3002", None, "missing"),
-        ("sla_tickets", "X-1", None, "extra"),
+    found = {
+        (d["table"], d["ticket_id"], json.dumps(d["key"]), d["kind"], d["column"])
+        for d in result["differences"]
     }
+    assert found == {
+        ("sla_clocks", "T-1001", '{"ticket_id": "T-1001", "metric": "response"}', "missing", None),
+        ("sla_tickets", "T-3002", '{"ticket_id": "T-3002"}', "missing", None),
+        ("sla_tickets", "X-1", '{"ticket_id": "X-1"}', "extra", None),
+        ("sla_work_logs", "T-2001", '{"event_id": "w1"}', "changed", "minutes"),
+    }
+    missing = next(d for d in result["differences"] if d["ticket_id"] == "T-1001")
+    assert missing["rebuilt"]["deadline"] and missing["live"] is None  # the row it should be
     assert replay_json(cli)["tickets"] == 11  # T-3002 is found in the event store
     assert verify_json(cli)[0] == 0
     tickets = json.loads(slaclock(cli, "tickets", "--as-of", AS_OF, "--json")[1])

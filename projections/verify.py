@@ -470,14 +470,19 @@ def rebuild(
     batch_size: int = 500,
     max_pages: int | None = None,
     progress: Callable[[int], Any] | None = None,
+    version: str | None = None,
 ) -> RebuildResult:
-    """Rebuild ``sla_tickets`` and ``sla_clocks`` from the event store, then switch.
+    """Rebuild the :data:`REBUILT` tables from the event store, then switch.
 
-    Resumes an interrupted rebuild made under the same policy version; one made under
-    another version is discarded and started again. ``max_pages`` stops after that many pages
-    (as an interruption would); ``progress`` is called with the tickets of each page."""
+    Rows are computed under ``store.policy``; ``version`` is its policy version (default: the
+    one ``sla_meta`` records, i.e. the read model's). Resumes an interrupted rebuild made
+    under the same version; one made under another version is discarded and started again.
+    The switch is refused (:class:`ReplayError`) if ``sla_meta``'s policy version changed
+    while the rebuild ran. ``max_pages`` stops after that many pages (as an interruption
+    would); ``progress`` is called with the tickets of each page."""
     events = EventStore(store)
-    version = store.policy_version() or ""
+    live_version = store.policy_version()
+    version = version or live_version or ""
     with store.read() as cursor:
         state = _meta(cursor, store)
     resumed_from: str | None = None
@@ -516,7 +521,7 @@ def rebuild(
     with store.datastore.transaction(commit=True) as cursor:
         _lock_writers(cursor, store, events)
         state = _meta(cursor, store)
-        if _current_policy(cursor, store) != state.get(POLICY):
+        if _current_policy(cursor, store) != live_version or state.get(POLICY) != version:
             raise ReplayError(
                 "the configuration changed while the rebuild ran; run `slaclock replay` again"
             )

@@ -12,8 +12,10 @@ import json
 from contextlib import redirect_stdout
 from typing import Any
 
+import pytest
+
 from projections.store import TicketStore
-from projections.verify import MARK, NEW, POLICY, POSITION, rebuild, verify
+from projections.verify import MARK, NEW, POLICY, POSITION, ReplayError, rebuild, verify
 from slaclock.cli import main, open_store
 from slaclock.config import read_policy
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
@@ -235,3 +237,30 @@ def test_events_stored_while_replay_runs_are_caught_up(cli: Cli, tmp_path) -> No
     assert ingested == [0]
     assert result.complete and result.tickets == 11 and result.caught_up >= 1
     assert verify_json(cli)[0] == 0
+
+
+def test_replay_refuses_to_switch_when_the_configuration_changed_meanwhile(cli: Cli) -> None:
+    assert slaclock(cli, "ingest", str(EVENTS))[0] == 0
+    before = reports(cli)
+
+    def another_process_adopts_a_new_policy(tickets: int) -> None:
+        execute(
+            cli.store, "UPDATE {p}sla_meta SET value = 'elsewhere' WHERE key = 'policy_version'"
+        )
+
+    store = open_store(cli.store, read_policy(CONFIG))
+    try:
+        with pytest.raises(ReplayError, match="configuration changed"):
+            rebuild(store, batch_size=4, progress=another_process_adopts_a_new_policy)
+    finally:
+        store.close()
+    tables, _, meta = schema(cli.store)
+    assert meta["policy_version"] == "elsewhere"  # the switch was rolled back: old tables live
+    assert f"sla_tickets{NEW}" in tables and meta[POLICY] == read_policy(CONFIG).version
+    execute(cli.store, f"UPDATE {{p}}sla_meta SET value = '{read_policy(CONFIG).version}'"
+            " WHERE key = 'policy_version'")  # fmt: skip
+    assert reports(cli) == before
+    assert verify_json(cli)[0] == 0
+    finished = replay_json(cli)  # the filled tables are kept: only the switch remains
+    assert finished["resumed_from"] is not None and finished["rebuilt"] == 0
+    assert reports(cli) == before and verify_json(cli)[0] == 0

@@ -16,9 +16,10 @@ from typing import Any
 
 import fastavro
 
+import schemas
 from domain import facts as F
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(schemas.__file__).resolve().parent
 NAMESPACE = "dev.slaclock.events"
 CURRENT_SCHEMA_ID = 1
 

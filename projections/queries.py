@@ -161,11 +161,14 @@ class Queries:
                 stale_where + " AND t.customer_id = ?",
                 [*stale_params, customer],
             )
-        for row in self.store.query(
-            f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {stale_where}", stale_params
-        ):
-            snapshot = self.ticket(row["ticket_id"], as_of)
-            if snapshot is None or snapshot.contract is None:
+        stale = [
+            row["ticket_id"]
+            for row in self.store.query(
+                f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {stale_where}", stale_params
+            )
+        ]
+        for snapshot in self._evaluate_many(stale, as_of):
+            if snapshot.contract is None:
                 continue
             for clock in snapshot.clocks.values():
                 found.extend(
@@ -174,6 +177,19 @@ class Queries:
                     )
                 )
         return found
+
+    def _evaluate_many(self, ticket_ids: list[str], as_of: int) -> Iterator[TicketSnapshot]:
+        """Re-evaluate tickets from their events, loading them 500 at a time."""
+        for start in range(0, len(ticket_ids), 500):
+            for ticket_id, ticket in self.store.get_tickets(
+                ticket_ids[start : start + 500]
+            ).items():
+                facts = (
+                    ticket.facts if self.known_at is None else ticket.facts_known_at(self.known_at)
+                )
+                snapshot = evaluate(ticket_id, facts, self.policy, cutoff=as_of)
+                if snapshot is not None:
+                    yield snapshot
 
     def _outcome(
         self, ticket_id: str, customer_id: str, contract: Contract, clock: ClockSnapshot, as_of: int

@@ -10,6 +10,7 @@ records). So after a crash the store holds either all of a batch or none of it.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ class Batch:
     voided_work_logs: list[tuple[str]] = field(default_factory=list)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
+        # Tracking first: on PostgreSQL the recorder's tracking insert reads a result, which
+        # psycopg's pipeline mode cannot give after an executemany on the same cursor.
+        for tracking in self.tracking:
+            insert_tracking(cursor, tracking)
         if self.event_ids:
             cursor.executemany(dialect.sql(T.INSERT_EVENT_ID), self.event_ids)
         if self.tickets:
@@ -67,8 +72,6 @@ class Batch:
             cursor.executemany(dialect.sql(T.DELETE_WORK_LOG), self.voided_work_logs)
         if self.meta:
             cursor.executemany(dialect.sql(T.UPSERT_META), self.meta)
-        for tracking in self.tracking:
-            insert_tracking(cursor, tracking)
 
 
 class SQLiteStoreRecorder(SQLiteProcessRecorder):
@@ -109,6 +112,20 @@ class TicketApplication(Application):
     """The event-sourced application holding Ticket aggregates."""
 
     name = "slaclock"
+
+
+def _open_application(env: dict[str, str], url: str) -> TicketApplication:
+    """Open the application; its CREATE TABLE IF NOT EXISTS statements can deadlock with a
+    PostgreSQL writer holding table locks, so a deadlock is retried a few times."""
+    for attempt in range(6):
+        try:
+            return TicketApplication(env=env)
+        except Exception as exc:  # the libraries raise many kinds for a bad URL or server
+            if "deadlock" in str(exc).lower() and attempt < 5:
+                time.sleep(0.2 * 2**attempt)
+                continue
+            raise StoreError(f"store {_redact(url)}: cannot open: {exc}") from None
+    raise AssertionError("unreachable")
 
 
 def store_env(url: str) -> dict[str, str]:
@@ -160,9 +177,7 @@ class TicketStore:
         env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
         saved = {k: os.environ.pop(k) for k in list(os.environ) if k in env}
         try:
-            self.app = TicketApplication(env=env)
-        except Exception as exc:  # the libraries raise many kinds for a bad URL or server
-            raise StoreError(f"store {_redact(url)}: cannot open: {exc}") from None
+            self.app = _open_application(env, url)
         finally:
             os.environ.update(saved)
         self.url = url
@@ -326,7 +341,12 @@ class TicketStore:
         stored = self.policy_version()
         if stored == version:
             return 0
-        rebuilt = self.rebuild() if stored is not None else 0
+        rebuilt = 0
+        if stored is not None:
+            # New tables, then one switch: readers never see a half-recomputed model.
+            from projections.verify import rebuild
+
+            rebuilt = rebuild(self, version=version).rebuilt
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 self.dialect.sql("SELECT 1 FROM {p}sla_policies WHERE version = ?"), [version]

@@ -1,0 +1,1 @@
+"""Avro schemas of ticket events (``*.avsc``) and ``registry.json`` (schema id -> file)."""

@@ -24,21 +24,19 @@ from consumers.sources import read_events
 from domain.durations import parse_duration
 from domain.explain import explain
 from domain.policy import Policy
+from projections.answers import compliance_answer, credits_answer, queries_for
 from projections.hours import NoHourAccount, statements
 from projections.queries import Queries
 from projections.render import (
-    compliance_json,
-    credits_json,
     explain_json,
     instant,
     ledger_entry_json,
     ticket_json,
 )
-from projections.reports import compliance, month_credits, month_outcomes
 from projections.store import StoreError, TicketStore
 from slaclock import api_commands, kafka_commands, replay_commands
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
-from slaclock.output import explain_human, hours_human, table
+from slaclock.output import credits_human, explain_human, hours_human, table
 
 
 class UsageError(Exception):
@@ -263,27 +261,26 @@ def cmd_ledger(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     month = _month(args.month)
     now = datetime.now(UTC).replace(microsecond=0)
     queries = Queries(store, policy, version=store.policy_version())
-    customers = month_credits(queries, month, int(now.timestamp()), None)
-    statement = credits_json(month, now, policy.currency, customers)
+    statement = credits_answer(queries, month, now, None)
     statement["closed_at"] = now.isoformat()
-    statement["policy_version"] = queries.version
     if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
         raise UsageError(f"--month: {month} is already closed")
-    _emit(args, statement, f"closed {month}: statement frozen for {len(customers)} customers")
+    count = len(statement["customers"])
+    _emit(args, statement, f"closed {month}: statement frozen for {count} customers")
     return 0
 
 
 def _queries(args: argparse.Namespace, policy: Policy, store: TicketStore) -> Queries:
     """Queries for the current read model, or for what the store knew at ``--known-at``."""
+    known_at = None
+    if getattr(args, "known_at", None):
+        known_at = int(_instant(args.known_at, "--known-at").timestamp())
     version = store.policy_version()
-    if not getattr(args, "known_at", None):
-        return Queries(store, policy, version=version)
-    known_at = int(_instant(args.known_at, "--known-at").timestamp())
-    then = store.policy_at(known_at)
-    if then is None or then[0] == version:
-        return Queries(store, policy, known_at=known_at, version=version)
-    old = parse_policy(then[1], f"stored policy version {then[0]}").policy
-    return Queries(store, old, known_at=known_at, rows_current=False, version=then[0])
+    return queries_for(store, policy, version, known_at, _stored_policy)
+
+
+def _stored_policy(text: str, name: str) -> Policy:
+    return parse_policy(text, name).policy
 
 
 def cmd_ticket(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
@@ -350,49 +347,20 @@ def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     as_of = _as_of(args)
     month = _month(args.month)
     queries = _queries(args, policy, store)
-    policy = queries.policy
     if args.report == "compliance":
-        rows = compliance(month_outcomes(queries, month, int(as_of.timestamp()), args.customer))
-        human = f"compliance {month} as of {as_of.isoformat()}\n" + table(
+        data = compliance_answer(queries, month, as_of, args.customer)
+        human = f"compliance {month} as of {data['as_of']}\n" + table(
             ["customer", "metric", "priority", "met", "breached", "attainment"],
             [
-                [r.customer_id, r.metric, r.priority, r.met, r.breached, f"{r.attainment:.4f}"]
-                for r in rows
+                [r["customer_id"], r["metric"], r["priority"], r["met"], r["breached"],
+                 f"{r['attainment']:.4f}"]
+                for r in data["rows"]
             ],
-        )
-        data = compliance_json(month, as_of, rows)
-        data["policy_version"] = queries.version
+        )  # fmt: skip
         _emit(args, data, human)
         return 0
-    frozen = store.closed_statement(month)
-    if frozen and (queries.known_at is None or frozen[1] <= queries.known_at):
-        data = json.loads(frozen[0])
-        if args.customer is not None:
-            data["customers"] = [c for c in data["customers"] if c["customer_id"] == args.customer]
-    else:
-        customers = month_credits(queries, month, int(as_of.timestamp()), args.customer)
-        data = credits_json(month, as_of, policy.currency, customers)
-        data["policy_version"] = queries.version
-    closed = f", closed {data['closed_at']}" if "closed_at" in data else ""
-    lines = [f"credits {month} as of {data['as_of']} ({data['currency']}{closed})"]
-    for c in data["customers"]:
-        lines.append(
-            f"\n{c['customer_id']}: subtotal {c['subtotal']}  cap {c['cap'] or '-'}"
-            f"  total {c['total']}"
-        )
-        lines.append(
-            table(
-                ["ticket", "metric", "breached_at", "amount"],
-                [[e["ticket_id"], e["metric"], e["breached_at"], e["amount"]] for e in c["entries"]]
-                + [
-                    [a["ticket_id"], a["metric"], a["breached_at"], f"{a['amount']} ({a['kind']})"]
-                    for a in c.get("adjustments", [])
-                ],
-            )
-        )
-    if not data["customers"]:
-        lines.append("no credits")
-    _emit(args, data, "\n".join(lines))
+    data = credits_answer(queries, month, as_of, args.customer)
+    _emit(args, data, credits_human(data))
     return 0
 
 

@@ -84,3 +84,23 @@ def hours_human(data: dict[str, Any]) -> str:
 def _signed_hm(minutes: int) -> str:
     sign = "-" if minutes < 0 else ""
     return f"{sign}{abs(minutes) // 60}h{abs(minutes) % 60:02d}m"
+
+
+def credits_human(data: dict[str, Any]) -> str:
+    """A credit statement: per customer its entries and adjustments, subtotal, cap, total."""
+    closed = f", closed {data['closed_at']}" if "closed_at" in data else ""
+    lines = [f"credits {data['month']} as of {data['as_of']} ({data['currency']}{closed})"]
+    for c in data["customers"]:
+        lines.append(
+            f"\n{c['customer_id']}: subtotal {c['subtotal']}  cap {c['cap'] or '-'}"
+            f"  total {c['total']}"
+        )
+        rows = [[e["ticket_id"], e["metric"], e["breached_at"], e["amount"]] for e in c["entries"]]
+        rows += [
+            [a["ticket_id"], a["metric"], a["breached_at"], f"{a['amount']} ({a['kind']})"]
+            for a in c.get("adjustments", [])
+        ]
+        lines.append(table(["ticket", "metric", "breached_at", "amount"], rows))
+    if not data["customers"]:
+        lines.append("no credits")
+    return "\n".join(lines)

@@ -328,7 +328,7 @@ def create_app(
         the_month = P.month(month) or ""
         customer = scoped(who, customer)
         at, queries = reader(as_of, known_at)
-        data = credits_answer(store, queries, the_month, at.as_of, customer)
+        data = credits_answer(queries, the_month, at.as_of, customer)
         if format == "csv":
             header = [
                 "month",

@@ -3,14 +3,13 @@ with the parameter it is about (``"as_of: ..."``), answered as a 4xx, never a 50
 
 from __future__ import annotations
 
-import inspect
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from domain.policy import Policy
+from projections import answers
 from projections.queries import Queries
 from projections.store import TicketStore
 from slaclock.config import ConfigError, parse_policy
@@ -108,35 +107,14 @@ def moment(as_of: str | None, known_at: str | None) -> Moment:
 def queries_for(
     store: TicketStore, policy: Policy, at: Moment, version: str | None = None
 ) -> Queries:
-    """The queries that answer at ``at``; their ``policy`` is the one to render with.
-
-    ``version`` is the policy version the server runs with. When another process has since
-    brought the read model to another configuration, every ticket is re-evaluated from its
-    events under the server's policy (slower, still right). With ``known_at``, only the events
-    the store had recorded by then count, under the policy version in use then (as the
-    command line's ``--known-at``); an engine without ``known_at`` support answers 501.
-    """
-    accepted = inspect.signature(Queries).parameters
-    extra: dict[str, Any] = {"version": version} if "version" in accepted else {}
-    if at.known_at is None:
-        if version and "rows_current" in accepted and store.policy_version() != version:
-            extra["rows_current"] = False
-        return Queries(store, policy, **extra)
-    if "known_at" not in accepted or not hasattr(store, "policy_at"):
-        raise ApiError(
-            501,
-            "known_at: not supported by this store yet (answers as known at an earlier instant"
-            " need events filtered by when they were recorded); omit known_at to answer from"
-            " every stored event",
-        )
-    known = int(at.known_at.timestamp())
-    then = store.policy_at(known)
-    if then is None or then[0] == version:
-        return Queries(store, policy, known_at=known, **extra)
+    """The queries that answer at ``at`` (as the command line's; see projections.answers)."""
+    known = int(at.known_at.timestamp()) if at.known_at is not None else None
     try:
-        old = parse_policy(then[1], f"stored policy version {then[0]}").policy
+        return answers.queries_for(store, policy, version, known, _stored_policy)
     except ConfigError as exc:  # a stored policy this version cannot read any more
         raise ApiError(501, f"known_at: {exc}") from None
-    if "version" in extra:
-        extra["version"] = then[0]
-    return Queries(store, old, known_at=known, rows_current=False, **extra)
+
+
+def _stored_policy(text: str, name: str) -> Policy:
+    return parse_policy(text, name).policy
+

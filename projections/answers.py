@@ -1,0 +1,75 @@
+"""The answers the command line prints with ``--json`` and the HTTP API serves: one place.
+
+Both front ends pick their :class:`Queries` here (``known_at`` and policy versions) and build
+report answers here (the policy version that produced them; a closed month's frozen credit
+statement; ledger adjustments in open months), so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from domain.policy import Policy
+from projections import reports
+from projections.queries import Queries
+from projections.render import compliance_json, credits_json
+from projections.store import TicketStore
+
+PolicyLoader = Callable[[str, str], Policy]
+"""Parses a stored configuration text (text, name for messages) into a Policy."""
+
+
+def queries_for(
+    store: TicketStore,
+    policy: Policy,
+    version: str | None,
+    known_at: int | None,
+    load_policy: PolicyLoader,
+) -> Queries:
+    """Queries answering with the read model, or with what the store knew at ``known_at``.
+
+    ``version`` is the policy version of ``policy``. When the read model was computed under
+    another version (another process moved it on), every ticket is re-evaluated from its
+    events under ``policy``: slower, still right. With ``known_at``, only the events recorded
+    by then count, under the policy version in use then.
+    """
+    current = store.policy_version()
+    if known_at is None:
+        return Queries(store, policy, version=version, rows_current=current == version)
+    then = store.policy_at(known_at)
+    if then is None or then[0] == version:
+        return Queries(
+            store, policy, known_at=known_at, version=version, rows_current=current == version
+        )
+    old = load_policy(then[1], f"stored policy version {then[0]}")
+    return Queries(store, old, known_at=known_at, rows_current=False, version=then[0])
+
+
+def compliance_answer(
+    queries: Queries, month: str, as_of: datetime, customer: str | None
+) -> dict[str, Any]:
+    rows = reports.compliance(
+        reports.month_outcomes(queries, month, int(as_of.timestamp()), customer)
+    )
+    data = compliance_json(month, as_of, rows)
+    data["policy_version"] = queries.version
+    return data
+
+
+def credits_answer(
+    queries: Queries, month: str, as_of: datetime, customer: str | None
+) -> dict[str, Any]:
+    """The month's credit statement: frozen if the month was closed (by ``known_at``)."""
+    frozen = queries.store.closed_statement(month)
+    if frozen and (queries.known_at is None or frozen[1] <= queries.known_at):
+        data: dict[str, Any] = json.loads(frozen[0])
+        if customer is not None:
+            data["customers"] = [c for c in data["customers"] if c["customer_id"] == customer]
+        return data
+    customers = reports.month_credits(queries, month, int(as_of.timestamp()), customer)
+    data = credits_json(month, as_of, queries.policy.currency, customers)
+    data["policy_version"] = queries.version
+    return data

@@ -166,10 +166,10 @@ class Ingestor:
         event_ids: list[tuple[str, str]] = []
         accepted_per_ticket: dict[str, int] = {}
         accepted: list[Fact] = []
-        voided = 0
+        voided = duplicates = 0
         for index, raw, ticket_id, fact in decoded:
             if fact.event_id in known:
-                self.stats.duplicates += 1
+                duplicates += 1
                 continue
             ticket = tickets.get(ticket_id)
             reason = ticket.conflict(fact) if ticket else None
@@ -190,7 +190,13 @@ class Ingestor:
 
         watermark = self._advance(recorded_at, accepted)
         snapshots, ledger, alerts = self._alerts(tickets, changed, watermark, recorded_at)
-        if changed or tracking:
+        counters = _counters(
+            accepted=len(event_ids),
+            duplicates=duplicates,
+            rejected=[reason for _, _, reason, _ in rejected],
+            alerts=alerts,
+        )
+        if changed or tracking or any(counters.values()):
             self.store.save(
                 list(changed.values()),
                 event_ids,
@@ -198,8 +204,10 @@ class Ingestor:
                 snapshots=snapshots,
                 ledger=ledger,
                 watermark=watermark,
+                counters=counters,
             )
         self.stats.accepted += len(event_ids)
+        self.stats.duplicates += duplicates
         self.stats.alerts += len(alerts)
         if self.alert_sink is not None:
             for alert in alerts:
@@ -217,6 +225,26 @@ class Ingestor:
         for _, source, reason, text in sorted(rejected, key=lambda r: r[0]):
             self.dead_letter.send(source, reason, text)
         self.dead_letter.flush()
+
+
+def _counters(
+    accepted: int, duplicates: int, rejected: list[str], alerts: list[dict[str, Any]]
+) -> dict[tuple[str, str], int]:
+    """What one batch adds to the store's running totals (labels stay few: the field name of
+    a rejection, the kind of an alert)."""
+    counts: dict[tuple[str, str], int] = {
+        ("events", "accepted"): accepted,
+        ("events", "duplicate"): duplicates,
+        ("events", "rejected"): len(rejected),
+    }
+    for reason in rejected:
+        field = reason.split(":", 1)[0] if ":" in reason else "event"
+        key = ("rejected", field if field.isidentifier() else "event")
+        counts[key] = counts.get(key, 0) + 1
+    for alert in alerts:
+        key = ("alerts", f"{alert['alert']}:{alert['kind']}")
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _alert_record(

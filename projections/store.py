@@ -52,6 +52,7 @@ class Batch:
     meta: list[tuple[str, str]] = field(default_factory=list)
     work_logs: list[tuple[Any, ...]] = field(default_factory=list)
     voided_work_logs: list[tuple[str]] = field(default_factory=list)
+    counters: list[tuple[str, str, int]] = field(default_factory=list)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
         # Tracking first: on PostgreSQL the recorder's tracking insert reads a result, which
@@ -72,6 +73,8 @@ class Batch:
             cursor.executemany(dialect.sql(T.DELETE_WORK_LOG), self.voided_work_logs)
         if self.meta:
             cursor.executemany(dialect.sql(T.UPSERT_META), self.meta)
+        if self.counters:
+            cursor.executemany(dialect.sql(T.UPSERT_COUNTER), self.counters)
 
 
 class SQLiteStoreRecorder(SQLiteProcessRecorder):
@@ -225,6 +228,7 @@ class TicketStore:
         snapshots: Mapping[str, TicketSnapshot | None] | None = None,
         ledger: Sequence[LedgerEntry] = (),
         watermark: int | None = None,
+        counters: Mapping[tuple[str, str], int] | None = None,
     ) -> None:
         """Store the tickets' new events with their read-model rows in one transaction.
 
@@ -238,6 +242,7 @@ class TicketStore:
             tracking=list(tracking),
             ledger=[entry.row() for entry in ledger],
             meta=[("watermark", str(self._watermark))] if watermark is not None else [],
+            counters=[(name, label, n) for (name, label), n in (counters or {}).items() if n],
         )
         for ticket in tickets:
             if snapshots is not None and ticket.ticket_id in snapshots:
@@ -405,6 +410,12 @@ class TicketStore:
             "SELECT DISTINCT ticket_id FROM {p}sla_clocks WHERE next_alert_at < ?", [watermark]
         )
         return sorted(row["ticket_id"] for row in rows)
+
+    def counters(self) -> dict[tuple[str, str], int]:
+        """Running totals kept with the batches: events by outcome, rejections by field,
+        alerts by kind (for operators' metrics)."""
+        rows = self.query("SELECT name, label, n FROM {p}sla_counters")
+        return {(row["name"], row["label"]): int(row["n"]) for row in rows}
 
     def closed_months(self) -> set[str]:
         return {row["month"] for row in self.query("SELECT month FROM {p}sla_closed_months")}

@@ -76,6 +76,11 @@ TABLES: tuple[str, ...] = (
         mode TEXT NOT NULL,
         actor TEXT NOT NULL)""",
     """CREATE INDEX IF NOT EXISTS sla_work_logs_customer ON {p}sla_work_logs (customer_id, at)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_counters (
+        name TEXT NOT NULL,
+        label TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (name, label))""",
     """CREATE TABLE IF NOT EXISTS {p}sla_closed_months (
         month TEXT PRIMARY KEY,
         closed_at BIGINT NOT NULL,
@@ -142,3 +147,6 @@ UPSERT_WORK_LOG = """INSERT INTO {p}sla_work_logs
     ON CONFLICT (event_id) DO UPDATE SET customer_id = excluded.customer_id"""
 
 DELETE_WORK_LOG = "DELETE FROM {p}sla_work_logs WHERE event_id = ?"
+
+UPSERT_COUNTER = """INSERT INTO {p}sla_counters (name, label, n) VALUES (?, ?, ?)
+    ON CONFLICT (name, label) DO UPDATE SET n = sla_counters.n + excluded.n"""

@@ -47,8 +47,20 @@ def test_metrics_expose_latencies_and_store_gauges_that_move(server: ApiServer) 
     path = server.cli.cwd / "more.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in OPEN_EVENTS))
     assert server.cli.json("ingest", str(path))["accepted"] == 3
+    bad = server.cli.cwd / "bad.jsonl"
+    bad.write_text('{"event_id": "x"}\nnot json\n')
+    assert server.cli.json("ingest", str(bad))["rejected"] == 2
 
     after = scrape(server)
+    consumed = "slaclock_events_consumed_total"
+    assert after[(consumed, (("outcome", "accepted"),))] == before[
+        (consumed, (("outcome", "accepted"),))
+    ] + 3
+    assert after[(consumed, (("outcome", "rejected"),))] == 2
+    assert after[("slaclock_events_rejected_total", (("field", "type"),))] == 1
+    assert after[("slaclock_events_rejected_total", (("field", "event"),))] == 1
+    breaches = ("slaclock_alerts_total", (("alert", "raised:breach"),))
+    assert after[breaches] > before[breaches]
     assert after[("slaclock_events_stored", ())] == 33
     assert after[("slaclock_tickets", (("state", "created"),))] == 14
     # The three new tickets are open now (their response deadlines passed long ago).

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -64,6 +64,25 @@ class StoreCollector(Collector):
         )
         events.add_metric([], _int(q("SELECT COUNT(*) AS n FROM {p}sla_event_ids")[0]["n"]))
         yield events
+
+        totals = self.store.counters()
+        families = {
+            "events": CounterMetricFamily(
+                "slaclock_events_consumed", "events read by ingest and consume", labels=["outcome"]
+            ),
+            "rejected": CounterMetricFamily(
+                "slaclock_events_rejected",
+                "rejected events by the field their reason names",
+                labels=["field"],
+            ),
+            "alerts": CounterMetricFamily(
+                "slaclock_alerts", "alerts raised and withdrawn, by kind", labels=["alert"]
+            ),
+        }
+        for (name, label), n in sorted(totals.items()):
+            if name in families:
+                families[name].add_metric([label], n)
+        yield from families.values()
 
         row = q(
             "SELECT COUNT(*) AS n, SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END) AS pending"

@@ -7,7 +7,7 @@ only tickets with facts after ``as_of`` are re-evaluated from their events.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,10 @@ from projections.store import TicketStore
 # Outcomes are pre-filtered in SQL on a window this much wider than the month in UTC, then
 # exactly in the timezone of each plan (UTC offsets stay within +-14 h).
 _MARGIN = 14 * 3600
+_TICKET_FIELDS = (
+    "t.ticket_id, t.customer_id AS ticket_customer, t.contract AS ticket_contract,"
+    " t.priority AS ticket_priority, t.created_at, t.last_fact_at"
+)
 # The clock columns other than ticket_id, for joins with the ticket table.
 _CLOCK_FIELDS = ", ".join(f"c.{name}" for name in T.CLOCK_COLUMNS.split(", ")[1:])
 
@@ -59,7 +63,7 @@ class Queries:
         self.rows_current = rows_current
         self.version = version  # the policy version the answers are computed under
 
-    def _fresh(self, as_of: int) -> tuple[str, list[Any]]:
+    def fresh_condition(self, as_of: int) -> tuple[str, list[Any]]:
         """SQL condition (on ``t``, the ticket table) for rows that answer as of ``as_of``."""
         if not self.rows_current:
             return "1 = 0", []
@@ -81,12 +85,18 @@ class Queries:
         where, params = "t.created_at <= ?", [as_of]
         if customer is not None:
             where, params = where + " AND t.customer_id = ?", [*params, customer]
-        fresh, fresh_params = self._fresh(as_of)
+        return self.snapshots(where, params, as_of)
+
+    def snapshots(
+        self, where: str, params: Sequence[Any], as_of: int
+    ) -> Iterator[TicketSnapshot]:
+        """Tickets matching ``where`` (SQL on ``t``, the ticket table), ordered by id: from
+        their rows when the rows answer as of ``as_of``, else re-evaluated from events."""
+        fresh, fresh_params = self.fresh_condition(as_of)
         rows = self.store.query(
-            f"SELECT t.ticket_id, t.customer_id AS ticket_customer, t.contract AS ticket_contract,"
-            " t.priority AS ticket_priority, t.created_at,"
-            f" t.last_fact_at, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh, {_CLOCK_FIELDS}"
-            f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
+            f"SELECT {_TICKET_FIELDS}, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh,"
+            f" {_CLOCK_FIELDS} FROM {{p}}sla_tickets t"
+            f" LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
             f" WHERE {where} ORDER BY t.ticket_id, c.metric",
             [*fresh_params, *params],
         )
@@ -104,14 +114,11 @@ class Queries:
         first = rows[0]
         if not first["fresh"]:
             return self.ticket(first["ticket_id"], as_of)
+        key = first["ticket_contract"]
         return TicketSnapshot(
             ticket_id=first["ticket_id"],
             customer_id=first["ticket_customer"],
-            contract=(
-                self.policy.contract_by_key(first["ticket_contract"])
-                if first["ticket_contract"]
-                else None
-            ),
+            contract=self.policy.contract_by_key(key) if key else None,
             priority=first["ticket_priority"],
             created_at=first["created_at"],
             last_fact_at=first["last_fact_at"],
@@ -132,7 +139,7 @@ class Queries:
     ) -> list[Outcome]:
         """Clocks met or breached in a window (pre-filter; callers check the month per zone)."""
         lo, hi = month_start - _MARGIN, month_end + _MARGIN
-        fresh, fresh_params = self._fresh(as_of)
+        fresh, fresh_params = self.fresh_condition(as_of)
         where = (
             f"{fresh} AND ((c.breach_at IS NULL AND c.stopped_at >= ?"
             " AND c.stopped_at < ?) OR (c.breach_at >= ? AND c.breach_at < ? AND c.breach_at < ?))"

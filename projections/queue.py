@@ -25,10 +25,9 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from domain.clocks import ClockSnapshot, ClockView, TicketSnapshot
+from domain.clocks import ClockView, TicketSnapshot
 from domain.policy import Policy
-from projections import tables as T
-from projections.queries import Queries, clock_from_row
+from projections.queries import Queries
 from projections.render import instant
 
 Order = Literal["priority", "deadline"]
@@ -39,11 +38,6 @@ AT_RISK_SHARE = 0.25
 """A clock not yet breached is *at risk* when at most this share of its target remains."""
 
 _UTC = ZoneInfo("UTC")
-_CLOCK_FIELDS = ", ".join(f"c.{name}" for name in T.CLOCK_COLUMNS.split(", ")[1:])
-_TICKET_FIELDS = (
-    "t.ticket_id, t.customer_id AS ticket_customer, t.contract AS ticket_contract,"
-    " t.priority AS ticket_priority, t.created_at, t.last_fact_at"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +95,7 @@ def work_queue(
     """The open tickets as of ``as_of`` in working order (``customer``: only theirs)."""
     if order not in ORDERS:
         raise ValueError(f"order: {order!r} is not one of {list(ORDERS)}")
-    fresh, fresh_params = fresh_condition(queries, as_of)
+    fresh, fresh_params = queries.fresh_condition(as_of)
     # Candidates: tickets whose rows do not answer as of ``as_of`` (re-evaluated below), and
     # tickets with a clock not stopped or without any clock.
     where = (
@@ -113,14 +107,8 @@ def work_queue(
     params: list[Any] = [as_of, *fresh_params]
     if customer is not None:
         where, params = where + " AND t.customer_id = ?", [*params, customer]
-    rows = queries.store.query(
-        f"SELECT {_TICKET_FIELDS}, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh, {_CLOCK_FIELDS}"
-        f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
-        f" WHERE {where} ORDER BY t.ticket_id, c.metric",
-        [*fresh_params, *params],
-    )
     items = []
-    for snapshot in _snapshots(queries, rows, as_of):
+    for snapshot in queries.snapshots(where, params, as_of):
         item = _open_item(queries, snapshot, as_of)
         if item is not None:
             items.append(item)
@@ -168,74 +156,15 @@ def tickets_page(
     if not ids:
         return [], int(total[0]["n"])
     marks = ", ".join("?" * len(ids))
-    fresh, fresh_params = fresh_condition(queries, as_of)
-    rows = queries.store.query(
-        f"SELECT {_TICKET_FIELDS}, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh, {_CLOCK_FIELDS}"
-        f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
-        f" WHERE t.ticket_id IN ({marks}) ORDER BY t.ticket_id, c.metric",
-        [*fresh_params, *ids],
-    )
-    by_id = {s.ticket_id: s for s in _snapshots(queries, rows, as_of)}
+    by_id = {s.ticket_id: s for s in queries.snapshots(f"t.ticket_id IN ({marks})", ids, as_of)}
     return [by_id[i] for i in ids if i in by_id], int(total[0]["n"])
 
 
 def ticket_snapshot(queries: Queries, ticket_id: str, as_of: int) -> TicketSnapshot | None:
     """One ticket as of ``as_of`` from its read-model rows when they answer then (None:
     unknown, pending, or not created by then); otherwise re-evaluated from its events."""
-    fresh, fresh_params = fresh_condition(queries, as_of)
-    rows = queries.store.query(
-        f"SELECT {_TICKET_FIELDS}, CASE WHEN {fresh} THEN 1 ELSE 0 END AS fresh, {_CLOCK_FIELDS}"
-        f" FROM {{p}}sla_tickets t LEFT JOIN {{p}}sla_clocks c ON c.ticket_id = t.ticket_id"
-        " WHERE t.ticket_id = ? AND t.created_at <= ? ORDER BY c.metric",
-        [*fresh_params, ticket_id, as_of],
-    )
-    found = _snapshots(queries, rows, as_of)
-    return found[0] if found else None
-
-
-def fresh_condition(queries: Queries, as_of: int) -> tuple[str, list[Any]]:
-    """SQL (on ``t``, the ticket table) true for the rows that answer as of ``as_of``: no
-    facts after it (and, for queries as known at an instant, nothing recorded after that)."""
-    fresh = getattr(queries, "_fresh", None)
-    if fresh is not None:
-        return fresh(as_of)  # type: ignore[no-any-return]
-    return "t.last_fact_at <= ?", [as_of]
-
-
-def _snapshots(queries: Queries, rows: Sequence[Any], as_of: int) -> list[TicketSnapshot]:
-    """Snapshots from joined ticket/clock rows (ordered by ticket id); tickets whose rows do
-    not answer as of ``as_of`` are re-evaluated from their events."""
-    groups: list[list[Any]] = []
-    for row in rows:
-        if groups and groups[-1][0]["ticket_id"] == row["ticket_id"]:
-            groups[-1].append(row)
-        else:
-            groups.append([row])
-    found = []
-    for group in groups:
-        first = group[0]
-        if not first["fresh"]:
-            snapshot = queries.ticket(first["ticket_id"], as_of)
-        else:
-            snapshot = snapshot_from_rows(queries.policy, group)
-        if snapshot is not None:
-            found.append(snapshot)
-    return found
-
-
-def snapshot_from_rows(policy: Policy, rows: Sequence[Any]) -> TicketSnapshot:
-    first = rows[0]
-    key = first["ticket_contract"]
-    return TicketSnapshot(
-        ticket_id=first["ticket_id"],
-        customer_id=first["ticket_customer"],
-        contract=policy.contract_by_key(key) if key else None,
-        priority=first["ticket_priority"],
-        created_at=first["created_at"],
-        last_fact_at=first["last_fact_at"],
-        clocks={metric: ClockSnapshot(metric=metric, priority=None) for metric in policy.metrics}
-        | {row["metric"]: clock_from_row(row) for row in rows if row["metric"] is not None},
-    )
+    found = queries.snapshots("t.ticket_id = ? AND t.created_at <= ?", [ticket_id, as_of], as_of)
+    return next(iter(found), None)
 
 
 # ------------------------------------------------------------------------------ JSON

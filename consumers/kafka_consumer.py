@@ -43,6 +43,7 @@ from eventsourcing.persistence import PersistenceError, RecordConflictError, Tra
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaConfigurationError, KafkaError
 
+from consumers.alert_sink import AlertFile
 from consumers.ingest import Ingestor, IngestStats
 from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
 from domain.policy import Policy
@@ -95,6 +96,10 @@ class ConsumerSettings:
     instance_id: str | None = None
     session_timeout_ms: int | None = None
     poll_timeout_ms: int = 1000
+    clock: str = "wall"
+    """What moves time for alerts: ``wall`` (live) or ``event`` (backfills)."""
+    alerts_path: str | None = None
+    """Where raised and withdrawn alerts are appended (JSON Lines), if anywhere."""
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     progress_every: float = 10.0
@@ -338,7 +343,14 @@ class KafkaIngest:
             )
         else:
             self.dead_letters = LoggedDeadLetters()
-        self.ingestor = Ingestor(store, policy, self.dead_letters)
+        self.ingestor = Ingestor(
+            store,
+            policy,
+            self.dead_letters,
+            clock=settings.clock,
+            alert_sink=AlertFile(settings.alerts_path) if settings.alerts_path else None,
+            policy_version=store.policy_version(),
+        )
         self.decoder = WireDecoder(SchemaResolver(settings.schema_registry))
         self.on_batch = on_batch
         self.batches = 0

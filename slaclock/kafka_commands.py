@@ -41,6 +41,8 @@ ENVIRONMENT: dict[str, str] = {
     "ssl_password": "SLACLOCK_KAFKA_SSL_PASSWORD",
     "log_level": "SLACLOCK_LOG_LEVEL",
     "health_file": "SLACLOCK_HEALTH_FILE",
+    "clock": "SLACLOCK_CLOCK",
+    "alerts": "SLACLOCK_ALERTS_FILE",
 }
 # ``consume`` also uses the main parser's global options: SLACLOCK_STORE, SLACLOCK_CONFIG.
 
@@ -197,6 +199,19 @@ def register(commands: Any) -> None:
         help="touched every few seconds while polling works and batches get stored; a "
         f"container health check can test its age (env {ENVIRONMENT['health_file']})",
     )
+    p.add_argument(
+        "--clock",
+        choices=["wall", "event"],
+        default=_env("clock", "wall"),
+        help="what moves time for alerts: wall-clock (live) or the latest event time "
+        f"(backfills) (env {ENVIRONMENT['clock']}; default wall)",
+    )
+    p.add_argument(
+        "--alerts",
+        default=_env("alerts"),
+        metavar="PATH",
+        help=f"append raised/withdrawn alerts here (JSONL) (env {ENVIRONMENT['alerts']})",
+    )
     p.add_argument("--json", action="store_true", help="print the final counts as JSON")
     _add_connection_options(p)
 
@@ -339,6 +354,8 @@ def _consume(
         instance_id=args.instance_id,
         session_timeout_ms=args.session_timeout_ms,
         health_file=args.health_file,
+        clock=args.clock,
+        alerts_path=args.alerts,
     )
     stop = threading.Event()
     ingest: KafkaIngest | None = None

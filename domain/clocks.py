@@ -126,6 +126,8 @@ class TicketSnapshot:
     created_at: int
     last_fact_at: int
     clocks: dict[str, ClockSnapshot]
+    resolved_at: int | None = None
+    """When the ticket was resolved (None while open: never resolved, or reopened since)."""
 
     @property
     def plan(self) -> Plan | None:
@@ -152,9 +154,14 @@ def evaluate(
     plan = contract.plan if contract else None
     first_priority = created.priority if created.priority is not None else policy.default_priority
     priority = first_priority
+    resolved_at: int | None = None
     for fact in ordered:
         if fact.type == F.REPRIORITISED and fact.priority is not None:
             priority = fact.priority
+        elif fact.type == F.RESOLVED and resolved_at is None:
+            resolved_at = fact.at
+        elif fact.type == F.REOPENED:
+            resolved_at = None
     clocks = {
         metric: _run_clock(metric, ordered, plan, first_priority) for metric in policy.metrics
     }
@@ -166,6 +173,7 @@ def evaluate(
         created_at=created.at,
         last_fact_at=ordered[-1].at,
         clocks=clocks,
+        resolved_at=resolved_at,
     )
 
 

@@ -23,7 +23,7 @@ from projections.store import TicketStore
 _MARGIN = 14 * 3600
 _TICKET_FIELDS = (
     "t.ticket_id, t.customer_id AS ticket_customer, t.contract AS ticket_contract,"
-    " t.priority AS ticket_priority, t.created_at, t.last_fact_at"
+    " t.priority AS ticket_priority, t.created_at, t.last_fact_at, t.resolved_at"
 )
 # The clock columns other than ticket_id, for joins with the ticket table.
 _CLOCK_FIELDS = ", ".join(f"c.{name}" for name in T.CLOCK_COLUMNS.split(", ")[1:])
@@ -122,6 +122,7 @@ class Queries:
             priority=first["ticket_priority"],
             created_at=first["created_at"],
             last_fact_at=first["last_fact_at"],
+            resolved_at=first["resolved_at"],
             clocks={
                 metric: ClockSnapshot(metric=metric, priority=None)
                 for metric in self.policy.metrics

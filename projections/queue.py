@@ -97,12 +97,13 @@ def work_queue(
         raise ValueError(f"order: {order!r} is not one of {list(ORDERS)}")
     fresh, fresh_params = queries.fresh_condition(as_of)
     # Candidates: tickets whose rows do not answer as of ``as_of`` (re-evaluated below), and
-    # tickets with a clock not stopped or without any clock.
+    # tickets with a clock not stopped, and unresolved tickets without any clock.
     where = (
         f"t.created_at <= ? AND (NOT ({fresh})"
         " OR EXISTS (SELECT 1 FROM {p}sla_clocks s WHERE s.ticket_id = t.ticket_id"
         " AND s.stopped_at IS NULL)"
-        " OR NOT EXISTS (SELECT 1 FROM {p}sla_clocks s WHERE s.ticket_id = t.ticket_id))"
+        " OR (t.resolved_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM {p}sla_clocks s WHERE s.ticket_id = t.ticket_id)))"
     )
     params: list[Any] = [as_of, *fresh_params]
     if customer is not None:
@@ -125,6 +126,8 @@ def _open_item(queries: Queries, snapshot: TicketSnapshot, as_of: int) -> QueueI
             open_clocks.append(OpenClock(clock.metric, view, clock.priority, risk_of(view)))
     if applicable and not open_clocks:
         return None
+    if not applicable and snapshot.resolved_at is not None:
+        return None  # no guarantees and resolved: nothing left to work on
     return QueueItem(snapshot, tuple(open_clocks))
 
 

@@ -513,7 +513,9 @@ def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ..
     """The ``sla_tickets`` row of a ticket (pending: facts waiting for the creation)."""
     recorded = ticket.last_recorded_at
     if snapshot is None:
-        return (ticket.ticket_id, None, None, None, None, None, None, recorded, len(ticket.facts))
+        return (
+            ticket.ticket_id, None, None, None, None, None, None, recorded, len(ticket.facts), None
+        )  # fmt: skip
     contract = snapshot.contract
     return (
         ticket.ticket_id,
@@ -525,6 +527,7 @@ def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ..
         snapshot.last_fact_at,
         recorded,
         0,
+        snapshot.resolved_at,
     )
 
 

@@ -35,34 +35,11 @@ from projections.render import (
 )
 from projections.store import StoreError, TicketStore
 from slaclock import api_commands, kafka_commands, replay_commands
+from slaclock.args import NotFound, UsageError
+from slaclock.args import instant as instant_arg
+from slaclock.args import month as month_arg
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
 from slaclock.output import credits_human, explain_human, hours_human, table
-
-
-class UsageError(Exception):
-    """Bad input on the command line (exit 2)."""
-
-
-class NotFound(Exception):
-    """What was asked for does not exist (exit 1)."""
-
-
-def _instant(text: str, option: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not an RFC 3339 timestamp") from None
-    if value.tzinfo is None:
-        raise UsageError(f"{option}: {text!r} has no UTC offset")
-    return value
-
-
-def _month(text: str) -> str:
-    try:
-        datetime.strptime(text, "%Y-%m")
-    except ValueError:
-        raise UsageError(f"--month: {text!r} is not a month like 2025-09") from None
-    return text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -180,7 +157,7 @@ def _emit(args: argparse.Namespace, data: Any, human: str) -> None:
 
 def _as_of(args: argparse.Namespace) -> datetime:
     if args.as_of:
-        return _instant(args.as_of, "--as-of")
+        return instant_arg(args.as_of, "--as-of")
     return datetime.now(UTC).replace(microsecond=0)
 
 
@@ -234,7 +211,7 @@ def cmd_tick(args: argparse.Namespace, policy: Policy, store: TicketStore) -> in
 
 
 def cmd_hours(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
-    month = _month(args.month)
+    month = month_arg(args.month)
     try:
         found = statements(store, policy, args.customer, month)
     except NoHourAccount as exc:
@@ -247,7 +224,7 @@ def cmd_hours(args: argparse.Namespace, policy: Policy, store: TicketStore) -> i
 
 def cmd_ledger(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     if args.ledger_command == "show":
-        month = _month(args.month) if args.month else None
+        month = month_arg(args.month) if args.month else None
         entries = store.ledger_entries(posted_month=month, customer=args.customer)
         data = [ledger_entry_json(e) for e in entries]
         headers = ["posted", "month", "kind", "customer", "ticket", "metric", "amount", "refers_to"]
@@ -258,12 +235,12 @@ def cmd_ledger(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
         ]  # fmt: skip
         _emit(args, data, table(headers, rows))
         return 0
-    month = _month(args.month)
+    month = month_arg(args.month)
     now = datetime.now(UTC).replace(microsecond=0)
     queries = Queries(store, policy, version=store.policy_version())
     statement = credits_answer(queries, month, now, None)
     statement["closed_at"] = now.isoformat()
-    if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
+    if not store.closemonth_arg(month, json.dumps(statement), int(now.timestamp())):
         raise UsageError(f"--month: {month} is already closed")
     count = len(statement["customers"])
     _emit(args, statement, f"closed {month}: statement frozen for {count} customers")
@@ -274,7 +251,7 @@ def _queries(args: argparse.Namespace, policy: Policy, store: TicketStore) -> Qu
     """Queries for the current read model, or for what the store knew at ``--known-at``."""
     known_at = None
     if getattr(args, "known_at", None):
-        known_at = int(_instant(args.known_at, "--known-at").timestamp())
+        known_at = int(instant_arg(args.known_at, "--known-at").timestamp())
     version = store.policy_version()
     return queries_for(store, policy, version, known_at, _stored_policy)
 
@@ -345,7 +322,7 @@ def cmd_tickets(args: argparse.Namespace, policy: Policy, store: TicketStore) ->
 
 def cmd_report(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     as_of = _as_of(args)
-    month = _month(args.month)
+    month = month_arg(args.month)
     queries = _queries(args, policy, store)
     if args.report == "compliance":
         data = compliance_answer(queries, month, as_of, args.customer)
@@ -387,7 +364,7 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
     calendar = policy.calendar_or_plan(args.name)
     if calendar is None:
         raise NotFound(f"calendar {args.name!r}: no calendar or plan of that name")
-    start = _instant(args.start, "--start")
+    start = instant_arg(args.start, "--start")
     if args.calendar_command == "add":
         try:
             seconds = parse_duration(args.duration)
@@ -396,7 +373,7 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
         deadline = calendar.add(start, seconds)
         _emit(args, {"deadline": deadline.isoformat()}, deadline.isoformat())
         return 0
-    end = _instant(args.end, "--end")
+    end = instant_arg(args.end, "--end")
     seconds = calendar.between(start, end)
     _emit(args, {"seconds": seconds}, f"{seconds} s ({seconds / 3600:.2f} h)")
     return 0

@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.policy import Policy
 from projections.store import TicketStore, store_env
+from slaclock.args import UsageError
 
 COMMANDS = ("consume", "publish")
 
@@ -276,8 +277,6 @@ def _option_value(text: str) -> Any:
 
 
 def _usage(message: str) -> None:
-    from slaclock.cli import UsageError  # the CLI imports this module: import late
-
     raise UsageError(message)
 
 

@@ -30,6 +30,9 @@ from projections.verify import (
     verify,
 )
 from projections.whatif import Side, what_if
+from slaclock.args import UsageError
+from slaclock.args import instant as instant_arg
+from slaclock.args import month as month_arg
 from slaclock.config import LoadedPolicy, read_policy
 from slaclock.output import table
 
@@ -85,10 +88,10 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     try:
         if args.command == "replay":
             if args.batch_size < 1:
-                raise _Usage("--batch-size: must be at least 1")
+                raise UsageError("--batch-size: must be at least 1")
             return _verify(args, store) if args.verify else _replay(args, store)
         return _what_if(args, loaded, store)
-    except _Usage as exc:
+    except UsageError as exc:
         print(f"slaclock: error: {exc}", file=sys.stderr)
         return 2
     except ReplayError as exc:
@@ -96,8 +99,6 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         return 1
 
 
-class _Usage(Exception):
-    pass
 
 
 def _print(args: argparse.Namespace, data: Any, human: str) -> None:
@@ -198,8 +199,12 @@ def _replay(args: argparse.Namespace, store: TicketStore) -> int:
 
 # ---------------------------------------------------------------------------- what-if
 def _what_if(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
-    month = _month(args.month)
-    as_of = _instant(args.as_of) if args.as_of else datetime.now(UTC).replace(microsecond=0)
+    month = month_arg(args.month)
+    as_of = (
+        instant_arg(args.as_of, "--as-of")
+        if args.as_of
+        else datetime.now(UTC).replace(microsecond=0)
+    )
     other = read_policy(args.what_if_config)
     data = what_if(
         store,
@@ -211,24 +216,6 @@ def _what_if(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore)
     )
     _print(args, data, _what_if_human(data))
     return 0
-
-
-def _month(text: str) -> str:
-    try:
-        datetime.strptime(text, "%Y-%m")
-    except ValueError:
-        raise _Usage(f"--month: {text!r} is not a month like 2025-09") from None
-    return text
-
-
-def _instant(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise _Usage(f"--as-of: {text!r} is not an RFC 3339 timestamp") from None
-    if value.tzinfo is None:
-        raise _Usage(f"--as-of: {text!r} has no UTC offset")
-    return value
 
 
 def _what_if_human(data: dict[str, Any]) -> str:

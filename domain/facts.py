@@ -34,22 +34,10 @@ DETAIL_FIELDS: tuple[str, ...] = ("reason", "channel", "actor", "source", "minut
 
 
 def epoch(instant: datetime) -> int:
-    """Whole UTC epoch seconds of an aware instant (clock arithmetic works at 1 s resolution).
-
-    The last answer is remembered: a batch stamps all its events with one ``recorded_at``.
-    """
-    global _last
-    last = _last  # one read: safe if another thread replaces it meanwhile
-    if last[0] is instant:
-        return last[1]
+    """Whole UTC epoch seconds of an aware instant (clock arithmetic works at 1 s resolution)."""
     if instant.tzinfo is None:
         raise ValueError(f"{instant.isoformat()} has no UTC offset")
-    value = math.floor(instant.timestamp())
-    _last = (instant, value)
-    return value
-
-
-_last: tuple[datetime | None, int] = (None, 0)
+    return math.floor(instant.timestamp())
 
 
 class Fact:

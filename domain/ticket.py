@@ -41,6 +41,19 @@ class Voided:
     at: int
 
 
+_last_recorded: tuple[datetime | None, int] = (None, 0)
+
+
+def _recorded_epoch(timestamp: datetime) -> int:
+    """``epoch(timestamp)``, remembering the last one: a batch stamps all its events with the
+    same ``recorded_at`` object, so this is computed once per batch instead of per event."""
+    global _last_recorded
+    last = _last_recorded  # one read: safe if another thread replaces it meanwhile
+    if last[0] is not timestamp:
+        last = _last_recorded = (timestamp, epoch(timestamp))
+    return last[1]
+
+
 class Ticket(Aggregate):
     """One support ticket as the engine knows it.
 
@@ -69,7 +82,7 @@ class Ticket(Aggregate):
                     customer_id=self.customer_id,
                     priority=self.priority,
                     details=self.details,
-                    recorded_at=epoch(self.timestamp),
+                    recorded_at=_recorded_epoch(self.timestamp),
                 )
             )
 

@@ -77,6 +77,9 @@ class Batch:
             cursor.executemany(dialect.sql(T.UPSERT_COUNTER), self.counters)
 
 
+SQLITE_CACHE_KIB = 256 * 1024
+
+
 class SQLiteStoreRecorder(SQLiteProcessRecorder):
     """SQLite event recorder that also writes the read model in the same transaction."""
 
@@ -86,6 +89,9 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
         return [*super().construct_create_table_statements(), *map(self.dialect.sql, T.TABLES)]
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        # A page cache that holds the hot parts of the indexes of a large store (SQLite's
+        # default is 2 MB); settable inside a transaction, so set on every write.
+        c.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         # One executemany for the whole batch: slaclock does not use the notification ids
         # that the application recorder would fetch row by row.
         SQLiteAggregateRecorder._insert_events(self, c, stored_events)

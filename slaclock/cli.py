@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dead-letter", metavar="PATH", help="append rejected events here (JSONL)")
     p.add_argument("--strict", action="store_true", help="exit 1 if anything was rejected")
-    p.add_argument("--batch-size", type=int, default=2000, help="events per transaction")
+    p.add_argument("--batch-size", type=int, default=5000, help="events per transaction")
     _alert_options(p)
     p.add_argument("--json", action="store_true", help="print counts as JSON")
 
@@ -195,7 +195,7 @@ def _ingestor(
         store,
         policy,
         sink,
-        batch_size=getattr(args, "batch_size", 2000),
+        batch_size=getattr(args, "batch_size", 5000),
         clock=args.clock,
         alert_sink=AlertFile(args.alerts) if args.alerts else None,
         policy_version=store.policy_version(),

@@ -240,7 +240,7 @@ def cmd_ledger(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     queries = Queries(store, policy, version=store.policy_version())
     statement = credits_answer(queries, month, now, None)
     statement["closed_at"] = now.isoformat()
-    if not store.closemonth_arg(month, json.dumps(statement), int(now.timestamp())):
+    if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
         raise UsageError(f"--month: {month} is already closed")
     count = len(statement["customers"])
     _emit(args, statement, f"closed {month}: statement frozen for {count} customers")

@@ -33,13 +33,19 @@ class DeadLetterFile:
 
 
 class DeadLetterList:
-    """Keeps rejections in memory (when no dead-letter output was asked for)."""
+    """Keeps the first rejections in memory to show them (when no dead-letter output was
+    asked for); later ones are only counted, so memory does not grow with the input."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 100) -> None:
         self.records: list[tuple[str, str, str]] = []
+        self.keep = keep
+        self.dropped = 0
 
     def send(self, source: str, reason: str, raw: str) -> None:
-        self.records.append((source, reason, raw))
+        if len(self.records) < self.keep:
+            self.records.append((source, reason, raw))
+        else:
+            self.dropped += 1
 
     def flush(self) -> None:
         pass

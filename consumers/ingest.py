@@ -155,7 +155,7 @@ class Ingestor:
                 data = raw.data if raw.data is not None else parse_json(raw.raw)
                 ticket_id, fact = to_fact(data, self.policy)
             except Rejected as exc:
-                rejected.append((index, raw.source, exc.reason, raw.raw))
+                rejected.append((index, raw.source, exc.reason, raw.text()))
                 continue
             decoded.append((index, raw, ticket_id, fact))
 
@@ -174,7 +174,7 @@ class Ingestor:
             ticket = tickets.get(ticket_id)
             reason = ticket.conflict(fact) if ticket else None
             if reason is not None:
-                rejected.append((index, raw.source, reason, raw.raw))
+                rejected.append((index, raw.source, reason, raw.text()))
                 continue
             if ticket is None:
                 ticket = tickets[ticket_id] = Ticket.register(ticket_id, recorded_at)

@@ -30,18 +30,24 @@ class RawEvent:
     data: dict[str, Any] | None = None
     error: str | None = None
 
+    def text(self) -> str:
+        """The event as text for a dead letter: the original line, or the decoded record
+        rendered as JSON (binary formats; rendered only when needed)."""
+        if self.raw or self.data is None:
+            return self.raw
+        return to_json_text(self.data)
+
 
 def read_events(path: str) -> Iterator[RawEvent]:
     """The events of one file (``-`` is stdin), JSON Lines or Avro, detected by content."""
     if path == "-":
-        stream: BinaryIO = io.BytesIO(sys.stdin.buffer.read())
+        stream: io.BufferedReader = sys.stdin.buffer  # type: ignore[assignment]
         name = "stdin"
     else:
-        stream = Path(path).open("rb")  # noqa: SIM115 - closed below
+        stream = Path(path).open("rb")  # noqa: SIM115 - closed below (a BufferedReader)
         name = path
     with stream:
-        head = stream.read(4)
-        stream.seek(0)
+        head = stream.peek(4)[:4]  # peek, not read+seek: stdin cannot seek
         if head == AVRO_MAGIC:
             yield from _avro(stream, name)
         else:
@@ -62,7 +68,7 @@ def _avro(stream: BinaryIO, name: str) -> Iterator[RawEvent]:
         for number, item in enumerate(reader, start=1):
             record_name, record = item if isinstance(item, tuple) else ("", item)
             event = from_record(record_name, record)
-            yield RawEvent(source=f"{name}:#{number}", raw=to_json_text(event), data=event)
+            yield RawEvent(source=f"{name}:#{number}", raw="", data=event)
     except Exception as exc:  # fastavro raises many kinds for a damaged file
         yield RawEvent(
             source=f"{name}:#{number + 1}",

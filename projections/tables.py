@@ -67,6 +67,7 @@ TABLES: tuple[str, ...] = (
         policy_version TEXT)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_ticket ON {p}sla_ledger (ticket_id)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_posted ON {p}sla_ledger (posted_month)""",
+    """CREATE INDEX IF NOT EXISTS sla_ledger_refers ON {p}sla_ledger (refers_to)""",
     """CREATE TABLE IF NOT EXISTS {p}sla_work_logs (
         event_id TEXT PRIMARY KEY,
         ticket_id TEXT NOT NULL,

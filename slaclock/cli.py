@@ -73,13 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-letter", metavar="PATH", help="append rejected events here (JSONL)")
     p.add_argument("--strict", action="store_true", help="exit 1 if anything was rejected")
     p.add_argument("--batch-size", type=int, default=5000, help="events per transaction")
-    _alert_options(p)
+    _alert_options(p, "event")  # files are mostly backfills: time is the stream's
     p.add_argument("--json", action="store_true", help="print counts as JSON")
 
     p = commands.add_parser(
         "tick", help="raise the alerts (and post the credits) that time alone made due"
     )
-    _alert_options(p)
+    _alert_options(p, "wall")
     p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("hours", help="a customer's support-hour account statement")
@@ -141,12 +141,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _alert_options(p: argparse.ArgumentParser) -> None:
+def _alert_options(p: argparse.ArgumentParser, clock: str) -> None:
     p.add_argument(
         "--clock",
         choices=["wall", "event"],
-        default="wall",
-        help="what moves time for alerts: wall-clock (live) or the latest event time (replays)",
+        default=clock,
+        help="what moves time for alerts: wall-clock (live) or the latest event time "
+        f"(replays and backfills) (default {clock})",
     )
     p.add_argument("--alerts", metavar="PATH", help="append raised/withdrawn alerts here (JSONL)")
 
@@ -184,6 +185,8 @@ def cmd_ingest(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
     human = table(list(counts), [list(counts.values())])
     if isinstance(sink, DeadLetterList) and sink.records and not args.json:
         human += "\n\nrejected:\n" + "\n".join(f"  {s}: {r}" for s, r, _ in sink.records)
+        if sink.dropped:
+            human += f"\n  ... and {sink.dropped} more (use --dead-letter PATH to keep them all)"
     _emit(args, counts, human)
     return 1 if args.strict and stats.rejected + stats.voided else 0
 

@@ -44,6 +44,8 @@ TABLES: tuple[str, ...] = (
     """CREATE INDEX IF NOT EXISTS sla_clocks_alert ON {p}sla_clocks (next_alert_at)""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_breach ON {p}sla_clocks (breach_at)""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_stop ON {p}sla_clocks (stopped_at)""",
+    """CREATE INDEX IF NOT EXISTS sla_clocks_customer
+        ON {p}sla_clocks (customer_id, breach_at, stopped_at)""",
     """CREATE TABLE IF NOT EXISTS {p}sla_meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL)""",

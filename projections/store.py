@@ -77,7 +77,7 @@ class Batch:
             cursor.executemany(dialect.sql(T.UPSERT_COUNTER), self.counters)
 
 
-SQLITE_CACHE_KIB = 256 * 1024
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 class SQLiteStoreRecorder(SQLiteProcessRecorder):

@@ -70,6 +70,10 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DEFAULT_CONFIG = BENCH / "bench.toml"
 GENERATOR = BENCH / "generate.py"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import run as ingest_bench  # noqa: E402  (bench/run.py: the table helpers)
 
 TARGET_RATE = 200.0  # requests/s
 TARGET_TICKET_P99_MS = 50.0
@@ -626,16 +630,8 @@ def _rounded(figures: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def print_table(rows: list[list[str]], headers: list[str]) -> None:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+verdict = ingest_bench.verdict
+print_table = ingest_bench.print_table
 
 
 def ms(value: float) -> str:

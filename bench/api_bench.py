@@ -654,16 +654,7 @@ def machine() -> str:
     )
 
 
-def describe_code() -> str:
-    head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    return f"working tree at {head}" + (f" with {len(dirty)} modified files" if dirty else "")
+describe_code = ingest_bench.describe_code
 
 
 def run_phase(

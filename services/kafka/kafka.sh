@@ -198,12 +198,21 @@ while True:
     say "starting broker on $BOOTSTRAP (controller $KAFKA_HOST:$KAFKA_CONTROLLER_PORT), log $LOG_FILE"
     cd "$VAR_DIR"
     # setsid: own session, so the broker outlives the caller's process group / terminal.
-    # shellcheck disable=SC2086
-    setsid nohup java $KAFKA_HEAP_OPTS -Dlog4j2.configurationFile="$LOG4J" -cp 'libs/*' \
+    # The broker writes its own pid file (`echo $$` right before `exec`): `$!` is not its pid
+    # when this script runs with job control on (SHELLOPTS=monitor, as some CI runners
+    # export), because setsid then forks and its parent exits at once.
+    # shellcheck disable=SC2086,SC2016
+    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' kafka-broker "$PID_FILE" \
+      nohup java $KAFKA_HEAP_OPTS -Dlog4j2.configurationFile="$LOG4J" -cp 'libs/*' \
       kafka.Kafka "$PROPS" >"$LOG_FILE" 2>&1 </dev/null &
-    pid=$!
-    echo "$pid" >"$PID_FILE"
     cd - >/dev/null
+    local waited
+    for ((waited = 0; waited < 100; waited++)); do
+      [[ -s "$PID_FILE" ]] && break
+      sleep 0.1
+    done
+    pid="$(read_pid)"
+    [[ -n "$pid" ]] || die "the broker process did not write $PID_FILE"
   fi
 
   local start=$SECONDS

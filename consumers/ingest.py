@@ -23,7 +23,7 @@ from consumers.events import Rejected, parse_json, to_fact
 from consumers.sources import RawEvent
 from domain.alerts import BREACH, Alert, alerts_due
 from domain.clocks import TicketSnapshot, evaluate
-from domain.facts import Fact
+from domain.facts import CREATED, Fact
 from domain.policy import Policy
 from domain.ticket import Ticket
 from projections.ledger import LedgerEntry, post
@@ -161,32 +161,52 @@ class Ingestor:
 
         recorded_at = datetime.now(UTC)
         known = self.store.known_event_ids([fact.event_id for _, _, _, fact in decoded])
-        tickets = self.store.get_tickets({ticket_id for _, _, ticket_id, _ in decoded})
-        changed: dict[str, Ticket] = {}
-        event_ids: list[tuple[str, str]] = []
-        accepted_per_ticket: dict[str, int] = {}
-        accepted: list[Fact] = []
-        voided = duplicates = 0
+        # Group by ticket in arrival order; a repeated event id in the batch is a copy of
+        # its first occurrence and shares its fate (duplicate if accepted, else rejected).
+        offered: dict[str, list[tuple[int, RawEvent, Fact]]] = {}
+        copies: dict[str, list[tuple[int, RawEvent]]] = {}
+        duplicates = 0
         for index, raw, ticket_id, fact in decoded:
             if fact.event_id in known:
                 duplicates += 1
-                continue
+            elif fact.event_id in copies:
+                copies[fact.event_id].append((index, raw))
+            else:
+                copies[fact.event_id] = []
+                offered.setdefault(ticket_id, []).append((index, raw, fact))
+        tickets = self.store.get_tickets(offered)
+        changed: dict[str, Ticket] = {}
+        event_ids: list[tuple[str, str]] = []
+        accepted: list[Fact] = []
+        voided = 0
+        waiting: dict[str, int] = {}  # ticket -> facts it added while pending (0: created)
+        for ticket_id, items in offered.items():
+            facts = [fact for _, _, fact in items]
             ticket = tickets.get(ticket_id)
-            reason = ticket.conflict(fact) if ticket else None
-            if reason is not None:
-                rejected.append((index, raw.source, reason, raw.text()))
-                continue
             if ticket is None:
-                ticket = tickets[ticket_id] = Ticket.register(ticket_id, recorded_at)
-            for pending, why in ticket.accept(fact, recorded_at):
-                voided += 1
-                source = f"ticket {ticket_id} (stored event)"
-                rejected.append((index, source, why, _fact_json(ticket_id, pending)))
-            known.add(fact.event_id)
-            accepted.append(fact)
+                ticket, outcome = Ticket.register(ticket_id, facts, recorded_at)
+                tickets[ticket_id] = ticket
+            else:
+                outcome = ticket.record(facts, recorded_at)
+            if outcome.rejected:
+                where = {fact.event_id: (index, raw) for index, raw, fact in items}
+                for fact, reason in outcome.rejected:
+                    for index, raw in [where[fact.event_id], *copies[fact.event_id]]:
+                        rejected.append((index, raw.source, reason, raw.text()))
+            if not outcome.accepted:
+                continue
+            for fact in outcome.accepted:
+                duplicates += len(copies[fact.event_id])
+                event_ids.append((fact.event_id, ticket_id))
+            accepted += outcome.accepted
             changed[ticket_id] = ticket
-            event_ids.append((fact.event_id, ticket_id))
-            accepted_per_ticket[ticket_id] = accepted_per_ticket.get(ticket_id, 0) + 1
+            if outcome.voided:
+                creation = next(i for i, _, f in items if f.type == CREATED)
+                source = f"ticket {ticket_id} (stored event)"
+                for pending, why in outcome.voided:
+                    voided += 1
+                    rejected.append((creation, source, why, _fact_json(ticket_id, pending)))
+            waiting[ticket_id] = 0 if ticket.created else len(outcome.accepted)
 
         watermark = self._advance(recorded_at, accepted)
         snapshots, ledger, alerts = self._alerts(tickets, changed, watermark, recorded_at)
@@ -215,10 +235,9 @@ class Ingestor:
             self.alert_sink.flush()
         self.stats.rejected += len(rejected) - voided
         self.stats.voided += voided
-        for ticket_id, ticket in changed.items():
-            if ticket.created is None:
-                waiting = self._waiting.get(ticket_id, 0)
-                self._waiting[ticket_id] = waiting + accepted_per_ticket[ticket_id]
+        for ticket_id, added in waiting.items():
+            if added:
+                self._waiting[ticket_id] = self._waiting.get(ticket_id, 0) + added
             else:
                 self._waiting.pop(ticket_id, None)
         self.stats.pending = sum(self._waiting.values())

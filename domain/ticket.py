@@ -13,7 +13,8 @@ reason) if they break a rule: they stay in the history for audit but count for n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -41,6 +42,17 @@ class Voided:
     at: int
 
 
+@dataclass
+class Outcome:
+    """What became of facts offered to a ticket: ``accepted`` (in arrival order),
+    ``rejected`` (with the reason; never stored) and ``voided`` (earlier pending facts that a
+    ``ticket.created`` among the accepted ones showed to be invalid, with the reason)."""
+
+    accepted: list[Fact] = field(default_factory=list)
+    rejected: list[tuple[Fact, str]] = field(default_factory=list)
+    voided: list[tuple[Fact, str]] = field(default_factory=list)
+
+
 _last_recorded: tuple[datetime | None, int] = (None, 0)
 
 
@@ -54,72 +66,134 @@ def _recorded_epoch(timestamp: datetime) -> int:
     return last[1]
 
 
+def conflict(ticket_id: str, created: Fact | None, fact: Fact) -> str | None:
+    """Why ``fact`` cannot join the history of a ticket created by ``created`` (None while
+    the creation has not arrived: then every fact is pending and nothing conflicts yet)."""
+    if created is None:
+        return None
+    if fact.type == F.CREATED and fact.event_id != created.event_id:
+        return f"type: ticket {ticket_id} already has a ticket.created (event {created.event_id})"
+    if fact.occurred_at < created.occurred_at:
+        return (
+            f"occurred_at: {fact.occurred_at.isoformat()} is before the ticket's "
+            f"ticket.created at {created.occurred_at.isoformat()}"
+        )
+    if fact.customer_id is not None and fact.customer_id != created.customer_id:
+        return (
+            f"customer_id: {fact.customer_id!r} differs from the ticket's {created.customer_id!r}"
+        )
+    return None
+
+
+def sort_out(ticket_id: str, history: Sequence[Fact], offered: Sequence[Fact]) -> Outcome:
+    """Decide, in arrival order, which ``offered`` facts join a ticket whose current facts
+    are ``history``: each is checked against the creation known at that point, and a
+    creation that arrives late voids the pending facts that break its rules."""
+    outcome = Outcome()
+    facts = list(history)
+    created = next((f for f in facts if f.type == F.CREATED), None)
+    for fact in offered:
+        reason = conflict(ticket_id, created, fact)
+        if reason is not None:
+            outcome.rejected.append((fact, reason))
+            continue
+        outcome.accepted.append(fact)
+        if fact.type == F.CREATED:
+            created = fact
+            kept = []
+            for pending in facts:
+                why = conflict(ticket_id, created, pending)
+                if why is None:
+                    kept.append(pending)
+                else:
+                    outcome.voided.append((pending, why))
+            facts = kept
+        facts.append(fact)
+    return outcome
+
+
 class Ticket(Aggregate):
     """One support ticket as the engine knows it.
 
-    Its events are explicit classes (``Registered``, ``EventAccepted``, ``EventVoided``);
-    ``recorded_at`` (when the engine learnt the fact, for "what was known when" questions)
-    is always passed in by the caller: the domain never reads a clock.
+    Facts offered together (one ingest batch) are recorded by one event: ``Registered`` for
+    a ticket's first facts, ``FactsRecorded`` after that; both also name the pending facts a
+    late creation voided. ``AlertsReconciled`` records alerts raised and withdrawn. The
+    event's timestamp is ``recorded_at`` (when the engine learnt the facts, for "what was
+    known when" questions), always passed in by the caller: the domain never reads a clock.
     """
 
     class Registered(Aggregate.Created):
         ticket_id: str
-
-    class EventAccepted(Aggregate.Event):
-        event_id: str
-        event_type: str
-        occurred_at: str
-        customer_id: str | None
-        priority: int | None
-        details: dict[str, Any]
+        facts: list[Fact]
+        voided: dict[str, str]
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.facts.append(
-                Fact(
-                    event_id=self.event_id,
-                    type=self.event_type,
-                    occurred_at=datetime.fromisoformat(self.occurred_at),
-                    customer_id=self.customer_id,
-                    priority=self.priority,
-                    details=self.details,
-                    recorded_at=_recorded_epoch(self.timestamp),
-                )
-            )
+            aggregate._record(self.facts, self.voided, self.timestamp)
 
-    class EventVoided(Aggregate.Event):
-        event_id: str
-        reason: str
+    class FactsRecorded(Aggregate.Event):
+        facts: list[Fact]
+        voided: dict[str, str]  # event id -> reason
 
         def apply(self, aggregate: Any) -> None:
-            fact = next(f for f in aggregate.facts if f.event_id == self.event_id)
-            aggregate.facts.remove(fact)
-            aggregate.voided[self.event_id] = Voided(fact, self.reason, epoch(self.timestamp))
+            aggregate._record(self.facts, self.voided, self.timestamp)
 
-    class AlertRaised(Aggregate.Event):
-        metric: str
-        kind: str
-        percent: int
-        at: int
+    class AlertsReconciled(Aggregate.Event):
+        raised: list[Alert]
+        withdrawn: list[Alert]  # no longer due: later facts changed the clock
 
         def apply(self, aggregate: Any) -> None:
-            alert = Alert(self.metric, self.kind, self.percent, self.at)
-            aggregate.alerts[alert.key] = alert
-
-    class AlertWithdrawn(Aggregate.Event):
-        metric: str
-        kind: str
-        percent: int
-        at: int
-        reason: str
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.alerts.pop((self.metric, self.kind, self.percent), None)
+            for alert in self.withdrawn:
+                aggregate.alerts.pop(alert.key, None)
+            for alert in self.raised:
+                aggregate.alerts[alert.key] = alert
 
     def __init__(self, ticket_id: str) -> None:
         self.ticket_id = ticket_id
         self.facts: list[Fact] = []
         self.voided: dict[str, Voided] = {}
         self.alerts: dict[tuple[str, str, int], Alert] = {}
+
+    def _record(self, facts: list[Fact], voided: dict[str, str], timestamp: datetime) -> None:
+        stamp = _recorded_epoch(timestamp)
+        for fact in facts:
+            fact.recorded_at = stamp  # the one write to a fact: when the engine learnt it
+        self.facts.extend(facts)
+        if voided:
+            by_id = {f.event_id: f for f in self.facts}
+            for event_id, reason in voided.items():
+                fact = by_id[event_id]
+                self.facts.remove(fact)
+                self.voided[event_id] = Voided(fact, reason, stamp)
+
+    # ----------------------------------------------------------------- commands
+    @classmethod
+    def register(
+        cls, ticket_id: str, facts: Sequence[Fact], recorded_at: datetime
+    ) -> tuple[Ticket, Outcome]:
+        """A new ticket aggregate from the first facts that name it (the first one is always
+        accepted: nothing conflicts before the creation is known)."""
+        outcome = sort_out(ticket_id, (), facts)
+        ticket = cls._create(
+            cls.Registered,
+            id=ticket_uuid(ticket_id),
+            ticket_id=ticket_id,
+            facts=outcome.accepted,
+            voided={f.event_id: why for f, why in outcome.voided},
+            timestamp=recorded_at,
+        )
+        return ticket, outcome
+
+    def record(self, facts: Sequence[Fact], recorded_at: datetime) -> Outcome:
+        """Offer ``facts`` (in arrival order); the accepted ones are recorded by one event."""
+        outcome = sort_out(self.ticket_id, self.facts, facts)
+        if outcome.accepted:
+            self.trigger_event(
+                self.FactsRecorded,
+                timestamp=recorded_at,
+                facts=outcome.accepted,
+                voided={f.event_id: why for f, why in outcome.voided},
+            )
+        return outcome
 
     def reconcile_alerts(
         self, due: set[Alert], recorded_at: datetime
@@ -128,34 +202,12 @@ class Ticket(Aggregate):
         clock). Returns (raised, withdrawn)."""
         by_key = {alert.key: alert for alert in due}
         withdrawn = [a for key, a in sorted(self.alerts.items()) if by_key.get(key) != a]
-        for alert in withdrawn:
+        raised = [a for key, a in sorted(by_key.items()) if self.alerts.get(key) != a]
+        if raised or withdrawn:
             self.trigger_event(
-                self.AlertWithdrawn,
-                timestamp=recorded_at,
-                metric=alert.metric,
-                kind=alert.kind,
-                percent=alert.percent,
-                at=alert.at,
-                reason="no longer due after later facts",
-            )
-        raised = [a for key, a in sorted(by_key.items()) if key not in self.alerts]
-        for alert in raised:
-            self.trigger_event(
-                self.AlertRaised,
-                timestamp=recorded_at,
-                metric=alert.metric,
-                kind=alert.kind,
-                percent=alert.percent,
-                at=alert.at,
+                self.AlertsReconciled, timestamp=recorded_at, raised=raised, withdrawn=withdrawn
             )
         return raised, withdrawn
-
-    @classmethod
-    def register(cls, ticket_id: str, recorded_at: datetime) -> Ticket:
-        """A new ticket aggregate, from the first accepted event that names it."""
-        return cls._create(
-            cls.Registered, id=ticket_uuid(ticket_id), ticket_id=ticket_id, timestamp=recorded_at
-        )
 
     # ------------------------------------------------------------------ queries
     def facts_known_at(self, known_at: int) -> list[Fact]:
@@ -183,56 +235,3 @@ class Ticket(Aggregate):
     def customer_id(self) -> str | None:
         created = self.created
         return created.customer_id if created else None
-
-    def conflict(self, fact: Fact) -> str | None:
-        """Why ``fact`` cannot join this ticket's history, or None when it can."""
-        created = self.created
-        if created is None:
-            return None
-        if fact.type == F.CREATED and fact.event_id != created.event_id:
-            return (
-                f"type: ticket {self.ticket_id} already has a ticket.created "
-                f"(event {created.event_id})"
-            )
-        if fact.occurred_at < created.occurred_at:
-            return (
-                f"occurred_at: {fact.occurred_at.isoformat()} is before the ticket's "
-                f"ticket.created at {created.occurred_at.isoformat()}"
-            )
-        if fact.customer_id is not None and fact.customer_id != created.customer_id:
-            return (
-                f"customer_id: {fact.customer_id!r} differs from the ticket's "
-                f"{created.customer_id!r}"
-            )
-        return None
-
-    # ----------------------------------------------------------------- commands
-    def accept(self, fact: Fact, recorded_at: datetime) -> list[tuple[Fact, str]]:
-        """Record ``fact`` (the caller checked :meth:`conflict`).
-
-        Returns the pending facts that a late ``ticket.created`` voided, with their reasons.
-        """
-        self.trigger_event(
-            self.EventAccepted,
-            timestamp=recorded_at,
-            event_id=fact.event_id,
-            event_type=fact.type,
-            occurred_at=fact.occurred_at.isoformat(),
-            customer_id=fact.customer_id,
-            priority=fact.priority,
-            details=dict(fact.details),
-        )
-        if fact.type != F.CREATED:
-            return []
-        voided = []
-        for pending in self.facts[:-1]:
-            reason = self.conflict(pending)
-            if reason is not None:
-                self.trigger_event(
-                    self.EventVoided,
-                    timestamp=recorded_at,
-                    event_id=pending.event_id,
-                    reason=reason,
-                )
-                voided.append((pending, reason))
-        return voided

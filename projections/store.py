@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import JSONTranscoder, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder
 from eventsourcing.utils import get_topic
@@ -32,6 +32,7 @@ from domain.ticket import Ticket, ticket_uuid
 from projections import tables as T
 from projections.ledger import LedgerEntry
 from projections.tables import Dialect
+from projections.transcodings import AlertAsList, FactAsDict
 
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
@@ -121,6 +122,11 @@ class TicketApplication(Application):
     """The event-sourced application holding Ticket aggregates."""
 
     name = "slaclock"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(FactAsDict())
+        transcoder.register(AlertAsList())
 
 
 def _open_application(env: dict[str, str], url: str) -> TicketApplication:

@@ -163,8 +163,8 @@ def drop_postgres_schema(schema: str) -> None:
 
 
 def store_counts(store_url: str) -> dict[str, int]:
-    """Rows that tell whether anything was applied twice: accepted-event records in the
-    event store, event ids, tickets."""
+    """Rows that tell whether anything was applied twice: facts recorded in the event
+    store's events, event ids, tickets."""
     from projections.store import TicketStore
     from slaclock.config import load_policy
 
@@ -172,16 +172,19 @@ def store_counts(store_url: str) -> dict[str, int]:
     store = TicketStore(store_url, policy)
     try:
         table = _events_table(store)
-        rows = store.query(
-            f"SELECT topic, COUNT(*) AS n FROM {{p}}{table} GROUP BY topic ORDER BY topic"
-        )
-        by_topic = {row["topic"].rsplit(".", 1)[-1]: row["n"] for row in rows}
+        rows = store.query(f"SELECT topic, state FROM {{p}}{table}")
+        by_topic: dict[str, int] = {}
+        facts = 0
+        for row in rows:
+            topic = row["topic"].rsplit(".", 1)[-1]
+            by_topic[topic] = by_topic.get(topic, 0) + 1
+            facts += len(json.loads(bytes(row["state"])).get("facts", []))
         event_ids = store.query("SELECT COUNT(*) AS n FROM {p}sla_event_ids")[0]["n"]
         tickets = store.query("SELECT COUNT(*) AS n FROM {p}sla_tickets")[0]["n"]
     finally:
         store.close()
     return {
-        "accepted_events": by_topic.get("EventAccepted", 0),
+        "accepted_events": facts,
         "registered": by_topic.get("Registered", 0),
         "event_ids": event_ids,
         "tickets": tickets,

@@ -1,0 +1,57 @@
+"""How the Ticket aggregate's events store facts and alerts (JSON, via ``eventsourcing``).
+
+A ``Fact`` is stored as its event fields (``occurred_at`` as ISO 8601 with its offset, absent
+optional fields left out); ``recorded_at`` is not stored: it is the timestamp of the event
+that records the fact. An ``Alert`` is stored as ``[metric, kind, percent, at]``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Transcoding
+
+from domain.alerts import Alert
+from domain.facts import Fact
+
+
+class FactAsDict(Transcoding):
+    type = Fact
+    name = "fact"
+
+    def encode(self, obj: Fact) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "event_id": obj.event_id,
+            "type": obj.type,
+            "occurred_at": obj.occurred_at.isoformat(),
+        }
+        if obj.customer_id is not None:
+            data["customer_id"] = obj.customer_id
+        if obj.priority is not None:
+            data["priority"] = obj.priority
+        if obj.details:
+            data["details"] = dict(obj.details)
+        return data
+
+    def decode(self, data: dict[str, Any]) -> Fact:
+        return Fact(
+            event_id=data["event_id"],
+            type=data["type"],
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            customer_id=data.get("customer_id"),
+            priority=data.get("priority"),
+            details=data.get("details"),
+        )
+
+
+class AlertAsList(Transcoding):
+    type = Alert
+    name = "alert"
+
+    def encode(self, obj: Alert) -> list[Any]:
+        return [obj.metric, obj.kind, obj.percent, obj.at]
+
+    def decode(self, data: list[Any]) -> Alert:
+        metric, kind, percent, at = data
+        return Alert(metric, kind, int(percent), int(at))

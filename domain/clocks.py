@@ -210,8 +210,13 @@ class ClockWalk:
     notes: list[Note]
 
 
-def walk_clock(metric: str, ordered: Sequence[Fact], plan: Plan, priority: int) -> ClockWalk:
-    """Walk the facts once, collecting the stretches in which this clock accrues."""
+def walk_clock(
+    metric: str, ordered: Sequence[Fact], plan: Plan, priority: int, trace: bool = True
+) -> ClockWalk:
+    """Walk the facts once, collecting the stretches in which this clock accrues.
+
+    ``trace`` also collects the phases and notes an explanation shows; the clock itself
+    (stretches, priority, stop) does not need them, so evaluation walks without."""
     stopped_by = _STOPPED_BY[metric]
     pausable = metric in plan.pausable
     restart = plan.on_reprioritise == "restart"
@@ -248,7 +253,8 @@ def walk_clock(metric: str, ordered: Sequence[Fact], plan: Plan, priority: int) 
                     w.priority = ticket_priority
         elif kind == F.REPRIORITISED and fact.priority is not None:
             old, ticket_priority = ticket_priority, fact.priority
-            w.notes.append(Note(t, _reprioritised(plan, metric, w, old, ticket_priority, t)))
+            if trace:
+                w.notes.append(Note(t, _reprioritised(plan, metric, w, old, ticket_priority, t)))
             if w.live and not restart:
                 w.priority = ticket_priority
             elif w.live and not _breached_by(plan, metric, w.priority, w.stretches, w.since, t):
@@ -262,6 +268,8 @@ def walk_clock(metric: str, ordered: Sequence[Fact], plan: Plan, priority: int) 
             w.since = None
         elif accruing and not was_accruing:
             w.since = t
+        if not trace:
+            continue
         phase = _phase(t, w.live, accruing, resolved and metric in _REOPENABLE, kind, pause_reason)
         last = w.phases[-1]
         if phase.state != last.state or (phase.state == "paused" and phase.detail != last.detail):
@@ -305,20 +313,21 @@ def _run_clock(
     """The clock's snapshot: its walk, then deadline and breach on its target's calendar."""
     if plan is None or metric not in plan.targets:
         return ClockSnapshot(metric=metric, priority=priority)
-    w = walk_clock(metric, ordered, plan, priority)
+    w = walk_clock(metric, ordered, plan, priority, trace=False)
     target = plan.target(metric, w.priority)
     if target is None:
         return ClockSnapshot(metric=metric, priority=w.priority)
     cal = target.calendar
     stretches, since = w.stretches, w.since
-    deadline, accrued = _deadline_in(cal.between_epoch, cal.add_epoch, target.seconds, stretches)
+    lengths = [cal.between_epoch(start, end) for start, end in stretches]
+    accrued = sum(lengths)
+    deadline = _reached(cal.add_epoch, target.seconds, stretches, lengths)
     if deadline is None and since is not None:
         deadline = cal.add_epoch(since, target.seconds - accrued)
     elif deadline is None and w.stopped_at is not None and w.stopped_running and stretches:
         # A stopped clock reports the deadline it had while it last ran.
         last_start, _ = stretches[-1]
-        before_last = accrued - cal.between_epoch(*stretches[-1])
-        deadline = cal.add_epoch(last_start, target.seconds - before_last)
+        deadline = cal.add_epoch(last_start, target.seconds - (accrued - lengths[-1]))
     stopped_at = w.stopped_at
     breach_at = (
         deadline if deadline is not None and (stopped_at is None or deadline < stopped_at) else None
@@ -326,7 +335,7 @@ def _run_clock(
     warnings = []
     for percent in plan.warnings:
         part = target.seconds * percent // 100
-        at, _ = _deadline_in(cal.between_epoch, cal.add_epoch, part, stretches)
+        at = _reached(cal.add_epoch, part, stretches, lengths)
         if at is None and since is not None:
             at = cal.add_epoch(since, part - accrued)
         if at is not None and (stopped_at is None or at < stopped_at):
@@ -345,6 +354,19 @@ def _run_clock(
         paused=w.live and since is None,
         warnings=tuple(warnings),
     )
+
+
+def _reached(
+    add: AddFn, target: int, stretches: Sequence[tuple[int, int]], lengths: Sequence[int]
+) -> int | None:
+    """The instant the closed ``stretches`` (business seconds ``lengths``) reach ``target``,
+    or None if they stay below it."""
+    accrued = 0
+    for (start, _), length in zip(stretches, lengths, strict=True):
+        if accrued + length >= target:
+            return add(start, target - accrued)
+        accrued += length
+    return None
 
 
 def _deadline_in(

@@ -32,9 +32,9 @@ Needs the local broker (``services/kafka/kafka.sh start``) and PostgreSQL
 Correctness is checked on the way: ``read`` equals the messages on the topic and
 accepted + duplicates + rejected; the counts equal what the generator expects; the store
 records each accepted event once in its stored events and once as an event id; dead letters
-sent equal rejected + voided, and the dead-letter topic holds that many. This is a benchmark, not a test:
-nothing asserts, and the exit code is 0 whatever the figures (1 only if a command failed).
-Topics and the PostgreSQL schema are dropped at the end unless ``--keep``.
+sent equal rejected + voided, and the dead-letter topic holds that many. This is a benchmark,
+not a test: nothing asserts, and the exit code is 0 whatever the figures (1 only if a
+command failed). Topics and the PostgreSQL schema are dropped at the end unless ``--keep``.
 """
 
 from __future__ import annotations

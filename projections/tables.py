@@ -1,7 +1,9 @@
 """The read-model tables and their SQL, written once for SQLite and PostgreSQL.
 
 Statements use ``{p}`` for the table prefix (the PostgreSQL schema) and ``?`` for
-parameters; :class:`Dialect` turns them into what each database expects.
+parameters; :class:`Dialect` turns them into what each database expects. Tables keyed by
+text that every batch writes are created WITHOUT ROWID on SQLite (``{without_rowid}``):
+the primary key is then the table's only B-tree, so a row costs one index insert, not two.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 TABLES: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS {p}sla_event_ids (
         event_id TEXT PRIMARY KEY,
-        ticket_id TEXT NOT NULL)""",
+        ticket_id TEXT NOT NULL){without_rowid}""",
     """CREATE TABLE IF NOT EXISTS {p}sla_tickets (
         ticket_id TEXT PRIMARY KEY,
         customer_id TEXT,
@@ -40,7 +42,7 @@ TABLES: tuple[str, ...] = (
         running_since BIGINT,
         paused INTEGER NOT NULL,
         next_alert_at BIGINT,
-        PRIMARY KEY (ticket_id, metric))""",
+        PRIMARY KEY (ticket_id, metric)){without_rowid}""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_alert ON {p}sla_clocks (next_alert_at)""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_breach ON {p}sla_clocks (breach_at)""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_stop ON {p}sla_clocks (stopped_at)""",
@@ -143,8 +145,8 @@ class Dialect:
     def sql(self, statement: str) -> str:
         text = statement.replace("{p}", self.prefix)
         if self.name == "postgres":
-            text = text.replace("?", "%s")
-        return text
+            return text.replace("?", "%s").replace("{without_rowid}", "")
+        return text.replace("{without_rowid}", " WITHOUT ROWID")
 
 UPSERT_WORK_LOG = """INSERT INTO {p}sla_work_logs
     (event_id, ticket_id, customer_id, occurred_at, at, minutes, mode, actor)

@@ -57,7 +57,7 @@ class Ingestor:
         policy: Policy,
         dead_letter: DeadLetterSink,
         *,
-        batch_size: int = 5000,
+        batch_size: int = 50_000,
         clock: str = "wall",
         alert_sink: AlertSink | None = None,
         policy_version: str | None = None,

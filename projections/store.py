@@ -61,22 +61,45 @@ class Batch:
         # psycopg's pipeline mode cannot give after an executemany on the same cursor.
         for tracking in self.tracking:
             insert_tracking(cursor, tracking)
-        if self.event_ids:
-            cursor.executemany(dialect.sql(T.INSERT_EVENT_ID), self.event_ids)
-        if self.tickets:
-            cursor.executemany(dialect.sql(T.UPSERT_TICKET), self.tickets)
-        if self.clocks:
-            cursor.executemany(dialect.sql(T.UPSERT_CLOCK), self.clocks)
-        if self.ledger:
-            cursor.executemany(dialect.sql(T.INSERT_LEDGER), self.ledger)
-        if self.work_logs:
-            cursor.executemany(dialect.sql(T.UPSERT_WORK_LOG), self.work_logs)
+        for statement, rows in (
+            (T.INSERT_EVENT_ID, self.event_ids),
+            (T.UPSERT_TICKET, self.tickets),
+            (T.UPSERT_CLOCK, self.clocks),
+            (T.INSERT_LEDGER, self.ledger),
+            (T.UPSERT_WORK_LOG, self.work_logs),
+        ):
+            if rows:
+                _insert_many(cursor, dialect, statement, rows)
         if self.voided_work_logs:
             cursor.executemany(dialect.sql(T.DELETE_WORK_LOG), self.voided_work_logs)
         if self.meta:
-            cursor.executemany(dialect.sql(T.UPSERT_META), self.meta)
+            _insert_many(cursor, dialect, T.UPSERT_META, self.meta)
         if self.counters:
-            cursor.executemany(dialect.sql(T.UPSERT_COUNTER), self.counters)
+            _insert_many(cursor, dialect, T.UPSERT_COUNTER, self.counters)
+
+
+def _insert_many(cursor: Any, dialect: Dialect, statement: str, rows: Sequence[Any]) -> None:
+    """Many rows of one statement: ``executemany`` on SQLite (in-process, prepared once),
+    one ``unnest`` statement on PostgreSQL (one round trip instead of one per row; a batch
+    never holds two rows with the same key, which ``ON CONFLICT DO UPDATE`` requires)."""
+    if dialect.name == "postgres":
+        cursor.execute(dialect.sql(_BULK[statement]), T.columns_of(list(rows)))
+    else:
+        cursor.executemany(dialect.sql(statement), rows)
+
+
+_BULK = {
+    statement: T.bulk(statement)
+    for statement in (
+        T.INSERT_EVENT_ID,
+        T.UPSERT_TICKET,
+        T.UPSERT_CLOCK,
+        T.INSERT_LEDGER,
+        T.UPSERT_WORK_LOG,
+        T.UPSERT_META,
+        T.UPSERT_COUNTER,
+    )
+}
 
 
 SQLITE_CACHE_KIB = 64 * 1024

@@ -8,6 +8,7 @@ the primary key is then the table's only B-tree, so a row costs one index insert
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 TABLES: tuple[str, ...] = (
@@ -148,6 +149,7 @@ class Dialect:
             return text.replace("?", "%s").replace("{without_rowid}", "")
         return text.replace("{without_rowid}", " WITHOUT ROWID")
 
+
 UPSERT_WORK_LOG = """INSERT INTO {p}sla_work_logs
     (event_id, ticket_id, customer_id, occurred_at, at, minutes, mode, actor)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -157,3 +159,47 @@ DELETE_WORK_LOG = "DELETE FROM {p}sla_work_logs WHERE event_id = ?"
 
 UPSERT_COUNTER = """INSERT INTO {p}sla_counters (name, label, n) VALUES (?, ?, ?)
     ON CONFLICT (name, label) DO UPDATE SET n = sla_counters.n + excluded.n"""
+
+
+def _column_types() -> dict[str, dict[str, str]]:
+    """Column -> SQL type of every table in :data:`TABLES` (read from the statements)."""
+    types: dict[str, dict[str, str]] = {}
+    for statement in TABLES:
+        match = re.match(r"\s*CREATE TABLE IF NOT EXISTS \{p\}(\w+) \((.*)\)", statement, re.S)
+        if match is None:
+            continue
+        columns = {}
+        for line in match.group(2).split(","):
+            words = line.split()
+            if len(words) >= 2 and words[0].isidentifier() and words[0] != "PRIMARY":
+                columns[words[0]] = words[1].lower()
+        types[match.group(1)] = columns
+    return types
+
+
+COLUMN_TYPES = _column_types()
+
+
+def bulk(statement: str) -> str:
+    """``INSERT INTO t (a, b) VALUES (?, ?) ...`` as one statement for many rows on
+    PostgreSQL: ``INSERT INTO t (a, b) SELECT * FROM unnest(?::text[], ?::bigint[]) ...``,
+    with one array parameter per column (see :func:`columns_of`). One round trip and one
+    plan per table and batch, instead of one statement per row."""
+    match = re.match(
+        r"\s*INSERT INTO \{p\}(\w+)\s*\(([^)]*)\)\s*VALUES\s*\([?,\s]*\)(.*)", statement, re.S
+    )
+    if match is None:
+        raise ValueError(f"not a plain INSERT ... VALUES statement: {statement[:60]!r}")
+    table, names, rest = (
+        match.group(1),
+        [n.strip() for n in match.group(2).split(",")],
+        match.group(3),
+    )
+    types = COLUMN_TYPES[table]
+    arrays = ", ".join(f"?::{types[name]}[]" for name in names)
+    return f"INSERT INTO {{p}}{table} ({', '.join(names)}) SELECT * FROM unnest({arrays}){rest}"
+
+
+def columns_of(rows: list[tuple[object, ...]]) -> list[list[object]]:
+    """Rows as columns: the parameters of a :func:`bulk` statement."""
+    return [list(column) for column in zip(*rows, strict=True)]

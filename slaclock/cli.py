@@ -42,6 +42,11 @@ from slaclock.args import month as month_arg
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
 from slaclock.output import credits_human, explain_human, hours_human, table
 
+INGEST_BATCH = 50_000
+"""Events per transaction for file ingest. A ticket's events within one batch are applied,
+evaluated and stored once, so larger batches do less work per event (1M events: 68 s at
+5,000, 48 s at 50,000, no faster at 100,000) at the price of memory (350 MB at 50,000)."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -73,7 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dead-letter", metavar="PATH", help="append rejected events here (JSONL)")
     p.add_argument("--strict", action="store_true", help="exit 1 if anything was rejected")
-    p.add_argument("--batch-size", type=int, default=5000, help="events per transaction")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=INGEST_BATCH,
+        help=f"events per transaction (default {INGEST_BATCH:,}; smaller for a live stdin pipe:"
+        " a batch is stored when it is full or the input ends)",
+    )
     _alert_options(p, "event")  # files are mostly backfills: time is the stream's
     p.add_argument("--json", action="store_true", help="print counts as JSON")
 
@@ -199,7 +210,7 @@ def _ingestor(
         store,
         policy,
         sink,
-        batch_size=getattr(args, "batch_size", 5000),
+        batch_size=getattr(args, "batch_size", INGEST_BATCH),
         clock=args.clock,
         alert_sink=AlertFile(args.alerts) if args.alerts else None,
         policy_version=store.policy_version(),

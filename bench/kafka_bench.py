@@ -64,6 +64,10 @@ if str(BENCH) not in sys.path:
 
 import run as ingest_bench  # noqa: E402  (bench/run.py: generation, tables)
 
+from consumers.kafka_consumer import ConsumerSettings  # noqa: E402
+
+CONSUME_MAX_POLL = ConsumerSettings.max_poll_records
+
 TARGET_POSTGRES_EVENTS_PER_S = 15_000
 TARGET_SHARE_OF_BARE = 0.50
 DEFAULT_BOOTSTRAP = os.environ.get("SLACLOCK_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -742,7 +746,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=BENCH / "out")
     parser.add_argument("--bootstrap-servers", default=DEFAULT_BOOTSTRAP)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="base URL (a fresh schema)")
-    parser.add_argument("--max-poll-records", type=int, default=2000, help="consume's default")
+    parser.add_argument(
+        "--max-poll-records", type=int, default=CONSUME_MAX_POLL, help="consume's default"
+    )
     parser.add_argument("--exit-when-idle", type=float, default=3.0, metavar="SECONDS")
     parser.add_argument(
         "--clock",

@@ -91,7 +91,7 @@ class ConsumerSettings:
     servers, security, passthrough options)."""
     dead_letter_topic: str | None = None
     schema_registry: str | None = None
-    max_poll_records: int = 2000
+    max_poll_records: int = 20_000
     exit_when_idle: float | None = None
     instance_id: str | None = None
     session_timeout_ms: int | None = None

@@ -247,6 +247,10 @@ class TicketStore:
     def _present(self, table: str, column: str, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self.read() as cursor:
+            if self.dialect.name == "postgres":  # one query, the keys as one array
+                statement = f"SELECT {column} FROM {{p}}{table} WHERE {column} = ANY(?::text[])"
+                cursor.execute(self.dialect.sql(statement), [list(keys)])
+                return {row[column] for row in cursor.fetchall()}
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 marks = ", ".join("?" * len(chunk))

@@ -168,10 +168,10 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--max-poll-records",
         type=int,
-        default=int(_env("max_poll_records", 2000)),
+        default=int(_env("max_poll_records", 20_000)),
         metavar="N",
         help="messages per batch, stored in one transaction (env "
-        f"{ENVIRONMENT['max_poll_records']}; default 2000)",
+        f"{ENVIRONMENT['max_poll_records']}; default 20000)",
     )
     p.add_argument(
         "--exit-when-idle",

@@ -17,6 +17,7 @@ from projections.queries import Queries
 from projections.queue import ORDERS, queue_json, work_queue
 from projections.store import TicketStore
 from slaclock.api import params as P
+from slaclock.api.cache import REPORT_CACHE_SECONDS
 from slaclock.api.tokens import TokenStore
 from slaclock.output import table
 
@@ -29,6 +30,14 @@ def register(commands: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--metrics-auth", action="store_true", help="/metrics needs an admin token")
+    p.add_argument(
+        "--report-cache",
+        type=float,
+        default=REPORT_CACHE_SECONDS,
+        metavar="SECONDS",
+        help="share each month report between identical requests for this long (its as_of"
+        f" says which instant it describes; 0 = always compute; default {REPORT_CACHE_SECONDS:g})",
+    )
     p.add_argument(
         "--log-level",
         default="warning",
@@ -85,8 +94,15 @@ def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     if not 0 <= args.port <= 65535:
         print(f"slaclock: error: --port: {args.port} is not a port", file=sys.stderr)
         return 2
+    if args.report_cache < 0:
+        print("slaclock: error: --report-cache: must be 0 or more seconds", file=sys.stderr)
+        return 2
     app = create_app(
-        policy, store, policy_version=store.policy_version(), metrics_auth=args.metrics_auth
+        policy,
+        store,
+        policy_version=store.policy_version(),
+        metrics_auth=args.metrics_auth,
+        report_cache=args.report_cache,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

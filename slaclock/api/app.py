@@ -39,6 +39,7 @@ from projections.store import TicketStore
 from slaclock.api import models
 from slaclock.api import params as P
 from slaclock.api.answers import compliance_answer, credits_answer
+from slaclock.api.cache import REPORT_CACHE_SECONDS, ReportCache
 from slaclock.api.metrics import Metrics
 from slaclock.api.params import ApiError, Moment
 from slaclock.api.tokens import Principal, TokenStore
@@ -101,8 +102,10 @@ def create_app(
     *,
     policy_version: str | None = None,
     metrics_auth: bool = False,
+    report_cache: float = REPORT_CACHE_SECONDS,
 ) -> FastAPI:
-    """The app for one policy and store (both shared by all requests)."""
+    """The app for one policy and store (both shared by all requests); month reports are
+    shared for ``report_cache`` seconds (see :mod:`slaclock.api.cache`)."""
     try:
         app_version = version("slaclock")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -118,6 +121,8 @@ def create_app(
     )
     tokens = TokenStore(store)
     metrics = Metrics(store, policy_version)
+    reports = ReportCache(report_cache)
+    app.state.reports = reports
     app.state.store, app.state.policy, app.state.tokens = store, policy, tokens
     app.middleware("http")(metrics.middleware)
     _install_error_handlers(app)
@@ -290,8 +295,14 @@ def create_app(
         """Met and breached clocks per customer, metric and deciding priority in a month."""
         the_month = P.month(month) or ""
         customer = scoped(who, customer)
-        at, queries = reader(as_of, known_at)
-        data = compliance_answer(queries, the_month, at.as_of, customer)
+        P.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
+
+        def answer() -> dict[str, Any]:
+            at, queries = reader(as_of, known_at)
+            return compliance_answer(queries, the_month, at.as_of, customer)
+
+        key = ("compliance", the_month, customer, as_of, known_at)
+        data = reports.get(key, answer)
         if format == "csv":
             header = ["month", "as_of", "customer_id", "metric", "priority", "met", "breached"]
             lines = [
@@ -327,8 +338,14 @@ def create_app(
         """Credits owed per customer in a month: entries, subtotal, cap and total."""
         the_month = P.month(month) or ""
         customer = scoped(who, customer)
-        at, queries = reader(as_of, known_at)
-        data = credits_answer(queries, the_month, at.as_of, customer)
+        P.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
+
+        def answer() -> dict[str, Any]:
+            at, queries = reader(as_of, known_at)
+            return credits_answer(queries, the_month, at.as_of, customer)
+
+        key = ("credits", the_month, customer, as_of, known_at)
+        data = reports.get(key, answer)
         if format == "csv":
             header = [
                 "month",

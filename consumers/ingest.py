@@ -9,7 +9,7 @@ the dead-letter sink only after that transaction, so a failed batch leaves nothi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -143,8 +143,14 @@ class Ingestor:
                 published += [_alert_record(ticket_id, snapshot, a, "raised") for a in raised]
         return snapshots, ledger, published
 
-    def process(self, batch: Sequence[RawEvent], tracking: Sequence[Tracking] = ()) -> None:
-        """Validate, deduplicate, apply and store one batch (one transaction)."""
+    def process(
+        self,
+        batch: Sequence[RawEvent],
+        tracking: Sequence[Tracking] = (),
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Validate, deduplicate, apply and store one batch (one transaction), with the
+        source's positions (``tracking``) and facts about the source (``meta``)."""
         rejected: list[tuple[int, str, str, str]] = []
         decoded: list[tuple[int, RawEvent, str, Fact]] = []
         for index, raw in enumerate(batch):
@@ -225,6 +231,7 @@ class Ingestor:
                 ledger=ledger,
                 watermark=watermark,
                 counters=counters,
+                meta=meta,
             )
         self.stats.accepted += len(event_ids)
         self.stats.duplicates += duplicates

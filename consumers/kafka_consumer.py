@@ -35,7 +35,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,7 @@ from consumers.alert_sink import AlertFile
 from consumers.ingest import Ingestor, IngestStats
 from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
 from domain.policy import Policy
-from projections.store import TicketStore
+from projections.store import TicketStore, end_offset_key
 
 log = logging.getLogger("slaclock.kafka.consume")
 
@@ -557,7 +557,7 @@ class KafkaIngest:
         before = dataclasses.replace(self.ingestor.stats)
         self.dead_letters.begin(by_source)
         try:
-            self.ingestor.process(raws, tracking)
+            self.ingestor.process(raws, tracking, meta=self._end_offsets(last))
         except TRANSIENT as exc:
             self.ingestor.stats = before
             self.dead_letters.begin({})
@@ -589,6 +589,20 @@ class KafkaIngest:
         )
         if self.on_batch:
             self.on_batch(info)
+
+    def _end_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[str, str]:
+        """The batch's partitions' end offsets as last fetched, stored with the batch so the
+        API's ``/metrics`` can tell the lag per partition (see ``projections.store``)."""
+        now = int(time.time())
+        ends: dict[str, str] = {}
+        for topic, partition in partitions:
+            try:
+                end = self._consumer.highwater(TopicPartition(topic, partition))
+            except Exception:  # not assigned any more (a rebalance): nothing to tell
+                continue
+            if end is not None:
+                ends[end_offset_key(tracking_name(topic, partition))] = f"{end} {now}"
+        return ends
 
     def _failed(self, exc: BaseException) -> None:
         """A batch could not be stored: forget positions, re-seek from the store, back off."""

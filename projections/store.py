@@ -38,6 +38,29 @@ from projections.transcodings import AlertAsList, FactAsDict
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
 
+END_OFFSET = "end_offset:"
+"""``sla_meta`` key prefix: a Kafka partition's end offset and when the consumer saw it
+("END EPOCH"), followed by the partition's tracking name; written with each batch."""
+
+
+def end_offset_key(tracking_name: str) -> str:
+    return END_OFFSET + tracking_name
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """How far the store is behind one source partition, as of the consumer's last batch."""
+
+    name: str  # the tracking name, e.g. kafka:TOPIC:PARTITION
+    end: int  # the partition's end offset then
+    stored: int  # the next offset the store will read
+    seen_at: int  # when the consumer saw that end offset (epoch seconds)
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - self.stored)
+
+
 class StoreError(Exception):
     """A store URL or database that cannot be used; the message says which and why."""
 
@@ -269,11 +292,13 @@ class TicketStore:
         ledger: Sequence[LedgerEntry] = (),
         watermark: int | None = None,
         counters: Mapping[tuple[str, str], int] | None = None,
+        meta: Mapping[str, str] | None = None,
     ) -> None:
         """Store the tickets' new events with their read-model rows in one transaction.
 
         ``snapshots`` (by ticket id) saves re-evaluating tickets the caller just evaluated;
-        ``watermark`` is the time the engine has reached (alerts due before it were raised).
+        ``watermark`` is the time the engine has reached (alerts due before it were raised);
+        ``meta`` are ``sla_meta`` entries to set with them (e.g. a partition's end offset).
         """
         if watermark is not None:
             self._watermark = max(self.watermark() or watermark, watermark)
@@ -284,6 +309,7 @@ class TicketStore:
             meta=[("watermark", str(self._watermark))] if watermark is not None else [],
             counters=[(name, label, n) for (name, label), n in (counters or {}).items() if n],
         )
+        batch.meta += sorted((meta or {}).items())
         for ticket in tickets:
             if snapshots is not None and ticket.ticket_id in snapshots:
                 self._rows(ticket, batch, snapshot=snapshots[ticket.ticket_id])
@@ -520,6 +546,18 @@ class TicketStore:
                 [month, closed_at, statement],
             )
         return True
+
+    def partition_lags(self) -> list[PartitionLag]:
+        """Every source partition a consumer has reported, with its lag (by name)."""
+        rows = self.query(
+            "SELECT key, value FROM {p}sla_meta WHERE key LIKE ? ORDER BY key", [END_OFFSET + "%"]
+        )
+        lags = []
+        for row in rows:
+            name = row["key"].removeprefix(END_OFFSET)
+            end, seen_at = (int(part) for part in row["value"].split())
+            lags.append(PartitionLag(name, end, self.max_tracking_id(name) or 0, seen_at))
+        return lags
 
     def max_tracking_id(self, name: str) -> int | None:
         return self.app.recorder.max_tracking_id(name)  # type: ignore[attr-defined]

@@ -191,6 +191,19 @@ def store_counts(store_url: str) -> dict[str, int]:
     }
 
 
+def partition_lags(store_url: str) -> list[tuple[str, int, int, int]]:
+    """(tracking name, end offset, stored offset, lag) of each partition a consumer reported."""
+    from projections.store import TicketStore
+    from slaclock.config import load_policy
+
+    policy, _ = load_policy(str(CONFIG))
+    store = TicketStore(store_url, policy)
+    try:
+        return [(p.name, p.end, p.stored, p.lag) for p in store.partition_lags()]
+    finally:
+        store.close()
+
+
 def _events_table(store: Any) -> str:
     return "slaclock_events" if store.dialect.name == "postgres" else "stored_events"
 

@@ -88,3 +88,26 @@ def test_metrics_can_require_an_admin_token(tmp_path: Path) -> None:
         assert server.get("/metrics", token="acme").status_code == 401
         response = server.get("/metrics", token="admin")
         assert response.status_code == 200 and "slaclock_store_up 1.0" in response.text
+
+
+def test_consumer_lag_and_alert_watermark(server: ApiServer) -> None:
+    """A consumer stores each partition's end offset with its batch; /metrics tells the lag
+    (end minus the stored position) and when it was measured, and the alert watermark."""
+    from eventsourcing.persistence import Tracking
+
+    from projections.store import TicketStore, end_offset_key
+    from slaclock.config import load_policy
+
+    policy, _ = load_policy(str(server.cli.config))
+    store = TicketStore(server.cli.store, policy)
+    try:
+        name = "kafka:ticket-events:3"
+        store.save([], [], [Tracking(name, 12)], meta={end_offset_key(name): "20 1764100000"})
+        watermark = store.watermark()
+    finally:
+        store.close()
+    samples = scrape(server)
+    labels = (("partition", "3"), ("topic", "ticket-events"))
+    assert samples[("slaclock_consumer_lag_messages", labels)] == 8
+    assert samples[("slaclock_consumer_lag_timestamp_seconds", labels)] == 1764100000
+    assert watermark and samples[("slaclock_alert_watermark_timestamp_seconds", ())] == watermark

@@ -34,6 +34,7 @@ from tests.kafka_helpers import (
     drop_postgres_schema,
     finish,
     generate_events,
+    partition_lags,
     partitions_of,
     postgres_schema_store,
     publish_file,
@@ -226,6 +227,8 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_is_processed(
     assert ticket["clocks"]["response"]["status"] == "met"
     assert ticket["clocks"]["resolution"]["stopped_at"] is not None  # the v2 message counted
     assert store_counts(store)["tickets"] == 2
+    # the partition's end offset, stored with the last batch: nothing left to read
+    assert partition_lags(store) == [(f"kafka:{topic}:0", 9, 9, 0)]
 
 
 def test_schema_registry_option_resolves_ids_and_rejects_unknown_ones(tmp_path: Path) -> None:

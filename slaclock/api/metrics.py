@@ -128,6 +128,31 @@ class StoreCollector(Collector):
         yield breached
         yield open_breached
 
+        # Read-model rows commit with their events, so the projections never trail the
+        # event store; what can trail is the engine's time (alerts) and the consumers.
+        watermark = GaugeMetricFamily(
+            "slaclock_alert_watermark_timestamp_seconds",
+            "the instant alerts have been raised up to (lag: time() minus this)",
+        )
+        watermark.add_metric([], self.store.watermark() or 0)
+        yield watermark
+        lag = GaugeMetricFamily(
+            "slaclock_consumer_lag_messages",
+            "messages on a partition not yet stored, as of the consumer's last stored batch",
+            labels=["topic", "partition"],
+        )
+        seen = GaugeMetricFamily(
+            "slaclock_consumer_lag_timestamp_seconds",
+            "when the consumer last measured a partition's lag (stale: consumer not storing)",
+            labels=["topic", "partition"],
+        )
+        for p in self.store.partition_lags():
+            _, topic, partition = p.name.rsplit(":", 2)
+            lag.add_metric([topic, partition], p.lag)
+            seen.add_metric([topic, partition], p.seen_at)
+        yield lag
+        yield seen
+
 
 def _int(value: Any) -> int:
     return int(value or 0)

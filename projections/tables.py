@@ -161,45 +161,13 @@ UPSERT_COUNTER = """INSERT INTO {p}sla_counters (name, label, n) VALUES (?, ?, ?
     ON CONFLICT (name, label) DO UPDATE SET n = sla_counters.n + excluded.n"""
 
 
-def _column_types() -> dict[str, dict[str, str]]:
-    """Column -> SQL type of every table in :data:`TABLES` (read from the statements)."""
-    types: dict[str, dict[str, str]] = {}
-    for statement in TABLES:
-        match = re.match(r"\s*CREATE TABLE IF NOT EXISTS \{p\}(\w+) \((.*)\)", statement, re.S)
-        if match is None:
-            continue
-        columns = {}
-        for line in match.group(2).split(","):
-            words = line.split()
-            if len(words) >= 2 and words[0].isidentifier() and words[0] != "PRIMARY":
-                columns[words[0]] = words[1].lower()
-        types[match.group(1)] = columns
-    return types
-
-
-COLUMN_TYPES = _column_types()
-
-
-def bulk(statement: str) -> str:
-    """``INSERT INTO t (a, b) VALUES (?, ?) ...`` as one statement for many rows on
-    PostgreSQL: ``INSERT INTO t (a, b) SELECT * FROM unnest(?::text[], ?::bigint[]) ...``,
-    with one array parameter per column (see :func:`columns_of`). One round trip and one
-    plan per table and batch, instead of one statement per row."""
+def parts(statement: str) -> tuple[str, str, str]:
+    """``INSERT INTO {p}t (a, b) VALUES (?, ?) ON CONFLICT ...`` as its table, its column
+    list and whatever follows the values (the ``ON CONFLICT`` clause, or nothing)."""
     match = re.match(
         r"\s*INSERT INTO \{p\}(\w+)\s*\(([^)]*)\)\s*VALUES\s*\([?,\s]*\)(.*)", statement, re.S
     )
     if match is None:
         raise ValueError(f"not a plain INSERT ... VALUES statement: {statement[:60]!r}")
-    table, names, rest = (
-        match.group(1),
-        [n.strip() for n in match.group(2).split(",")],
-        match.group(3),
-    )
-    types = COLUMN_TYPES[table]
-    arrays = ", ".join(f"?::{types[name]}[]" for name in names)
-    return f"INSERT INTO {{p}}{table} ({', '.join(names)}) SELECT * FROM unnest({arrays}){rest}"
-
-
-def columns_of(rows: list[tuple[object, ...]]) -> list[list[object]]:
-    """Rows as columns: the parameters of a :func:`bulk` statement."""
-    return [list(column) for column in zip(*rows, strict=True)]
+    columns = ", ".join(name.strip() for name in match.group(2).split(","))
+    return match.group(1), columns, match.group(3).strip()

@@ -86,6 +86,18 @@ class Ingestor:
                 progress(len(batch))
         return self.stats
 
+    def run_decoded(
+        self, batches: Iterable[Decoded], progress: Callable[[int], None] | None = None
+    ) -> IngestStats:
+        """Like :meth:`run`, for batches another process read and validated with
+        :func:`decode` (see ``consumers.decode_worker``)."""
+        for batch in batches:
+            self.stats.read += batch.read
+            self.process_decoded(batch.facts, batch.rejected)
+            if progress:
+                progress(batch.read)
+        return self.stats
+
     def _advance(self, now: datetime, accepted: Sequence[Fact]) -> int:
         """The watermark after this batch: wall-clock time, or the latest event time seen."""
         if self.clock == "wall":
@@ -151,20 +163,18 @@ class Ingestor:
     ) -> None:
         """Validate, deduplicate, apply and store one batch (one transaction), with the
         source's positions (``tracking``) and facts about the source (``meta``)."""
-        rejected: list[tuple[int, str, str, str]] = []
-        decoded: list[tuple[int, RawEvent, str, Fact]] = []
-        for index, raw in enumerate(batch):
-            self.stats.read += 1
-            try:
-                if raw.error is not None:
-                    raise Rejected(raw.error)
-                data = raw.data if raw.data is not None else parse_json(raw.raw)
-                ticket_id, fact = to_fact(data, self.policy)
-            except Rejected as exc:
-                rejected.append((index, raw.source, exc.reason, raw.text()))
-                continue
-            decoded.append((index, raw, ticket_id, fact))
+        decoded = decode(batch, self.policy)
+        self.stats.read += decoded.read
+        self.process_decoded(decoded.facts, decoded.rejected, tracking, meta)
 
+    def process_decoded(
+        self,
+        decoded: list[DecodedFact],
+        rejected: list[Rejection],
+        tracking: Sequence[Tracking] = (),
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Deduplicate, apply and store one validated batch (one transaction)."""
         recorded_at = datetime.now(UTC)
         known = self.store.known_event_ids([fact.event_id for _, _, _, fact in decoded])
         # Group by ticket in arrival order; a repeated event id in the batch is a copy of
@@ -251,6 +261,38 @@ class Ingestor:
         for _, source, reason, text in sorted(rejected, key=lambda r: r[0]):
             self.dead_letter.send(source, reason, text)
         self.dead_letter.flush()
+
+
+DecodedFact = tuple[int, RawEvent, str, Fact]
+"""An event that passed validation: its index in the batch, as received, ticket id, fact."""
+Rejection = tuple[int, str, str, str]
+"""An event that did not: its index in the batch, source, reason, text for the dead letter."""
+
+
+@dataclass
+class Decoded:
+    """A batch after validation: how many events were read, the facts, the rejections."""
+
+    read: int
+    facts: list[DecodedFact]
+    rejected: list[Rejection]
+
+
+def decode(batch: Sequence[RawEvent], policy: Policy) -> Decoded:
+    """Parse and validate a batch; needs nothing but the policy (no store)."""
+    rejected: list[Rejection] = []
+    facts: list[DecodedFact] = []
+    for index, raw in enumerate(batch):
+        try:
+            if raw.error is not None:
+                raise Rejected(raw.error)
+            data = raw.data if raw.data is not None else parse_json(raw.raw)
+            ticket_id, fact = to_fact(data, policy)
+        except Rejected as exc:
+            rejected.append((index, raw.source, exc.reason, raw.text()))
+            continue
+        facts.append((index, raw, ticket_id, fact))
+    return Decoded(len(batch), facts, rejected)
 
 
 def _counters(

@@ -6,9 +6,11 @@ import json
 from datetime import datetime
 
 import fastavro
+import pytest
 
 from consumers.avro import current_schema, to_record
-from tests.conftest import AS_OF, EVENTS, Cli, normalise, subset
+from consumers.decode_worker import DecodeWorkerError, decoded_batches
+from tests.conftest import AS_OF, BAD_EVENTS, EVENTS, Cli, normalise, subset
 
 
 def _write(path, events) -> str:
@@ -160,3 +162,50 @@ def test_a_changed_configuration_recomputes_stored_clocks(cli: Cli, tmp_path) ->
     } in rows
     again = changed.run("tickets", "--as-of", AS_OF)
     assert "recomputed" not in again.stderr  # only once per configuration change
+
+
+def test_a_decoding_process_gives_the_same_store_as_decoding_inline(cli: Cli, tmp_path) -> None:
+    """``--decoder process`` (a second process reads and validates) and ``inline`` store
+    the same: counts, dead letters in the same order, tickets, reports, ledger."""
+    events = [json.loads(line) for line in EVENTS.read_text().splitlines()]
+    bad = [line for line in BAD_EVENTS.read_text().splitlines() if line.strip()]
+    late = [  # a pending event voided by its late creation, and a conflict in one batch
+        _event("v1", "acknowledged", "T-7", "2025-09-01T09:00:00+02:00"),
+        _event("v2", "created", "T-7", "2025-09-01T10:00:00+02:00", customer_id="acme"),
+        _event("v3", "created", "T-7", "2025-09-01T10:30:00+02:00", customer_id="acme"),
+    ]
+    lines = [json.dumps(e) for e in events[:12]] + bad + [json.dumps(e) for e in events[12:]]
+    lines += [json.dumps(e) for e in late]
+    source = tmp_path / "mixed.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    avro = tmp_path / "mixed.avro"
+    with avro.open("wb") as out:
+        fastavro.writer(out, current_schema(), [to_record(e) for e in events + late])
+    outputs = {}
+    for decoder in ("inline", "process"):
+        store = Cli(cli.config, f"sqlite:///{tmp_path / decoder}.db", tmp_path)
+        dead = tmp_path / f"{decoder}.dead.jsonl"
+        counts = [
+            store.json("ingest", str(path), "--decoder", decoder, "--batch-size", "7",
+                       "--dead-letter", str(dead))
+            for path in (source, avro)
+        ]  # fmt: skip
+        outputs[decoder] = (
+            counts,
+            dead.read_text(),
+            store.json("tickets", "--as-of", AS_OF),
+            store.json("report", "credits", "--month", "2025-09", "--as-of", AS_OF),
+        )
+    inline, process = outputs["inline"], outputs["process"]
+    assert inline[0][0]["rejected"] >= len(bad) and inline[0][0]["voided"] == 1
+    assert inline[0][1]["duplicates"] == len(events) + len(late) - 1  # all seen before
+    assert process == inline
+
+
+def _no_policy() -> None:
+    raise ValueError("the configuration went away")
+
+
+def test_a_failing_decoding_process_is_reported_not_hidden() -> None:
+    with pytest.raises(DecodeWorkerError, match="the configuration went away"):
+        list(decoded_batches(str(EVENTS), _no_policy, 10))  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
+from operator import attrgetter
 
 CREATED = "ticket.created"
 ACKNOWLEDGED = "ticket.acknowledged"
@@ -91,4 +92,7 @@ class Fact:
 
 def in_order(facts: list[Fact]) -> list[Fact]:
     """Facts ordered by ``occurred_at``; ties keep arrival order (``sorted`` is stable)."""
-    return sorted(facts, key=lambda f: f.occurred_at)
+    return sorted(facts, key=_OCCURRED_AT)
+
+
+_OCCURRED_AT = attrgetter("occurred_at")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -28,6 +29,7 @@ from domain.facts import Fact, epoch
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://slaclock.dev/ticket")
 
 
+@lru_cache(maxsize=65536)  # a name-based UUID costs a SHA-1; busy tickets recur
 def ticket_uuid(ticket_id: str) -> UUID:
     """The aggregate id of a ticket: stable, so any consumer finds the same aggregate."""
     return uuid5(_NAMESPACE, ticket_id)

@@ -39,7 +39,7 @@ from domain.ticket import Ticket, ticket_uuid
 from projections import tables as T
 from projections.ledger import LedgerEntry
 from projections.tables import Dialect
-from projections.transcodings import AlertAsList, FactAsDict
+from projections.transcodings import AlertAsList, DatetimeAsISO, FactAsDict
 
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
@@ -189,6 +189,7 @@ class TicketApplication(Application):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
+        transcoder.register(DatetimeAsISO())  # replaces the library's, same format
         transcoder.register(FactAsDict())
         transcoder.register(AlertAsList())
 

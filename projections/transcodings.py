@@ -55,3 +55,23 @@ class AlertAsList(Transcoding):
     def decode(self, data: list[Any]) -> Alert:
         metric, kind, percent, at = data
         return Alert(metric, kind, int(percent), int(at))
+
+
+class DatetimeAsISO(Transcoding):
+    """eventsourcing's datetime transcoding (same name, same text), remembering the last
+    instant: every event of a batch carries the same ``recorded_at`` object."""
+
+    type = datetime
+    name = "datetime_iso"
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime | None, str] = (None, "")
+
+    def encode(self, obj: datetime) -> str:
+        last = self._last  # one read: safe if another thread replaces it meanwhile
+        if last[0] is not obj:
+            last = self._last = (obj, obj.isoformat())
+        return last[1]
+
+    def decode(self, data: str) -> datetime:
+        return datetime.fromisoformat(data)

@@ -507,8 +507,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"ingest {fmt} per CPU second",
                 f"{per_cpu:,.0f} events/CPU-s (load avg {result.run.load[0]:.1f} at start, "
                 f"{result.run.load[1]:.1f} at end)",
-                f">= {TARGET_EVENTS_PER_S:,} events/s",
-                verdict(per_cpu >= TARGET_EVENTS_PER_S),
+                # Large files are decoded by a second process, so CPU seconds add up over
+                # two cores: a figure for comparing runs, not one for the wall-clock target.
+                "(CPU of all ingest processes; no target)",
+                "",
             ]
         )
         peak = result.run.peak_rss_mb

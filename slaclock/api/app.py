@@ -12,6 +12,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -156,6 +157,23 @@ def create_app(
         at = P.moment(as_of, known_at)
         return at, P.queries_for(store, policy, at, policy_version)
 
+    def month_report(
+        answer: Callable[[Queries, str, datetime, str | None], dict[str, Any]],
+        month: str,
+        customer: str | None,
+        as_of: str | None,
+        known_at: str | None,
+    ) -> dict[str, Any]:
+        """A month report, shared with identical requests (``slaclock.api.cache``)."""
+        P.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
+
+        def compute() -> dict[str, Any]:
+            at, queries = reader(as_of, known_at)
+            return answer(queries, month, at.as_of, customer)
+
+        key = (answer.__name__, month, customer, as_of, known_at)
+        return reports.get(key, compute)  # type: ignore[no-any-return]
+
     # ------------------------------------------------------------------ the API
     @app.get("/api/me", response_model=models.Me, responses=ERRORS, tags=["api"])
     def me(who: Who) -> Any:
@@ -295,14 +313,7 @@ def create_app(
         """Met and breached clocks per customer, metric and deciding priority in a month."""
         the_month = P.month(month) or ""
         customer = scoped(who, customer)
-        P.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
-
-        def answer() -> dict[str, Any]:
-            at, queries = reader(as_of, known_at)
-            return compliance_answer(queries, the_month, at.as_of, customer)
-
-        key = ("compliance", the_month, customer, as_of, known_at)
-        data = reports.get(key, answer)
+        data = month_report(compliance_answer, the_month, customer, as_of, known_at)
         if format == "csv":
             header = ["month", "as_of", "customer_id", "metric", "priority", "met", "breached"]
             lines = [
@@ -338,14 +349,7 @@ def create_app(
         """Credits owed per customer in a month: entries, subtotal, cap and total."""
         the_month = P.month(month) or ""
         customer = scoped(who, customer)
-        P.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
-
-        def answer() -> dict[str, Any]:
-            at, queries = reader(as_of, known_at)
-            return credits_answer(queries, the_month, at.as_of, customer)
-
-        key = ("credits", the_month, customer, as_of, known_at)
-        data = reports.get(key, answer)
+        data = month_report(credits_answer, the_month, customer, as_of, known_at)
         if format == "csv":
             header = [
                 "month",

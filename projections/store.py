@@ -345,7 +345,7 @@ class TicketStore:
         except Exception:
             # The cached tickets may now hold events that were not stored: forget them all.
             if cache is not None:
-                cache.cache.clear()  # type: ignore[attr-defined]
+                _forget_all(cache)
             self._watermark = None
             raise
         if cache is not None:
@@ -579,6 +579,16 @@ class TicketStore:
 
     def max_tracking_id(self, name: str) -> int | None:
         return self.app.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
+
+
+def _forget_all(cache: Any) -> None:
+    """Empty eventsourcing's LRU aggregate cache: its dict, its recency list and its "full"
+    flag together (its own ``clear()`` resets only the list, and a dict emptied alone makes
+    the next eviction fail with a KeyError)."""
+    with cache.lock:
+        cache.cache.clear()
+        cache.clear()
+        cache.full = False
 
 
 def _replay(ticket: Ticket | None, events: Iterable[Any]) -> Ticket | None:

@@ -61,9 +61,13 @@ class Ingestor:
         clock: str = "wall",
         alert_sink: AlertSink | None = None,
         policy_version: str | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         """``clock``: ``"wall"`` (live: alerts fall due by wall-clock time) or ``"event"``
-        (replays and backfills: by the latest event time seen, so replays are repeatable)."""
+        (replays and backfills: by the latest event time seen, so replays are repeatable).
+        ``owns``: which tickets this ingestor may raise time-driven alerts for (default all);
+        a Kafka consumer owns the tickets of its partitions, so that each ticket keeps one
+        writer when several consumers share a store."""
         if clock not in ("wall", "event"):
             raise ValueError(f"clock: {clock!r} is not one of ['wall', 'event']")
         self.store = store
@@ -73,6 +77,7 @@ class Ingestor:
         self.clock = clock
         self.alert_sink = alert_sink
         self.policy_version = policy_version
+        self.owns = owns
         self.stats = IngestStats()
         self._waiting: dict[str, int] = {}
 
@@ -117,6 +122,8 @@ class Ingestor:
         """Raise the alerts now due and withdraw stale ones, on changed tickets and on tickets
         whose next alert the watermark passed; post their credits and reversals."""
         due = [t for t in self.store.tickets_due(watermark) if t not in tickets]
+        if self.owns is not None:
+            due = [t for t in due if self.owns(t)]
         tickets.update(self.store.get_tickets(due))
         snapshots: dict[str, TicketSnapshot | None] = {}
         moved: list[tuple[str, list[Alert], list[Alert]]] = []

@@ -42,6 +42,7 @@ from typing import Any
 from eventsourcing.persistence import PersistenceError, RecordConflictError, Tracking
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaConfigurationError, KafkaError
+from kafka.partitioner.default import murmur2
 
 from consumers.alert_sink import AlertFile
 from consumers.ingest import Ingestor, IngestStats
@@ -76,6 +77,12 @@ Anything else is a bug: it propagates (the process exits; a restart resumes from
 def tracking_name(topic: str, partition: int) -> str:
     """The eventsourcing tracking name that holds one partition's next offset."""
     return f"kafka:{topic}:{partition}"
+
+
+def partition_of(ticket_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (kafka-python's and the Java client's:
+    murmur2 of the key) picks for a message keyed by ``ticket_id``."""
+    return (murmur2(ticket_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
 def source_of(topic: str, partition: int, offset: int) -> str:
@@ -350,12 +357,15 @@ class KafkaIngest:
             clock=settings.clock,
             alert_sink=AlertFile(settings.alerts_path) if settings.alerts_path else None,
             policy_version=store.policy_version(),
+            owns=self._owns,
         )
         self.decoder = WireDecoder(SchemaResolver(settings.schema_registry))
         self.on_batch = on_batch
         self.batches = 0
         self._consumer: Any = None
         self._listener = _AssignmentListener()
+        # (assignment generation, the topic's partitions, those assigned here): see _owns
+        self._ownership: tuple[int, list[int], set[int]] = (-1, [], set())
         self._seen_generation = 0
         self._positions: dict[Any, int | None] = {}
         self._need_seek: set[Any] = set()
@@ -589,6 +599,25 @@ class KafkaIngest:
         )
         if self.on_batch:
             self.on_batch(info)
+
+    def _owns(self, ticket_id: str) -> bool:
+        """Whether this consumer's partitions carry ``ticket_id`` (the producer's default
+        partitioner on the ticket id, as ``slaclock publish`` and Kafka's Java client do):
+        only then does it raise the ticket's time-driven alerts. With another partitioner a
+        ticket's alerts are still raised exactly once, by the owner of the partition computed
+        here; a stored conflict with the ticket's other writer is retried like any other."""
+        generation = self._listener.generation
+        if self._ownership[0] != generation:
+            topic = self.settings.topic
+            partitions = sorted(self._consumer.partitions_for_topic(topic) or ())
+            assigned = {tp.partition for tp in self._consumer.assignment() if tp.topic == topic}
+            if not partitions:
+                return True  # no metadata yet: ask again next time
+            self._ownership = (generation, partitions, assigned)
+        _, partitions, assigned = self._ownership
+        if not partitions:
+            return True
+        return partitions[partition_of(ticket_id, len(partitions))] in assigned
 
     def _end_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[str, str]:
         """The batch's partitions' end offsets as last fetched, stored with the batch so the

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from consumers.avro import SCHEMA_DIR, schema_by_id, to_record
+from consumers.kafka_consumer import partition_of
 from consumers.kafka_wire import encode_avro, encode_record
 from tests.kafka_helpers import (
     CONFIG,
@@ -373,13 +374,6 @@ def test_kill_9_at_random_moments_then_restart_equals_a_clean_run(
     assert store_counts(store) == stream["store_counts"]  # nothing applied twice
     assert_disjoint(stored_ranges(log))  # no offset stored by two runs
     assert_same_reports(stream["reports"], reports(store))
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """The partition kafka-python's (and Java's) default partitioner picks for ``key``."""
-    from kafka.partitioner.default import murmur2
-
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def last_assignment(log: Path) -> list[int]:

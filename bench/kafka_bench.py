@@ -596,6 +596,100 @@ def run_consume(
     return m
 
 
+def run_group(
+    name: str,
+    store: Store,
+    topic: str,
+    ends: dict[int, int],
+    expected: dict[str, int] | None,
+    config: Path,
+    args: argparse.Namespace,
+    out_dir: Path,
+    tag: str,
+) -> Measured:
+    """N ``slaclock consume`` processes in one group (the way slaclock scales out): wall
+    time until the stored offsets reach the end of every partition, CPU and counts summed
+    over the processes, peak RSS of the largest."""
+    from consumers.kafka_consumer import tracking_name
+
+    total = sum(ends.values())
+    dlq = f"{topic}.dlq-{store.kind}-group"
+    create_topic(args.bootstrap_servers, dlq, 1)
+    argv = consume_argv(config, store, topic, f"bench-group-{tag}", args, dlq)
+    names = {tracking_name(topic, p): p for p in ends}
+    look = store.tracker()
+    m = Measured(name, argv, total)
+    load_before = os.getloadavg()[0]
+    others = OtherCpu()
+    logs = [out_dir / f"kafka-group-{tag}-{i}" for i in range(args.group_consumers)]
+    began = time.monotonic()
+    procs = []
+    for path in logs:
+        out, err = path.with_suffix(".out").open("w"), path.with_suffix(".err").open("w")
+        procs.append(
+            subprocess.Popen(
+                argv, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_env()
+            )
+        )
+    finished = threading.Event()
+
+    def sample() -> None:
+        while not finished.is_set() and m.done is None:
+            try:
+                done = sum(v for k, v in look().items() if k in names)
+            except Exception:  # the schema is not there yet: look again
+                done = 0
+            if done > 0 and m.stream is None:
+                m.stream = (time.monotonic() - began, done)
+            if done >= total:
+                m.done = time.monotonic() - began
+                m.others_cpu = others.since()
+                m.load = (load_before, os.getloadavg()[0])
+            finished.wait(SAMPLE_EVERY)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    counts: dict[str, int] = {}
+    for proc, path in zip(procs, logs, strict=True):
+        _, status, usage = os.wait4(proc.pid, 0)
+        m.cpu += usage.ru_utime + usage.ru_stime
+        m.peak_rss_mb = max(m.peak_rss_mb, usage.ru_maxrss / 1024)
+        code = os.waitstatus_to_exitcode(status)
+        m.returncode = m.returncode or code
+        text = path.with_suffix(".out").read_text().strip()
+        if code != 0 or not text:
+            m.problems.append(f"{path.name}: exited {code}")
+            continue
+        for key, value in json.loads(text).items():
+            counts[key] = counts.get(key, 0) + value
+    m.exited = time.monotonic() - began
+    finished.set()
+    sampler.join()
+    close = getattr(look, "close", None)
+    if close:
+        close()
+    if not m.others_cpu:
+        m.others_cpu = others.since()
+        m.load = (load_before, os.getloadavg()[0])
+    m.counts = counts
+    if m.done is None:
+        m.problems.append("the stored offsets never reached the end of the topic")
+    # Messages read before a rebalance moved their partition are read again by the new
+    # owner, so ``read`` may exceed the topic; each event is accepted exactly once.
+    if expected is not None and counts.get("accepted") != expected.get("accepted"):
+        m.problems.append(f"accepted {counts.get('accepted')}, expected {expected['accepted']}")
+    stored = store.counts()
+    m.extra["stored"] = stored
+    if stored["accepted_events"] != counts.get("accepted"):
+        m.problems.append(f"store holds {stored['accepted_events']} facts")
+    if stored["event_ids"] != counts.get("accepted"):
+        m.problems.append(f"store holds {stored['event_ids']} event ids")
+    offsets = {names[k]: v for k, v in look_once(store).items() if k in names}
+    if offsets != ends:
+        m.problems.append(f"stored offsets {offsets} != end offsets {ends}")
+    return m
+
+
 def look_once(store: Store) -> dict[str, int]:
     look = store.tracker()
     try:
@@ -757,6 +851,13 @@ def main(argv: list[str] | None = None) -> int:
         help="consume --clock: the stream is historical, so its own event time (a backfill)",
     )
     parser.add_argument("--stores", default="sqlite,postgres", help="sqlite,postgres")
+    parser.add_argument(
+        "--group-consumers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="also N consumers in one group into PostgreSQL (scale-out; 0: skip)",
+    )
     parser.add_argument("--profile", type=int, metavar="N", help="also cProfile consume of N")
     parser.add_argument("--profile-store", choices=("sqlite", "postgres"), default="postgres")
     parser.add_argument(
@@ -889,6 +990,14 @@ def measured_runs(
         )
         results[kind] = m
         report_run(m)
+    if "postgres" in stores and args.group_consumers > 1:
+        store = Store.postgres(args.postgres, f"bench_kafka_{n}_{tag}_group")
+        schemas.append(store)
+        topics.append(f"{topic}.dlq-{store.kind}-group")
+        key = f"{args.group_consumers} consumers -> postgres"
+        m = run_group(key, store, topic, ends, expected, config, args, out_dir, tag)
+        results[key] = m
+        report_run(m)
     for key, m in results.items():
         summary["runs"][key] = m.as_json()
         failed |= m.returncode != 0
@@ -904,11 +1013,13 @@ def measured_runs(
     )
     for key, m in results.items():
         label = "bare loop (poll + decode)" if key == "bare" else f"consume -> {key}"
+        if "consumers" in key:
+            label = f"consume, {key} (one group)"
         if m.done is None:
             rows.append([f"{label} events/s", "failed", "", "MISS"])
             continue
         target, ok = "(no target)", None
-        if key == "postgres":
+        if key.endswith("postgres"):
             target = f">= {TARGET_POSTGRES_EVENTS_PER_S:,} events/s"
             ok = m.events_per_s >= TARGET_POSTGRES_EVENTS_PER_S
         rows.append(
@@ -932,14 +1043,13 @@ def measured_runs(
             ]
         )
         course = " / ".join(f"{mb:,.0f}" for mb in m.rss_course())
-        rows.append(
-            [f"{label} peak RSS", f"{m.peak_rss_mb:,.0f} MB (25/50/75/100 %: {course})", "", ""]
-        )
+        peak = f"{m.peak_rss_mb:,.0f} MB" + (f" (25/50/75/100 %: {course})" if course else "")
+        rows.append([f"{label} peak RSS", peak, "", ""])
         if key != "bare":
             share = m.events_per_s / bare.events_per_s if bare.events_per_s else 0.0
             rows.append(
                 [
-                    f"consume -> {key} / bare loop",
+                    f"{label} / bare loop",
                     f"{share:.0%} (streaming {m.streaming_per_s / bare.streaming_per_s:.0%})"
                     if bare.streaming_per_s
                     else f"{share:.0%}",
@@ -950,7 +1060,7 @@ def measured_runs(
             stored = m.extra.get("stored", {})
             rows.append(
                 [
-                    f"consume -> {key} counts",
+                    f"{label} counts",
                     "as expected"
                     + (
                         f" ({m.counts.get('accepted', 0):,} accepted = "

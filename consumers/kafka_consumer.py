@@ -472,7 +472,7 @@ class KafkaIngest:
         self._last_activity = time.monotonic()
         # Tickets cached while we owned other partitions may have changed since: forget them
         # (a stale one would only fail its version check and cost a retry).
-        _clear_cache(self.store)
+        self.store.forget_cached_tickets()
         log.info("assigned partitions: %s", sorted(tp.partition for tp in assigned) or "none")
 
     def _seek_from_store(self) -> bool:
@@ -767,10 +767,3 @@ def _kafka_producer(config: dict[str, Any]) -> Any:
     from kafka import KafkaProducer
 
     return KafkaProducer(**config)
-
-
-def _clear_cache(store: TicketStore) -> None:
-    cache = getattr(getattr(store.app, "repository", None), "cache", None)
-    inner = getattr(cache, "cache", None)
-    if inner is not None and hasattr(inner, "clear"):
-        inner.clear()

@@ -344,13 +344,26 @@ class TicketStore:
             self.app.events.put(events, batch=batch)
         except Exception:
             # The cached tickets may now hold events that were not stored: forget them all.
-            if cache is not None:
-                _forget_all(cache)
+            self.forget_cached_tickets()
             self._watermark = None
             raise
         if cache is not None:
             for ticket in tickets:
                 cache.put(ticket.id, ticket)
+
+    def forget_cached_tickets(self) -> None:
+        """Empty the cache of ticket aggregates (after a failed save, or when a consumer's
+        partitions change): the next read of a ticket folds it from the store. Empties
+        eventsourcing's LRU cache whole, its dict, its recency list and its "full" flag (its
+        own ``clear()`` resets only the list; a dict emptied alone makes the next eviction
+        fail with a KeyError)."""
+        cache: Any = self.app.repository.cache
+        if cache is None:
+            return
+        with cache.lock:
+            cache.cache.clear()
+            cache.clear()
+            cache.full = False
 
     def rows_for(self, tickets: Iterable[Ticket], policy: Policy | None = None) -> Batch:
         """The read-model rows of ``tickets`` (under ``policy``, default the store's)."""
@@ -579,16 +592,6 @@ class TicketStore:
 
     def max_tracking_id(self, name: str) -> int | None:
         return self.app.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
-
-
-def _forget_all(cache: Any) -> None:
-    """Empty eventsourcing's LRU aggregate cache: its dict, its recency list and its "full"
-    flag together (its own ``clear()`` resets only the list, and a dict emptied alone makes
-    the next eviction fail with a KeyError)."""
-    with cache.lock:
-        cache.cache.clear()
-        cache.clear()
-        cache.full = False
 
 
 def _replay(ticket: Ticket | None, events: Iterable[Any]) -> Ticket | None:

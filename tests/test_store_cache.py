@@ -50,3 +50,23 @@ def test_a_failed_save_forgets_cached_tickets_and_the_cache_keeps_working(tmp_pa
         assert all(len(t.facts) == 1 for t in loaded.values())
     finally:
         store.close()
+
+
+def test_forgetting_the_cache_on_a_rebalance_keeps_it_working(tmp_path: Path) -> None:
+    """What a Kafka consumer does when its partitions change."""
+    policy, _ = load_policy(CONFIG)
+    store = TicketStore(f"sqlite:///{tmp_path / 'store.db'}", policy, cache_size=3)
+    try:
+        for n in range(5):
+            ticket, ids = new_ticket(n)
+            store.save([ticket], ids)
+        store.forget_cached_tickets()
+        loaded = store.get_tickets([f"T-{n}" for n in range(5)])  # folded again, cached again
+        assert sorted(loaded) == [f"T-{n}" for n in range(5)]
+        for n in range(100, 110):
+            ticket, ids = new_ticket(n)
+            store.save([ticket], ids)
+        cache = store.app.repository.cache
+        assert cache is not None and len(cache.cache) == 3  # type: ignore[attr-defined]
+    finally:
+        store.close()

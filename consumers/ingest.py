@@ -62,12 +62,16 @@ class Ingestor:
         alert_sink: AlertSink | None = None,
         policy_version: str | None = None,
         owns: Callable[[str], bool] | None = None,
+        max_due: int = 20_000,
     ) -> None:
         """``clock``: ``"wall"`` (live: alerts fall due by wall-clock time) or ``"event"``
         (replays and backfills: by the latest event time seen, so replays are repeatable).
         ``owns``: which tickets this ingestor may raise time-driven alerts for (default all);
         a Kafka consumer owns the tickets of its partitions, so that each ticket keeps one
-        writer when several consumers share a store."""
+        writer when several consumers share a store. ``max_due``: at most this many tickets
+        whose alerts time alone made due are loaded per batch (the earliest due first; the
+        rest follow with the next batches, see ``due_left``), so that memory stays bounded
+        when a jump of the clock makes many fall due at once (a restart after a weekend)."""
         if clock not in ("wall", "event"):
             raise ValueError(f"clock: {clock!r} is not one of ['wall', 'event']")
         self.store = store
@@ -78,6 +82,8 @@ class Ingestor:
         self.alert_sink = alert_sink
         self.policy_version = policy_version
         self.owns = owns
+        self.max_due = max_due
+        self.due_left = 0  # tickets with due alerts that the last batch left for the next
         self.stats = IngestStats()
         self._waiting: dict[str, int] = {}
 
@@ -124,6 +130,8 @@ class Ingestor:
         due = [t for t in self.store.tickets_due(watermark) if t not in tickets]
         if self.owns is not None:
             due = [t for t in due if self.owns(t)]
+        self.due_left = max(0, len(due) - self.max_due)
+        due = due[: self.max_due]
         tickets.update(self.store.get_tickets(due))
         snapshots: dict[str, TicketSnapshot | None] = {}
         moved: list[tuple[str, list[Alert], list[Alert]]] = []

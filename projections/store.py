@@ -507,12 +507,19 @@ class TicketStore:
         return self._watermark
 
     def tickets_due(self, watermark: int) -> list[str]:
-        """Tickets with an alert falling due before ``watermark`` (time-driven events)."""
+        """Tickets with an alert falling due before ``watermark`` (time-driven events),
+        the earliest due first (ties: by id)."""
         # No DISTINCT: it makes SQLite walk the primary key instead of the alert index.
         rows = self.query(
-            "SELECT ticket_id FROM {p}sla_clocks WHERE next_alert_at < ?", [watermark]
+            "SELECT ticket_id, next_alert_at FROM {p}sla_clocks WHERE next_alert_at < ?",
+            [watermark],
         )
-        return sorted({row["ticket_id"] for row in rows})
+        earliest: dict[str, int] = {}
+        for row in rows:
+            ticket_id, at = row["ticket_id"], row["next_alert_at"]
+            if at < earliest.get(ticket_id, at + 1):
+                earliest[ticket_id] = at
+        return sorted(earliest, key=lambda t: (earliest[t], t))
 
     def counters(self) -> dict[tuple[str, str], int]:
         """Running totals kept with the batches: events by outcome, rejections by field,

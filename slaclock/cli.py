@@ -253,6 +253,12 @@ def _ingestor(
 def cmd_tick(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     ingestor = _ingestor(args, policy, store, DeadLetterList())
     ingestor.process([])
+    left = ingestor.due_left
+    while left:  # many fell due at once: a bounded number per transaction
+        ingestor.process([])
+        if ingestor.due_left >= left:
+            break  # no progress (nothing more can be raised): never loop for ever
+        left = ingestor.due_left
     data = {"alerts": ingestor.stats.alerts, "watermark": instant(store.watermark())}
     _emit(args, data, f"{data['alerts']} alerts; watermark {data['watermark']}")
     return 0

@@ -526,6 +526,25 @@ def consume_argv(
     return argv
 
 
+def consume_setup(
+    store: Store,
+    topic: str,
+    ends: dict[int, int],
+    config: Path,
+    args: argparse.Namespace,
+    group: str,
+    dlq: str,
+) -> tuple[int, list[str], dict[str, int], Callable[[], dict[str, int]]]:
+    """What a measured consume needs: the message total, its command line (with a fresh
+    dead-letter topic), the tracking names of the partitions, a look at stored offsets."""
+    from consumers.kafka_consumer import tracking_name
+
+    create_topic(args.bootstrap_servers, dlq, 1)
+    argv = consume_argv(config, store, topic, group, args, dlq)
+    names = {tracking_name(topic, p): p for p in ends}
+    return sum(ends.values()), argv, names, store.tracker()
+
+
 def run_consume(
     name: str,
     store: Store,
@@ -537,14 +556,10 @@ def run_consume(
     out_dir: Path,
     tag: str,
 ) -> Measured:
-    from consumers.kafka_consumer import tracking_name
-
-    total = sum(ends.values())
     dlq = f"{topic}.dlq-{store.kind}"
-    create_topic(args.bootstrap_servers, dlq, 1)
-    argv = consume_argv(config, store, topic, f"bench-{store.kind}-{tag}", args, dlq)
-    names = {tracking_name(topic, p): p for p in ends}
-    look = store.tracker()
+    total, argv, names, look = consume_setup(
+        store, topic, ends, config, args, f"bench-{store.kind}-{tag}", dlq
+    )
 
     def progress() -> int:
         stored = look()
@@ -600,14 +615,10 @@ def run_group(
     """N ``slaclock consume`` processes in one group (the way slaclock scales out): wall
     time until the stored offsets reach the end of every partition, CPU and counts summed
     over the processes, peak RSS of the largest."""
-    from consumers.kafka_consumer import tracking_name
-
-    total = sum(ends.values())
     dlq = f"{topic}.dlq-{store.kind}-group"
-    create_topic(args.bootstrap_servers, dlq, 1)
-    argv = consume_argv(config, store, topic, f"bench-group-{tag}", args, dlq)
-    names = {tracking_name(topic, p): p for p in ends}
-    look = store.tracker()
+    total, argv, names, look = consume_setup(
+        store, topic, ends, config, args, f"bench-group-{tag}", dlq
+    )
     m = Measured(name, argv, total)
     load_before = os.getloadavg()[0]
     others = OtherCpu()

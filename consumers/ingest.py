@@ -190,6 +190,41 @@ class Ingestor:
         meta: Mapping[str, str] | None = None,
     ) -> None:
         """Deduplicate, apply and store one validated batch (one transaction)."""
+        prepared = self.prepare(decoded, rejected, tracking, meta)
+        self.save(prepared)
+        self.finish(prepared)
+
+    # The three steps of a batch, apart so that a caller can save one batch on another
+    # thread while it reads the next (the Kafka consumer does): ``prepare`` reads the store
+    # and must see every earlier batch saved; ``save`` is the transaction; ``finish`` counts
+    # and sends alerts and dead letters once the transaction committed. Between a failed
+    # ``save`` and the next ``prepare`` the store's cached tickets are forgotten (``save``
+    # does it), so nothing of the failed batch survives.
+
+    def prepare(
+        self,
+        decoded: list[DecodedFact],
+        rejected: list[Rejection],
+        tracking: Sequence[Tracking] = (),
+        meta: Mapping[str, str] | None = None,
+    ) -> Prepared:
+        """Deduplicate and apply one validated batch to its tickets (in memory).
+
+        If reading the store fails half-way, the cached tickets already changed are
+        forgotten, so that a retry starts from the stored state and loses nothing."""
+        try:
+            return self._prepare(decoded, rejected, tracking, meta)
+        except BaseException:
+            self.store.forget_cached_tickets()
+            raise
+
+    def _prepare(
+        self,
+        decoded: list[DecodedFact],
+        rejected: list[Rejection],
+        tracking: Sequence[Tracking],
+        meta: Mapping[str, str] | None,
+    ) -> Prepared:
         recorded_at = datetime.now(UTC)
         known = self.store.known_event_ids([fact.event_id for _, _, _, fact in decoded])
         # Group by ticket in arrival order; a repeated event id in the batch is a copy of
@@ -247,33 +282,57 @@ class Ingestor:
             rejected=[reason for _, _, reason, _ in rejected],
             alerts=alerts,
         )
-        if changed or tracking or any(counters.values()):
+        return Prepared(
+            tickets=list(changed.values()),
+            event_ids=event_ids,
+            tracking=list(tracking),
+            snapshots=snapshots,
+            ledger=ledger,
+            watermark=watermark,
+            counters=counters,
+            meta=dict(meta or {}),
+            duplicates=duplicates,
+            alerts=alerts,
+            rejected=rejected,
+            voided=voided,
+            waiting=waiting,
+        )
+
+    def save(self, prepared: Prepared) -> None:
+        """Store a prepared batch in one transaction (nothing else: safe on another thread
+        while the caller reads from its source)."""
+        p = prepared
+        if p.tickets or p.tracking or any(p.counters.values()):
             self.store.save(
-                list(changed.values()),
-                event_ids,
-                tracking,
-                snapshots=snapshots,
-                ledger=ledger,
-                watermark=watermark,
-                counters=counters,
-                meta=meta,
+                p.tickets,
+                p.event_ids,
+                p.tracking,
+                snapshots=p.snapshots,
+                ledger=p.ledger,
+                watermark=p.watermark,
+                counters=p.counters,
+                meta=p.meta,
             )
-        self.stats.accepted += len(event_ids)
-        self.stats.duplicates += duplicates
-        self.stats.alerts += len(alerts)
+
+    def finish(self, prepared: Prepared) -> None:
+        """After the transaction: count, publish the alerts, send the dead letters."""
+        p = prepared
+        self.stats.accepted += len(p.event_ids)
+        self.stats.duplicates += p.duplicates
+        self.stats.alerts += len(p.alerts)
         if self.alert_sink is not None:
-            for alert in alerts:
+            for alert in p.alerts:
                 self.alert_sink.send(alert)
             self.alert_sink.flush()
-        self.stats.rejected += len(rejected) - voided
-        self.stats.voided += voided
-        for ticket_id, added in waiting.items():
+        self.stats.rejected += len(p.rejected) - p.voided
+        self.stats.voided += p.voided
+        for ticket_id, added in p.waiting.items():
             if added:
                 self._waiting[ticket_id] = self._waiting.get(ticket_id, 0) + added
             else:
                 self._waiting.pop(ticket_id, None)
         self.stats.pending = sum(self._waiting.values())
-        for _, source, reason, text in sorted(rejected, key=lambda r: r[0]):
+        for _, source, reason, text in sorted(p.rejected, key=lambda r: r[0]):
             self.dead_letter.send(source, reason, text)
         self.dead_letter.flush()
 
@@ -282,6 +341,25 @@ DecodedFact = tuple[int, RawEvent, str, Fact]
 """An event that passed validation: its index in the batch, as received, ticket id, fact."""
 Rejection = tuple[int, str, str, str]
 """An event that did not: its index in the batch, source, reason, text for the dead letter."""
+
+
+@dataclass
+class Prepared:
+    """A batch applied to its tickets in memory, ready to store (see ``Ingestor.prepare``)."""
+
+    tickets: list[Ticket]
+    event_ids: list[tuple[str, str]]
+    tracking: list[Tracking]
+    snapshots: dict[str, TicketSnapshot | None]
+    ledger: list[LedgerEntry]
+    watermark: int
+    counters: dict[tuple[str, str], int]
+    meta: dict[str, str]
+    duplicates: int
+    alerts: list[dict[str, Any]]
+    rejected: list[Rejection]
+    voided: int
+    waiting: dict[str, int]
 
 
 @dataclass

@@ -28,7 +28,6 @@ logged; nothing is skipped. ``request_stop`` (SIGTERM/SIGINT) lets the current b
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import random
@@ -36,6 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ from kafka.errors import KafkaConfigurationError, KafkaError
 from kafka.partitioner.default import murmur2
 
 from consumers.alert_sink import AlertFile
-from consumers.ingest import Ingestor, IngestStats
+from consumers.ingest import Ingestor, IngestStats, Prepared, decode
 from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
 from domain.policy import Policy
 from projections.store import TicketStore, end_offset_key
@@ -320,8 +320,29 @@ class BatchInfo:
     rejected: int
 
 
+@dataclass
+class _Saving:
+    """A batch whose transaction runs on the store thread while the next one is read."""
+
+    future: Future[None]
+    prepared: Prepared
+    read: int
+    records: dict[str, Any]  # by source string, for the dead letters
+    first: dict[tuple[str, int], int]
+    last: dict[tuple[str, int], int]
+
+
 class KafkaIngest:
-    """The consume loop. ``run`` returns the counts when stopped (signal or idle)."""
+    """The consume loop. ``run`` returns the counts when stopped (signal or idle).
+
+    One batch is stored on a second thread while the main thread polls and decodes the
+    next (the database and the broker wait on the network without holding Python's GIL):
+    the main thread waits for that transaction before anything that reads the store
+    (applying the next batch, seeking after a rebalance, the idle check, stopping), and if
+    it failed, the batch read meanwhile is dropped and every partition re-seeks from the
+    store. So at most one batch is in flight, and nothing is applied on top of a batch that
+    was not stored.
+    """
 
     def __init__(
         self,
@@ -373,6 +394,8 @@ class KafkaIngest:
         self._last_progress = time.monotonic()
         self._last_alive = 0.0
         self._committed: dict[Any, int] = {}
+        self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="slaclock-store")
+        self._saving: _Saving | None = None
 
     # ------------------------------------------------------------------ control
     @property
@@ -415,7 +438,10 @@ class KafkaIngest:
         return self.stats
 
     def _step(self) -> None:
-        if self._listener.generation != self._seen_generation:
+        changed = self._listener.generation != self._seen_generation
+        if (changed or self._need_seek) and not self._settle():
+            return
+        if changed:
             self._on_assignment_change()
         if self._need_seek and not self._seek_from_store():
             self.backoff.wait()
@@ -439,6 +465,8 @@ class KafkaIngest:
         if batch:
             self._last_activity = time.monotonic()
             self._process(batch)
+        elif not self._settle():  # nothing new: finish the batch in flight
+            return
         elif self._idle_done():
             log.info("caught up and idle for %ss: stopping", self.settings.exit_when_idle)
             self._stop.set()
@@ -545,8 +573,10 @@ class KafkaIngest:
         return batch
 
     def _process(self, records: Sequence[Any]) -> None:
-        first: dict[Any, int] = {}
-        last: dict[Any, int] = {}
+        """Decode a polled batch, wait for the batch before it to be stored, apply this one
+        and hand its transaction to the store thread."""
+        first: dict[tuple[str, int], int] = {}
+        last: dict[tuple[str, int], int] = {}
         by_source: dict[str, Any] = {}
         raws = []
         try:
@@ -558,36 +588,57 @@ class KafkaIngest:
                 by_source[source] = record
                 raws.append(self.decoder.decode(record.value, source))
         except RegistryUnavailable as exc:
-            self._failed(exc)
+            if self._settle():
+                self._failed(exc)
             return
+        decoded = decode(raws, self.ingestor.policy)
+        if not self._settle():
+            return  # the batch before was not stored: this one is dropped and read again
         tracking = [
             Tracking(tracking_name(topic, partition), offset + 1)
             for (topic, partition), offset in sorted(last.items())
         ]
-        before = dataclasses.replace(self.ingestor.stats)
-        self.dead_letters.begin(by_source)
         try:
-            self.ingestor.process(raws, tracking, meta=self._end_offsets(last))
+            prepared = self.ingestor.prepare(
+                decoded.facts, decoded.rejected, tracking, meta=self._end_offsets(last)
+            )
         except TRANSIENT as exc:
-            self.ingestor.stats = before
-            self.dead_letters.begin({})
             self._failed(exc)
             return
+        for (topic, partition), offset in last.items():  # where the next poll goes on
+            self._positions[TopicPartition(topic, partition)] = offset + 1
+        future = self._store_thread.submit(self.ingestor.save, prepared)
+        self._saving = _Saving(future, prepared, decoded.read, by_source, first, last)
+
+    def _settle(self) -> bool:
+        """Wait for the batch in flight (if any) to be stored, then count it, send its
+        alerts and dead letters and tell Kafka. False if it failed: then every partition
+        re-seeks from the store (``_failed``)."""
+        saving, self._saving = self._saving, None
+        if saving is None:
+            return True
+        try:
+            saving.future.result()
+        except TRANSIENT as exc:
+            self._failed(exc)
+            return False
+        prepared = saving.prepared
+        self.ingestor.stats.read += saving.read
+        self.dead_letters.begin(saving.records)
+        self.ingestor.finish(prepared)
         self.backoff.reset()
         self.batches += 1
-        offsets = {}
-        for (topic, partition), offset in last.items():
-            tp = TopicPartition(topic, partition)
-            self._positions[tp] = offset + 1
-            offsets[tp] = OffsetAndMetadata(offset + 1, "", -1)
+        offsets = {
+            TopicPartition(topic, partition): OffsetAndMetadata(offset + 1, "", -1)
+            for (topic, partition), offset in saving.last.items()
+        }
         self._commit_hint(offsets)
-        after = self.ingestor.stats
         info = BatchInfo(
-            ranges={p: (first[(t, p)], o + 1) for (t, p), o in sorted(last.items())},
-            read=after.read - before.read,
-            accepted=after.accepted - before.accepted,
-            duplicates=after.duplicates - before.duplicates,
-            rejected=after.rejected - before.rejected,
+            ranges={p: (saving.first[(t, p)], o + 1) for (t, p), o in sorted(saving.last.items())},
+            read=saving.read,
+            accepted=len(prepared.event_ids),
+            duplicates=prepared.duplicates,
+            rejected=len(prepared.rejected) - prepared.voided,
         )
         log.debug(
             "stored batch %s read=%d accepted=%d duplicates=%d rejected=%d",
@@ -599,6 +650,7 @@ class KafkaIngest:
         )
         if self.on_batch:
             self.on_batch(info)
+        return True
 
     def _owns(self, ticket_id: str) -> bool:
         """Whether this consumer's partitions carry ``ticket_id`` (the producer's default
@@ -742,6 +794,9 @@ class KafkaIngest:
         return None
 
     def _close(self) -> None:
+        if self._consumer is not None:
+            self._settle()
+        self._store_thread.shutdown(wait=True)
         consumer, self._consumer = self._consumer, None
         self.dead_letters.close()
         if consumer is None:

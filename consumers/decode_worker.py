@@ -1,4 +1,8 @@
-"""Reading and validating a large file in a second process, while this one stores.
+"""Reading and validating events in a second process, while this one stores them.
+
+Two users: a large file (:func:`decoded_batches`) and the Kafka consumer's batches of
+message values (:class:`WireDecodeProcess`, with :class:`InlineWireDecoding` as its
+in-process twin).
 
 Reading, parsing and validating an event costs about a third of ingesting it, and needs
 nothing from the store, so on a machine with a spare core a second process does it: it
@@ -15,14 +19,17 @@ the batches it delivered before; a worker that dies without a word raises
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import multiprocessing
-from collections.abc import Callable, Iterator
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from consumers.ingest import Decoded, decode
+from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
 from consumers.sources import RawEvent, read_events
 from domain.facts import Fact
 from domain.policy import Policy
@@ -86,12 +93,131 @@ def _work(sender: Any, path: str, policy_factory: Callable[[], Policy], batch_si
         sender.close()
 
 
-def _plain(item: tuple[int, RawEvent, str, Fact]) -> tuple[Any, ...]:
+# ------------------------------------------------------------------ Kafka message values
+class InlineWireDecoding:
+    """A batch of Kafka message values decoded and validated in this process
+    (``consume --decoder inline``): the same calls as :class:`WireDecodeProcess`."""
+
+    def __init__(self, policy: Policy, schema_registry: str | None) -> None:
+        self.policy = policy
+        self.decoder = WireDecoder(SchemaResolver(schema_registry))
+        self._batch: tuple[Sequence[bytes | None], Sequence[str]] = ([], [])
+
+    def submit(self, values: Sequence[bytes | None], sources: Sequence[str]) -> None:
+        self._batch = (values, sources)
+
+    def result(self) -> Decoded:
+        """The submitted batch decoded; :class:`RegistryUnavailable` if the schema registry
+        did not answer (the batch is to be retried, not dead-lettered)."""
+        values, sources = self._batch
+        self._batch = ([], [])
+        return _decode_values(self.decoder, self.policy, values, sources)
+
+    def close(self) -> None:
+        pass
+
+
+class WireDecodeProcess:
+    """Kafka message values decoded and validated by a second process (``consume
+    --decoder process``), while this one waits for the previous batch to be stored.
+
+    ``submit`` sends a batch (values and their sources, ``marshal``-ed), ``result`` waits for
+    it; every ``submit`` is followed by one ``result``. The worker ignores SIGINT (a Ctrl-C
+    reaches the whole process group; the consumer decides when to stop) and ends when this
+    side closes the pipe, also when this process is killed.
+    """
+
+    def __init__(self, policy_factory: Callable[[], Policy], schema_registry: str | None) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding a store
+        self._conn, child = context.Pipe(duplex=True)
+        self._worker = context.Process(
+            target=_decode_wire,
+            args=(child, policy_factory, schema_registry),
+            name="slaclock-decode",
+            daemon=True,
+        )
+        self._worker.start()
+        child.close()
+
+    def submit(self, values: Sequence[bytes | None], sources: Sequence[str]) -> None:
+        try:
+            self._conn.send_bytes(marshal.dumps((list(values), list(sources))))
+        except OSError as exc:
+            raise self._died() from exc
+
+    def result(self) -> Decoded:
+        try:
+            message = marshal.loads(self._conn.recv_bytes())
+        except (EOFError, OSError):
+            raise self._died() from None
+        if message[0] == "registry":
+            raise RegistryUnavailable(message[1])
+        if message[0] == "error":
+            raise DecodeWorkerError(message[1])
+        _, read, facts, rejected = message
+        return Decoded(read, [_fact(item) for item in facts], [tuple(r) for r in rejected])
+
+    def _died(self) -> DecodeWorkerError:
+        self._worker.join(5)
+        return DecodeWorkerError(
+            f"the decoding process ended unexpectedly (exit code {self._worker.exitcode})"
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send_bytes(marshal.dumps(None))
+        self._conn.close()
+        self._worker.join(5)
+        if self._worker.is_alive():
+            self._worker.terminate()
+            self._worker.join(5)
+
+
+def _decode_values(
+    decoder: WireDecoder, policy: Policy, values: Sequence[bytes | None], sources: Sequence[str]
+) -> Decoded:
+    raws = [decoder.decode(value, source) for value, source in zip(values, sources, strict=True)]
+    return decode(raws, policy)
+
+
+def _decode_wire(conn: Any, policy_factory: Callable[[], Policy], registry: str | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setup: tuple[WireDecoder, Policy] | str
+    try:
+        setup = (WireDecoder(SchemaResolver(registry)), policy_factory())
+    except BaseException as exc:  # reported with the first batch
+        setup = f"decoding process: {type(exc).__name__}: {exc}"
+    while True:
+        try:
+            request = marshal.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        reply: tuple[Any, ...]
+        if isinstance(setup, str):
+            reply = ("error", setup)
+        else:
+            try:
+                decoded = _decode_values(*setup, *request)
+                # No text for Avro records: a Kafka dead letter carries the message's bytes.
+                facts = [_plain(item, render=False) for item in decoded.facts]
+                reply = ("batch", decoded.read, facts, decoded.rejected)
+            except RegistryUnavailable as exc:
+                reply = ("registry", str(exc))
+            except BaseException as exc:  # a bug: the consumer stops with it
+                reply = ("error", f"decoding process: {type(exc).__name__}: {exc}")
+        conn.send_bytes(marshal.dumps(reply))
+
+
+def _plain(item: tuple[int, RawEvent, str, Fact], render: bool = True) -> tuple[Any, ...]:
+    """A fact as plain values for ``marshal``; ``render``: an Avro record's text for a dead
+    letter (files; JSON keeps its line either way)."""
     index, raw, ticket_id, fact = item
     return (
         index,
         raw.source,
-        raw.text(),  # the line, or an Avro record as JSON: what a dead letter would carry
+        raw.text() if render else raw.raw,
         ticket_id,
         fact.event_id,
         fact.type,

@@ -45,8 +45,9 @@ from kafka.errors import KafkaConfigurationError, KafkaError
 from kafka.partitioner.default import murmur2
 
 from consumers.alert_sink import AlertFile
-from consumers.ingest import Ingestor, IngestStats, Prepared, decode
-from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
+from consumers.decode_worker import InlineWireDecoding, WireDecodeProcess
+from consumers.ingest import Ingestor, IngestStats, Prepared
+from consumers.kafka_wire import RegistryUnavailable
 from domain.policy import Policy
 from projections.store import TicketStore, end_offset_key
 
@@ -353,7 +354,10 @@ class KafkaIngest:
         consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
         on_batch: Callable[[BatchInfo], None] | None = None,
+        decoding: InlineWireDecoding | WireDecodeProcess | None = None,
     ) -> None:
+        """``decoding``: what turns message values into facts (default: in this process;
+        the command line gives a :class:`WireDecodeProcess` on a machine with two cores)."""
         self.settings = settings
         self.store = store
         self._stop = threading.Event()
@@ -380,7 +384,7 @@ class KafkaIngest:
             policy_version=store.policy_version(),
             owns=self._owns,
         )
-        self.decoder = WireDecoder(SchemaResolver(settings.schema_registry))
+        self.decoding = decoding or InlineWireDecoding(policy, settings.schema_registry)
         self.on_batch = on_batch
         self.batches = 0
         self._consumer: Any = None
@@ -422,6 +426,7 @@ class KafkaIngest:
         settings = self.settings
         self._consumer = self._connect()
         if self._consumer is None:
+            self.decoding.close()
             return self.stats
         self._consumer.subscribe([settings.topic], listener=self._listener)
         log.info(
@@ -573,26 +578,25 @@ class KafkaIngest:
         return batch
 
     def _process(self, records: Sequence[Any]) -> None:
-        """Decode a polled batch, wait for the batch before it to be stored, apply this one
-        and hand its transaction to the store thread."""
+        """Have a polled batch decoded, wait for the batch before it to be stored, apply
+        this one and hand its transaction to the store thread."""
         first: dict[tuple[str, int], int] = {}
         last: dict[tuple[str, int], int] = {}
         by_source: dict[str, Any] = {}
-        raws = []
+        for record in records:
+            tp = (record.topic, record.partition)
+            first.setdefault(tp, record.offset)
+            last[tp] = record.offset
+            by_source[source_of(record.topic, record.partition, record.offset)] = record
+        self.decoding.submit([r.value for r in records], list(by_source))
+        stored = self._settle()  # meanwhile a decoding process works on this batch
         try:
-            for record in records:
-                tp = (record.topic, record.partition)
-                first.setdefault(tp, record.offset)
-                last[tp] = record.offset
-                source = source_of(record.topic, record.partition, record.offset)
-                by_source[source] = record
-                raws.append(self.decoder.decode(record.value, source))
+            decoded = self.decoding.result()
         except RegistryUnavailable as exc:
-            if self._settle():
+            if stored:
                 self._failed(exc)
             return
-        decoded = decode(raws, self.ingestor.policy)
-        if not self._settle():
+        if not stored:
             return  # the batch before was not stored: this one is dropped and read again
         tracking = [
             Tracking(tracking_name(topic, partition), offset + 1)
@@ -797,6 +801,7 @@ class KafkaIngest:
         if self._consumer is not None:
             self._settle()
         self._store_thread.shutdown(wait=True)
+        self.decoding.close()
         consumer, self._consumer = self._consumer, None
         self.dead_letters.close()
         if consumer is None:

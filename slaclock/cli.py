@@ -453,7 +453,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     loaded = read_policy(args.config)
     policy = loaded.policy
     if args.command == "consume":
-        return kafka_commands.handle(args, policy, lambda: open_store(args.store, loaded))
+        return kafka_commands.handle(
+            args,
+            policy,
+            lambda: open_store(args.store, loaded),
+            partial(_policy_from_text, loaded.text, args.config),
+        )
     if args.command == "calendar":
         return cmd_calendar(args, policy)
     store = open_store(args.store, loaded)

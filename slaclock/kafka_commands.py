@@ -44,6 +44,7 @@ ENVIRONMENT: dict[str, str] = {
     "health_file": "SLACLOCK_HEALTH_FILE",
     "clock": "SLACLOCK_CLOCK",
     "alerts": "SLACLOCK_ALERTS_FILE",
+    "decoder": "SLACLOCK_KAFKA_DECODER",
 }
 # ``consume`` also uses the main parser's global options: SLACLOCK_STORE, SLACLOCK_CONFIG.
 
@@ -172,6 +173,14 @@ def register(commands: Any) -> None:
         metavar="N",
         help="messages per batch, stored in one transaction (env "
         f"{ENVIRONMENT['max_poll_records']}; default 20000)",
+    )
+    p.add_argument(
+        "--decoder",
+        choices=["auto", "process", "inline"],
+        default=_env("decoder", "auto"),
+        help="decode and validate each batch in a second process while this one stores the"
+        " batch before (process), or in this one (inline); auto: a process when the machine"
+        f" has two cores or more (env {ENVIRONMENT['decoder']}; default auto)",
     )
     p.add_argument(
         "--exit-when-idle",
@@ -318,29 +327,43 @@ def handle(
     args: argparse.Namespace,
     policy: Policy | None,
     store_factory: Callable[[], TicketStore] | None,
+    policy_factory: Callable[[], Policy] | None = None,
 ) -> int:
     """Run ``consume`` or ``publish``; the exit code. ``publish`` needs neither policy nor
     store; ``consume`` opens the store with ``store_factory``, retrying while the database
-    is unavailable."""
+    is unavailable, and gives ``policy_factory`` (picklable) to a decoding process."""
     _setup_logging(args.log_level)
     if args.command == "publish":
         return _publish(args)
     if policy is None or store_factory is None:
         raise ValueError("consume needs the policy and a store factory")
-    return _consume(args, policy, store_factory)
+    return _consume(args, policy, store_factory, policy_factory)
+
+
+def _decode_in_process(decoder: str) -> bool:
+    """``--decoder``: a second process pays off only with a second core to run it on."""
+    if decoder == "auto":
+        return (os.cpu_count() or 1) > 1
+    return decoder == "process"
 
 
 def _consume(
-    args: argparse.Namespace, policy: Policy, store_factory: Callable[[], TicketStore]
+    args: argparse.Namespace,
+    policy: Policy,
+    store_factory: Callable[[], TicketStore],
+    policy_factory: Callable[[], Policy] | None,
 ) -> int:
     from kafka.errors import KafkaConfigurationError
 
+    from consumers.decode_worker import WireDecodeProcess
     from consumers.kafka_consumer import ConsumerSettings, KafkaIngest
 
     if args.max_poll_records < 1:
         _usage("--max-poll-records: must be at least 1")
     if args.exit_when_idle is not None and args.exit_when_idle < 0:
         _usage("--exit-when-idle: must not be negative")
+    if args.decoder not in ("auto", "process", "inline"):  # a bad environment value
+        _usage(f"--decoder: {args.decoder!r} is not one of auto, process, inline")
     store_env(args.store)  # a malformed store URL is a usage error, not something to retry
     settings = ConsumerSettings(
         topic=args.topic,
@@ -369,7 +392,10 @@ def _consume(
         if store is None:
             return 0
         try:
-            ingest = KafkaIngest(settings, store, policy)
+            decoding = None
+            if policy_factory is not None and _decode_in_process(args.decoder):
+                decoding = WireDecodeProcess(policy_factory, settings.schema_registry)
+            ingest = KafkaIngest(settings, store, policy, decoding=decoding)
             if stop.is_set():
                 ingest.request_stop()
             try:

@@ -135,8 +135,9 @@ def test_contract_events_through_kafka_give_the_expected_outputs(tmp_path: Path)
 
 
 # ------------------------------------------------------------------------------ poison
+@pytest.mark.parametrize("decoder", ["process", "inline"])
 def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_is_processed(
-    tmp_path: Path,
+    tmp_path: Path, decoder: str
 ) -> None:
     store = sqlite_store(tmp_path)
     topic = create_topic(unique("poison"))
@@ -205,6 +206,8 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_is_processed(
             dlq,
             "--max-poll-records",
             "3",
+            "--decoder",
+            decoder,
         ),
     )
     assert core(counts) == {

@@ -185,3 +185,58 @@ def test_publish_messages_are_keyed_by_ticket_id() -> None:
         message(RawEvent(source="f:3", raw=json.dumps(naive)), "avro")
     with pytest.raises(Unpublishable, match="not valid JSON"):
         message(RawEvent(source="f:4", raw="not json"), "avro")
+
+
+# ------------------------------------------------ decoding batches in a second process
+def test_the_decoding_process_gives_what_inline_decoding_gives() -> None:
+    """``consume --decoder process`` and ``inline`` must turn the same values into the same
+    facts and rejections (same order, same reasons), also across several batches."""
+    from consumers.decode_worker import InlineWireDecoding, WireDecodeProcess
+    from tests.helpers import contract_policy
+
+    ack = {**EVENT, "event_id": "evt-2", "type": "ticket.acknowledged"}
+    del ack["customer_id"], ack["priority"], ack["channel"]
+    values: list[bytes | None] = [
+        encode_avro(EVENT),
+        b"\x93garbage",
+        json.dumps(ack).encode(),
+        encode_avro({**EVENT, "event_id": "evt-3", "priority": 7}),
+        v2_value(),
+        None,
+        b"\x00\x00\x00\x03\xe7" + encode_avro(EVENT)[5:],
+    ]
+    sources = [f"t/0/{i}" for i in range(len(values))]
+    inline = InlineWireDecoding(contract_policy(), None)
+    process = WireDecodeProcess(contract_policy, None)
+    try:
+        for _ in range(2):
+            inline.submit(values, sources)
+            process.submit(values, sources)
+            here, there = inline.result(), process.result()
+            assert there.read == here.read == len(values)
+            assert there.rejected == here.rejected
+            assert [r[1] for r in here.rejected] == ["t/0/1", "t/0/3", "t/0/5", "t/0/6"]
+            assert [(i, r.source, t, f) for i, r, t, f in there.facts] == [
+                (i, r.source, t, f) for i, r, t, f in here.facts
+            ]
+            assert [f.event_id for *_, f in there.facts] == ["evt-1", "evt-2", "evt-1"]
+    finally:
+        process.close()
+
+
+def test_a_silent_registry_is_raised_from_the_decoding_process_and_a_dead_one_reported() -> None:
+    from consumers.decode_worker import DecodeWorkerError, WireDecodeProcess
+    from tests.helpers import contract_policy
+
+    process = WireDecodeProcess(contract_policy, "http://127.0.0.1:9")  # nothing listens
+    try:
+        process.submit([v2_value(schema_id=17)], ["t/0/0"])
+        with pytest.raises(RegistryUnavailable):
+            process.result()
+        process._worker.kill()
+        process._worker.join(5)
+        with pytest.raises(DecodeWorkerError, match="ended unexpectedly"):
+            process.submit([encode_avro(EVENT)], ["t/0/1"])
+            process.result()
+    finally:
+        process.close()

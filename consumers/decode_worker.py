@@ -207,7 +207,10 @@ def _decode_wire(conn: Any, policy_factory: Callable[[], Policy], registry: str 
                 reply = ("registry", str(exc))
             except BaseException as exc:  # a bug: the consumer stops with it
                 reply = ("error", f"decoding process: {type(exc).__name__}: {exc}")
-        conn.send_bytes(marshal.dumps(reply))
+        try:
+            conn.send_bytes(marshal.dumps(reply))
+        except OSError:  # the consumer is gone (killed): nothing to tell anyone
+            return
 
 
 def _plain(item: tuple[int, RawEvent, str, Fact], render: bool = True) -> tuple[Any, ...]:

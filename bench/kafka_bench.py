@@ -26,8 +26,10 @@ Needs the local broker (``services/kafka/kafka.sh start``) and PostgreSQL
   partition; the idle wait of ``--exit-when-idle`` comes after that and is not counted.
   Interpreter start, imports, store open and the group join are counted, as a user waits for
   them. *Streaming* rates leave them out: events stored (or decoded) between the first
-  observation of progress and the end, over that time. Peak RSS and CPU seconds are the
-  ``wait4`` rusage of exactly that child; broker and PostgreSQL CPU come from ``/proc``.
+  observation of progress and the end, over that time. CPU seconds are the ``wait4`` rusage
+  of exactly that child (with its decoding process); peak RSS is sampled from ``/proc`` every
+  0.1 s, the consumer and its decoding process together; broker and PostgreSQL CPU come from
+  ``/proc`` too.
 
 Correctness is checked on the way: ``read`` equals the messages on the topic and
 accepted + duplicates + rejected; the counts equal what the generator expects; the store
@@ -268,6 +270,21 @@ class Store:
 # ------------------------------------------------------------------------- CPU of others
 
 
+def tree_rss_mb(pid: int) -> float | None:
+    """Resident memory of ``pid`` plus its child processes (the consumer's decoding
+    process), from ``/proc``. Sampled while it runs: ``ru_maxrss`` from ``wait4`` is no good
+    here, because Linux carries the peak of the memory a child was spawned from (this
+    benchmark, which has held a million events by then) over its ``exec``."""
+    own = ingest_bench._rss_mb(pid)
+    if own is None:
+        return None
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return own + sum(ingest_bench._rss_mb(int(c)) or 0.0 for c in children)
+
+
 def _proc_cpu(pid: int) -> float:
     """utime + stime of ``pid`` in seconds (0 if gone)."""
     try:
@@ -384,7 +401,7 @@ def measure(
     timeout: float = 3600.0,
 ) -> Measured:
     """Run ``argv``; wall time until ``progress()`` reaches ``events`` (or the process exits),
-    CPU time and peak RSS of exactly that child."""
+    CPU time of that child (and its decoding process), peak RSS of both together."""
     m = Measured(name, argv, events)
     load_before = os.getloadavg()[0]
     others = OtherCpu()
@@ -399,9 +416,10 @@ def measure(
         def sample() -> None:
             while not finished.is_set():
                 now = time.monotonic() - began
-                mb = ingest_bench._rss_mb(proc.pid)
+                mb = tree_rss_mb(proc.pid)
                 if mb is not None:
                     m.rss_samples.append((now, mb))
+                    m.peak_rss_mb = max(m.peak_rss_mb, mb)
                 if progress is not None and m.done is None:
                     try:
                         done = progress()
@@ -429,8 +447,7 @@ def measure(
     if not m.others_cpu:
         m.others_cpu = others.since()
         m.load = (load_before, os.getloadavg()[0])
-    m.cpu = usage.ru_utime + usage.ru_stime
-    m.peak_rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    m.cpu = usage.ru_utime + usage.ru_stime  # with the decoding process (waited for)
     m.stdout = out_path.read_text()
     m.stderr = err_path.read_text()
     if m.returncode != 0:
@@ -614,7 +631,7 @@ def run_group(
 ) -> Measured:
     """N ``slaclock consume`` processes in one group (the way slaclock scales out): wall
     time until the stored offsets reach the end of every partition, CPU and counts summed
-    over the processes, peak RSS of the largest."""
+    over the processes, peak RSS of the largest (with its decoding process)."""
     dlq = f"{topic}.dlq-{store.kind}-group"
     total, argv, names, look = consume_setup(
         store, topic, ends, config, args, f"bench-group-{tag}", dlq
@@ -636,6 +653,8 @@ def run_group(
 
     def sample() -> None:
         while not finished.is_set() and m.done is None:
+            for proc in procs:
+                m.peak_rss_mb = max(m.peak_rss_mb, tree_rss_mb(proc.pid) or 0.0)
             try:
                 done = sum(v for k, v in look().items() if k in names)
             except Exception:  # the schema is not there yet: look again
@@ -654,7 +673,6 @@ def run_group(
     for proc, path in zip(procs, logs, strict=True):
         _, status, usage = os.wait4(proc.pid, 0)
         m.cpu += usage.ru_utime + usage.ru_stime
-        m.peak_rss_mb = max(m.peak_rss_mb, usage.ru_maxrss / 1024)
         code = os.waitstatus_to_exitcode(status)
         m.returncode = m.returncode or code
         text = path.with_suffix(".out").read_text().strip()

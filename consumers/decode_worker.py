@@ -22,7 +22,10 @@ from __future__ import annotations
 import contextlib
 import marshal
 import multiprocessing
+import queue
 import signal
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
@@ -95,22 +98,22 @@ def _work(sender: Any, path: str, policy_factory: Callable[[], Policy], batch_si
 
 # ------------------------------------------------------------------ Kafka message values
 class InlineWireDecoding:
-    """A batch of Kafka message values decoded and validated in this process
-    (``consume --decoder inline``): the same calls as :class:`WireDecodeProcess`."""
+    """Batches of Kafka message values decoded and validated in this process (``consume
+    --decoder inline``): the same calls as :class:`WireDecodeProcess`, results in the order
+    of submission."""
 
     def __init__(self, policy: Policy, schema_registry: str | None) -> None:
         self.policy = policy
         self.decoder = WireDecoder(SchemaResolver(schema_registry))
-        self._batch: tuple[Sequence[bytes | None], Sequence[str]] = ([], [])
+        self._batches: deque[tuple[Sequence[bytes | None], Sequence[str]]] = deque()
 
     def submit(self, values: Sequence[bytes | None], sources: Sequence[str]) -> None:
-        self._batch = (values, sources)
+        self._batches.append((values, sources))
 
     def result(self) -> Decoded:
-        """The submitted batch decoded; :class:`RegistryUnavailable` if the schema registry
-        did not answer (the batch is to be retried, not dead-lettered)."""
-        values, sources = self._batch
-        self._batch = ([], [])
+        """The oldest submitted batch decoded (now); :class:`RegistryUnavailable` if the
+        schema registry did not answer (the batch is to be retried, not dead-lettered)."""
+        values, sources = self._batches.popleft()
         return _decode_values(self.decoder, self.policy, values, sources)
 
     def close(self) -> None:
@@ -122,9 +125,9 @@ class WireDecodeProcess:
     --decoder process``), while this one waits for the previous batch to be stored.
 
     ``submit`` sends a batch (values and their sources, ``marshal``-ed), ``result`` waits for
-    it; every ``submit`` is followed by one ``result``. The worker ignores SIGINT (a Ctrl-C
-    reaches the whole process group; the consumer decides when to stop) and ends when this
-    side closes the pipe, also when this process is killed.
+    the oldest one not taken yet; every ``submit`` is matched by one ``result``. The worker
+    ignores SIGINT (a Ctrl-C reaches the whole process group; the consumer decides when to
+    stop) and ends when this side closes the pipe, also when this process is killed.
     """
 
     def __init__(self, policy_factory: Callable[[], Policy], schema_registry: str | None) -> None:
@@ -187,11 +190,14 @@ def _decode_wire(conn: Any, policy_factory: Callable[[], Policy], registry: str 
         setup = (WireDecoder(SchemaResolver(registry)), policy_factory())
     except BaseException as exc:  # reported with the first batch
         setup = f"decoding process: {type(exc).__name__}: {exc}"
+    # Requests are read by a thread of their own: the consumer may send the next batch
+    # while this process is still sending a result, and both would wait forever on full
+    # pipes if this process read only between results.
+    requests: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    threading.Thread(target=_read_requests, args=(conn, requests), daemon=True).start()
     while True:
-        try:
-            request = marshal.loads(conn.recv_bytes())
-        except (EOFError, OSError):
-            return
+        data = requests.get()
+        request = marshal.loads(data) if data is not None else None
         if request is None:
             return
         reply: tuple[Any, ...]
@@ -210,6 +216,15 @@ def _decode_wire(conn: Any, policy_factory: Callable[[], Policy], registry: str 
         try:
             conn.send_bytes(marshal.dumps(reply))
         except OSError:  # the consumer is gone (killed): nothing to tell anyone
+            return
+
+
+def _read_requests(conn: Any, requests: queue.SimpleQueue[bytes | None]) -> None:
+    while True:
+        try:
+            requests.put(conn.recv_bytes())
+        except (EOFError, OSError):  # the consumer closed the pipe or is gone
+            requests.put(None)
             return
 
 

@@ -28,12 +28,14 @@ logged; nothing is skipped. ``request_stop`` (SIGTERM/SIGINT) lets the current b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,7 +48,7 @@ from kafka.partitioner.default import murmur2
 
 from consumers.alert_sink import AlertFile
 from consumers.decode_worker import InlineWireDecoding, WireDecodeProcess
-from consumers.ingest import Ingestor, IngestStats, Prepared
+from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared
 from consumers.kafka_wire import RegistryUnavailable
 from domain.policy import Policy
 from projections.store import TicketStore, end_offset_key
@@ -322,6 +324,15 @@ class BatchInfo:
 
 
 @dataclass
+class _Polled:
+    """A polled batch handed to the decoding step, not yet applied."""
+
+    records: dict[str, Any]  # by source string, for the dead letters
+    first: dict[tuple[str, int], int]
+    last: dict[tuple[str, int], int]
+
+
+@dataclass
 class _Saving:
     """A batch whose transaction runs on the store thread while the next one is read."""
 
@@ -336,13 +347,14 @@ class _Saving:
 class KafkaIngest:
     """The consume loop. ``run`` returns the counts when stopped (signal or idle).
 
-    One batch is stored on a second thread while the main thread polls and decodes the
-    next (the database and the broker wait on the network without holding Python's GIL):
-    the main thread waits for that transaction before anything that reads the store
-    (applying the next batch, seeking after a rebalance, the idle check, stopping), and if
-    it failed, the batch read meanwhile is dropped and every partition re-seeks from the
-    store. So at most one batch is in flight, and nothing is applied on top of a batch that
-    was not stored.
+    Three steps overlap: the transaction of batch N runs on a store thread (the database
+    works without holding Python's GIL), while the main thread applies batch N+1 and the
+    decoding step (a second process, see ``consumers.decode_worker``) already decodes batch
+    N+2. The main thread waits for the transaction before anything that reads the store
+    (applying the next batch, seeking after a rebalance, the idle check, stopping); if it
+    failed, the batches polled meanwhile are dropped and every partition re-seeks from the
+    store. So at most one transaction is in flight, and nothing is applied on top of a batch
+    that was not stored.
     """
 
     def __init__(
@@ -400,6 +412,8 @@ class KafkaIngest:
         self._committed: dict[Any, int] = {}
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="slaclock-store")
         self._saving: _Saving | None = None
+        self._polled: deque[_Polled] = deque()
+        self._decoding_results = 0  # submitted to the decoding step, result not taken yet
 
     # ------------------------------------------------------------------ control
     @property
@@ -444,8 +458,10 @@ class KafkaIngest:
 
     def _step(self) -> None:
         changed = self._listener.generation != self._seen_generation
-        if (changed or self._need_seek) and not self._settle():
-            return
+        if changed or self._need_seek:
+            self._drop_polled()  # read under the old assignment or before a failure
+            if not self._settle():
+                return
         if changed:
             self._on_assignment_change()
         if self._need_seek and not self._seek_from_store():
@@ -469,12 +485,21 @@ class KafkaIngest:
         batch = self._usable(records)
         if batch:
             self._last_activity = time.monotonic()
-            self._process(batch)
-        elif not self._settle():  # nothing new: finish the batch in flight
+            self._submit(batch)
+            if len(self._polled) > 1:  # one batch keeps decoding while the oldest is applied
+                self._apply_oldest()
+            self._after_step()
             return
-        elif self._idle_done():
+        while self._polled and not self._need_seek:  # nothing new: finish what was read
+            self._apply_oldest()
+        if not self._settle() or self._need_seek:
+            return
+        if self._idle_done():
             log.info("caught up and idle for %ss: stopping", self.settings.exit_when_idle)
             self._stop.set()
+        self._after_step()
+
+    def _after_step(self) -> None:
         if not self._need_seek:  # nothing failed in this step
             self._alive()
         self._maybe_progress()
@@ -577,9 +602,9 @@ class KafkaIngest:
             batch.extend(items)
         return batch
 
-    def _process(self, records: Sequence[Any]) -> None:
-        """Have a polled batch decoded, wait for the batch before it to be stored, apply
-        this one and hand its transaction to the store thread."""
+    def _submit(self, records: Sequence[Any]) -> None:
+        """Hand a polled batch's values to the decoding step; the next poll goes on after
+        it (a failure later re-seeks every partition from the store anyway)."""
         first: dict[tuple[str, int], int] = {}
         last: dict[tuple[str, int], int] = {}
         by_source: dict[str, Any] = {}
@@ -589,30 +614,50 @@ class KafkaIngest:
             last[tp] = record.offset
             by_source[source_of(record.topic, record.partition, record.offset)] = record
         self.decoding.submit([r.value for r in records], list(by_source))
-        stored = self._settle()  # meanwhile a decoding process works on this batch
+        self._decoding_results += 1
+        self._polled.append(_Polled(by_source, first, last))
+        for (topic, partition), offset in last.items():
+            self._positions[TopicPartition(topic, partition)] = offset + 1
+
+    def _decoded(self) -> Decoded:
+        self._decoding_results -= 1
+        return self.decoding.result()
+
+    def _drop_polled(self) -> None:
+        """Forget the batches polled but not applied (their results too): they are read
+        again from the stored offsets."""
+        self._polled.clear()
+        while self._decoding_results:
+            with contextlib.suppress(RegistryUnavailable):
+                self._decoded()
+
+    def _apply_oldest(self) -> None:
+        """Wait for the oldest polled batch to be decoded and for the batch before it to be
+        stored; apply it and hand its transaction to the store thread."""
+        polled = self._polled.popleft()
         try:
-            decoded = self.decoding.result()
+            decoded = self._decoded()
         except RegistryUnavailable as exc:
-            if stored:
+            if self._settle():
                 self._failed(exc)
             return
-        if not stored:
-            return  # the batch before was not stored: this one is dropped and read again
+        if not self._settle():
+            return  # the batch before was not stored: this one was dropped with the rest
         tracking = [
             Tracking(tracking_name(topic, partition), offset + 1)
-            for (topic, partition), offset in sorted(last.items())
+            for (topic, partition), offset in sorted(polled.last.items())
         ]
         try:
             prepared = self.ingestor.prepare(
-                decoded.facts, decoded.rejected, tracking, meta=self._end_offsets(last)
+                decoded.facts, decoded.rejected, tracking, meta=self._end_offsets(polled.last)
             )
         except TRANSIENT as exc:
             self._failed(exc)
             return
-        for (topic, partition), offset in last.items():  # where the next poll goes on
-            self._positions[TopicPartition(topic, partition)] = offset + 1
         future = self._store_thread.submit(self.ingestor.save, prepared)
-        self._saving = _Saving(future, prepared, decoded.read, by_source, first, last)
+        self._saving = _Saving(
+            future, prepared, decoded.read, polled.records, polled.first, polled.last
+        )
 
     def _settle(self) -> bool:
         """Wait for the batch in flight (if any) to be stored, then count it, send its
@@ -691,6 +736,7 @@ class KafkaIngest:
 
     def _failed(self, exc: BaseException) -> None:
         """A batch could not be stored: forget positions, re-seek from the store, back off."""
+        self._drop_polled()
         conflict = isinstance(exc, RecordConflictError)
         if conflict:
             # Someone else stored these offsets or tickets first (a rebalance raced us), or a
@@ -799,6 +845,7 @@ class KafkaIngest:
 
     def _close(self) -> None:
         if self._consumer is not None:
+            self._drop_polled()  # not applied yet: read again on restart
             self._settle()
         self._store_thread.shutdown(wait=True)
         self.decoding.close()

@@ -240,3 +240,33 @@ def test_a_silent_registry_is_raised_from_the_decoding_process_and_a_dead_one_re
             process.result()
     finally:
         process.close()
+
+
+def test_the_decoding_process_takes_a_batch_while_it_still_sends_a_result() -> None:
+    """The consumer submits batch N+1 before it takes the result of batch N; with results
+    and requests far larger than a pipe's buffer, neither side may wait for the other."""
+    from consumers.decode_worker import WireDecodeProcess
+    from tests.helpers import contract_policy
+
+    def batch(n: int, start: int) -> tuple[list[bytes | None], list[str]]:
+        events = [{**EVENT, "event_id": f"e-{i}", "ticket_id": f"T-{i}"} for i in range(n)]
+        return [encode_avro(e) for e in events], [f"t/0/{start + i}" for i in range(n)]
+
+    process = WireDecodeProcess(contract_policy, None)
+    results: list[int] = []
+
+    def run() -> None:
+        for round_ in range(3):
+            process.submit(*batch(5000, 10_000 * round_))
+            if round_:
+                results.append(len(process.result().facts))
+        results.append(len(process.result().facts))
+
+    worker = threading.Thread(target=run, daemon=True)
+    try:
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), "consumer and decoding process wait for each other"
+        assert results == [5000, 5000, 5000]
+    finally:
+        process.close()

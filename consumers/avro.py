@@ -21,7 +21,9 @@ from domain import facts as F
 
 SCHEMA_DIR = Path(schemas.__file__).resolve().parent
 NAMESPACE = "dev.slaclock.events"
-CURRENT_SCHEMA_ID = 1
+CURRENT_SCHEMA_ID = 3
+"""The schema this slaclock writes and reads into (``schemas/registry.json``): version 3 added
+the ``TicketWorkLogged`` record; messages written with versions 1 and 2 still decode."""
 
 RECORD_FOR_TYPE: dict[str, str] = {
     F.CREATED: "TicketCreated",
@@ -32,6 +34,7 @@ RECORD_FOR_TYPE: dict[str, str] = {
     F.RESUMED: "TicketResumed",
     F.RESOLVED: "TicketResolved",
     F.REOPENED: "TicketReopened",
+    F.WORK_LOGGED: "TicketWorkLogged",
 }
 TYPE_FOR_RECORD: dict[str, str] = {
     f"{NAMESPACE}.{name}": kind for kind, name in RECORD_FOR_TYPE.items()

@@ -7,8 +7,9 @@ consumed in that order by whichever consumer owns the partition.
 ``--format json`` sends each line as it is (an Avro container file's records become JSON
 text); lines that are not JSON objects with a string ``ticket_id`` are sent without a key,
 so that poison can be published on purpose. ``--format avro`` sends Confluent wire format
-with the shipped schema id 1; an event that cannot be encoded (missing field, wrong type,
-timestamp without offset) is skipped and reported, since Avro cannot carry it.
+with the shipped schema id 3 (``consumers.avro.CURRENT_SCHEMA_ID``); an event that cannot be
+encoded (missing field, wrong type, timestamp without offset) is skipped and reported, since
+Avro cannot carry it.
 """
 
 from __future__ import annotations

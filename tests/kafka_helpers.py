@@ -251,10 +251,12 @@ def tracked_offsets(store_url: str, topic: str, partitions: Iterable[int]) -> di
 
 
 # ----------------------------------------------------------------------- command line
-def slaclock(store_url: str, *argv: str, timeout: float = 120, check: bool = True) -> Any:
+def slaclock(
+    store_url: str, *argv: str, timeout: float = 120, check: bool = True, config: Path = CONFIG
+) -> Any:
     """Run the CLI; parsed JSON stdout."""
     proc = subprocess.run(
-        [*SLACLOCK, "--config", str(CONFIG), "--store", store_url, *argv],
+        [*SLACLOCK, "--config", str(config), "--store", store_url, *argv],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -235,6 +235,41 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_is_processed(
     assert partition_lags(store) == [(f"kafka:{topic}:0", 9, 9, 0)]
 
 
+def test_work_logs_published_as_avro_give_the_hour_statements_of_file_ingest(
+    tmp_path: Path,
+) -> None:
+    """``ticket.work_logged`` through Kafka in Avro (schema version 3): the same hour
+    statements as ``slaclock ingest`` of the same file, and a bad work log dead-lettered."""
+    from tests.test_hours_cli import HOURS, _log
+
+    config = tmp_path / "hours.toml"
+    config.write_text(CONFIG.read_text() + HOURS)
+    events = [
+        {"event_id": "c1", "type": "ticket.created", "ticket_id": "W-1", "customer_id": "umbrella",
+         "priority": 2, "occurred_at": "2025-09-02T08:00:00+02:00"},
+        {"event_id": "a1", "type": "ticket.acknowledged", "ticket_id": "W-1",
+         "occurred_at": "2025-09-02T08:30:00+02:00"},  # response met: nothing waived
+        _log("w1", "W-1", "2025-09-02T09:00:00+02:00", 10),
+        _log("w2", "W-1", "2025-09-03T09:00:00+02:00", 70, mode="on_site", actor="ben"),
+        _log("w3", "W-1", "2025-09-04T09:00:00+02:00", 30, mode="by_phone"),  # rejected
+        _log("w4", "W-1", "2025-10-01T09:00:00+02:00", 200),
+    ]  # fmt: skip
+    path = write_jsonl(events, tmp_path / "work.jsonl")
+    topic = create_topic(unique("work"))
+    assert publish_file(path, topic, "avro")["published"] == len(events)
+    consumed, ingested = sqlite_store(tmp_path, "kafka.db"), sqlite_store(tmp_path, "file.db")
+    args = consume_args(topic, unique("g"), "--exit-when-idle", "1", "--clock", "event")
+    counts = slaclock(consumed, *args, config=config)
+    assert (counts["accepted"], counts["rejected"]) == (5, 1)
+    assert slaclock(ingested, "ingest", str(path), "--json", config=config)["accepted"] == 5
+    hours = ["hours", "--customer", "umbrella", "--month", "2025-10", "--all", "--json"]
+    statements = slaclock(consumed, *hours, config=config)
+    assert statements == slaclock(ingested, *hours, config=config)
+    months = {s["month"]: s for s in statements["statements"]}
+    assert [line["billed_minutes"] for line in months["2025-09"]["lines"]] == [15, 75]
+    assert months["2025-10"]["billed_minutes"] == 210
+
+
 def test_schema_registry_option_resolves_ids_and_rejects_unknown_ones(tmp_path: Path) -> None:
     store = sqlite_store(tmp_path)
     topic = create_topic(unique("registry"))

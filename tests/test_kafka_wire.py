@@ -43,11 +43,14 @@ def v2_value(schema_id: int = 2, queue: str = "L2") -> bytes:
     return encode_record(schema_by_id(2), schema_id, (name, record))
 
 
-def test_registry_index_ships_v1_and_v2() -> None:
+def test_registry_index_ships_v1_v2_and_v3() -> None:
     index = json.loads((SCHEMA_DIR / "registry.json").read_text())
-    assert index == {"1": "ticket_event.v1.avsc", "2": "ticket_event.v2.avsc"}
-    v1 = json.loads((SCHEMA_DIR / index["1"]).read_text())
-    v2 = json.loads((SCHEMA_DIR / index["2"]).read_text())
+    assert index == {
+        "1": "ticket_event.v1.avsc",
+        "2": "ticket_event.v2.avsc",
+        "3": "ticket_event.v3.avsc",
+    }
+    v1, v2, v3 = (json.loads((SCHEMA_DIR / index[i]).read_text()) for i in "123")
     assert [r["name"] for r in v1] == [r["name"] for r in v2]
     for old, new in zip(v1, v2, strict=True):
         added = [f for f in new["fields"] if f not in old["fields"]]
@@ -55,6 +58,14 @@ def test_registry_index_ships_v1_and_v2() -> None:
         assert [(f["name"], f["type"], f["default"]) for f in added] == [
             ("queue", ["null", "string"], None)
         ]
+    # v3 = v1 plus one record; every optional field of it has a default
+    assert v3[: len(v1)] == v1 and [r["name"] for r in v3[len(v1) :]] == ["TicketWorkLogged"]
+    work = {f["name"]: f for f in v3[-1]["fields"]}
+    assert [n for n, f in work.items() if "default" not in f] == [
+        "event_id",
+        "ticket_id",
+        "occurred_at",
+    ]
 
 
 def test_avro_roundtrip_keeps_instant_and_offset() -> None:
@@ -72,7 +83,8 @@ def test_avro_roundtrip_keeps_instant_and_offset() -> None:
 
 
 def test_newer_schema_with_an_extra_optional_field_decodes_with_the_old_reader() -> None:
-    """A producer on schema v2 (new optional field) does not break this consumer (v1)."""
+    """A producer on schema v2 (new optional field) does not break this consumer, whose
+    reader schema (v3) has no such field."""
     decoded = WireDecoder().decode(v2_value(), "t/0/0")
     assert decoded.error is None
     assert decoded.data == WireDecoder().decode(encode_avro(EVENT), "t/0/0").data
@@ -91,7 +103,7 @@ def test_json_values_pass_through_as_text() -> None:
         (b"\xff\xfe\x00garbage", "neither Confluent Avro (magic byte 0) nor UTF-8 JSON"),
         (b"\x00\x00\x00\x00\x63" + encode_avro(EVENT)[5:], "schema id 99: unknown"),
         (b"\x00\x00\x00", "shorter than 5 bytes"),
-        (encode_avro(EVENT)[:12], "not a readable Avro record of schema id 1"),
+        (encode_avro(EVENT)[:12], "not a readable Avro record of schema id 3"),
         (encode_avro(EVENT) + b"\x00\x01", "2 extra bytes"),
         (b"", "empty message value"),
     ],
@@ -176,7 +188,7 @@ def test_an_unreachable_registry_is_retried_not_dead_lettered() -> None:
 def test_publish_messages_are_keyed_by_ticket_id() -> None:
     raw = RawEvent(source="f:1", raw=json.dumps(EVENT))
     key, value = message(raw, "avro")
-    assert key == b"T-1" and value[:5] == b"\x00\x00\x00\x00\x01"
+    assert key == b"T-1" and value[:5] == b"\x00\x00\x00\x00\x03"  # schema id 3
     key, value = message(raw, "json")
     assert key == b"T-1" and json.loads(value) == EVENT
     assert message(RawEvent(source="f:2", raw="not json"), "json") == (None, b"not json")
@@ -270,3 +282,38 @@ def test_the_decoding_process_takes_a_batch_while_it_still_sends_a_result() -> N
         assert results == [5000, 5000, 5000]
     finally:
         process.close()
+
+
+def test_work_logs_travel_as_avro_from_schema_version_3_and_old_versions_still_decode() -> None:
+    """``ticket.work_logged`` has its own record since version 3: the decoded event equals its
+    JSON twin, so it becomes the same fact with the same rejections; events written with
+    versions 1 and 2 decode into the version 3 reader unchanged."""
+    from consumers.events import Rejected, to_fact
+    from tests.helpers import contract_policy
+
+    policy = contract_policy()
+    work = {
+        "event_id": "w-1",
+        "type": "ticket.work_logged",
+        "ticket_id": "T-1",
+        "occurred_at": "2025-09-02T10:05:00+02:00",
+        "minutes": 70,
+        "mode": "on_site",
+        "actor": "ben",
+    }
+    decoder = WireDecoder()
+    avro = decoder.decode(encode_avro(work), "t/0/0")
+    assert avro.error is None and avro.data is not None
+    assert to_fact(avro.data, policy) == to_fact(work, policy)
+    details = {"minutes": "70", "mode": "on_site", "actor": "ben"}
+    assert to_fact(avro.data, policy)[1].details == details
+    for bad, reason in [({"mode": "by_phone"}, "mode: 'by_phone'"), ({"actor": None}, "actor:")]:
+        event = {**work, **bad}
+        if bad.get("actor", "") is None:
+            del event["actor"]
+        data = decoder.decode(encode_avro(event), "t/0/1").data
+        with pytest.raises(Rejected, match=reason):
+            to_fact(data, policy)
+    for schema_id in (1, 2):
+        old = decoder.decode(encode_avro(EVENT, schema_id), "t/0/2")
+        assert old.error is None and old.data == decoder.decode(encode_avro(EVENT), "t/0/3").data

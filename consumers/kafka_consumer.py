@@ -110,6 +110,9 @@ class ConsumerSettings:
     """What moves time for alerts: ``wall`` (live) or ``event`` (backfills)."""
     alerts_path: str | None = None
     """Where raised and withdrawn alerts are appended (JSON Lines), if anywhere."""
+    tick_every: float = 5.0
+    """With the wall clock, a consumer with nothing to read raises the alerts that time alone
+    made due this often (seconds; 0: only with the next message), as ``slaclock tick``."""
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     progress_every: float = 10.0
@@ -409,6 +412,7 @@ class KafkaIngest:
         self._last_activity = time.monotonic()
         self._last_progress = time.monotonic()
         self._last_alive = 0.0
+        self._last_tick = time.monotonic()
         self._committed: dict[Any, int] = {}
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="slaclock-store")
         self._saving: _Saving | None = None
@@ -494,6 +498,7 @@ class KafkaIngest:
             self._apply_oldest()
         if not self._settle() or self._need_seek:
             return
+        self._maybe_tick()
         if self._idle_done():
             log.info("caught up and idle for %ss: stopping", self.settings.exit_when_idle)
             self._stop.set()
@@ -503,6 +508,28 @@ class KafkaIngest:
         if not self._need_seek:  # nothing failed in this step
             self._alive()
         self._maybe_progress()
+
+    def _maybe_tick(self) -> None:
+        """Quiet partitions: raise (and store) the alerts that the wall clock made due, for
+        this consumer's tickets, like ``slaclock tick``; a failure is retried next time."""
+        every = self.settings.tick_every
+        if self.settings.clock != "wall" or every <= 0:
+            return
+        now = time.monotonic()
+        if now - self._last_tick < every:
+            return
+        self._last_tick = now
+        try:
+            prepared = self.ingestor.prepare([], [])
+            if prepared.tickets:
+                self.ingestor.save(prepared)
+        except TRANSIENT as exc:
+            log.warning("raising due alerts failed (%s); retrying later", exc)
+            return
+        if prepared.tickets:
+            self.dead_letters.begin({})
+            self.ingestor.finish(prepared)
+            log.info("raised or withdrew alerts of %d ticket(s) while idle", len(prepared.tickets))
 
     def _alive(self) -> None:
         path = self.settings.health_file

@@ -45,6 +45,7 @@ ENVIRONMENT: dict[str, str] = {
     "clock": "SLACLOCK_CLOCK",
     "alerts": "SLACLOCK_ALERTS_FILE",
     "decoder": "SLACLOCK_KAFKA_DECODER",
+    "tick_every": "SLACLOCK_KAFKA_TICK_EVERY",
 }
 # ``consume`` also uses the main parser's global options: SLACLOCK_STORE, SLACLOCK_CONFIG.
 
@@ -169,10 +170,19 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--max-poll-records",
         type=int,
-        default=int(_env("max_poll_records", 20_000)),
+        default=_env("max_poll_records", 20_000),  # argparse converts (and checks) a string
         metavar="N",
         help="messages per batch, stored in one transaction (env "
         f"{ENVIRONMENT['max_poll_records']}; default 20000)",
+    )
+    p.add_argument(
+        "--tick-every",
+        type=float,
+        default=_env("tick_every", 5.0),  # a string from the environment: argparse converts it
+        metavar="SECONDS",
+        help="with the wall clock, raise the alerts that time made due this often while there"
+        f" is nothing to read (0: only with the next message; env {ENVIRONMENT['tick_every']};"
+        " default 5)",
     )
     p.add_argument(
         "--decoder",
@@ -362,8 +372,12 @@ def _consume(
         _usage("--max-poll-records: must be at least 1")
     if args.exit_when_idle is not None and args.exit_when_idle < 0:
         _usage("--exit-when-idle: must not be negative")
+    if args.tick_every < 0:
+        _usage("--tick-every: must not be negative")
     if args.decoder not in ("auto", "process", "inline"):  # a bad environment value
         _usage(f"--decoder: {args.decoder!r} is not one of auto, process, inline")
+    if args.clock not in ("wall", "event"):  # a bad environment value
+        _usage(f"--clock: {args.clock!r} is not one of wall, event")
     store_env(args.store)  # a malformed store URL is a usage error, not something to retry
     settings = ConsumerSettings(
         topic=args.topic,
@@ -378,6 +392,7 @@ def _consume(
         health_file=args.health_file,
         clock=args.clock,
         alerts_path=args.alerts,
+        tick_every=args.tick_every,
     )
     stop = threading.Event()
     ingest: KafkaIngest | None = None

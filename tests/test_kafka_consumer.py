@@ -15,6 +15,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -285,7 +286,7 @@ def test_schema_registry_option_resolves_ids_and_rejects_unknown_ones(tmp_path: 
         }
         name, record = to_record(event)
         good = encode_record(schema_by_id(2), 31, (name, {**record, "queue": "Q"}))
-        unknown = encode_avro(dict(event, event_id="r-2"))  # id 1: not in this registry
+        unknown = encode_avro(dict(event, event_id="r-2"), 1)  # id 1: not in this registry
         send_all([(b"R-1", good), (b"R-1", unknown)], topic)
         counts = slaclock(
             store,
@@ -591,6 +592,36 @@ def test_contract_events_through_kafka_into_postgresql(pg_store: str) -> None:
     assert (counts["read"], counts["duplicates"], counts["accepted"]) == (31, 31, 0)
     assert reports(pg_store) == before
     assert sum(tracked_offsets(pg_store, topic, partitions_of(topic)).values()) == 62
+
+
+def test_a_quiet_consumer_raises_alerts_that_the_wall_clock_made_due(tmp_path: Path) -> None:
+    """Live (``--clock wall``): a ticket's response breach falls due seconds after its only
+    message was stored; with nothing more to read, the consumer still raises it (and stores
+    it) within ``--tick-every``, instead of waiting for the next message."""
+    store = sqlite_store(tmp_path)
+    topic = create_topic(unique("tick"))
+    alerts = tmp_path / "alerts.jsonl"
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
+    created = {  # globex, priority 1: response within 1 h around the clock
+        "event_id": "tick-1",
+        "type": "ticket.created",
+        "ticket_id": "TICK-1",
+        "occurred_at": (due - timedelta(hours=1)).isoformat(),
+        "customer_id": "globex",
+        "priority": 1,
+    }
+    send_all([(b"TICK-1", json.dumps(created).encode())], topic)
+    args = ["--clock", "wall", "--alerts", str(alerts), "--tick-every", "1"]
+    counts = slaclock(store, *consume_args(topic, unique("g"), "--exit-when-idle", "12", *args))
+    assert counts["accepted"] == 1
+    raised = [json.loads(line) for line in alerts.read_text().splitlines()]
+    breach = [a for a in raised if a["kind"] == "breach" and a["alert"] == "raised"]
+    assert [(a["ticket_id"], a["metric"]) for a in breach] == [("TICK-1", "response")]
+    assert datetime.fromisoformat(breach[0]["at"]) == due
+    warnings = [a for a in raised if a["kind"] == "warning"]
+    assert warnings and all(datetime.fromisoformat(a["at"]) < due for a in warnings)
+    ticket = slaclock(store, "ticket", "TICK-1", "--json")
+    assert ticket["clocks"]["response"]["status"] == "breached"
 
 
 def test_environment_variables_configure_consume(tmp_path: Path) -> None:

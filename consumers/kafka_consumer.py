@@ -519,17 +519,15 @@ class KafkaIngest:
         if now - self._last_tick < every:
             return
         self._last_tick = now
+        raised = self.ingestor.stats.alerts
+        self.dead_letters.begin({})
         try:
-            prepared = self.ingestor.prepare([], [])
-            if prepared.tickets:
-                self.ingestor.save(prepared)
+            self.ingestor.process([])  # an empty batch: what ``slaclock tick`` stores
         except TRANSIENT as exc:
             log.warning("raising due alerts failed (%s); retrying later", exc)
             return
-        if prepared.tickets:
-            self.dead_letters.begin({})
-            self.ingestor.finish(prepared)
-            log.info("raised or withdrew alerts of %d ticket(s) while idle", len(prepared.tickets))
+        if (moved := self.ingestor.stats.alerts - raised) > 0:
+            log.info("%d alert(s) raised or withdrawn while idle", moved)
 
     def _alive(self) -> None:
         path = self.settings.health_file

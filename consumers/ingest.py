@@ -300,9 +300,14 @@ class Ingestor:
 
     def save(self, prepared: Prepared) -> None:
         """Store a prepared batch in one transaction (nothing else: safe on another thread
-        while the caller reads from its source)."""
+        while the caller reads from its source). If it fails, the tickets the batch changed
+        in the cache are forgotten, whatever failed, so that the retry starts from the
+        stored state (a cached ticket still holding the batch's unsaved events would record
+        them twice)."""
         p = prepared
-        if p.tickets or p.tracking or any(p.counters.values()):
+        if not (p.tickets or p.tracking or any(p.counters.values())):
+            return
+        try:
             self.store.save(
                 p.tickets,
                 p.event_ids,
@@ -313,6 +318,9 @@ class Ingestor:
                 counters=p.counters,
                 meta=p.meta,
             )
+        except BaseException:
+            self.store.forget_cached_tickets()
+            raise
 
     def finish(self, prepared: Prepared) -> None:
         """After the transaction: count, publish the alerts, send the dead letters."""

@@ -334,35 +334,36 @@ class TicketStore:
         ``watermark`` is the time the engine has reached (alerts due before it were raised);
         ``meta`` are ``sla_meta`` entries to set with them (e.g. a partition's end offset).
         """
-        if watermark is not None:
-            self._watermark = max(self.watermark() or watermark, watermark)
-        batch = Batch(
-            event_ids=list(event_ids),
-            tracking=list(tracking),
-            ledger=[entry.row() for entry in ledger],
-            meta=[("watermark", str(self._watermark))] if watermark is not None else [],
-            counters=[(name, label, n) for (name, label), n in (counters or {}).items() if n],
-        )
-        batch.meta += sorted((meta or {}).items())
-        for ticket in tickets:
-            if snapshots is not None and ticket.ticket_id in snapshots:
-                self._rows(ticket, batch, snapshot=snapshots[ticket.ticket_id])
-            else:
-                self._rows(ticket, batch)
-        # Rows in key order: each B-tree page is then visited once per batch, not per row.
-        batch.event_ids.sort()
-        batch.tickets.sort(key=itemgetter(0))
-        batch.clocks.sort(key=itemgetter(0, 1))
-        by_key = sorted(tickets, key=lambda t: t.id.hex)
-        events = [event for ticket in by_key for event in ticket.collect_events()]
-        cache = self.app.repository.cache
         try:
+            if watermark is not None:
+                self._watermark = max(self.watermark() or watermark, watermark)
+            batch = Batch(
+                event_ids=list(event_ids),
+                tracking=list(tracking),
+                ledger=[entry.row() for entry in ledger],
+                meta=[("watermark", str(self._watermark))] if watermark is not None else [],
+                counters=[(name, label, n) for (name, label), n in (counters or {}).items() if n],
+            )
+            batch.meta += sorted((meta or {}).items())
+            for ticket in tickets:
+                if snapshots is not None and ticket.ticket_id in snapshots:
+                    self._rows(ticket, batch, snapshot=snapshots[ticket.ticket_id])
+                else:
+                    self._rows(ticket, batch)
+            # Rows in key order: each B-tree page is then visited once per batch, not per row.
+            batch.event_ids.sort()
+            batch.tickets.sort(key=itemgetter(0))
+            batch.clocks.sort(key=itemgetter(0, 1))
+            by_key = sorted(tickets, key=lambda t: t.id.hex)
+            events = [event for ticket in by_key for event in ticket.collect_events()]
             self.app.events.put(events, batch=batch)
         except Exception:
-            # The cached tickets may now hold events that were not stored: forget them all.
+            # Whatever failed (a read of the watermark, building rows, the write), the cached
+            # tickets may hold events that were not stored: forget them all.
             self.forget_cached_tickets()
             self._watermark = None
             raise
+        cache = self.app.repository.cache
         if cache is not None:
             for ticket in tickets:
                 cache.put(ticket.id, ticket)

@@ -513,17 +513,21 @@ def test_sigterm_finishes_the_current_batch_and_exits_0(
 
 # ------------------------------------------------------------------- unavailable store
 class FlakyStore:
-    """A TicketStore whose saves fail ``failures`` times (as if the database went away)."""
+    """A TicketStore whose saves fail ``failures`` times (as if the database went away),
+    after ``after`` good ones."""
 
-    def __init__(self, store: Any, failures: int) -> None:
+    def __init__(self, store: Any, failures: int, after: int = 0) -> None:
         self._store = store
         self.failures = failures
+        self.after = after
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.failures:
+        if self.after:
+            self.after -= 1
+        elif self.failures:
             self.failures -= 1
             from eventsourcing.persistence import OperationalError
 
@@ -531,12 +535,17 @@ class FlakyStore:
         self._store.save(*args, **kwargs)
 
 
+@pytest.mark.parametrize(("decoder", "after"), [("inline", 0), ("process", 2)])
 def test_an_unavailable_store_is_retried_with_backoff_and_nothing_is_skipped(
-    tmp_path: Path, stream: dict[str, Any]
+    tmp_path: Path, stream: dict[str, Any], decoder: str, after: int
 ) -> None:
+    """Saves fail at the start or mid-stream, while the next batches are already polled and
+    decoding (in this process or the decoding process): they are dropped and read again."""
+    from consumers.decode_worker import WireDecodeProcess
     from consumers.kafka_consumer import ConsumerSettings, KafkaIngest
     from projections.store import TicketStore
     from slaclock.config import load_policy
+    from tests.helpers import contract_policy
 
     events = stream["events"][:1500]
     topic = create_topic(unique("flaky"), partitions=2)
@@ -544,7 +553,7 @@ def test_an_unavailable_store_is_retried_with_backoff_and_nothing_is_skipped(
     policy, _ = load_policy(str(CONFIG))
     url = sqlite_store(tmp_path)
     real = TicketStore(url, policy)
-    flaky = FlakyStore(real, failures=3)
+    flaky = FlakyStore(real, failures=3, after=after)
     settings = ConsumerSettings(
         topic=topic,
         group=unique("g"),
@@ -554,8 +563,9 @@ def test_an_unavailable_store_is_retried_with_backoff_and_nothing_is_skipped(
         backoff_initial=0.05,
         backoff_max=0.2,
     )
+    decoding = WireDecodeProcess(contract_policy, None) if decoder == "process" else None
     try:
-        stats = KafkaIngest(settings, flaky, policy).run()  # type: ignore[arg-type]
+        stats = KafkaIngest(settings, flaky, policy, decoding=decoding).run()  # type: ignore[arg-type]
     finally:
         real.close()
     assert flaky.failures == 0

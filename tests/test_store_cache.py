@@ -70,3 +70,51 @@ def test_forgetting_the_cache_on_a_rebalance_keeps_it_working(tmp_path: Path) ->
         assert cache is not None and len(cache.cache) == 3  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+def test_a_save_that_fails_before_writing_leaves_no_unsaved_event_in_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away between applying a batch and writing it (here: the read of
+    the watermark at the start of ``save``). The cached ticket already holds the batch's
+    facts; if it stayed cached, the retry would store them twice."""
+    from eventsourcing.persistence import OperationalError
+
+    from consumers.dead_letter import DeadLetterList
+    from consumers.ingest import Ingestor
+    from consumers.sources import RawEvent
+
+    policy, _ = load_policy(CONFIG)
+    store = TicketStore(f"sqlite:///{tmp_path / 'store.db'}", policy)
+    ingestor = Ingestor(store, policy, DeadLetterList(), clock="event")
+
+    def event(event_id: str, type_: str, hour: int, **extra: object) -> RawEvent:
+        data = {"event_id": event_id, "type": type_, "ticket_id": "T-1", **extra,
+                "occurred_at": f"2025-09-01T{hour:02}:00:00+02:00"}  # fmt: skip
+        return RawEvent(source=event_id, raw="", data=data)
+
+    try:
+        ingestor.process([event("c", "ticket.created", 9, customer_id="acme", priority=2)])
+        batch = [event("a", "ticket.acknowledged", 10), event("r", "ticket.resolved", 11)]
+
+        calls = []
+        read = store.watermark
+
+        def unavailable() -> int | None:  # answers ``prepare``, fails in ``save``
+            calls.append(1)
+            if len(calls) > 1:
+                raise OperationalError("database unavailable (simulated)")
+            return read()
+
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "watermark", unavailable)
+            with pytest.raises(OperationalError):
+                ingestor.process(batch)
+        assert len(calls) == 2  # it failed in ``save``, after the facts were applied
+        ingestor.process(batch)  # the retry
+        stored = store.load_ticket("T-1")
+        assert stored is not None
+        assert [f.event_id for f in stored.facts] == ["c", "a", "r"]  # each once
+        assert ingestor.stats.accepted == 3 and ingestor.stats.duplicates == 0
+    finally:
+        store.close()

@@ -33,6 +33,7 @@ from typing import Any
 
 from consumers.ingest import Decoded, decode
 from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
+from consumers.runtime import tune_gc
 from consumers.sources import RawEvent, read_events
 from domain.facts import Fact
 from domain.policy import Policy
@@ -82,6 +83,7 @@ def decoded_batches(
 
 
 def _work(sender: Any, path: str, policy_factory: Callable[[], Policy], batch_size: int) -> None:
+    tune_gc()
     try:
         policy = policy_factory()
         events = read_events(path)
@@ -185,6 +187,7 @@ def _decode_values(
 
 def _decode_wire(conn: Any, policy_factory: Callable[[], Policy], registry: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_gc()
     setup: tuple[WireDecoder, Policy] | str
     try:
         setup = (WireDecoder(SchemaResolver(registry)), policy_factory())

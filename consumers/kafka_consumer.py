@@ -6,8 +6,9 @@ How a crash at any moment neither loses nor duplicates an effect:
   messages, any of the consumer's partitions) is decoded, validated, deduplicated and applied,
   and its tickets, read-model rows and one eventsourcing ``Tracking`` record per partition
   (name ``kafka:TOPIC:PARTITION``, value = next offset to read) are written in ONE transaction
-  (``Ingestor.process``). A crash before the commit leaves nothing, and the messages are read
-  again; a crash after it is remembered by the tracking records.
+  (``Ingestor.prepare`` then ``Ingestor.save``, see ``KafkaIngest`` for how batches overlap). A
+  crash before the commit leaves nothing, and the messages are read again; a crash after it is
+  remembered by the tracking records.
 * Whenever the consumer is given partitions (start, rebalance, recovery from an error) it seeks
   each one to the offset stored for it (the beginning if none), before processing anything
   from it. Records fetched before that seek are dropped, never processed. The rebalance
@@ -47,7 +48,7 @@ from kafka.errors import KafkaConfigurationError, KafkaError
 from kafka.partitioner.default import murmur2
 
 from consumers.alert_sink import AlertFile
-from consumers.decode_worker import InlineWireDecoding, WireDecodeProcess
+from consumers.decode_worker import DecodeWorkerError, InlineWireDecoding, WireDecodeProcess
 from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared
 from consumers.kafka_wire import RegistryUnavailable
 from domain.policy import Policy
@@ -342,9 +343,7 @@ class _Saving:
     future: Future[None]
     prepared: Prepared
     read: int
-    records: dict[str, Any]  # by source string, for the dead letters
-    first: dict[tuple[str, int], int]
-    last: dict[tuple[str, int], int]
+    polled: _Polled
 
 
 class KafkaIngest:
@@ -680,9 +679,7 @@ class KafkaIngest:
             self._failed(exc)
             return
         future = self._store_thread.submit(self.ingestor.save, prepared)
-        self._saving = _Saving(
-            future, prepared, decoded.read, polled.records, polled.first, polled.last
-        )
+        self._saving = _Saving(future, prepared, decoded.read, polled)
 
     def _settle(self) -> bool:
         """Wait for the batch in flight (if any) to be stored, then count it, send its
@@ -696,19 +693,19 @@ class KafkaIngest:
         except TRANSIENT as exc:
             self._failed(exc)
             return False
-        prepared = saving.prepared
+        prepared, polled = saving.prepared, saving.polled
         self.ingestor.stats.read += saving.read
-        self.dead_letters.begin(saving.records)
+        self.dead_letters.begin(polled.records)
         self.ingestor.finish(prepared)
         self.backoff.reset()
         self.batches += 1
         offsets = {
             TopicPartition(topic, partition): OffsetAndMetadata(offset + 1, "", -1)
-            for (topic, partition), offset in saving.last.items()
+            for (topic, partition), offset in polled.last.items()
         }
         self._commit_hint(offsets)
         info = BatchInfo(
-            ranges={p: (saving.first[(t, p)], o + 1) for (t, p), o in sorted(saving.last.items())},
+            ranges={p: (polled.first[(t, p)], o + 1) for (t, p), o in sorted(polled.last.items())},
             read=saving.read,
             accepted=len(prepared.event_ids),
             duplicates=prepared.duplicates,
@@ -870,7 +867,11 @@ class KafkaIngest:
 
     def _close(self) -> None:
         if self._consumer is not None:
-            self._drop_polled()  # not applied yet: read again on restart
+            try:
+                self._drop_polled()  # not applied yet: read again on restart
+            except DecodeWorkerError:  # the decoding process is gone: nothing to drain
+                self._polled.clear()
+                self._decoding_results = 0
             self._settle()
         self._store_thread.shutdown(wait=True)
         self.decoding.close()

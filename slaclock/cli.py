@@ -8,7 +8,6 @@ rejected; 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ from consumers.alert_sink import AlertFile
 from consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
 from consumers.decode_worker import DecodeWorkerError, decoded_batches
 from consumers.ingest import Ingestor
+from consumers.runtime import tune_gc
 from consumers.sources import read_events
 from domain.durations import parse_duration
 from domain.explain import explain
@@ -483,18 +483,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         store.close()
 
 
-def _tune_gc() -> None:
-    """Fewer cyclic garbage collections: ingest and replay allocate millions of short-lived,
-    acyclic objects, and with CPython's default thresholds the collector's passes over the
-    long-lived ones (cached tickets) cost about a quarter of an ingest's time. The modules
-    loaded at start-up are frozen out of those passes."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    _tune_gc()
+    tune_gc()
     try:
         code = run(argv)
     except (ConfigError, UsageError, StoreError) as exc:

@@ -576,6 +576,53 @@ def test_an_unavailable_store_is_retried_with_backoff_and_nothing_is_skipped(
     assert_same_reports(reports(reference), reports(url))
 
 
+def test_a_dead_decoding_process_stops_the_consumer_and_a_restart_resumes(
+    tmp_path: Path, stream: dict[str, Any]
+) -> None:
+    """The decoding process is killed after the first stored batch: the consumer stores the
+    batch in flight, stops with ``DecodeWorkerError`` (the command exits 1 with that
+    message), and a restart goes on from the stored offsets: nothing lost, nothing twice."""
+    from consumers.decode_worker import DecodeWorkerError, WireDecodeProcess
+    from consumers.kafka_consumer import BatchInfo, ConsumerSettings, KafkaIngest
+    from projections.store import TicketStore
+    from slaclock.config import load_policy
+    from tests.helpers import contract_policy
+
+    events = stream["events"][:1500]
+    topic = create_topic(unique("decoder"), partitions=2)
+    send_all(((e["ticket_id"].encode(), encode_avro(e)) for e in events), topic)
+    policy, _ = load_policy(str(CONFIG))
+    url = sqlite_store(tmp_path)
+    settings = ConsumerSettings(
+        topic=topic,
+        group=unique("g"),
+        client_config={"bootstrap_servers": KAFKA_BOOTSTRAP},
+        max_poll_records=200,
+        exit_when_idle=1,
+    )
+    decoding = WireDecodeProcess(contract_policy, None)
+
+    def kill_the_decoder(info: BatchInfo) -> None:
+        if decoding._worker.is_alive():
+            decoding._worker.kill()
+
+    store = TicketStore(url, policy)
+    try:
+        first = KafkaIngest(settings, store, policy, decoding=decoding, on_batch=kill_the_decoder)
+        with pytest.raises(DecodeWorkerError, match="ended unexpectedly"):
+            first.run()
+        stored = sum(v or 0 for v in tracked_offsets(url, topic, {0, 1}).values())
+        assert 0 < stored < len(events) and first.stats.read == stored
+        second = KafkaIngest(settings, store, policy).run()  # in-process decoding
+        assert first.stats.read + second.read == len(events)
+    finally:
+        store.close()
+    reference = sqlite_store(tmp_path, "reference.db")
+    slaclock(reference, "ingest", str(write_jsonl(events, tmp_path / "e.jsonl")), "--json")
+    assert store_counts(url) == store_counts(reference)
+    assert_same_reports(reports(reference), reports(url))
+
+
 # ------------------------------------------------------------------------ PostgreSQL
 @pytest.fixture
 def pg_store() -> Iterator[str]:

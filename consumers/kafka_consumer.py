@@ -102,7 +102,11 @@ class ConsumerSettings:
     servers, security, passthrough options)."""
     dead_letter_topic: str | None = None
     schema_registry: str | None = None
-    max_poll_records: int = 20_000
+    max_poll_records: int = 50_000
+    """Messages per batch = per transaction: 50,000 stores 10 % more per second than 20,000
+    into PostgreSQL (1M events; a ticket's events in one batch are stored as one event) at
+    the price of memory (about 700 MB with the decoding process, against 450 MB). A live
+    stream's batches hold what has arrived, so small traffic is not delayed by this."""
     exit_when_idle: float | None = None
     instance_id: str | None = None
     session_timeout_ms: int | None = None

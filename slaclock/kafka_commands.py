@@ -170,10 +170,10 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--max-poll-records",
         type=int,
-        default=_env("max_poll_records", 20_000),  # argparse converts (and checks) a string
+        default=_env("max_poll_records", 50_000),  # argparse converts (and checks) a string
         metavar="N",
         help="messages per batch, stored in one transaction (env "
-        f"{ENVIRONMENT['max_poll_records']}; default 20000)",
+        f"{ENVIRONMENT['max_poll_records']}; default 50000)",
     )
     p.add_argument(
         "--tick-every",

@@ -535,6 +535,29 @@ class FlakyStore:
         self._store.save(*args, **kwargs)
 
 
+def in_process_consumer(
+    tmp_path: Path, stream: dict[str, Any], name: str, **settings: Any
+) -> tuple[list[dict[str, Any]], str, Any, str, Any]:
+    """For tests that run ``KafkaIngest`` in this process: 1,500 events of the stream on a
+    fresh 2-partition topic, the policy, a fresh SQLite store URL and consumer settings
+    (200 messages per batch, idle after 1 s; ``settings`` override)."""
+    from consumers.kafka_consumer import ConsumerSettings
+    from slaclock.config import load_policy
+
+    events = stream["events"][:1500]
+    topic = create_topic(unique(name), partitions=2)
+    send_all(((e["ticket_id"].encode(), encode_avro(e)) for e in events), topic)
+    policy, _ = load_policy(str(CONFIG))
+    options: dict[str, Any] = {"max_poll_records": 200, "exit_when_idle": 1, **settings}
+    consumer = ConsumerSettings(
+        topic=topic,
+        group=unique("g"),
+        client_config={"bootstrap_servers": KAFKA_BOOTSTRAP},
+        **options,
+    )
+    return events, topic, policy, sqlite_store(tmp_path), consumer
+
+
 @pytest.mark.parametrize(("decoder", "after"), [("inline", 0), ("process", 2)])
 def test_an_unavailable_store_is_retried_with_backoff_and_nothing_is_skipped(
     tmp_path: Path, stream: dict[str, Any], decoder: str, after: int
@@ -542,27 +565,15 @@ def test_an_unavailable_store_is_retried_with_backoff_and_nothing_is_skipped(
     """Saves fail at the start or mid-stream, while the next batches are already polled and
     decoding (in this process or the decoding process): they are dropped and read again."""
     from consumers.decode_worker import WireDecodeProcess
-    from consumers.kafka_consumer import ConsumerSettings, KafkaIngest
+    from consumers.kafka_consumer import KafkaIngest
     from projections.store import TicketStore
-    from slaclock.config import load_policy
     from tests.helpers import contract_policy
 
-    events = stream["events"][:1500]
-    topic = create_topic(unique("flaky"), partitions=2)
-    send_all(((e["ticket_id"].encode(), encode_avro(e)) for e in events), topic)
-    policy, _ = load_policy(str(CONFIG))
-    url = sqlite_store(tmp_path)
+    events, _, policy, url, settings = in_process_consumer(
+        tmp_path, stream, "flaky", backoff_initial=0.05, backoff_max=0.2
+    )
     real = TicketStore(url, policy)
     flaky = FlakyStore(real, failures=3, after=after)
-    settings = ConsumerSettings(
-        topic=topic,
-        group=unique("g"),
-        client_config={"bootstrap_servers": KAFKA_BOOTSTRAP},
-        max_poll_records=200,
-        exit_when_idle=1,
-        backoff_initial=0.05,
-        backoff_max=0.2,
-    )
     decoding = WireDecodeProcess(contract_policy, None) if decoder == "process" else None
     try:
         stats = KafkaIngest(settings, flaky, policy, decoding=decoding).run()  # type: ignore[arg-type]
@@ -583,23 +594,11 @@ def test_a_dead_decoding_process_stops_the_consumer_and_a_restart_resumes(
     batch in flight, stops with ``DecodeWorkerError`` (the command exits 1 with that
     message), and a restart goes on from the stored offsets: nothing lost, nothing twice."""
     from consumers.decode_worker import DecodeWorkerError, WireDecodeProcess
-    from consumers.kafka_consumer import BatchInfo, ConsumerSettings, KafkaIngest
+    from consumers.kafka_consumer import BatchInfo, KafkaIngest
     from projections.store import TicketStore
-    from slaclock.config import load_policy
     from tests.helpers import contract_policy
 
-    events = stream["events"][:1500]
-    topic = create_topic(unique("decoder"), partitions=2)
-    send_all(((e["ticket_id"].encode(), encode_avro(e)) for e in events), topic)
-    policy, _ = load_policy(str(CONFIG))
-    url = sqlite_store(tmp_path)
-    settings = ConsumerSettings(
-        topic=topic,
-        group=unique("g"),
-        client_config={"bootstrap_servers": KAFKA_BOOTSTRAP},
-        max_poll_records=200,
-        exit_when_idle=1,
-    )
+    events, topic, policy, url, settings = in_process_consumer(tmp_path, stream, "decoder")
     decoding = WireDecodeProcess(contract_policy, None)
 
     def kill_the_decoder(info: BatchInfo) -> None:

@@ -354,6 +354,17 @@ class Measured:
     problems: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def observe(self, done: int, since: float, others: OtherCpu, load_before: float) -> None:
+        """One look at the progress (``done`` events of ``events``, ``since`` = the spawn):
+        notes the first progress seen and, once all are done, the time, the CPU the broker and
+        PostgreSQL spent meanwhile and the load."""
+        if done > 0 and self.stream is None:
+            self.stream = (time.monotonic() - since, done)
+        if done >= self.events and self.done is None:
+            self.done = time.monotonic() - since
+            self.others_cpu = others.since()
+            self.load = (load_before, os.getloadavg()[0])
+
     @property
     def events_per_s(self) -> float:
         return self.events / self.done if self.done else 0.0
@@ -427,12 +438,7 @@ def measure(
                         if not m.problems:
                             m.problems.append(f"looking at the store failed: {exc!r}")
                         done = 0
-                    if done > 0 and m.stream is None:
-                        m.stream = (time.monotonic() - began, done)
-                    if done >= events:
-                        m.done = time.monotonic() - began
-                        m.others_cpu = others.since()
-                        m.load = (load_before, os.getloadavg()[0])
+                    m.observe(done, began, others, load_before)
                 if now > timeout:
                     proc.kill()
                 finished.wait(SAMPLE_EVERY)
@@ -562,17 +568,35 @@ def consume_setup(
     return sum(ends.values()), argv, names, store.tracker()
 
 
-def run_consume(
-    name: str,
-    store: Store,
-    topic: str,
-    ends: dict[int, int],
-    expected: dict[str, int] | None,
-    config: Path,
-    args: argparse.Namespace,
-    out_dir: Path,
-    tag: str,
-) -> Measured:
+@dataclass
+class TopicRun:
+    """What every measured consume of one published topic shares."""
+
+    topic: str
+    ends: dict[int, int]  # partition -> end offset
+    expected: dict[str, int] | None  # the generator's counts, if every event was published
+    config: Path
+    args: argparse.Namespace
+    out_dir: Path
+    tag: str
+
+    def fields(
+        self,
+    ) -> tuple[str, dict[int, int], dict[str, int] | None, Path, argparse.Namespace, Path, str]:
+        """The fields in order, for unpacking."""
+        return (
+            self.topic,
+            self.ends,
+            self.expected,
+            self.config,
+            self.args,
+            self.out_dir,
+            self.tag,
+        )
+
+
+def run_consume(name: str, store: Store, topic_run: TopicRun) -> Measured:
+    topic, ends, expected, config, args, out_dir, tag = topic_run.fields()
     dlq = f"{topic}.dlq-{store.kind}"
     total, argv, names, look = consume_setup(
         store, topic, ends, config, args, f"bench-{store.kind}-{tag}", dlq
@@ -618,20 +642,11 @@ def run_consume(
     return m
 
 
-def run_group(
-    name: str,
-    store: Store,
-    topic: str,
-    ends: dict[int, int],
-    expected: dict[str, int] | None,
-    config: Path,
-    args: argparse.Namespace,
-    out_dir: Path,
-    tag: str,
-) -> Measured:
+def run_group(name: str, store: Store, topic_run: TopicRun) -> Measured:
     """N ``slaclock consume`` processes in one group (the way slaclock scales out): wall
     time until the stored offsets reach the end of every partition, CPU and counts summed
     over the processes, peak RSS of the largest (with its decoding process)."""
+    topic, ends, expected, config, args, out_dir, tag = topic_run.fields()
     dlq = f"{topic}.dlq-{store.kind}-group"
     total, argv, names, look = consume_setup(
         store, topic, ends, config, args, f"bench-group-{tag}", dlq
@@ -659,12 +674,7 @@ def run_group(
                 done = sum(v for k, v in look().items() if k in names)
             except Exception:  # the schema is not there yet: look again
                 done = 0
-            if done > 0 and m.stream is None:
-                m.stream = (time.monotonic() - began, done)
-            if done >= total:
-                m.done = time.monotonic() - began
-                m.others_cpu = others.since()
-                m.load = (load_before, os.getloadavg()[0])
+            m.observe(done, began, others, load_before)
             finished.wait(SAMPLE_EVERY)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -1004,6 +1014,7 @@ def measured_runs(
 
     failed = False
     results: dict[str, Measured] = {}
+    topic_run = TopicRun(topic, ends, expected, config, args, out_dir, tag)
     bare = run_bare(topic, args.bootstrap_servers, total, args.max_poll_records, out_dir, tag)
     results["bare"] = bare
     report_run(bare)
@@ -1014,9 +1025,7 @@ def measured_runs(
             store = Store.postgres(args.postgres, f"bench_kafka_{n}_{tag}")
             schemas.append(store)
         topics.append(f"{topic}.dlq-{kind}")
-        m = run_consume(
-            f"consume -> {kind}", store, topic, ends, expected, config, args, out_dir, tag
-        )
+        m = run_consume(f"consume -> {kind}", store, topic_run)
         results[kind] = m
         report_run(m)
     if "postgres" in stores and args.group_consumers > 1:
@@ -1024,7 +1033,7 @@ def measured_runs(
         schemas.append(store)
         topics.append(f"{topic}.dlq-{store.kind}-group")
         key = f"{args.group_consumers} consumers -> postgres"
-        m = run_group(key, store, topic, ends, expected, config, args, out_dir, tag)
+        m = run_group(key, store, topic_run)
         results[key] = m
         report_run(m)
     for key, m in results.items():

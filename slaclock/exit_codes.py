@@ -1,0 +1,21 @@
+"""The process exit codes of every command, in one place (documented in the README).
+
+0, 1 and 2 keep the meanings the command-line contract gives them; the codes above 2 tell an
+operator's supervisor which failures retrying cannot cure and which a later retry may.
+"""
+
+from __future__ import annotations
+
+OK = 0
+"""Done."""
+NOT_FOUND = 1
+"""What was asked for does not exist, or ``--strict`` and something was rejected."""
+USAGE = 2
+"""Usage or configuration error: fix the command line or the configuration file."""
+STORE_UNAVAILABLE = 3
+"""The store could not be opened, or was lost (connection, file lock) during a one-shot
+command: nothing half-done was kept; run the command again once the database is back."""
+SOURCE_FATAL = 4
+"""``consume``: Kafka or the schema registry refused in a way retrying cannot cure (a missing
+compression codec, authentication or authorisation, a topic that does not exist, a bad client
+setting); the stored offsets are intact, fix the cause and start again."""

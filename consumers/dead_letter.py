@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Protocol
 
 
 class DeadLetterSink(Protocol):
-    def send(self, source: str, reason: str, raw: str) -> None: ...
+    def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
+        """``raw`` is the input as readable text; ``raw_bytes`` the exact bytes when they are
+        not valid UTF-8 (so ``raw`` had to replace some)."""
+        ...
 
     def flush(self) -> None: ...
 
 
 class DeadLetterFile:
-    """Appends ``{"source", "reason", "raw"}`` objects, one per line."""
+    """Appends ``{"source", "reason", "raw"}`` objects, one per line, with ``raw_base64``
+    (the exact bytes) when the input was not valid UTF-8."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._pending: list[str] = []
 
-    def send(self, source: str, reason: str, raw: str) -> None:
+    def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
         record = {"source": source, "reason": reason, "raw": raw}
+        if raw_bytes is not None:
+            record["raw_base64"] = base64.b64encode(raw_bytes).decode("ascii")
         self._pending.append(json.dumps(record, ensure_ascii=False))
 
     def flush(self) -> None:
@@ -41,7 +48,7 @@ class DeadLetterList:
         self.keep = keep
         self.dropped = 0
 
-    def send(self, source: str, reason: str, raw: str) -> None:
+    def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
         if len(self.records) < self.keep:
             self.records.append((source, reason, raw))
         else:

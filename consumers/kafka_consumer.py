@@ -184,7 +184,7 @@ class LoggedDeadLetters:
     def begin(self, records: dict[str, Any]) -> None:
         self._pending.clear()
 
-    def send(self, source: str, reason: str, raw: str) -> None:
+    def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
         self._pending.append((source, reason))
 
     def flush(self) -> None:
@@ -226,7 +226,7 @@ class KafkaDeadLetters:
         self._records = records
         self._pending.clear()
 
-    def send(self, source: str, reason: str, raw: str) -> None:
+    def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
         record = self._records.get(source)
         headers = [("reason", reason.encode()), ("source", source.encode())]
         if record is not None:

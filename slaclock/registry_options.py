@@ -82,13 +82,16 @@ def registry_access(args: argparse.Namespace) -> RegistryAccess | None:
         access.ssl_context()  # an unreadable CA file is a usage error, now
     except RegistrySettingError as exc:
         raise UsageError(f"--schema-registry: {exc}") from None
+    log = logging.getLogger("slaclock.kafka")
     if urllib.parse.urlsplit(url).password is not None and url != os.environ.get(URL_ENV):
-        logging.getLogger("slaclock.kafka").warning(
+        log.warning(
             "the registry password in --schema-registry is visible in the process list; "
             "give it in %s or %s instead",
             PASSWORD_ENV,
             URL_ENV,
         )
+    if (access.username or access.token) and access.url.startswith("http://"):
+        log.warning("registry credentials go unencrypted to %s: prefer https://", access.url)
     return access
 
 

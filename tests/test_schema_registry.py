@@ -364,3 +364,42 @@ def test_an_untrusted_certificate_ends_consume_with_exit_4_and_a_bad_ca_file_is_
         f"slaclock: error: --schema-registry: CA file {missing}: No such file or directory"
     )
     _assert_no_secret(proc.stderr)
+
+
+# ------------------------------------------------------------------ the command-line side
+def _options(**given: str | None) -> Any:
+    import argparse
+
+    defaults = {
+        "schema_registry": "https://registry.example",
+        "schema_registry_user": None,
+        "schema_registry_password_file": None,
+        "schema_registry_token_file": None,
+        "schema_registry_ca": None,
+    }
+    return argparse.Namespace(**{**defaults, **given})
+
+
+def test_secrets_come_from_files_or_the_environment_never_from_a_plain_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from slaclock.args import UsageError
+    from slaclock.registry_options import registry_access
+
+    monkeypatch.setenv("SLACLOCK_SCHEMA_REGISTRY_PASSWORD", "from-the-environment")
+    secret_file = tmp_path / "password"
+    secret_file.write_text(PASSWORD + "\n")
+    access = registry_access(_options(schema_registry_user=USER))
+    assert access is not None and access.password == "from-the-environment"
+    access = registry_access(
+        _options(schema_registry_user=USER, schema_registry_password_file=str(secret_file))
+    )
+    assert access is not None and access.password == PASSWORD  # the file wins, line break cut
+    missing = str(tmp_path / "nothing")
+    with pytest.raises(UsageError, match=f"password file {missing}: No such file"):
+        registry_access(_options(schema_registry_user=USER, schema_registry_password_file=missing))
+    caplog.set_level("WARNING", logger="slaclock.kafka")
+    registry_access(_options(schema_registry="http://registry.example", schema_registry_user=USER))
+    assert "credentials go unencrypted to http://registry.example" in caplog.text
+    assert registry_access(_options(schema_registry=None)) is None
+    assert "from-the-environment" not in caplog.text

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from domain.explain import explain
 from domain.policy import Policy
 from projections.answers import compliance_answer, credits_answer, queries_for
 from projections.hours import NoHourAccount, statements
+from projections.ledger import month_still_open
 from projections.queries import Queries
 from projections.render import (
     explain_json,
@@ -67,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
         "--store",
         default=os.environ.get("SLACLOCK_STORE", "sqlite:///slaclock.db"),
         help="sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
+    )
+    parser.add_argument(
+        "--version", action="version", version=_version(), help="print the versions and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -120,8 +125,13 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--month", help="entries posted into this month (YYYY-MM)")
     show.add_argument("--customer")
     show.add_argument("--json", action="store_true")
-    close = ledger.add_parser("close", help="freeze a month's credit statement")
+    close = ledger.add_parser(
+        "close", help="freeze a month's credit statement (only once it has ended everywhere)"
+    )
     close.add_argument("--month", required=True)
+    close.add_argument(
+        "--dry-run", action="store_true", help="show the statement it would freeze; write nothing"
+    )
     close.add_argument("--json", action="store_true")
 
     p = commands.add_parser("ticket", help="one ticket with its clocks")
@@ -165,6 +175,17 @@ def _parser() -> argparse.ArgumentParser:
     api_commands.register(commands)
     replay_commands.register(commands)
     return parser
+
+
+def _version() -> str:
+    """slaclock's version and that of the holiday data its calendars use."""
+    found = []
+    for name in ("slaclock", "holidays"):
+        try:
+            found.append(version(name))
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            found.append("unknown")
+    return f"slaclock {found[0]} (holidays {found[1]})"
 
 
 def _alert_options(p: argparse.ArgumentParser, clock: str) -> None:
@@ -291,8 +312,22 @@ def cmd_ledger(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
         return 0
     month = month_arg(args.month)
     now = datetime.now(UTC).replace(microsecond=0)
+    still_open = month_still_open(policy, month, int(now.timestamp()))
+    if still_open:
+        zone, end = still_open
+        why = f"ledger close: {month} has not ended yet in {zone} (ends {end.isoformat()})"
+        if not args.dry_run:
+            raise UsageError(f"{why}; --dry-run shows the statement it would freeze")
+        print(f"slaclock: note: {why}, so closing it now is refused", file=sys.stderr)
     queries = Queries(store, policy, version=store.policy_version())
     statement = credits_answer(queries, month, now, None)
+    if args.dry_run:
+        if month in store.closed_months():
+            raise UsageError(f"--month: {month} is already closed")
+        count = len(statement["customers"])
+        human = f"dry run, nothing written: closing {month} would freeze ({count} customers)\n"
+        _emit(args, statement, human + credits_human(statement))
+        return 0
     statement["closed_at"] = now.isoformat()
     if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
         raise UsageError(f"--month: {month} is already closed")

@@ -138,16 +138,19 @@ def test_month_still_open_names_the_zone_where_the_month_ends_last() -> None:
     at = lambda text: int(datetime.fromisoformat(text).timestamp())  # noqa: E731
     # 23:00 UTC on 31 January: over in Berlin and Luxembourg (UTC+1), not in UTC
     assert month_still_open(policy, "2030-01", at("2030-01-31T23:30:00+00:00")) == (
-        "UTC", datetime(2030, 2, 1, tzinfo=ZoneInfo("UTC"))
+        "UTC",
+        datetime(2030, 2, 1, tzinfo=ZoneInfo("UTC")),
     )
     assert month_still_open(policy, "2030-01", at("2030-02-01T00:00:00+00:00")) is None
     assert month_still_open(policy, "2030-12", at("2030-12-31T23:59:59+00:00"))[0] == "UTC"
     assert month_still_open(policy, "2025-09", at("2026-11-30T00:00:00+00:00")) is None
     only_berlin = parse_policy(
         '[calendars.c]\ntimezone = "Europe/Berlin"\nhours = { mon-fri = "09:00-17:00" }\n'
-        '[plans.p]\ncalendar = "c"\ntargets.response = { 1 = "1h" }\n', "inline"
+        '[plans.p]\ncalendar = "c"\ntargets.response = { 1 = "1h" }\n',
+        "inline",
     ).policy
     assert month_still_open(only_berlin, "2030-01", at("2030-01-31T22:30:00+00:00")) == (
-        "Europe/Berlin", datetime(2030, 2, 1, tzinfo=ZoneInfo("Europe/Berlin"))
+        "Europe/Berlin",
+        datetime(2030, 2, 1, tzinfo=ZoneInfo("Europe/Berlin")),
     )
     assert month_still_open(only_berlin, "2030-01", at("2030-01-31T23:00:00+00:00")) is None

@@ -11,7 +11,6 @@ SAMPLE := --config examples/slaclock.toml --store sqlite:///$(SAMPLE_STORE)
 .PHONY: venv run test lint contract postgres postgres-stop kafka kafka-stop bench clean
 
 $(BIN)/.installed: pyproject.toml
-	@echo "make: installing slaclock and its test tools into $(VENV) (first run only)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"

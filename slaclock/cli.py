@@ -1,8 +1,9 @@
 """The ``slaclock`` command line: parse arguments, wire config, store and queries, print.
 
 No business rule lives here; every answer comes from ``domain`` and ``projections``.
-Exit codes: 0 done; 1 what was asked for does not exist, or ``--strict`` and something was
-rejected; 2 usage or configuration error.
+Exit codes (``slaclock.exit_codes``): 0 done; 1 what was asked for does not exist, or
+``--strict`` and something was rejected; 2 usage or configuration error; 3 the store could not
+be opened or was lost.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from projections.render import (
     ledger_entry_json,
     ticket_json,
 )
-from projections.store import StoreError, TicketStore
-from slaclock import api_commands, kafka_commands, replay_commands
+from projections.store import STORE_FAILURES, StoreError, StoreUnavailable, TicketStore
+from slaclock import api_commands, exit_codes, kafka_commands, replay_commands
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
@@ -483,6 +484,13 @@ def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _run_command(args)
+    except STORE_FAILURES as exc:  # lost during the command: its transaction was rolled back
+        raise StoreUnavailable.of(args.store, exc) from None
+
+
+def _run_command(args: argparse.Namespace) -> int:
     if args.command == "publish":
         return kafka_commands.handle(args, None, None)
     loaded = read_policy(args.config)
@@ -525,6 +533,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError, StoreError) as exc:
         print(f"slaclock: error: {exc}", file=sys.stderr)
         code = 2
+    except StoreUnavailable as exc:
+        print(f"slaclock: error: {exc}", file=sys.stderr)
+        code = exit_codes.STORE_UNAVAILABLE
     except NotFound as exc:
         print(f"slaclock: {exc}", file=sys.stderr)
         code = 1

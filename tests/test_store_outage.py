@@ -8,6 +8,7 @@ with a private port and directory), never the shared one; the consumer reads the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -215,7 +216,7 @@ def test_consume_rides_out_a_postgres_restart_nothing_lost_nothing_twice(
             proc.kill()
     assert proc.returncode == 0, log.read_text()[-3000:]
     text = log.read_text(errors="replace")
-    assert "retrying" in text  # it did meet the outage
+    assert re.search(r"batch not stored \(.*\); retrying", text)  # it met the outage
     assert "Traceback" not in text
 
     reference = sqlite_store(tmp_path, "reference.db")

@@ -11,19 +11,19 @@ SAMPLE := --config examples/slaclock.toml --store sqlite:///$(SAMPLE_STORE)
 .PHONY: venv run test lint contract postgres postgres-stop kafka kafka-stop bench clean
 
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
-	touch $@
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	@$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
+	@touch $@
 
 venv: $(BIN)/.installed
 
 run: venv
 	@mkdir -p var/run && rm -f $(SAMPLE_STORE) $(SAMPLE_STORE)-wal $(SAMPLE_STORE)-shm
-	$(BIN)/slaclock $(SAMPLE) ingest examples/events.jsonl --dead-letter var/run/rejected.jsonl
-	$(BIN)/slaclock $(SAMPLE) report compliance --month 2025-09
-	$(BIN)/slaclock $(SAMPLE) report credits --month 2025-09
-	$(BIN)/slaclock $(SAMPLE) report credits --month 2025-10
+	@$(BIN)/slaclock $(SAMPLE) ingest examples/events.jsonl --dead-letter var/run/rejected.jsonl
+	@$(BIN)/slaclock $(SAMPLE) report compliance --month 2025-09
+	@$(BIN)/slaclock $(SAMPLE) report credits --month 2025-09
+	@$(BIN)/slaclock $(SAMPLE) report credits --month 2025-10
 
 lint: venv
 	$(BIN)/ruff check .

@@ -62,12 +62,12 @@ log = logging.getLogger("slaclock.kafka.consume")
 def _transient_errors() -> tuple[type[BaseException], ...]:
     import psycopg
 
-    from projections.store import StoreError
+    from projections.store import StoreUnavailable
 
     return (
         PersistenceError,
         RecordConflictError,
-        StoreError,
+        StoreUnavailable,
         sqlite3.Error,
         psycopg.Error,
         OSError,

@@ -13,9 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from domain.alerts import BREACH, Alert
 from domain.clocks import TicketSnapshot
+from domain.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +148,25 @@ def post(
             )
         )
     return entries
+
+
+def month_still_open(policy: Policy, month: str, now: int) -> tuple[str, datetime] | None:
+    """The time zone, and the month's end there, in which ``month`` (``YYYY-MM``) has not
+    yet ended at ``now`` (epoch seconds): the latest-ending of every plan's calendars (UTC
+    without plans); None once it has ended in all. A month is frozen only when it is over
+    everywhere a plan counts it."""
+    zones = {
+        calendar.zone.key: calendar.zone
+        for plan in policy.plans.values()
+        for calendar in (
+            plan.calendar,
+            *(target.calendar for row in plan.targets.values() for target in row.values()),
+        )
+    } or {"UTC": ZoneInfo("UTC")}
+    year, number = (int(part) for part in month.split("-"))
+    latest: tuple[str, datetime] | None = None
+    for key, zone in sorted(zones.items()):
+        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+        if end.timestamp() > now and (latest is None or end > latest[1]):
+            latest = (key, end)
+    return latest

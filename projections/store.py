@@ -10,6 +10,7 @@ records). So after a crash the store holds either all of a batch or none of it.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,11 +19,13 @@ from operator import itemgetter
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InterfaceError,
     JSONTranscoder,
     OperationalError,
+    PersistenceError,
     StoredEvent,
     Tracking,
 )
@@ -68,7 +71,36 @@ class PartitionLag:
 
 
 class StoreError(Exception):
-    """A store URL or database that cannot be used; the message says which and why."""
+    """A store URL that cannot be used (a usage error); the message says which and why."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be opened, or was lost during a command (connection, file lock
+    beyond its timeout, disk I/O): one line naming the store (without credentials) and why.
+    A later retry may succeed."""
+
+    @classmethod
+    def of(cls, url: str, exc: BaseException, doing: str = "unavailable") -> StoreUnavailable:
+        if isinstance(exc, StoreUnavailable):
+            return exc
+        reason = " ".join(str(exc).split()) or type(exc).__name__  # one line
+        password = urlparse(url).password
+        if password:
+            reason = reason.replace(password, "***")
+        return cls(f"store {_redact(url)}: {doing}: {reason}")
+
+
+STORE_FAILURES: tuple[type[BaseException], ...] = (
+    StoreUnavailable,
+    InterfaceError,
+    OperationalError,
+    psycopg.InterfaceError,
+    psycopg.OperationalError,
+    sqlite3.InterfaceError,
+    sqlite3.OperationalError,
+)
+"""What a lost or unreachable database raises (the drivers' errors, and eventsourcing's
+translations of them): a command that meets one reports :class:`StoreUnavailable`."""
 
 
 @dataclass
@@ -220,13 +252,28 @@ def _open_application(env: dict[str, str], url: str) -> TicketApplication:
             if "deadlock" in str(exc).lower() and attempt < 5:
                 time.sleep(0.2 * 2**attempt)
                 continue
+            if isinstance(exc, (PersistenceError, psycopg.Error, sqlite3.Error)):
+                raise StoreUnavailable.of(url, exc, "cannot open") from None
             raise StoreError(f"store {_redact(url)}: cannot open: {exc}") from None
     raise AssertionError("unreachable")
 
 
+def _seconds(url: str, query: dict[str, str], key: str, default: str) -> str:
+    """A whole number of seconds from the URL's query (``?lock_timeout=5``)."""
+    value = query.get(key, default)
+    if not value.isdigit():
+        raise StoreError(f"store {_redact(url)!r}: {key}: expected whole seconds, not {value!r}")
+    return value
+
+
 def store_env(url: str) -> dict[str, str]:
-    """``eventsourcing`` settings for a store URL (``sqlite:///path`` or ``postgresql://``)."""
+    """``eventsourcing`` settings for a store URL (``sqlite:///path`` or ``postgresql://``).
+
+    Query options: ``lock_timeout`` (SQLite: seconds to wait for the file lock, default 30),
+    ``connect_timeout`` (PostgreSQL: seconds to wait for a connection, default 30) and
+    ``schema`` (PostgreSQL)."""
     parsed = urlparse(url)
+    query = dict(part.split("=", 1) for part in parsed.query.split("&") if "=" in part)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -236,12 +283,14 @@ def store_env(url: str) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": _seconds(url, query, "lock_timeout", "30"),
             "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteStoreRecorder),
         }
     if parsed.scheme in ("postgresql", "postgres"):
         if not parsed.hostname or not parsed.path.strip("/"):
-            raise StoreError(f"store {url!r}: expected postgresql://user:pass@host:port/db")
+            raise StoreError(
+                f"store {_redact(url)!r}: expected postgresql://user:pass@host:port/db"
+            )
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": unquote(parsed.path.strip("/")),
@@ -250,14 +299,16 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_USER": unquote(parsed.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_CONNECT_TIMEOUT": _seconds(url, query, "connect_timeout", "30"),
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
             "APPLICATION_RECORDER_TOPIC": get_topic(PostgresStoreRecorder),
         }
-        query = dict(part.split("=", 1) for part in parsed.query.split("&") if "=" in part)
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"]
         return env
-    raise StoreError(f"store {url!r}: unknown scheme, expected sqlite:/// or postgresql://")
+    raise StoreError(
+        f"store {_redact(url)!r}: unknown scheme, expected sqlite:/// or postgresql://"
+    )
 
 
 class TicketStore:

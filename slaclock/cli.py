@@ -1,8 +1,9 @@
 """The ``slaclock`` command line: parse arguments, wire config, store and queries, print.
 
 No business rule lives here; every answer comes from ``domain`` and ``projections``.
-Exit codes: 0 done; 1 what was asked for does not exist, or ``--strict`` and something was
-rejected; 2 usage or configuration error.
+Exit codes (``slaclock.exit_codes``): 0 done; 1 what was asked for does not exist, or
+``--strict`` and something was rejected; 2 usage or configuration error; 3 the store could not
+be opened or was lost.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from domain.explain import explain
 from domain.policy import Policy
 from projections.answers import compliance_answer, credits_answer, queries_for
 from projections.hours import NoHourAccount, statements
+from projections.ledger import month_still_open
 from projections.queries import Queries
 from projections.render import (
     explain_json,
@@ -37,7 +40,7 @@ from projections.render import (
     ledger_entry_json,
     ticket_json,
 )
-from projections.store import StoreError, TicketStore
+from projections.store import STORE_FAILURES, StoreError, StoreUnavailable, TicketStore
 from slaclock import api_commands, exit_codes, kafka_commands, replay_commands
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
@@ -68,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         "--store",
         default=os.environ.get("SLACLOCK_STORE", "sqlite:///slaclock.db"),
         help="sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
+    )
+    parser.add_argument(
+        "--version", action="version", version=_version(), help="print the versions and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -121,8 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--month", help="entries posted into this month (YYYY-MM)")
     show.add_argument("--customer")
     show.add_argument("--json", action="store_true")
-    close = ledger.add_parser("close", help="freeze a month's credit statement")
+    close = ledger.add_parser(
+        "close", help="freeze a month's credit statement (only once it has ended everywhere)"
+    )
     close.add_argument("--month", required=True)
+    close.add_argument(
+        "--dry-run", action="store_true", help="show the statement it would freeze; write nothing"
+    )
     close.add_argument("--json", action="store_true")
 
     p = commands.add_parser("ticket", help="one ticket with its clocks")
@@ -166,6 +177,17 @@ def _parser() -> argparse.ArgumentParser:
     api_commands.register(commands)
     replay_commands.register(commands)
     return parser
+
+
+def _version() -> str:
+    """slaclock's version and that of the holiday data its calendars use."""
+    found = []
+    for name in ("slaclock", "holidays"):
+        try:
+            found.append(version(name))
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            found.append("unknown")
+    return f"slaclock {found[0]} (holidays {found[1]})"
 
 
 def _alert_options(p: argparse.ArgumentParser, clock: str) -> None:
@@ -292,8 +314,22 @@ def cmd_ledger(args: argparse.Namespace, policy: Policy, store: TicketStore) -> 
         return 0
     month = month_arg(args.month)
     now = datetime.now(UTC).replace(microsecond=0)
+    still_open = month_still_open(policy, month, int(now.timestamp()))
+    if still_open:
+        zone, end = still_open
+        why = f"ledger close: {month} has not ended yet in {zone} (ends {end.isoformat()})"
+        if not args.dry_run:
+            raise UsageError(f"{why}; --dry-run shows the statement it would freeze")
+        print(f"slaclock: note: {why}, so closing it now is refused", file=sys.stderr)
     queries = Queries(store, policy, version=store.policy_version())
     statement = credits_answer(queries, month, now, None)
+    if args.dry_run:
+        if month in store.closed_months():
+            raise UsageError(f"--month: {month} is already closed")
+        count = len(statement["customers"])
+        human = f"dry run, nothing written: closing {month} would freeze ({count} customers)\n"
+        _emit(args, statement, human + credits_human(statement))
+        return 0
     statement["closed_at"] = now.isoformat()
     if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
         raise UsageError(f"--month: {month} is already closed")
@@ -449,6 +485,13 @@ def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _run_command(args)
+    except STORE_FAILURES as exc:  # lost during the command: its transaction was rolled back
+        raise StoreUnavailable.of(args.store, exc) from None
+
+
+def _run_command(args: argparse.Namespace) -> int:
     if args.command == "publish":
         return kafka_commands.handle(args, None, None)
     loaded = read_policy(args.config)
@@ -491,6 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError, StoreError) as exc:
         print(f"slaclock: error: {exc}", file=sys.stderr)
         code = 2
+    except StoreUnavailable as exc:
+        print(f"slaclock: error: {exc}", file=sys.stderr)
+        code = exit_codes.STORE_UNAVAILABLE
     except NotFound as exc:
         print(f"slaclock: {exc}", file=sys.stderr)
         code = 1

@@ -445,7 +445,7 @@ def _open_store(
     while not stop.is_set():
         try:
             return store_factory()
-        except TRANSIENT as exc:  # StoreError: the database is not reachable (yet)
+        except TRANSIENT as exc:  # StoreUnavailable: the database is not reachable (yet)
             log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
             stop.wait(delay)
             delay = min(backoff_max, delay * 2)

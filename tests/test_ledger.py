@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from tests.conftest import AS_OF, EVENTS, Cli
+from projections.ledger import month_still_open
+from slaclock.config import parse_policy, read_policy
+from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 
 
 def _late_ack(tmp_path) -> str:
@@ -99,3 +103,54 @@ def test_replays_with_the_event_clock_are_deterministic(tmp_path):
         outputs.append((alerts.read_text(), ledger, reports))
     assert outputs[0] == outputs[1]
     assert outputs[0][0].count("\n") >= 17  # small batches: some alerts raised, then withdrawn
+
+
+def test_ledger_close_refuses_a_month_not_yet_over_and_dry_run_writes_nothing(cli: Cli):
+    cli.json("ingest", str(EVENTS), "--clock", "event")
+    refused = cli.run("ledger", "close", "--month", "2030-01")
+    assert refused.returncode == 2, refused.stderr
+    # the fixture's plans count in Europe/Berlin, Europe/Luxembourg and UTC (the "always"
+    # calendar of one plan's targets): the month ends last in UTC
+    assert refused.stderr.strip() == (
+        "slaclock: error: ledger close: 2030-01 has not ended yet in UTC"
+        " (ends 2030-02-01T00:00:00+00:00); --dry-run shows the statement it would freeze"
+    )
+    assert "Traceback" not in refused.stderr
+
+    future = cli.run("ledger", "close", "--month", "2030-01", "--dry-run", "--json")
+    assert future.returncode == 0, future.stderr
+    assert "has not ended yet in UTC" in future.stderr
+    assert json.loads(future.stdout)["customers"] == []
+
+    preview = cli.json("ledger", "close", "--month", "2025-09", "--dry-run")
+    assert "closed_at" not in preview
+    assert {c["customer_id"] for c in preview["customers"]} == {"acme", "globex"}
+    report = cli.json("report", "credits", "--month", "2025-09")
+    assert "closed_at" not in report  # the dry run froze nothing
+    closed = cli.json("ledger", "close", "--month", "2025-09")  # an ended month still closes
+    assert closed["customers"] == preview["customers"] and "closed_at" in closed
+    again = cli.run("ledger", "close", "--month", "2025-09", "--dry-run")
+    assert again.returncode == 2 and "already closed" in again.stderr
+
+
+def test_month_still_open_names_the_zone_where_the_month_ends_last() -> None:
+    policy = read_policy(str(CONFIG)).policy
+    at = lambda text: int(datetime.fromisoformat(text).timestamp())  # noqa: E731
+    # 23:00 UTC on 31 January: over in Berlin and Luxembourg (UTC+1), not in UTC
+    assert month_still_open(policy, "2030-01", at("2030-01-31T23:30:00+00:00")) == (
+        "UTC",
+        datetime(2030, 2, 1, tzinfo=ZoneInfo("UTC")),
+    )
+    assert month_still_open(policy, "2030-01", at("2030-02-01T00:00:00+00:00")) is None
+    assert month_still_open(policy, "2030-12", at("2030-12-31T23:59:59+00:00"))[0] == "UTC"
+    assert month_still_open(policy, "2025-09", at("2026-11-30T00:00:00+00:00")) is None
+    only_berlin = parse_policy(
+        '[calendars.c]\ntimezone = "Europe/Berlin"\nhours = { mon-fri = "09:00-17:00" }\n'
+        '[plans.p]\ncalendar = "c"\ntargets.response = { 1 = "1h" }\n',
+        "inline",
+    ).policy
+    assert month_still_open(only_berlin, "2030-01", at("2030-01-31T22:30:00+00:00")) == (
+        "Europe/Berlin",
+        datetime(2030, 2, 1, tzinfo=ZoneInfo("Europe/Berlin")),
+    )
+    assert month_still_open(only_berlin, "2030-01", at("2030-01-31T23:00:00+00:00")) is None

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from projections.reports import compliance, month_outcomes
+from projections.reports import compliance, metric_totals, month_outcomes
 from slaclock.api import models, params
 from slaclock.api.answers import compliance_answer, credits_answer
 from slaclock.api.csv_download import compliance_csv, credits_csv
@@ -119,14 +119,7 @@ def attainment(
     for index in range(start, end + 1):
         name = params.month_name(index)
         rows = compliance(month_outcomes(queries, name, at.epoch, customer))
-        totals: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            t = totals.setdefault(r.metric, {"met": 0, "breached": 0})
-            t["met"] += r.met
-            t["breached"] += r.breached
-        for t in totals.values():
-            done = t["met"] + t["breached"]
-            t["attainment"] = round(t["met"] / done, 4) if done else None
+        totals = metric_totals(rows)
         months.append({"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals})
     return JSONResponse(
         {

@@ -3,8 +3,9 @@
 :class:`BusinessCalendar` answers ``add(start, seconds)`` (the deadline) and ``between(a, b)``
 (open seconds) for the SLA engine, in real elapsed seconds. Its weekly hours are compiled a
 year at a time into sorted open intervals with cumulative sums, so each call is a binary
-search rather than a walk over days; which dates are closed comes from
-:mod:`domain.holiday_rules`. Semantics and design: docs/calendars.md.
+search rather than a walk over days. Which dates are closed comes from
+:mod:`domain.holiday_rules`, wall-clock to epoch conversion from :mod:`domain.local_time`.
+Semantics and design: docs/calendars.md.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.holiday_rules import ClosedDates, HolidayRule
+from domain.local_time import aware_epoch, utc_year, utc_year_start, year_intervals
 from domain.weekly_hours import WeeklyHours
 
 __all__ = ["BusinessCalendar"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_SECOND = timedelta(seconds=1)
 _DAY = 86400
 
 #: Years outside this range are rejected: nothing in an SLA engine legitimately needs them,
@@ -66,25 +66,8 @@ class _Compiled:
     long_gaps: tuple[tuple[int, int], ...]
 
 
-def _aware_epoch(value: datetime, what: str) -> int:
-    """Floor an aware datetime to whole epoch seconds (exact integer arithmetic)."""
-    if not isinstance(value, datetime):
-        raise ValueError(f"{what}: expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what}: naive datetime {value.isoformat()} (a time zone is required)")
-    return (value - _EPOCH) // _ONE_SECOND
-
-
-def _utc_year_start(year: int) -> int:
-    return (datetime(year, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_SECOND
-
-
-def _utc_year(t: int) -> int:
-    return (_EPOCH + timedelta(seconds=t)).year
-
-
-_MIN_EPOCH = _utc_year_start(MIN_YEAR) + _LOW_MARGIN
-_MAX_EPOCH = _utc_year_start(MAX_YEAR + 1) - _HIGH_MARGIN
+_MIN_EPOCH = utc_year_start(MIN_YEAR) + _LOW_MARGIN
+_MAX_EPOCH = utc_year_start(MAX_YEAR + 1) - _HIGH_MARGIN
 
 
 class BusinessCalendar:
@@ -159,7 +142,7 @@ class BusinessCalendar:
         Returned in the calendar's zone.  ``add(start, 0)`` is ``start`` itself (even
         when closed); otherwise ``start`` is floored to the second.
         """
-        t = _aware_epoch(start, "start")
+        t = aware_epoch(start, "start")
         _check_seconds(seconds)
         if seconds == 0:
             return start.astimezone(self.zone)
@@ -167,7 +150,7 @@ class BusinessCalendar:
 
     def between(self, a: datetime, b: datetime) -> int:
         """Open seconds in ``[a, b)`` (0 when ``b <= a``); both floored to the second."""
-        return self.between_epoch(_aware_epoch(a, "a"), _aware_epoch(b, "b"))
+        return self.between_epoch(aware_epoch(a, "a"), aware_epoch(b, "b"))
 
     def to_datetime(self, t: int) -> datetime:
         """An epoch second as an aware datetime in the calendar's zone."""
@@ -284,8 +267,8 @@ class BusinessCalendar:
             raise ValueError(
                 f"calendar {self.name}: instants must lie in years {MIN_YEAR}..{MAX_YEAR}"
             )
-        first = _utc_year(a - _LOW_MARGIN)
-        last = _utc_year(b + _HIGH_MARGIN)
+        first = utc_year(a - _LOW_MARGIN)
+        last = utc_year(b + _HIGH_MARGIN)
         if state is not None:
             first = min(first, state.first_year)
             last = max(last, state.last_year)
@@ -301,8 +284,8 @@ class BusinessCalendar:
                 first_year = min(first_year, state.first_year)
                 last_year = max(last_year, state.last_year)
             starts, ends = self._merged_intervals(first_year, last_year)
-            lo = _utc_year_start(first_year) + _LOW_MARGIN
-            hi = _utc_year_start(last_year + 1) - _HIGH_MARGIN
+            lo = utc_year_start(first_year) + _LOW_MARGIN
+            hi = utc_year_start(last_year + 1) - _HIGH_MARGIN
             if self._origin is None:
                 self._origin = lo
             cum, cum_end = _cumulative(starts, ends, self._origin)
@@ -335,32 +318,13 @@ class BusinessCalendar:
         return starts, ends
 
     def _year_intervals(self, year: int) -> list[tuple[int, int]]:
-        """Open intervals (epoch seconds) of the intervals that START on local dates in
-        ``year``, sorted by start, empty ones dropped (not merged: merging is global)."""
+        """The open intervals starting on local dates in ``year`` (compiled once per year)."""
         cached = self._year_cache.get(year)
-        if cached is not None:
-            return cached
-        closed = self._closed_dates.in_year(year)
-        by_weekday = self._by_weekday
-        zone = self.zone
-        result: list[tuple[int, int]] = []
-        day = date(year, 1, 1)
-        one_day = timedelta(days=1)
-        while day.year == year:
-            pairs = by_weekday[day.weekday()]
-            if pairs and day not in closed:
-                midnight = datetime(day.year, day.month, day.day)
-                for start_min, end_min in pairs:
-                    if end_min <= start_min:
-                        end_min += 1440  # overnight: ends on the next day
-                    s = _localize(midnight + timedelta(minutes=start_min), zone)
-                    e = _localize(midnight + timedelta(minutes=end_min), zone)
-                    if e > s:
-                        result.append((s, e))
-            day += one_day
-        result.sort()
-        self._year_cache[year] = result
-        return result
+        if cached is None:
+            closed = self._closed_dates.in_year(year)
+            cached = year_intervals(year, self._by_weekday, self.zone, closed)
+            self._year_cache[year] = cached
+        return cached
 
 
 def _check_seconds(seconds: int) -> None:
@@ -395,33 +359,3 @@ def _raw_open_until(starts: list[int], ends: list[int], cum: list[int], t: int) 
     if i < 0:
         return 0
     return cum[i] + min(t, ends[i]) - starts[i]
-
-
-def _localize(wall: datetime, zone: ZoneInfo) -> int:
-    """Epoch second of a naive wall-clock time in ``zone``.
-
-    A time in a repeated hour takes its first occurrence (fold=0).  A time inside a DST
-    gap does not exist; it moves to the first instant after the gap, i.e. the transition
-    itself, found by bisecting between the two candidate instants (gaps are rare, so the
-    few extra offset look-ups do not matter).
-    """
-    first = wall.replace(tzinfo=zone, fold=0)
-    offset0 = first.utcoffset()
-    offset1 = wall.replace(tzinfo=zone, fold=1).utcoffset()
-    assert offset0 is not None and offset1 is not None
-    naive_epoch = (wall - _EPOCH.replace(tzinfo=None)) // _ONE_SECOND
-    t0 = naive_epoch - int(offset0.total_seconds())
-    if offset0 >= offset1:
-        return t0  # normal time, or the first occurrence of a repeated hour
-    # Gap: with the pre-transition offset the instant lands after the transition (t0),
-    # with the post-transition offset before it (t1).  Find the first second whose
-    # offset is the post-transition one.
-    t1 = naive_epoch - int(offset1.total_seconds())
-    low, high = t1, t0  # offset(low) is pre-transition, offset(high) is post-transition
-    while high - low > 1:
-        mid = (low + high) // 2
-        if (_EPOCH + timedelta(seconds=mid)).astimezone(zone).utcoffset() == offset1:
-            high = mid
-        else:
-            low = mid
-    return high

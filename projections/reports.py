@@ -71,6 +71,19 @@ def compliance(outcomes: list[Outcome]) -> list[ComplianceRow]:
     ]
 
 
+def metric_totals(rows: list[ComplianceRow]) -> dict[str, dict[str, Any]]:
+    """Met and breached per metric over ``rows``, with the attainment (None: none decided)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        t = totals.setdefault(r.metric, {"met": 0, "breached": 0})
+        t["met"] += r.met
+        t["breached"] += r.breached
+    for t in totals.values():
+        done = t["met"] + t["breached"]
+        t["attainment"] = round(t["met"] / done, 4) if done else None
+    return totals
+
+
 @dataclass(frozen=True)
 class CreditEntry:
     ticket_id: str

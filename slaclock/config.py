@@ -17,8 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.calendar import BusinessCalendar, HolidayRule
+from domain.calendar import BusinessCalendar
 from domain.durations import parse_duration
+from domain.holiday_rules import HolidayRule
 from domain.hour_account import BillingRule
 from domain.policy import (
     METRICS,

@@ -1,4 +1,4 @@
-"""Unit tests for domain.calendar and domain.weekly_hours.
+"""Unit tests for domain.calendar, domain.holiday_rules and domain.weekly_hours.
 
 The first block pins the user's contract cases exactly; the rest covers the rules that
 the contract states in prose (DST, overnight intervals, closed dates, year boundaries,
@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.calendar import BusinessCalendar, HolidayRule
+from domain.calendar import BusinessCalendar
+from domain.holiday_rules import HolidayRule
 from domain.weekly_hours import (
     WeeklyHours,
     parse_hours,

@@ -20,7 +20,8 @@ import holidays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.calendar import BusinessCalendar, HolidayRule
+from domain.calendar import BusinessCalendar
+from domain.holiday_rules import HolidayRule
 from domain.weekly_hours import parse_hours
 
 H = 3600

@@ -1,0 +1,141 @@
+"""What the routers share: the app's state, the caller's token, and the common parameters.
+
+``create_app`` builds one :class:`ApiState` and keeps it on ``app.state``; routes receive it,
+and the :class:`~slaclock.api.tokens.Principal` of the bearer token, through FastAPI's
+dependency injection (``State``, ``Who``). The query parameter and error declarations live here
+too, so that every route documents the same names and answers in the OpenAPI document.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from domain.policy import Policy
+from projections.queries import Queries
+from projections.store import TicketStore
+from slaclock.api import models, params
+from slaclock.api.cache import ReportCache
+from slaclock.api.metrics import Metrics
+from slaclock.api.params import ApiError, Moment
+from slaclock.api.tokens import Principal, TokenStore
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": models.Error, "description": "no token, or an unknown or revoked token"},
+    404: {"model": models.Error, "description": "not found (or not this token's customer)"},
+    422: {"model": models.Error, "description": "a parameter is not valid; detail names it"},
+    501: {"model": models.Error, "description": "known_at is not supported by this store yet"},
+    503: {"model": models.Error, "description": "the store is not reachable"},
+}
+
+# A documented format (checked by slaclock.api.params, whose messages name the parameter).
+DATE_TIME: dict[str, Any] = {"format": "date-time"}
+
+# Query parameters shared by the routes (the same names and meaning everywhere).
+AsOf = Annotated[
+    str | None,
+    Query(
+        description="answer as of this instant: RFC 3339 with offset (default: now)",
+        examples=["2025-10-06T12:00:00+02:00"],
+        json_schema_extra=DATE_TIME,
+    ),
+]
+KnownAt = Annotated[
+    str | None,
+    Query(
+        description="answer with only the events recorded by this instant (RFC 3339 with"
+        " offset); answered 501 until the store supports it",
+        json_schema_extra=DATE_TIME,
+    ),
+]
+Customer = Annotated[
+    str | None,
+    Query(
+        description="one customer (admin tokens; a customer token may only name its own)",
+        min_length=1,
+        max_length=params.MAX_ID,
+    ),
+]
+
+Answer = Callable[[Queries, str, datetime, str | None], dict[str, Any]]
+"""A month report's answer: (queries, month, as_of, customer) -> JSON."""
+
+
+@dataclass(frozen=True)
+class ApiState:
+    """Everything the routes share, built once by ``create_app``."""
+
+    policy: Policy
+    store: TicketStore
+    policy_version: str | None
+    tokens: TokenStore
+    metrics: Metrics
+    reports: ReportCache
+    metrics_auth: bool
+
+    def reader(self, as_of: str | None, known_at: str | None) -> tuple[Moment, Queries]:
+        """The instant asked about and the queries that answer for it."""
+        at = params.moment(as_of, known_at)
+        return at, params.queries_for(self.store, self.policy, at, self.policy_version)
+
+    def month_report(
+        self,
+        answer: Answer,
+        month: str,
+        customer: str | None,
+        as_of: str | None,
+        known_at: str | None,
+    ) -> dict[str, Any]:
+        """A month report, shared with identical requests (``slaclock.api.cache``)."""
+        params.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
+
+        def compute() -> dict[str, Any]:
+            at, queries = self.reader(as_of, known_at)
+            return answer(queries, month, at.as_of, customer)
+
+        key = (answer.__name__, month, customer, as_of, known_at)
+        return self.reports.get(key, compute)  # type: ignore[no-any-return]
+
+
+async def api_state(request: Request) -> ApiState:
+    """The app's :class:`ApiState` (async: it only reads ``app.state``, no thread needed)."""
+    state: ApiState = request.app.state.api
+    return state
+
+
+State = Annotated[ApiState, Depends(api_state)]
+
+bearer = HTTPBearer(
+    auto_error=False, description="a token from `slaclock token create`", scheme_name="token"
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+
+
+def authenticate(tokens: TokenStore, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The principal of a bearer token; 401 when there is none or it is unknown or revoked."""
+    if credentials is None:
+        raise ApiError(401, "authorization: a bearer token is required")
+    found = tokens.verify(credentials.credentials)
+    if found is None:
+        raise ApiError(401, "authorization: unknown or revoked token")
+    return found
+
+
+def principal(state: State, credentials: Credentials) -> Principal:
+    return authenticate(state.tokens, credentials)
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
+def scoped(who: Principal, customer: str | None) -> str | None:
+    """The customer a request may see: its own for a customer token."""
+    customer = params.identifier(customer, "customer")
+    if who.admin:
+        return customer
+    if customer is None or customer == who.customer_id:
+        return who.customer_id
+    raise ApiError(404, f"customer {customer!r}: not found")

@@ -826,13 +826,14 @@ class KafkaIngest:
             log.info("batch conflicted with the store (%s); re-seeking from stored offsets", exc)
             self.backoff.reset()
         else:
+            why = " ".join(str(exc).split())  # one line: driver messages span several
             log.warning(
                 "batch not stored (%s: %s); retrying from the stored offsets",
                 type(exc).__name__,
-                exc,
+                why,
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )
-            self._retrying(f"batch not stored: {type(exc).__name__}: {exc}")
+            self._retrying(f"batch not stored: {type(exc).__name__}: {why}")
         assigned = set(self._consumer.assignment())
         self._need_seek = set(assigned)
         self._positions.clear()

@@ -23,15 +23,18 @@ How a crash at any moment neither loses nor duplicates an effect:
 Messages that fail decoding or validation go to the dead-letter topic (original key and bytes
 as value, headers ``reason``, ``source`` = ``topic/partition/offset``, ``source_topic``,
 ``source_partition``, ``source_offset``) after the batch is stored; the consumer keeps going.
-An unavailable database, broker or schema registry is retried with exponential backoff and
-logged; nothing is skipped. ``request_stop`` (SIGTERM/SIGINT) lets the current batch finish.
+An unavailable database, broker or schema registry is retried with exponential backoff,
+logged and shown in the health file; nothing is skipped. Errors that retrying cannot cure (a
+missing compression codec, refused credentials or permissions, a topic that does not exist after
+``topic_grace`` seconds, client settings Kafka rejects) stop the loop with
+:class:`~consumers.errors.FatalSourceError` (see ``consumers.kafka_errors``).
+``request_stop`` (SIGTERM/SIGINT) lets the current batch finish.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 import sqlite3
 import threading
@@ -50,7 +53,9 @@ from kafka.partitioner.default import murmur2
 from consumers.alert_sink import AlertFile
 from consumers.decode_worker import DecodeWorkerError, InlineWireDecoding, WireDecodeProcess
 from consumers.errors import FatalSourceError
+from consumers.health import HealthFile
 from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared
+from consumers.kafka_errors import fatal_kafka_error, missing_topic
 from consumers.kafka_wire import RegistryUnavailable
 from consumers.schema_registry import RegistryAccess
 from domain.policy import Policy
@@ -125,8 +130,12 @@ class ConsumerSettings:
     backoff_max: float = 30.0
     progress_every: float = 10.0
     health_file: str | None = None
-    """Touched (at most every few seconds) while the loop is healthy: polling works and
-    the last batch was stored. A container health check can watch its age."""
+    """A small JSON status (``ok``, ``retrying`` with the reason, ``fatal``; see
+    ``consumers.health``), rewritten every few seconds while the loop is healthy: polling
+    works and the last batch was stored. A container health check can watch its age."""
+    topic_grace: float = 30.0
+    """How long (seconds) the topic may be missing after start before the consumer stops
+    (the consumer never creates it)."""
 
     def consumer_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -136,6 +145,7 @@ class ConsumerSettings:
             "isolation_level": "read_committed",
             "max_poll_records": self.max_poll_records,
             "bootstrap_timeout_ms": 10_000,
+            "allow_auto_create_topics": False,  # a mistyped topic must not be created
         }
         if self.instance_id:
             config["group_instance_id"] = self.instance_id
@@ -152,7 +162,12 @@ class ConsumerSettings:
             "max_block_ms": 10_000,
             "bootstrap_timeout_ms": 10_000,
         }
-        config.update(self.client_config)
+        # Passthrough settings the producer does not know are the consumer's (fetch sizes,
+        # ...): left out here, so that they never make the dead-letter producer fail.
+        from kafka import KafkaProducer
+
+        known = KafkaProducer.DEFAULT_CONFIG
+        config.update({k: v for k, v in self.client_config.items() if k in known})
         return config
 
 
@@ -408,6 +423,7 @@ class KafkaIngest:
         self.decoding = decoding or InlineWireDecoding(policy, settings.schema_registry)
         self.on_batch = on_batch
         self.batches = 0
+        self.health = HealthFile(settings.health_file)
         self._consumer: Any = None
         self._listener = _AssignmentListener()
         # (assignment generation, the topic's partitions, those assigned here): see _owns
@@ -417,7 +433,8 @@ class KafkaIngest:
         self._need_seek: set[Any] = set()
         self._last_activity = time.monotonic()
         self._last_progress = time.monotonic()
-        self._last_alive = 0.0
+        self._topic_since: float | None = None  # when the wait for a missing topic began
+        self._last_topic_check = 0.0
         self._last_tick = time.monotonic()
         self._committed: dict[Any, int] = {}
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="slaclock-store")
@@ -459,12 +476,26 @@ class KafkaIngest:
             settings.group,
             settings.max_poll_records,
         )
+        self._topic_since = time.monotonic()
         try:
             while not self._stop.is_set():
                 self._step()
+        except FatalSourceError as exc:
+            self.health.fatal(str(exc))
+            raise
         finally:
             self._close()
         return self.stats
+
+    def _raise_if_fatal(self, exc: BaseException) -> None:
+        """Stop for good (health file first) if ``exc`` is one that retrying cannot cure."""
+        fatal = fatal_kafka_error(exc, self.settings.topic, self.settings.group)
+        if fatal is not None:
+            self.health.fatal(str(fatal))
+            raise fatal from None
+
+    def _retrying(self, reason: str) -> None:
+        self.health.retrying(reason)
 
     def _step(self) -> None:
         changed = self._listener.generation != self._seen_generation
@@ -485,11 +516,15 @@ class KafkaIngest:
                 max_records=self.settings.max_poll_records,
             )
         except (KafkaError, OSError) as exc:  # broker trouble surfacing from poll: retry
+            self._raise_if_fatal(exc)
             log.warning("poll failed (%s: %s); retrying", type(exc).__name__, exc)
+            self._retrying(f"poll failed: {type(exc).__name__}: {exc}")
             self._need_seek = set(self._consumer.assignment())  # positions are in doubt
             self._positions.clear()
             self.backoff.wait()
             return
+        if self._topic_since is not None:
+            self._check_topic()
         if self._listener.generation != generation:
             return  # the assignment changed during poll: re-seek before using any record
         batch = self._usable(records)
@@ -536,16 +571,33 @@ class KafkaIngest:
             log.info("%d alert(s) raised or withdrawn while idle", moved)
 
     def _alive(self) -> None:
-        path = self.settings.health_file
+        self.health.ok()
+
+    def _check_topic(self) -> None:
+        """Until the topic is seen (at most once a second): stop once it has been missing for
+        ``topic_grace`` seconds since start."""
         now = time.monotonic()
-        if path is None or now - self._last_alive < 5.0:
+        if now - self._last_topic_check < 1.0 or self._topic_since is None:
             return
-        self._last_alive = now
+        self._last_topic_check = now
+        topic = self.settings.topic
         try:
-            with open(path, "a"):
-                os.utime(path)
-        except OSError as exc:
-            log.warning("health file %s: %s", path, exc)
+            found = bool(self._consumer.assignment()) or bool(
+                self._consumer.partitions_for_topic(topic)
+            )
+        except (KafkaError, OSError) as exc:
+            self._raise_if_fatal(exc)
+            return  # broker trouble: the poll reports it
+        if found:
+            self._topic_since = None
+            return
+        waited = now - self._topic_since
+        if waited >= self.settings.topic_grace:
+            raise missing_topic(topic, self.settings.topic_grace)
+        reason = f"topic {topic} does not exist (yet)"
+        if self.health.reason != reason:
+            log.warning("%s; waiting up to %gs", reason, self.settings.topic_grace)
+        self._retrying(reason)
 
     def _poll_idle(self) -> None:
         try:
@@ -580,6 +632,7 @@ class KafkaIngest:
             }
         except TRANSIENT as exc:
             log.warning("store unavailable while reading offsets (%s); retrying", exc)
+            self._retrying(f"store unavailable: {exc}")
             return False
         try:
             for tp in pending:
@@ -773,12 +826,14 @@ class KafkaIngest:
             log.info("batch conflicted with the store (%s); re-seeking from stored offsets", exc)
             self.backoff.reset()
         else:
+            why = " ".join(str(exc).split())  # one line: driver messages span several
             log.warning(
                 "batch not stored (%s: %s); retrying from the stored offsets",
                 type(exc).__name__,
-                exc,
+                why,
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )
+            self._retrying(f"batch not stored: {type(exc).__name__}: {why}")
         assigned = set(self._consumer.assignment())
         self._need_seek = set(assigned)
         self._positions.clear()
@@ -805,8 +860,8 @@ class KafkaIngest:
     # ------------------------------------------------------------------- idling
     def _idle_done(self) -> bool:
         limit = self.settings.exit_when_idle
-        if limit is None or self._need_seek:
-            return False
+        if limit is None or self._need_seek or self._topic_since is not None:
+            return False  # (a topic not seen yet is not caught up: see _check_topic)
         if time.monotonic() - self._last_activity < limit:
             return False
         if self._caught_up():
@@ -863,9 +918,16 @@ class KafkaIngest:
             try:
                 consumer = self._consumer_factory(config)
             except KafkaConfigurationError:
-                raise
+                raise  # kafka-python checks its settings before connecting: a usage error
+            except (TypeError, ValueError) as exc:  # a setting of the wrong type, e.g. -X
+                raise KafkaConfigurationError(
+                    f"a value kafka-python cannot use ({type(exc).__name__}: {exc}); check "
+                    "the --kafka-option (-X) values"
+                ) from None
             except (KafkaError, OSError) as exc:  # no broker reachable (yet)
+                self._raise_if_fatal(exc)
                 log.warning("Kafka not reachable (%s: %s); retrying", type(exc).__name__, exc)
+                self._retrying(f"Kafka not reachable: {type(exc).__name__}: {exc}")
                 self.backoff.wait()
                 continue
             self.backoff.reset()
@@ -900,7 +962,13 @@ class KafkaIngest:
 def _kafka_consumer(config: dict[str, Any]) -> Any:
     from kafka import KafkaConsumer
 
-    return KafkaConsumer(**config)
+    consumer = KafkaConsumer(**config)
+    # kafka-python 3.0 does not hand allow_auto_create_topics on to its cluster metadata, whose
+    # requests then let the broker create whatever topic is subscribed to: set it there.
+    cluster = getattr(consumer, "_cluster", None)
+    if cluster is not None and "allow_auto_create_topics" in config:
+        cluster.config["allow_auto_create_topics"] = config["allow_auto_create_topics"]
+    return consumer
 
 
 def _kafka_producer(config: dict[str, Any]) -> Any:

@@ -3,7 +3,7 @@
 No business rule lives here; every answer comes from ``domain`` and ``projections``.
 Exit codes (``slaclock.exit_codes``): 0 done; 1 what was asked for does not exist, or
 ``--strict`` and something was rejected; 2 usage or configuration error; 3 the store could not
-be opened or was lost.
+be opened or was lost; 4 ``consume``: Kafka or the registry refused in a way retrying cannot cure.
 """
 
 from __future__ import annotations

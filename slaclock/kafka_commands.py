@@ -47,6 +47,7 @@ ENVIRONMENT: dict[str, str] = {
     "alerts": "SLACLOCK_ALERTS_FILE",
     "decoder": "SLACLOCK_KAFKA_DECODER",
     "tick_every": "SLACLOCK_KAFKA_TICK_EVERY",
+    "topic_grace": "SLACLOCK_KAFKA_TOPIC_GRACE",
 }
 # ``consume`` also uses the main parser's global options: SLACLOCK_STORE, SLACLOCK_CONFIG.
 
@@ -140,7 +141,10 @@ def register(commands: Any) -> None:
         help="consume ticket events from a Kafka topic into the store (exactly once in effect)",
         description="Consume ticket events (Confluent Avro or JSON) from a Kafka topic in a "
         "consumer group. Offsets are stored in the store with the events; SIGTERM/SIGINT "
-        "finish the current batch and exit 0.",
+        "finish the current batch and exit 0. Unreachable brokers or stores are retried; "
+        "errors retrying cannot cure (missing codec, refused credentials or permissions, a "
+        "topic missing after --topic-grace, client settings Kafka rejects) exit 4; settings "
+        "kafka-python rejects before connecting exit 2.",
     )
     topic = _env("topic")
     p.add_argument(
@@ -195,6 +199,14 @@ def register(commands: Any) -> None:
         f" has two cores or more (env {ENVIRONMENT['decoder']}; default auto)",
     )
     p.add_argument(
+        "--topic-grace",
+        type=float,
+        default=_env("topic_grace", 30.0),  # a string from the environment: argparse converts
+        metavar="SECONDS",
+        help="stop with exit code 4 if the topic still does not exist this long after start "
+        f"(the consumer never creates it; env {ENVIRONMENT['topic_grace']}; default 30)",
+    )
+    p.add_argument(
         "--exit-when-idle",
         type=float,
         metavar="SECONDS",
@@ -218,8 +230,9 @@ def register(commands: Any) -> None:
         "--health-file",
         default=_env("health_file"),
         metavar="PATH",
-        help="touched every few seconds while polling works and batches get stored; a "
-        f"container health check can test its age (env {ENVIRONMENT['health_file']})",
+        help="a JSON status (ok / retrying with the reason / fatal), rewritten every few "
+        "seconds while polling works and batches get stored; a container health check can "
+        f"test its age (env {ENVIRONMENT['health_file']})",
     )
     p.add_argument(
         "--clock",
@@ -282,7 +295,22 @@ def client_config(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key.strip():
             _usage(f"--kafka-option: {item!r} is not KEY=VALUE")
         config[key.strip()] = _option_value(value.strip())
+        _check_option_type(key.strip(), config[key.strip()])
     return config
+
+
+def _check_option_type(key: str, value: Any) -> None:
+    """A ``-X`` value of the wrong kind for a kafka-python setting whose default is a
+    number or a boolean is a usage error naming the setting (kafka-python itself fails on
+    it with a bare ``TypeError``); unknown keys are left to kafka-python."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    default = KafkaConsumer.DEFAULT_CONFIG.get(key, KafkaProducer.DEFAULT_CONFIG.get(key))
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            _usage(f"--kafka-option {key}: expected true or false, got {value!r}")
+    elif isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
+        _usage(f"--kafka-option {key}: expected a whole number, got {value!r}")
 
 
 def _option_value(text: str) -> Any:
@@ -376,6 +404,8 @@ def _consume(
         _usage("--exit-when-idle: must not be negative")
     if args.tick_every < 0:
         _usage("--tick-every: must not be negative")
+    if args.topic_grace < 0:
+        _usage("--topic-grace: must not be negative")
     if args.decoder not in ("auto", "process", "inline"):  # a bad environment value
         _usage(f"--decoder: {args.decoder!r} is not one of auto, process, inline")
     if args.clock not in ("wall", "event"):  # a bad environment value
@@ -395,6 +425,7 @@ def _consume(
         clock=args.clock,
         alerts_path=args.alerts,
         tick_every=args.tick_every,
+        topic_grace=args.topic_grace,
     )
     stop = threading.Event()
     ingest: KafkaIngest | None = None
@@ -405,7 +436,7 @@ def _consume(
         stop.set()
 
     with _Signals(request_stop):
-        store = _open_store(store_factory, stop, settings.backoff_max)
+        store = _open_store(store_factory, stop, settings.backoff_max, settings.health_file)
         if store is None:
             return 0
         try:
@@ -435,18 +466,24 @@ def _consume(
 
 
 def _open_store(
-    store_factory: Callable[[], TicketStore], stop: threading.Event, backoff_max: float
+    store_factory: Callable[[], TicketStore],
+    stop: threading.Event,
+    backoff_max: float,
+    health_file: str | None,
 ) -> TicketStore | None:
     """Open the store, waiting with backoff while the database is unavailable."""
+    from consumers.health import HealthFile
     from consumers.kafka_consumer import TRANSIENT
 
     log = logging.getLogger("slaclock.kafka")
+    health = HealthFile(health_file)
     delay = 0.5
     while not stop.is_set():
         try:
             return store_factory()
         except TRANSIENT as exc:  # StoreUnavailable: the database is not reachable (yet)
             log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
+            health.retrying(f"store unavailable: {exc}")
             stop.wait(delay)
             delay = min(backoff_max, delay * 2)
     return None

@@ -1,0 +1,67 @@
+"""The consumer's health file: a small JSON status that a supervisor or health check reads.
+
+``{"status": "ok", "since": T, "updated": T}`` while polling works and batches get stored;
+``{"status": "retrying", "reason": "...", "since": T, "updated": T}`` while a transient failure
+(broker, store or registry unreachable) is retried; ``{"status": "fatal", "reason": "..."}``
+when the consumer stops on an error that retrying cannot cure. ``since`` is when the status
+began, ``updated`` when it was last written (Unix seconds). While ``ok`` the file is rewritten
+at most every few seconds, so its age also tells that the loop is alive; a retrying status is
+written when it begins or its reason changes, and not refreshed, so the file ages while the
+consumer waits. Writes replace the file atomically (a reader never sees half a status).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+log = logging.getLogger("slaclock.kafka.health")
+
+REFRESH_SECONDS = 5.0
+"""How often an unchanged ``ok`` status is rewritten (the file's age shows liveness)."""
+
+
+class HealthFile:
+    """Writes the status to ``path``; every method does nothing without a path."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self.status: str | None = None
+        self.reason: str | None = None
+        self._since = 0.0
+        self._written = 0.0
+
+    def ok(self) -> None:
+        if self.status == "ok" and time.monotonic() - self._written < REFRESH_SECONDS:
+            return
+        self._set("ok", None)
+
+    def retrying(self, reason: str) -> None:
+        if self.status == "retrying" and self.reason == reason:
+            return
+        self._set("retrying", reason)
+
+    def fatal(self, reason: str) -> None:
+        self._set("fatal", reason)
+
+    def _set(self, status: str, reason: str | None) -> None:
+        now = time.time()
+        if status != self.status:
+            self._since = now
+        self.status, self.reason = status, reason
+        self._written = time.monotonic()
+        if self.path is None:
+            return
+        body: dict[str, object] = {"status": status}
+        if reason is not None:
+            body["reason"] = reason
+        body.update(since=round(self._since, 3), updated=round(now, 3))
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(json.dumps(body) + "\n")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            log.warning("health file %s: %s", self.path, exc)

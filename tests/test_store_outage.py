@@ -8,7 +8,6 @@ with a private port and directory), never the shared one; the consumer reads the
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -216,7 +215,9 @@ def test_consume_rides_out_a_postgres_restart_nothing_lost_nothing_twice(
             proc.kill()
     assert proc.returncode == 0, log.read_text()[-3000:]
     text = log.read_text(errors="replace")
-    assert re.search(r"batch not stored \(.*\); retrying", text)  # it met the outage
+    # Whether the consumer logs "batch not stored" or its database driver waits out the
+    # outage inside one save depends on timing; either way the second half, sent while the
+    # server was down, had to be stored after it came back (checked below), exactly once.
     assert "Traceback" not in text
 
     reference = sqlite_store(tmp_path, "reference.db")

@@ -20,9 +20,15 @@ How a crash at any moment neither loses nor duplicates an effect:
   both store it: the tracking row only moves forward, event ids are unique and ticket versions
   are checked, so the second transaction fails, and its consumer re-seeks from the store.
 
-Messages that fail decoding or validation go to the dead-letter topic (original key and bytes
-as value, headers ``reason``, ``source`` = ``topic/partition/offset``, ``source_topic``,
-``source_partition``, ``source_offset``) after the batch is stored; the consumer keeps going.
+Messages that fail decoding or validation are dead letters: stored in the store's outbox
+(``projections.dead_letters``) in their batch's transaction, so they exist exactly when the
+batch does, then relayed to the dead-letter topic (original key and bytes as value, headers
+``reason``, ``source`` = ``topic/partition/offset``, ``source_topic``, ``source_partition``,
+``source_offset`` and ``dead_letter_id``) and marked relayed once the broker acknowledged them
+(``consumers.dead_letter_relay``). The relay runs after each batch and at start-up, so a
+consumer killed between the commit and the acknowledgement relays them when it restarts;
+such a repeat carries the same ``dead_letter_id``. Without a dead-letter topic they are logged
+and stay in the outbox (``slaclock dead-letters`` lists them). The consumer keeps going.
 An unavailable database, broker or schema registry is retried with exponential backoff and
 logged; nothing is skipped. ``request_stop`` (SIGTERM/SIGINT) lets the current batch finish.
 """
@@ -34,6 +40,7 @@ import logging
 import os
 import random
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
@@ -48,10 +55,12 @@ from kafka.errors import KafkaConfigurationError, KafkaError
 from kafka.partitioner.default import murmur2
 
 from consumers.alert_sink import AlertFile
+from consumers.dead_letter_relay import DeadLetterRelay, dead_letter_of
 from consumers.decode_worker import DecodeWorkerError, InlineWireDecoding, WireDecodeProcess
-from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared
+from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared, Rejection
 from consumers.kafka_wire import RegistryUnavailable
 from domain.policy import Policy
+from projections.dead_letters import DeadLetter
 from projections.store import TicketStore, end_offset_key
 
 log = logging.getLogger("slaclock.kafka.consume")
@@ -76,6 +85,13 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
 TRANSIENT: tuple[type[BaseException], ...] = _transient_errors()
 """Errors of an unavailable or conflicting database or registry: retried, never skipped.
 Anything else is a bug: it propagates (the process exits; a restart resumes from the store)."""
+
+
+FAULT_VARIABLE = "SLACLOCK_TEST_FAULT"
+"""For tests only: ``exit-after-store`` makes the process exit (code :data:`FAULT_EXIT`, no
+cleanup) right after the first batch with dead letters is committed, before they are relayed:
+the moment a crash would have lost them without the outbox."""
+FAULT_EXIT = 86
 
 
 def tracking_name(topic: str, partition: int) -> str:
@@ -175,14 +191,12 @@ class Backoff:
 
 # ------------------------------------------------------------------------- dead letters
 class LoggedDeadLetters:
-    """Without a dead-letter topic: each rejection is logged (never silently dropped)."""
+    """Without a dead-letter topic: each rejection is logged once (never silently dropped);
+    the letters themselves stay in the store's outbox (``slaclock dead-letters``)."""
 
     def __init__(self) -> None:
         self.sent = 0
         self._pending: list[tuple[str, str]] = []
-
-    def begin(self, records: dict[str, Any]) -> None:
-        self._pending.clear()
 
     def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
         self._pending.append((source, reason))
@@ -195,106 +209,6 @@ class LoggedDeadLetters:
 
     def close(self) -> None:
         pass
-
-
-class KafkaDeadLetters:
-    """Sends rejections to a dead-letter topic: original key and bytes, reason in headers.
-
-    ``begin`` is given the batch's records by source string, so that ``send`` (which the
-    ingest pipeline calls with the source and the decoded text) can forward the bytes exactly
-    as received. ``flush`` waits until the broker has every message, retrying with backoff;
-    only a forced stop (second signal) gives up, and then logs what was not delivered.
-    """
-
-    def __init__(
-        self,
-        topic: str,
-        producer_factory: Callable[[], Any],
-        backoff: Backoff,
-        force_stop: threading.Event,
-    ) -> None:
-        self.topic = topic
-        self.producer_factory = producer_factory
-        self.backoff = backoff
-        self.force_stop = force_stop
-        self.sent = 0
-        self._producer: Any = None
-        self._records: dict[str, Any] = {}
-        self._pending: list[tuple[bytes | None, bytes, list[tuple[str, bytes]], str]] = []
-
-    def begin(self, records: dict[str, Any]) -> None:
-        self._records = records
-        self._pending.clear()
-
-    def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
-        record = self._records.get(source)
-        headers = [("reason", reason.encode()), ("source", source.encode())]
-        if record is not None:
-            key, value = record.key, record.value if record.value is not None else b""
-            headers += [
-                ("source_topic", record.topic.encode()),
-                ("source_partition", str(record.partition).encode()),
-                ("source_offset", str(record.offset).encode()),
-            ]
-        else:  # not a message of this batch (e.g. a stored event voided by a late creation)
-            key, value = None, raw.encode("utf-8")
-        self._pending.append((key, value, headers, f"{source}: {reason}"))
-
-    def flush(self) -> None:
-        pending = self._pending
-        self._pending = []
-        while pending:
-            if self.force_stop.is_set():
-                for *_, what in pending:
-                    log.error("dead letter NOT delivered (forced stop): %s", what)
-                return
-            try:
-                producer = self._producer or self._connect()
-                futures = [
-                    (item, producer.send(self.topic, key=item[0], value=item[1], headers=item[2]))
-                    for item in pending
-                ]
-                producer.flush(timeout=30)
-            except Exception as exc:  # broker unavailable, timeouts
-                log.warning(
-                    "dead-letter topic %s unavailable (%s); retrying %d message(s)",
-                    self.topic,
-                    exc,
-                    len(pending),
-                )
-                self.backoff.wait()
-                continue
-            failed = []
-            for item, future in futures:
-                try:
-                    future.get(timeout=0)
-                except Exception as exc:
-                    failed.append(item)
-                    last = exc
-            self.sent += len(pending) - len(failed)
-            if failed:
-                log.warning(
-                    "dead-letter topic %s: %d message(s) not acknowledged (%s); retrying",
-                    self.topic,
-                    len(failed),
-                    last,
-                )
-                self.backoff.wait()
-            else:
-                self.backoff.reset()
-            pending = failed
-
-    def _connect(self) -> Any:
-        self._producer = self.producer_factory()
-        return self._producer
-
-    def close(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=10)
-            except Exception as exc:
-                log.warning("closing the dead-letter producer: %s", exc)
-            self._producer = None
 
 
 # ---------------------------------------------------------------------------- consumer
@@ -383,9 +297,10 @@ class KafkaIngest:
         self._consumer_factory = consumer_factory or _kafka_consumer
         producer_factory = producer_factory or _kafka_producer
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max, self._stop)
-        self.dead_letters: KafkaDeadLetters | LoggedDeadLetters
+        self.dead_letters: DeadLetterRelay | LoggedDeadLetters
         if settings.dead_letter_topic:
-            self.dead_letters = KafkaDeadLetters(
+            self.dead_letters = DeadLetterRelay(
+                store,
                 settings.dead_letter_topic,
                 lambda: producer_factory(settings.producer_config()),
                 Backoff(settings.backoff_initial, settings.backoff_max, self._force),
@@ -393,6 +308,9 @@ class KafkaIngest:
             )
         else:
             self.dead_letters = LoggedDeadLetters()
+        self._records: dict[str, Any] = {}  # the batch being prepared, by source string
+        self._relay_pending = True  # at start-up: what a previous run stored and did not relay
+        self._fault = os.environ.get(FAULT_VARIABLE)
         self.ingestor = Ingestor(
             store,
             policy,
@@ -401,6 +319,7 @@ class KafkaIngest:
             alert_sink=AlertFile(settings.alerts_path) if settings.alerts_path else None,
             policy_version=store.policy_version(),
             owns=self._owns,
+            outbox=self._outbox,
         )
         self.decoding = decoding or InlineWireDecoding(policy, settings.schema_registry)
         self.on_batch = on_batch
@@ -449,6 +368,7 @@ class KafkaIngest:
         if self._consumer is None:
             self.decoding.close()
             return self.stats
+        self._relay()  # what a previous run stored and did not relay (it died first)
         self._consumer.subscribe([settings.topic], listener=self._listener)
         log.info(
             "consuming %s as group %s (max %d records per batch)",
@@ -502,6 +422,7 @@ class KafkaIngest:
         if not self._settle() or self._need_seek:
             return
         self._maybe_tick()
+        self._relay()  # only if an earlier relay failed
         if self._idle_done():
             log.info("caught up and idle for %ss: stopping", self.settings.exit_when_idle)
             self._stop.set()
@@ -523,7 +444,7 @@ class KafkaIngest:
             return
         self._last_tick = now
         raised = self.ingestor.stats.alerts
-        self.dead_letters.begin({})
+        self._records = {}
         try:
             self.ingestor.process([])  # an empty batch: what ``slaclock tick`` stores
         except TRANSIENT as exc:
@@ -675,6 +596,7 @@ class KafkaIngest:
             Tracking(tracking_name(topic, partition), offset + 1)
             for (topic, partition), offset in sorted(polled.last.items())
         ]
+        self._records = polled.records
         try:
             prepared = self.ingestor.prepare(
                 decoded.facts, decoded.rejected, tracking, meta=self._end_offsets(polled.last)
@@ -698,9 +620,15 @@ class KafkaIngest:
             self._failed(exc)
             return False
         prepared, polled = saving.prepared, saving.polled
+        if self._fault == "exit-after-store" and prepared.dead_letters:
+            log.error("%s=exit-after-store: exiting before relaying", FAULT_VARIABLE)
+            sys.stderr.flush()
+            os._exit(FAULT_EXIT)
         self.ingestor.stats.read += saving.read
-        self.dead_letters.begin(polled.records)
         self.ingestor.finish(prepared)
+        if prepared.dead_letters:
+            self._relay_pending = True
+            self._relay()
         self.backoff.reset()
         self.batches += 1
         offsets = {
@@ -726,6 +654,26 @@ class KafkaIngest:
         if self.on_batch:
             self.on_batch(info)
         return True
+
+    def _outbox(self, rejected: Sequence[Rejection]) -> list[DeadLetter]:
+        """The batch's rejections as the dead letters stored in its transaction."""
+        now = int(time.time())
+        return [
+            dead_letter_of(self._records.get(source), source, reason, text, now, seq)
+            for seq, (_, source, reason, text) in enumerate(rejected)
+        ]
+
+    def _relay(self) -> None:
+        """Relay the outbox to the dead-letter topic when something may wait there (at
+        start-up, after a batch with dead letters, after a failed relay)."""
+        if not self._relay_pending or not isinstance(self.dead_letters, DeadLetterRelay):
+            return
+        try:
+            self.dead_letters.relay()
+        except TRANSIENT as exc:
+            log.warning("dead letters not relayed yet (store: %s); retrying later", exc)
+            return
+        self._relay_pending = self._force.is_set()
 
     def _owns(self, ticket_id: str) -> bool:
         """Whether this consumer's partitions carry ``ticket_id`` (the producer's default
@@ -877,6 +825,7 @@ class KafkaIngest:
                 self._polled.clear()
                 self._decoding_results = 0
             self._settle()
+            self._relay()
         self._store_thread.shutdown(wait=True)
         self.decoding.close()
         consumer, self._consumer = self._consumer, None

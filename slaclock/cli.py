@@ -37,7 +37,7 @@ from projections.render import (
     ticket_json,
 )
 from projections.store import StoreError, TicketStore
-from slaclock import api_commands, kafka_commands, replay_commands
+from slaclock import api_commands, dead_letter_commands, kafka_commands, replay_commands
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
@@ -164,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     kafka_commands.register(commands)
     api_commands.register(commands)
     replay_commands.register(commands)
+    dead_letter_commands.register(commands)
     return parser
 
 
@@ -469,6 +470,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return replay_commands.handle(args, loaded, store)
         if args.command in api_commands.COMMANDS:
             return api_commands.handle(args, policy, store)
+        if args.command in dead_letter_commands.COMMANDS:
+            return dead_letter_commands.handle(args, store)
         handler = {
             "ticket": cmd_ticket,
             "tickets": cmd_tickets,

@@ -60,7 +60,7 @@ from consumers.decode_worker import DecodeWorkerError, InlineWireDecoding, WireD
 from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared, Rejection
 from consumers.kafka_wire import RegistryUnavailable
 from domain.policy import Policy
-from projections.dead_letters import DeadLetter
+from projections.dead_letters import DeadLetter, last_seq
 from projections.store import TicketStore, end_offset_key
 
 log = logging.getLogger("slaclock.kafka.consume")
@@ -309,6 +309,7 @@ class KafkaIngest:
         else:
             self.dead_letters = LoggedDeadLetters()
         self._records: dict[str, Any] = {}  # the batch being prepared, by source string
+        self._seq = last_seq(store)  # the last number given to a dead letter
         self._relay_pending = True  # at start-up: what a previous run stored and did not relay
         self._fault = os.environ.get(FAULT_VARIABLE)
         self.ingestor = Ingestor(
@@ -657,10 +658,11 @@ class KafkaIngest:
 
     def _outbox(self, rejected: Sequence[Rejection]) -> list[DeadLetter]:
         """The batch's rejections as the dead letters stored in its transaction."""
-        now = int(time.time())
+        now, first = int(time.time()), self._seq + 1
+        self._seq += len(rejected)
         return [
             dead_letter_of(self._records.get(source), source, reason, text, now, seq)
-            for seq, (_, source, reason, text) in enumerate(rejected)
+            for seq, (_, source, reason, text) in enumerate(rejected, start=first)
         ]
 
     def _relay(self) -> None:

@@ -31,7 +31,7 @@ TABLES: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS {p}sla_dead_letters (
         id TEXT PRIMARY KEY,
         created_at BIGINT NOT NULL,
-        seq INTEGER NOT NULL,
+        seq BIGINT NOT NULL,
         source TEXT NOT NULL,
         reason TEXT NOT NULL,
         key BYTEA,
@@ -65,7 +65,7 @@ class DeadLetter:
 
     id: str
     created_at: int  # epoch seconds: when its batch was applied
-    seq: int  # its place among its batch's dead letters
+    seq: int  # the order its consumer stored it in (see ``last_seq``)
     source: str
     reason: str
     key: bytes | None
@@ -131,6 +131,13 @@ def _storable(text: str) -> str:
     """Text any store can hold: no NUL (PostgreSQL refuses it in text), no lone surrogate
     (not encodable as UTF-8); a reason may quote the rejected input."""
     return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def last_seq(store: TicketStore) -> int:
+    """The highest ``seq`` stored (0: none): a consumer numbers its dead letters on from it,
+    so that they list and relay in the order they were stored."""
+    rows = store.query("SELECT MAX(seq) AS seq FROM {p}sla_dead_letters")
+    return int(rows[0]["seq"] or 0) if rows else 0
 
 
 def unrelayed(store: TicketStore, limit: int = 500) -> list[DeadLetter]:

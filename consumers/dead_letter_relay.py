@@ -74,13 +74,17 @@ class DeadLetterRelay:
         backoff: Waiter,
         force_stop: threading.Event,
         page: int = 500,
+        delivered: Callable[[], None] | None = None,
     ) -> None:
+        """``delivered``: called once a page is acknowledged, before it is marked (a test's
+        fault injection: a crash there makes the next start send the page again)."""
         self.store = store
         self.topic = topic
         self.producer_factory = producer_factory
         self.backoff = backoff
         self.force_stop = force_stop
         self.page = page
+        self.delivered = delivered
         self.sent = 0  # relayed and marked by this process
         self._producer: Any = None
 
@@ -100,6 +104,8 @@ class DeadLetterRelay:
                 break
             if not self._deliver(letters):
                 break
+            if self.delivered is not None:
+                self.delivered()
             mark_relayed(self.store, [letter.id for letter in letters], int(time.time()))
             self.sent += len(letters)
             relayed += len(letters)

@@ -47,6 +47,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError, RecordConflictError, Tracking
@@ -90,7 +91,9 @@ Anything else is a bug: it propagates (the process exits; a restart resumes from
 FAULT_VARIABLE = "SLACLOCK_TEST_FAULT"
 """For tests only: ``exit-after-store`` makes the process exit (code :data:`FAULT_EXIT`, no
 cleanup) right after the first batch with dead letters is committed, before they are relayed:
-the moment a crash would have lost them without the outbox."""
+the moment a crash would have lost them without the outbox; ``exit-after-relay`` right after
+the broker acknowledged dead letters, before they are marked relayed (the next start sends
+them again, with the same ids)."""
 FAULT_EXIT = 86
 
 
@@ -305,13 +308,13 @@ class KafkaIngest:
                 lambda: producer_factory(settings.producer_config()),
                 Backoff(settings.backoff_initial, settings.backoff_max, self._force),
                 self._force,
+                delivered=partial(self._inject, "exit-after-relay"),
             )
         else:
             self.dead_letters = LoggedDeadLetters()
         self._records: dict[str, Any] = {}  # the batch being prepared, by source string
         self._seq = last_seq(store)  # the last number given to a dead letter
         self._relay_pending = True  # at start-up: what a previous run stored and did not relay
-        self._fault = os.environ.get(FAULT_VARIABLE)
         self.ingestor = Ingestor(
             store,
             policy,
@@ -621,10 +624,8 @@ class KafkaIngest:
             self._failed(exc)
             return False
         prepared, polled = saving.prepared, saving.polled
-        if self._fault == "exit-after-store" and prepared.dead_letters:
-            log.error("%s=exit-after-store: exiting before relaying", FAULT_VARIABLE)
-            sys.stderr.flush()
-            os._exit(FAULT_EXIT)
+        if prepared.dead_letters:
+            self._inject("exit-after-store")
         self.ingestor.stats.read += saving.read
         self.ingestor.finish(prepared)
         if prepared.dead_letters:
@@ -655,6 +656,14 @@ class KafkaIngest:
         if self.on_batch:
             self.on_batch(info)
         return True
+
+    @staticmethod
+    def _inject(fault: str) -> None:
+        """Tests only: exit here, without cleanup, if ``SLACLOCK_TEST_FAULT`` asks for it."""
+        if os.environ.get(FAULT_VARIABLE) == fault:
+            log.error("%s=%s: exiting", FAULT_VARIABLE, fault)
+            sys.stderr.flush()
+            os._exit(FAULT_EXIT)
 
     def _outbox(self, rejected: Sequence[Rejection]) -> list[DeadLetter]:
         """The batch's rejections as the dead letters stored in its transaction."""

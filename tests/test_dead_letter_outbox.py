@@ -3,7 +3,9 @@
 The consumer is killed at exactly the moment that used to lose them: right after a batch
 with dead letters is committed, before they reach the dead-letter topic (the test-only
 fault ``SLACLOCK_TEST_FAULT=exit-after-store``). The restarted consumer relays them, each
-id exactly once, and the clocks and offsets equal those of a run that never crashed.
+id exactly once, and the clocks and offsets equal those of a run that never crashed. Killed
+after the broker's acknowledgement instead (``exit-after-relay``), the restart repeats them
+with the same ``dead_letter_id``.
 """
 
 from __future__ import annotations
@@ -141,6 +143,31 @@ def test_a_consumer_killed_after_the_commit_relays_its_dead_letters_on_restart(
     assert [(x["id"], x["reason"]) for x in _listing(clean)] == [
         (x["id"], x["reason"]) for x in listed
     ]
+
+
+def test_a_crash_after_the_acknowledgement_repeats_each_dead_letter_with_its_id(
+    tmp_path: Path,
+) -> None:
+    """Killed after the broker acknowledged the dead letters and before they were marked
+    relayed: the restart sends them again (at least once), each with the same id."""
+    store = sqlite_store(tmp_path)
+    topic = create_topic(unique("outbox-repeat"))
+    dlq = create_topic(unique("outbox-repeat-dlq"))
+    send_all(MESSAGES, topic)
+    died = _consume(store, topic, "--dead-letter-topic", dlq, fault="exit-after-relay")
+    assert died.returncode == FAULT_EXIT, died.stderr[-2000:]
+    first = read_topic(dlq, expect=1)
+    assert first and all(x["relayed_at"] is None for x in _listing(store))
+
+    restarted = _consume(store, topic, "--dead-letter-topic", dlq)
+    assert restarted.returncode == 0, restarted.stderr[-2000:]
+    letters = read_topic(dlq, expect=len(first) + len(BAD))
+    ids = Counter(dict(r.headers)["dead_letter_id"].decode() for r in letters)
+    repeated = {dict(r.headers)["dead_letter_id"].decode() for r in first}
+    assert ids == {i: 2 if i in repeated else 1 for i in ids}
+    assert set(ids) == {x["id"] for x in _listing(store)} and len(ids) == len(BAD)
+    assert _listing(store, "--unrelayed") == []
+    assert tracked_offsets(store, topic, [0]) == {0: len(MESSAGES)}
 
 
 def test_without_a_dead_letter_topic_they_stay_in_the_store_and_are_listed(

@@ -31,9 +31,11 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from consumers.errors import FatalSourceError
 from consumers.ingest import Decoded, decode
 from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
 from consumers.runtime import tune_gc
+from consumers.schema_registry import RegistryAccess
 from consumers.sources import RawEvent, read_events
 from domain.facts import Fact
 from domain.policy import Policy
@@ -104,7 +106,7 @@ class InlineWireDecoding:
     --decoder inline``): the same calls as :class:`WireDecodeProcess`, results in the order
     of submission."""
 
-    def __init__(self, policy: Policy, schema_registry: str | None) -> None:
+    def __init__(self, policy: Policy, schema_registry: RegistryAccess | str | None) -> None:
         self.policy = policy
         self.decoder = WireDecoder(SchemaResolver(schema_registry))
         self._batches: deque[tuple[Sequence[bytes | None], Sequence[str]]] = deque()
@@ -129,10 +131,14 @@ class WireDecodeProcess:
     ``submit`` sends a batch (values and their sources, ``marshal``-ed), ``result`` waits for
     the oldest one not taken yet; every ``submit`` is matched by one ``result``. The worker
     ignores SIGINT (a Ctrl-C reaches the whole process group; the consumer decides when to
-    stop) and ends when this side closes the pipe, also when this process is killed.
+    stop) and ends when this side closes the pipe, also when this process is killed. The
+    registry's credentials reach it pickled through the pipe ``spawn`` starts it with, never
+    on its command line.
     """
 
-    def __init__(self, policy_factory: Callable[[], Policy], schema_registry: str | None) -> None:
+    def __init__(
+        self, policy_factory: Callable[[], Policy], schema_registry: RegistryAccess | str | None
+    ) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a process holding a store
         self._conn, child = context.Pipe(duplex=True)
         self._worker = context.Process(
@@ -157,6 +163,8 @@ class WireDecodeProcess:
             raise self._died() from None
         if message[0] == "registry":
             raise RegistryUnavailable(message[1])
+        if message[0] == "fatal":
+            raise FatalSourceError(message[1])
         if message[0] == "error":
             raise DecodeWorkerError(message[1])
         _, read, facts, rejected = message
@@ -185,7 +193,9 @@ def _decode_values(
     return decode(raws, policy)
 
 
-def _decode_wire(conn: Any, policy_factory: Callable[[], Policy], registry: str | None) -> None:
+def _decode_wire(
+    conn: Any, policy_factory: Callable[[], Policy], registry: RegistryAccess | str | None
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tune_gc()
     setup: tuple[WireDecoder, Policy] | str
@@ -214,6 +224,8 @@ def _decode_wire(conn: Any, policy_factory: Callable[[], Policy], registry: str 
                 reply = ("batch", decoded.read, facts, decoded.rejected)
             except RegistryUnavailable as exc:
                 reply = ("registry", str(exc))
+            except FatalSourceError as exc:
+                reply = ("fatal", str(exc))
             except BaseException as exc:  # a bug: the consumer stops with it
                 reply = ("error", f"decoding process: {type(exc).__name__}: {exc}")
         try:

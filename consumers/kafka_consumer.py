@@ -58,8 +58,10 @@ from kafka.partitioner.default import murmur2
 from consumers.alert_sink import AlertFile
 from consumers.dead_letter_relay import DeadLetterRelay, dead_letter_of
 from consumers.decode_worker import DecodeWorkerError, InlineWireDecoding, WireDecodeProcess
+from consumers.errors import FatalSourceError
 from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared, Rejection
 from consumers.kafka_wire import RegistryUnavailable
+from consumers.schema_registry import RegistryAccess
 from domain.policy import Policy
 from projections.dead_letters import DeadLetter, last_seq
 from projections.store import TicketStore, end_offset_key
@@ -120,7 +122,8 @@ class ConsumerSettings:
     """kafka-python settings shared by consumer and dead-letter producer (bootstrap
     servers, security, passthrough options)."""
     dead_letter_topic: str | None = None
-    schema_registry: str | None = None
+    schema_registry: RegistryAccess | str | None = None
+    """A registry's URL (user info allowed) or :class:`RegistryAccess` with credentials."""
     max_poll_records: int = 50_000
     """Messages per batch = per transaction: 50,000 stores 10 % more per second than 20,000
     into PostgreSQL (1M events; a ticket's events in one batch are stored as one event) at
@@ -581,7 +584,7 @@ class KafkaIngest:
         again from the stored offsets."""
         self._polled.clear()
         while self._decoding_results:
-            with contextlib.suppress(RegistryUnavailable):
+            with contextlib.suppress(RegistryUnavailable, FatalSourceError):
                 self._decoded()
 
     def _apply_oldest(self) -> None:

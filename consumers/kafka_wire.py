@@ -6,14 +6,16 @@ schema in ``schemas/``). Anything else is taken for one JSON object in UTF-8 (JS
 starts with a 0 byte, so the two cannot be confused).
 
 Writer schema ids resolve through a Confluent-compatible schema registry
-(``GET {url}/schemas/ids/{id}``) when one is configured, otherwise through the versions shipped
-in ``schemas/registry.json``. The body is then read with Avro schema resolution into the
+(``GET {url}/schemas/ids/{id}``; credentials and TLS: :mod:`consumers.schema_registry`) when
+one is configured, otherwise through the versions shipped in ``schemas/registry.json``. The
+body is then read with Avro schema resolution into the
 schema this version of slaclock was built for (:data:`consumers.avro.CURRENT_SCHEMA_ID`), so a
 newer writer schema that only adds optional fields decodes fine: the new fields are dropped.
 
 A value that cannot be decoded becomes a :class:`~consumers.sources.RawEvent` with ``error``
 set (the ingest pipeline dead-letters it). A schema registry that cannot be reached is not
-the message's fault: :class:`RegistryUnavailable` is raised so the consumer retries the batch.
+the message's fault: :class:`RegistryUnavailable` is raised so the consumer retries the batch;
+one that refuses the credentials raises :class:`~consumers.errors.FatalSourceError`.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ import io
 import json
 import struct
 import threading
-import urllib.error
-import urllib.request
 from typing import Any
 
 import fastavro
 
 from consumers.avro import CURRENT_SCHEMA_ID, from_record, schema_by_id, to_record
+from consumers.schema_registry import RegistryAccess, RegistryClient
+from consumers.schema_registry import RegistryUnavailable as RegistryUnavailable  # re-exported
 from consumers.sources import RawEvent
 
 MAGIC = 0
@@ -39,16 +41,16 @@ class UnknownSchema(Exception):
     """A schema id that neither the registry nor ``schemas/`` knows (the message is bad)."""
 
 
-class RegistryUnavailable(Exception):
-    """The schema registry did not answer (transient: retry the batch, do not dead-letter)."""
-
-
 class SchemaResolver:
     """Writer schemas by id, parsed once: from a schema registry URL or ``schemas/``."""
 
-    def __init__(self, registry_url: str | None = None, *, timeout: float = 10.0) -> None:
-        self.registry_url = registry_url.rstrip("/") if registry_url else None
-        self.timeout = timeout
+    def __init__(
+        self, registry: RegistryAccess | str | None = None, *, timeout: float = 10.0
+    ) -> None:
+        if isinstance(registry, str):
+            registry = RegistryAccess.parse(registry)
+        self.client = RegistryClient(registry, timeout=timeout) if registry else None
+        self.registry_url = registry.url if registry else None
         self._schemas: dict[int, Any] = {}
         self._unknown: set[int] = set()
         self._lock = threading.Lock()
@@ -61,8 +63,8 @@ class SchemaResolver:
         if schema_id in self._unknown:
             raise UnknownSchema(self._unknown_reason(schema_id))
         with self._lock:
-            if self.registry_url:
-                schema = self._fetch(schema_id)
+            if self.client:
+                schema = self._fetch(self.client, schema_id)
             else:
                 try:
                     schema = schema_by_id(schema_id)
@@ -78,20 +80,10 @@ class SchemaResolver:
         where = self.registry_url or "schemas/registry.json"
         return f"schema id {schema_id}: unknown to {where}"
 
-    def _fetch(self, schema_id: int) -> Any | None:
-        url = f"{self.registry_url}/schemas/ids/{schema_id}"
-        request = urllib.request.Request(
-            url, headers={"Accept": "application/vnd.schemaregistry.v1+json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise RegistryUnavailable(f"schema registry {url}: HTTP {exc.code}") from None
-        except (OSError, ValueError) as exc:  # URLError, timeouts, bad JSON
-            raise RegistryUnavailable(f"schema registry {url}: {exc}") from None
+    def _fetch(self, client: RegistryClient, schema_id: int) -> Any | None:
+        body = client.schema(schema_id)
+        if body is None:
+            return None
         if body.get("schemaType", "AVRO") != "AVRO":
             raise UnknownSchema(f"schema id {schema_id}: a {body['schemaType']} schema, not Avro")
         try:

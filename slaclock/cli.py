@@ -21,6 +21,7 @@ from typing import Any
 from consumers.alert_sink import AlertFile
 from consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
 from consumers.decode_worker import DecodeWorkerError, decoded_batches
+from consumers.errors import FatalSourceError
 from consumers.ingest import Ingestor
 from consumers.runtime import tune_gc
 from consumers.sources import read_events
@@ -37,7 +38,13 @@ from projections.render import (
     ticket_json,
 )
 from projections.store import StoreError, TicketStore
-from slaclock import api_commands, dead_letter_commands, kafka_commands, replay_commands
+from slaclock import (
+    api_commands,
+    dead_letter_commands,
+    exit_codes,
+    kafka_commands,
+    replay_commands,
+)
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
@@ -499,6 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DecodeWorkerError as exc:  # the batches before it are stored and counted
         print(f"slaclock: error: {exc}", file=sys.stderr)
         code = 1
+    except FatalSourceError as exc:  # retrying cannot cure it; the stored offsets are intact
+        print(f"slaclock: error: {exc}", file=sys.stderr)
+        code = exit_codes.SOURCE_FATAL
     except KeyboardInterrupt:
         code = 130
     sys.stdout.flush()

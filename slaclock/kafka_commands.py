@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.policy import Policy
 from projections.store import TicketStore, store_env
+from slaclock import registry_options
 from slaclock.args import UsageError
 
 COMMANDS = ("consume", "publish")
@@ -168,6 +169,7 @@ def register(commands: Any) -> None:
         help="Confluent-compatible schema registry for Avro schema ids (env "
         f"{ENVIRONMENT['schema_registry']}); default: the ids in schemas/registry.json",
     )
+    registry_options.add_options(p)
     p.add_argument(
         "--max-poll-records",
         type=int,
@@ -385,7 +387,7 @@ def _consume(
         group=args.group,
         client_config=client_config(args),
         dead_letter_topic=args.dead_letter_topic,
-        schema_registry=args.schema_registry,
+        schema_registry=registry_options.registry_access(args),
         max_poll_records=args.max_poll_records,
         exit_when_idle=args.exit_when_idle,
         instance_id=args.instance_id,

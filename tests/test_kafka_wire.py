@@ -6,6 +6,7 @@ No broker needed here; tests/test_kafka_consumer.py sends the same values throug
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -115,13 +116,22 @@ def test_undecodable_values_carry_a_reason(value: bytes, reason: str) -> None:
 
 
 class _Registry(BaseHTTPRequestHandler):
-    """A tiny Confluent-compatible registry: GET /schemas/ids/{id}."""
+    """A tiny Confluent-compatible registry: GET /schemas/ids/{id}; with ``authorization``
+    set, other ``Authorization`` headers get 401 (403 for ``forbidden`` ones); ``status``
+    forces that answer (a registry in trouble)."""
 
     schemas: ClassVar[dict[int, str]] = {}
     requests: ClassVar[list[str]] = []
+    authorization: ClassVar[str | None] = None
+    forbidden: ClassVar[str | None] = None
+    status: ClassVar[int | None] = None
 
     def do_GET(self) -> None:
         self.requests.append(self.path)
+        given = self.headers.get("Authorization")
+        if self.status is not None or (self.authorization and given != self.authorization):
+            self._answer(self.status or (403 if given and given == self.forbidden else 401))
+            return
         prefix = "/schemas/ids/"
         if self.path.startswith(prefix) and self.path[len(prefix) :].isdigit():
             text = self.schemas.get(int(self.path[len(prefix) :]))
@@ -133,8 +143,11 @@ class _Registry(BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(body)
                 return
-        body = json.dumps({"error_code": 40403, "message": "Schema not found"}).encode()
-        self.send_response(404)
+        self._answer(404)
+
+    def _answer(self, status: int) -> None:
+        body = json.dumps({"error_code": status * 100 + 3, "message": "no"}).encode()
+        self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -143,15 +156,22 @@ class _Registry(BaseHTTPRequestHandler):
         pass
 
 
-def serve_registry(schemas: dict[int, Path]) -> tuple[ThreadingHTTPServer, str]:
+def serve_registry(
+    schemas: dict[int, Path], tls: ssl.SSLContext | None = None, **settings: str | int
+) -> tuple[ThreadingHTTPServer, str]:
+    """A registry on a thread (over TLS with ``tls``); ``settings``: ``authorization``,
+    ``forbidden``, ``status`` of :class:`_Registry`."""
     handler = type(
         "Registry",
         (_Registry,),
-        {"schemas": {i: p.read_text() for i, p in schemas.items()}, "requests": []},
+        {"schemas": {i: p.read_text() for i, p in schemas.items()}, "requests": [], **settings},
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "https" if tls else "http"
+    return server, f"{scheme}://127.0.0.1:{server.server_address[1]}"
 
 
 @pytest.fixture

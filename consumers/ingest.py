@@ -4,13 +4,15 @@ Per batch: decode and validate every event, drop duplicates (``event_id`` seen b
 this batch or in the store), apply the rest to their Ticket aggregates in arrival order, then
 store all changed tickets with their read-model rows in one transaction. Rejections go to
 the dead-letter sink only after that transaction, so a failed batch leaves nothing behind.
+Given an ``outbox`` (the Kafka consumer), they are also stored in that transaction
+(``projections.dead_letters``), so that a crash right after it cannot lose them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -26,6 +28,7 @@ from domain.clocks import TicketSnapshot, evaluate
 from domain.facts import CREATED, Fact
 from domain.policy import Policy
 from domain.ticket import Ticket
+from projections.dead_letters import DeadLetter
 from projections.ledger import LedgerEntry, post
 from projections.store import TicketStore
 
@@ -63,6 +66,7 @@ class Ingestor:
         policy_version: str | None = None,
         owns: Callable[[str], bool] | None = None,
         max_due: int = 20_000,
+        outbox: Callable[[Sequence[Rejection]], list[DeadLetter]] | None = None,
     ) -> None:
         """``clock``: ``"wall"`` (live: alerts fall due by wall-clock time) or ``"event"``
         (replays and backfills: by the latest event time seen, so replays are repeatable).
@@ -71,7 +75,9 @@ class Ingestor:
         writer when several consumers share a store. ``max_due``: at most this many tickets
         whose alerts time alone made due are loaded per batch (the earliest due first; the
         rest follow with the next batches, see ``due_left``), so that memory stays bounded
-        when a jump of the clock makes many fall due at once (a restart after a weekend)."""
+        when a jump of the clock makes many fall due at once (a restart after a weekend).
+        ``outbox``: turns a batch's rejections (in batch order) into dead letters stored
+        with the batch, in its transaction."""
         if clock not in ("wall", "event"):
             raise ValueError(f"clock: {clock!r} is not one of ['wall', 'event']")
         self.store = store
@@ -83,6 +89,7 @@ class Ingestor:
         self.policy_version = policy_version
         self.owns = owns
         self.max_due = max_due
+        self.outbox = outbox
         self.due_left = 0  # tickets with due alerts that the last batch left for the next
         self.stats = IngestStats()
         self._waiting: dict[str, int] = {}
@@ -282,6 +289,8 @@ class Ingestor:
             rejected=[reason for _, _, reason, _ in rejected],
             alerts=alerts,
         )
+        in_order = sorted(rejected, key=lambda r: r[0])
+        dead_letters = self.outbox(in_order) if self.outbox is not None and rejected else []
         return Prepared(
             tickets=list(changed.values()),
             event_ids=event_ids,
@@ -296,6 +305,7 @@ class Ingestor:
             rejected=rejected,
             voided=voided,
             waiting=waiting,
+            dead_letters=dead_letters,
         )
 
     def save(self, prepared: Prepared) -> None:
@@ -317,6 +327,7 @@ class Ingestor:
                 watermark=p.watermark,
                 counters=p.counters,
                 meta=p.meta,
+                dead_letters=p.dead_letters,
             )
         except BaseException:
             self.store.forget_cached_tickets()
@@ -368,6 +379,7 @@ class Prepared:
     rejected: list[Rejection]
     voided: int
     waiting: dict[str, int]
+    dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
 @dataclass

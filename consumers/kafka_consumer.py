@@ -20,9 +20,15 @@ How a crash at any moment neither loses nor duplicates an effect:
   both store it: the tracking row only moves forward, event ids are unique and ticket versions
   are checked, so the second transaction fails, and its consumer re-seeks from the store.
 
-Messages that fail decoding or validation go to the dead-letter topic (original key and bytes
-as value, headers ``reason``, ``source`` = ``topic/partition/offset``, ``source_topic``,
-``source_partition``, ``source_offset``) after the batch is stored; the consumer keeps going.
+Messages that fail decoding or validation are dead letters: stored in the store's outbox
+(``projections.dead_letters``) in their batch's transaction, so they exist exactly when the
+batch does, then relayed to the dead-letter topic (original key and bytes as value, headers
+``reason``, ``source`` = ``topic/partition/offset``, ``source_topic``, ``source_partition``,
+``source_offset`` and ``dead_letter_id``) and marked relayed once the broker acknowledged them
+(``consumers.dead_letter_relay``). The relay runs after each batch and at start-up, so a
+consumer killed between the commit and the acknowledgement relays them when it restarts;
+such a repeat carries the same ``dead_letter_id``. Without a dead-letter topic they are logged
+and stay in the outbox (``slaclock dead-letters`` lists them). The consumer keeps going.
 An unavailable database, broker or schema registry is retried with exponential backoff,
 logged and shown in the health file; nothing is skipped. Errors that retrying cannot cure (a
 missing compression codec, refused credentials or permissions, a topic that does not exist after
@@ -35,14 +41,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError, RecordConflictError, Tracking
@@ -51,14 +60,16 @@ from kafka.errors import KafkaConfigurationError, KafkaError
 from kafka.partitioner.default import murmur2
 
 from consumers.alert_sink import AlertFile
+from consumers.dead_letter_relay import DeadLetterRelay, dead_letter_of
 from consumers.decode_worker import DecodeWorkerError, InlineWireDecoding, WireDecodeProcess
 from consumers.errors import FatalSourceError
 from consumers.health import HealthFile
-from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared
+from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared, Rejection
 from consumers.kafka_errors import fatal_kafka_error, missing_topic
 from consumers.kafka_wire import RegistryUnavailable
 from consumers.schema_registry import RegistryAccess
 from domain.policy import Policy
+from projections.dead_letters import DeadLetter, last_seq
 from projections.store import TicketStore, end_offset_key
 
 log = logging.getLogger("slaclock.kafka.consume")
@@ -83,6 +94,15 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
 TRANSIENT: tuple[type[BaseException], ...] = _transient_errors()
 """Errors of an unavailable or conflicting database or registry: retried, never skipped.
 Anything else is a bug: it propagates (the process exits; a restart resumes from the store)."""
+
+
+FAULT_VARIABLE = "SLACLOCK_TEST_FAULT"
+"""For tests only: ``exit-after-store`` makes the process exit (code :data:`FAULT_EXIT`, no
+cleanup) right after the first batch with dead letters is committed, before they are relayed:
+the moment a crash would have lost them without the outbox; ``exit-after-relay`` right after
+the broker acknowledged dead letters, before they are marked relayed (the next start sends
+them again, with the same ids)."""
+FAULT_EXIT = 86
 
 
 def tracking_name(topic: str, partition: int) -> str:
@@ -193,14 +213,12 @@ class Backoff:
 
 # ------------------------------------------------------------------------- dead letters
 class LoggedDeadLetters:
-    """Without a dead-letter topic: each rejection is logged (never silently dropped)."""
+    """Without a dead-letter topic: each rejection is logged once (never silently dropped);
+    the letters themselves stay in the store's outbox (``slaclock dead-letters``)."""
 
     def __init__(self) -> None:
         self.sent = 0
         self._pending: list[tuple[str, str]] = []
-
-    def begin(self, records: dict[str, Any]) -> None:
-        self._pending.clear()
 
     def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
         self._pending.append((source, reason))
@@ -213,106 +231,6 @@ class LoggedDeadLetters:
 
     def close(self) -> None:
         pass
-
-
-class KafkaDeadLetters:
-    """Sends rejections to a dead-letter topic: original key and bytes, reason in headers.
-
-    ``begin`` is given the batch's records by source string, so that ``send`` (which the
-    ingest pipeline calls with the source and the decoded text) can forward the bytes exactly
-    as received. ``flush`` waits until the broker has every message, retrying with backoff;
-    only a forced stop (second signal) gives up, and then logs what was not delivered.
-    """
-
-    def __init__(
-        self,
-        topic: str,
-        producer_factory: Callable[[], Any],
-        backoff: Backoff,
-        force_stop: threading.Event,
-    ) -> None:
-        self.topic = topic
-        self.producer_factory = producer_factory
-        self.backoff = backoff
-        self.force_stop = force_stop
-        self.sent = 0
-        self._producer: Any = None
-        self._records: dict[str, Any] = {}
-        self._pending: list[tuple[bytes | None, bytes, list[tuple[str, bytes]], str]] = []
-
-    def begin(self, records: dict[str, Any]) -> None:
-        self._records = records
-        self._pending.clear()
-
-    def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
-        record = self._records.get(source)
-        headers = [("reason", reason.encode()), ("source", source.encode())]
-        if record is not None:
-            key, value = record.key, record.value if record.value is not None else b""
-            headers += [
-                ("source_topic", record.topic.encode()),
-                ("source_partition", str(record.partition).encode()),
-                ("source_offset", str(record.offset).encode()),
-            ]
-        else:  # not a message of this batch (e.g. a stored event voided by a late creation)
-            key, value = None, raw.encode("utf-8")
-        self._pending.append((key, value, headers, f"{source}: {reason}"))
-
-    def flush(self) -> None:
-        pending = self._pending
-        self._pending = []
-        while pending:
-            if self.force_stop.is_set():
-                for *_, what in pending:
-                    log.error("dead letter NOT delivered (forced stop): %s", what)
-                return
-            try:
-                producer = self._producer or self._connect()
-                futures = [
-                    (item, producer.send(self.topic, key=item[0], value=item[1], headers=item[2]))
-                    for item in pending
-                ]
-                producer.flush(timeout=30)
-            except Exception as exc:  # broker unavailable, timeouts
-                log.warning(
-                    "dead-letter topic %s unavailable (%s); retrying %d message(s)",
-                    self.topic,
-                    exc,
-                    len(pending),
-                )
-                self.backoff.wait()
-                continue
-            failed = []
-            for item, future in futures:
-                try:
-                    future.get(timeout=0)
-                except Exception as exc:
-                    failed.append(item)
-                    last = exc
-            self.sent += len(pending) - len(failed)
-            if failed:
-                log.warning(
-                    "dead-letter topic %s: %d message(s) not acknowledged (%s); retrying",
-                    self.topic,
-                    len(failed),
-                    last,
-                )
-                self.backoff.wait()
-            else:
-                self.backoff.reset()
-            pending = failed
-
-    def _connect(self) -> Any:
-        self._producer = self.producer_factory()
-        return self._producer
-
-    def close(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=10)
-            except Exception as exc:
-                log.warning("closing the dead-letter producer: %s", exc)
-            self._producer = None
 
 
 # ---------------------------------------------------------------------------- consumer
@@ -401,16 +319,21 @@ class KafkaIngest:
         self._consumer_factory = consumer_factory or _kafka_consumer
         producer_factory = producer_factory or _kafka_producer
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max, self._stop)
-        self.dead_letters: KafkaDeadLetters | LoggedDeadLetters
+        self.dead_letters: DeadLetterRelay | LoggedDeadLetters
         if settings.dead_letter_topic:
-            self.dead_letters = KafkaDeadLetters(
+            self.dead_letters = DeadLetterRelay(
+                store,
                 settings.dead_letter_topic,
                 lambda: producer_factory(settings.producer_config()),
                 Backoff(settings.backoff_initial, settings.backoff_max, self._force),
                 self._force,
+                delivered=partial(self._inject, "exit-after-relay"),
             )
         else:
             self.dead_letters = LoggedDeadLetters()
+        self._records: dict[str, Any] = {}  # the batch being prepared, by source string
+        self._seq = last_seq(store)  # the last number given to a dead letter
+        self._relay_pending = True  # at start-up: what a previous run stored and did not relay
         self.ingestor = Ingestor(
             store,
             policy,
@@ -419,6 +342,7 @@ class KafkaIngest:
             alert_sink=AlertFile(settings.alerts_path) if settings.alerts_path else None,
             policy_version=store.policy_version(),
             owns=self._owns,
+            outbox=self._outbox,
         )
         self.decoding = decoding or InlineWireDecoding(policy, settings.schema_registry)
         self.on_batch = on_batch
@@ -469,6 +393,7 @@ class KafkaIngest:
         if self._consumer is None:
             self.decoding.close()
             return self.stats
+        self._relay()  # what a previous run stored and did not relay (it died first)
         self._consumer.subscribe([settings.topic], listener=self._listener)
         log.info(
             "consuming %s as group %s (max %d records per batch)",
@@ -540,6 +465,7 @@ class KafkaIngest:
         if not self._settle() or self._need_seek:
             return
         self._maybe_tick()
+        self._relay()  # only if an earlier relay failed
         if self._idle_done():
             log.info("caught up and idle for %ss: stopping", self.settings.exit_when_idle)
             self._stop.set()
@@ -561,7 +487,7 @@ class KafkaIngest:
             return
         self._last_tick = now
         raised = self.ingestor.stats.alerts
-        self.dead_letters.begin({})
+        self._records = {}
         try:
             self.ingestor.process([])  # an empty batch: what ``slaclock tick`` stores
         except TRANSIENT as exc:
@@ -731,6 +657,7 @@ class KafkaIngest:
             Tracking(tracking_name(topic, partition), offset + 1)
             for (topic, partition), offset in sorted(polled.last.items())
         ]
+        self._records = polled.records
         try:
             prepared = self.ingestor.prepare(
                 decoded.facts, decoded.rejected, tracking, meta=self._end_offsets(polled.last)
@@ -754,9 +681,13 @@ class KafkaIngest:
             self._failed(exc)
             return False
         prepared, polled = saving.prepared, saving.polled
+        if prepared.dead_letters:
+            self._inject("exit-after-store")
         self.ingestor.stats.read += saving.read
-        self.dead_letters.begin(polled.records)
         self.ingestor.finish(prepared)
+        if prepared.dead_letters:
+            self._relay_pending = True
+            self._relay()
         self.backoff.reset()
         self.batches += 1
         offsets = {
@@ -782,6 +713,35 @@ class KafkaIngest:
         if self.on_batch:
             self.on_batch(info)
         return True
+
+    @staticmethod
+    def _inject(fault: str) -> None:
+        """Tests only: exit here, without cleanup, if ``SLACLOCK_TEST_FAULT`` asks for it."""
+        if os.environ.get(FAULT_VARIABLE) == fault:
+            log.error("%s=%s: exiting", FAULT_VARIABLE, fault)
+            sys.stderr.flush()
+            os._exit(FAULT_EXIT)
+
+    def _outbox(self, rejected: Sequence[Rejection]) -> list[DeadLetter]:
+        """The batch's rejections as the dead letters stored in its transaction."""
+        now, first = int(time.time()), self._seq + 1
+        self._seq += len(rejected)
+        return [
+            dead_letter_of(self._records.get(source), source, reason, text, now, seq)
+            for seq, (_, source, reason, text) in enumerate(rejected, start=first)
+        ]
+
+    def _relay(self) -> None:
+        """Relay the outbox to the dead-letter topic when something may wait there (at
+        start-up, after a batch with dead letters, after a failed relay)."""
+        if not self._relay_pending or not isinstance(self.dead_letters, DeadLetterRelay):
+            return
+        try:
+            self.dead_letters.relay()
+        except TRANSIENT as exc:
+            log.warning("dead letters not relayed yet (store: %s); retrying later", exc)
+            return
+        self._relay_pending = self._force.is_set()
 
     def _owns(self, ticket_id: str) -> bool:
         """Whether this consumer's partitions carry ``ticket_id`` (the producer's default
@@ -942,6 +902,7 @@ class KafkaIngest:
                 self._polled.clear()
                 self._decoding_results = 0
             self._settle()
+            self._relay()
         self._store_thread.shutdown(wait=True)
         self.decoding.close()
         consumer, self._consumer = self._consumer, None

@@ -39,6 +39,7 @@ from domain.clocks import TicketSnapshot, evaluate
 from domain.facts import WORK_LOGGED
 from domain.policy import Policy
 from domain.ticket import Ticket, ticket_uuid
+from projections import dead_letters as outbox
 from projections import tables as T
 from projections.ledger import LedgerEntry
 from projections.tables import Dialect
@@ -116,6 +117,7 @@ class Batch:
     work_logs: list[tuple[Any, ...]] = field(default_factory=list)
     voided_work_logs: list[tuple[str]] = field(default_factory=list)
     counters: list[tuple[str, str, int]] = field(default_factory=list)
+    dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
         # Tracking first, as eventsourcing's recorders do: a batch whose offsets another
@@ -137,6 +139,8 @@ class Batch:
             _insert_many(cursor, dialect, T.UPSERT_META, self.meta)
         if self.counters:
             _insert_many(cursor, dialect, T.UPSERT_COUNTER, self.counters)
+        if self.dead_letters:  # a few per batch: no COPY
+            cursor.executemany(dialect.sql(outbox.INSERT), self.dead_letters)
 
 
 def _insert_many(cursor: Any, dialect: Dialect, statement: str, rows: Sequence[Any]) -> None:
@@ -164,6 +168,9 @@ def _insert_many(cursor: Any, dialect: Dialect, statement: str, rows: Sequence[A
 
 SQLITE_CACHE_KIB = 64 * 1024
 
+CREATE = T.TABLES + outbox.TABLES
+"""The read model's tables and the dead-letter outbox, created with the event store's."""
+
 
 class SQLiteStoreRecorder(SQLiteProcessRecorder):
     """SQLite event recorder that also writes the read model in the same transaction."""
@@ -171,7 +178,7 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
     dialect = Dialect("sqlite")
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *map(self.dialect.sql, T.TABLES)]
+        return [*super().construct_create_table_statements(), *map(self.dialect.sql, CREATE)]
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         # A page cache that holds the hot parts of the indexes of a large store (SQLite's
@@ -192,7 +199,7 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.dialect = Dialect("postgres", f'"{datastore.schema}".' if datastore.schema else "")
-        self.sql_create_statements.extend(SQL(self.dialect.sql(s)) for s in T.TABLES)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(SQL(self.dialect.sql(s)) for s in CREATE)  # type: ignore[arg-type]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
@@ -378,12 +385,14 @@ class TicketStore:
         watermark: int | None = None,
         counters: Mapping[tuple[str, str], int] | None = None,
         meta: Mapping[str, str] | None = None,
+        dead_letters: Sequence[outbox.DeadLetter] = (),
     ) -> None:
         """Store the tickets' new events with their read-model rows in one transaction.
 
         ``snapshots`` (by ticket id) saves re-evaluating tickets the caller just evaluated;
         ``watermark`` is the time the engine has reached (alerts due before it were raised);
-        ``meta`` are ``sla_meta`` entries to set with them (e.g. a partition's end offset).
+        ``meta`` are ``sla_meta`` entries to set with them (e.g. a partition's end offset);
+        ``dead_letters`` go to the outbox (``projections.dead_letters``) in the same transaction.
         """
         try:
             if watermark is not None:
@@ -394,6 +403,7 @@ class TicketStore:
                 ledger=[entry.row() for entry in ledger],
                 meta=[("watermark", str(self._watermark))] if watermark is not None else [],
                 counters=[(name, label, n) for (name, label), n in (counters or {}).items() if n],
+                dead_letters=[letter.row() for letter in dead_letters],
             )
             batch.meta += sorted((meta or {}).items())
             for ticket in tickets:

@@ -41,7 +41,13 @@ from projections.render import (
     ticket_json,
 )
 from projections.store import STORE_FAILURES, StoreError, StoreUnavailable, TicketStore
-from slaclock import api_commands, exit_codes, kafka_commands, replay_commands
+from slaclock import (
+    api_commands,
+    dead_letter_commands,
+    exit_codes,
+    kafka_commands,
+    replay_commands,
+)
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
@@ -176,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     kafka_commands.register(commands)
     api_commands.register(commands)
     replay_commands.register(commands)
+    dead_letter_commands.register(commands)
     return parser
 
 
@@ -513,6 +520,8 @@ def _run_command(args: argparse.Namespace) -> int:
             return replay_commands.handle(args, loaded, store)
         if args.command in api_commands.COMMANDS:
             return api_commands.handle(args, policy, store)
+        if args.command in dead_letter_commands.COMMANDS:
+            return dead_letter_commands.handle(args, store)
         handler = {
             "ticket": cmd_ticket,
             "tickets": cmd_tickets,

@@ -162,8 +162,9 @@ def register(commands: Any) -> None:
         "--dead-letter-topic",
         default=_env("dead_letter_topic"),
         metavar="TOPIC",
-        help="rejected messages go here, with reason and source headers (env "
-        f"{ENVIRONMENT['dead_letter_topic']}); without it they are only logged",
+        help="rejected messages are relayed here from the store, with reason, source and "
+        f"dead_letter_id headers (env {ENVIRONMENT['dead_letter_topic']}); without it they are "
+        "logged and kept in the store (slaclock dead-letters)",
     )
     p.add_argument(
         "--schema-registry",

@@ -22,6 +22,7 @@ from pydantic import (
 
 from domain import facts as F
 from domain.facts import Fact
+from domain.instants import check_range, parse_instant
 from domain.policy import Policy
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
@@ -57,18 +58,11 @@ class TicketEvent(BaseModel):
     @field_validator("occurred_at", mode="before")
     @classmethod
     def _rfc3339_with_offset(cls, value: Any) -> datetime:
-        if isinstance(value, datetime):
-            parsed = value
-        elif isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                raise ValueError(f"{value!r} is not an RFC 3339 timestamp") from None
-        else:
-            raise ValueError(f"expected an RFC 3339 timestamp string, got {value!r}")
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            raise ValueError(f"{value!r} has no UTC offset")
-        return parsed
+        if isinstance(value, datetime):  # Avro records carry a datetime already
+            if value.utcoffset() is None:
+                raise ValueError(f"{value.isoformat()!r} has no UTC offset")
+            return check_range(value)
+        return parse_instant(value)
 
     @field_validator("type")
     @classmethod
@@ -100,8 +94,32 @@ def parse_json(raw: str | bytes) -> dict[str, Any]:
     return data
 
 
+def check_unicode(data: dict[str, Any]) -> None:
+    """:class:`Rejected` naming the field when a string of the event is not valid Unicode: a
+    lone surrogate (JSON allows ``"\\ud800"``) can be neither stored nor written as UTF-8."""
+    for key, value in data.items():
+        if isinstance(value, str) and not value.isascii():
+            where = _surrogate(value)
+            if where is not None:
+                field = key if _surrogate(key) is None else ascii(key)
+                code = ord(value[where])
+                raise Rejected(
+                    f"{field}: not valid Unicode: lone surrogate U+{code:04X} at character {where}"
+                )
+
+
+def _surrogate(text: str) -> int | None:
+    """The index of the first lone surrogate in ``text``, None if there is none."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
     """Validate a decoded event against the contract and the policy: (ticket_id, fact)."""
+    check_unicode(data)
     try:
         event = TicketEvent.model_validate(data)
     except ValidationError as exc:

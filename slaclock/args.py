@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain.instants import InstantError, parse_instant, parse_month
+
 
 class UsageError(Exception):
     """Bad input on the command line (exit 2)."""
@@ -18,20 +20,17 @@ class NotFound(Exception):
 
 
 def instant(text: str, option: str) -> datetime:
-    """An RFC 3339 timestamp with UTC offset from ``option``."""
+    """An RFC 3339 timestamp with UTC offset from ``option``, in the supported range
+    (see ``domain.instants``)."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not an RFC 3339 timestamp") from None
-    if value.tzinfo is None:
-        raise UsageError(f"{option}: {text!r} has no UTC offset")
-    return value
+        return parse_instant(text)
+    except InstantError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def month(text: str, option: str = "--month") -> str:
-    """A ``YYYY-MM`` month."""
+    """A ``YYYY-MM`` month in the supported years."""
     try:
-        datetime.strptime(text, "%Y-%m")
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not a month like 2025-09") from None
-    return text
+        return parse_month(text)
+    except InstantError as exc:
+        raise UsageError(f"{option}: {exc}") from None

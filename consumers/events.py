@@ -72,6 +72,9 @@ class TicketEvent(BaseModel):
         return value
 
 
+_FIELDS = tuple(TicketEvent.model_fields)
+
+
 def _reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "event"
@@ -94,18 +97,22 @@ def parse_json(raw: str | bytes) -> dict[str, Any]:
     return data
 
 
-def check_unicode(data: dict[str, Any]) -> None:
-    """:class:`Rejected` naming the field when a string of the event is not valid Unicode: a
-    lone surrogate (JSON allows ``"\\ud800"``) can be neither stored nor written as UTF-8."""
-    for key, value in data.items():
-        if isinstance(value, str) and not value.isascii():
-            where = _surrogate(value)
-            if where is not None:
-                field = key if _surrogate(key) is None else ascii(key)
-                code = ord(value[where])
-                raise Rejected(
-                    f"{field}: not valid Unicode: lone surrogate U+{code:04X} at character {where}"
-                )
+def check_text(data: dict[str, Any]) -> None:
+    """:class:`Rejected` naming the field when a string field of the event cannot be stored
+    as text: a lone surrogate (JSON allows ``"\\ud800"``; it is not Unicode, so not UTF-8)
+    or a NUL character (PostgreSQL text cannot hold one). Unknown fields are ignored, as
+    everywhere."""
+    for field in _FIELDS:
+        value = data.get(field)
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            raise Rejected(f"{field}: contains U+0000 (NUL) at character {value.index(chr(0))}")
+        if not value.isascii() and (where := _surrogate(value)) is not None:
+            raise Rejected(
+                f"{field}: not valid Unicode: lone surrogate U+{ord(value[where]):04X}"
+                f" at character {where}"
+            )
 
 
 def _surrogate(text: str) -> int | None:
@@ -119,7 +126,7 @@ def _surrogate(text: str) -> int | None:
 
 def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
     """Validate a decoded event against the contract and the policy: (ticket_id, fact)."""
-    check_unicode(data)
+    check_text(data)
     try:
         event = TicketEvent.model_validate(data)
     except ValidationError as exc:

@@ -136,8 +136,12 @@ class WireDecoder:
         if not isinstance(item, tuple):
             return RawEvent(source=source, raw="", error=f"schema id {schema_id}: not a union")
         name, record = item
+        try:
+            event = from_record(name, record)
+        except ValueError as exc:
+            return RawEvent(source=source, raw="", error=str(exc))
         # ``raw`` stays empty: a dead letter carries the original bytes, not a re-encoding.
-        return RawEvent(source=source, raw="", data=from_record(name, record))
+        return RawEvent(source=source, raw="", data=event)
 
 
 def encode_avro(event: dict[str, Any], schema_id: int = CURRENT_SCHEMA_ID) -> bytes:

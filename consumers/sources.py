@@ -83,11 +83,19 @@ def _avro(stream: BinaryIO, name: str) -> Iterator[RawEvent]:
         reader = fastavro.reader(stream, return_record_name=True)
         for number, item in enumerate(reader, start=1):
             record_name, record = item if isinstance(item, tuple) else ("", item)
-            event = from_record(record_name, record)
-            yield RawEvent(source=f"{name}:#{number}", raw="", data=event)
+            yield _avro_event(record_name, record, f"{name}:#{number}")
     except Exception as exc:  # fastavro raises many kinds for a damaged file
         yield RawEvent(
             source=f"{name}:#{number + 1}",
             raw="",
             error=f"not a readable Avro record: {exc}",
         )
+
+
+def _avro_event(record_name: str, record: dict[str, Any], source: str) -> RawEvent:
+    """One readable Avro record; one that cannot be an event (an offset out of range) is
+    rejected alone, and the file reads on."""
+    try:
+        return RawEvent(source=source, raw="", data=from_record(record_name, record))
+    except ValueError as exc:
+        return RawEvent(source=source, raw=to_json_text(record), error=str(exc))

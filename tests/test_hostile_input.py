@@ -5,7 +5,8 @@ it raises nothing, accounts for every line (read = accepted + duplicates + rejec
 every mutant with its reason (dead letter with the exact bytes when they are not UTF-8), and
 stores exactly what ingesting only the good lines stores. In-process (the ``Ingestor`` that
 ``slaclock ingest`` runs) for many drawn sets, then through the command line for a few:
-a file read by the decoding process, and stdin.
+a file read by the decoding process, and stdin. Last, an Avro record that decodes but
+cannot be an event is rejected alone, in a file and on Kafka.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import fastavro
 from hypothesis import HealthCheck, given, settings
 
+from consumers.avro import CURRENT_SCHEMA_ID, current_schema, to_record
 from consumers.dead_letter import DeadLetterFile
 from consumers.ingest import Ingestor, IngestStats
+from consumers.kafka_wire import WireDecoder, encode_record
 from consumers.sources import read_events
 from projections.store import TicketStore
 from tests.conftest import CONFIG
@@ -129,3 +133,42 @@ def test_the_command_line_on_files_and_stdin(drawn: HostileSet) -> None:
             source = str(base / "all.jsonl") if name == "file" else "stdin"
             check_dead_letters(drawn, letters, source)
             assert stored(store_url, POLICY) == expected
+
+
+# --------------------------------------------------------------------------------- Avro
+CREATED = {
+    "event_id": "av-1",
+    "type": "ticket.created",
+    "ticket_id": "AV-1",
+    "occurred_at": "2025-10-06T12:00:00+02:00",
+    "customer_id": "acme",
+    "priority": 2,
+}
+
+
+def far_offset(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An Avro record whose offset cannot be one (more than a day)."""
+    name, record = to_record(event)
+    return name, {**record, "occurred_at_offset_minutes": 5000}
+
+
+def test_an_avro_record_whose_offset_is_not_one_is_rejected_alone(tmp_path: Path) -> None:
+    events = [
+        to_record(CREATED),
+        far_offset(dict(CREATED, event_id="av-2", ticket_id="AV-2")),
+        to_record(dict(CREATED, event_id="av-3", ticket_id="AV-3")),
+    ]
+    path = tmp_path / "events.avro"
+    with path.open("wb") as out:
+        fastavro.writer(out, current_schema(), events)
+    letters = tmp_path / "dead.jsonl"
+    stats = ingest(path, f"sqlite:///{tmp_path / 'store.db'}", letters)
+    assert (stats.read, stats.accepted, stats.rejected) == (3, 2, 1)
+    letter = json.loads(letters.read_text())
+    assert letter["source"] == f"{path}:#2"
+    assert letter["reason"] == "occurred_at_offset_minutes: 5000 is not a UTC offset"
+    assert json.loads(letter["raw"])["event_id"] == "av-2"
+
+    value = encode_record(current_schema(), CURRENT_SCHEMA_ID, far_offset(CREATED))
+    raw = WireDecoder().decode(value, "t/0/7")  # the same on Kafka: rejected, not raised
+    assert raw.error == "occurred_at_offset_minutes: 5000 is not a UTC offset"

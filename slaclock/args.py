@@ -6,6 +6,7 @@ something asked for that does not exist is :class:`NotFound` (exit 1).
 
 from __future__ import annotations
 
+import argparse
 from datetime import datetime
 
 from domain.instants import InstantError, parse_instant, parse_month
@@ -17,6 +18,31 @@ class UsageError(Exception):
 
 class NotFound(Exception):
     """What was asked for does not exist (exit 1)."""
+
+
+#: Options that name files: any bytes are a valid file name, so they are passed on as given.
+PATHS = ("files", "config", "dead_letter", "alerts")
+
+
+def valid_text(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` when every value (but file names) is text; :class:`UsageError` naming the
+    option otherwise. The shell passes bytes; Python turns those that are not UTF-8 into
+    lone surrogates, which no store or output can take."""
+    for name, value in vars(args).items():
+        if name in PATHS:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str) or item.isascii():
+                continue
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                offset = len(item[: exc.start].encode("utf-8", "surrogateescape"))
+                byte = item[exc.start].encode("utf-8", "surrogateescape")[0]
+                raise UsageError(
+                    f"{name}: not valid UTF-8: byte 0x{byte:02x} at offset {offset}"
+                ) from None
+    return args
 
 
 def instant(text: str, option: str) -> datetime:

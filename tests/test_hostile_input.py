@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -172,3 +173,27 @@ def test_an_avro_record_whose_offset_is_not_one_is_rejected_alone(tmp_path: Path
     value = encode_record(current_schema(), CURRENT_SCHEMA_ID, far_offset(CREATED))
     raw = WireDecoder().decode(value, "t/0/7")  # the same on Kafka: rejected, not raised
     assert raw.error == "occurred_at_offset_minutes: 5000 is not a UTC offset"
+
+
+# ------------------------------------------------------------------------- command line
+def test_arguments_that_are_not_utf8_are_refused_naming_the_option(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    base = [sys.executable, "-m", "slaclock", "--config", str(CONFIG), "--store", store]
+    for argv, message in [
+        (["ticket", b"T-\xff1"], "ticket_id: not valid UTF-8: byte 0xff at offset 2"),
+        (
+            ["report", "compliance", "--month", "2025-09", "--customer", b"\xed\xa0\x80"],
+            "customer: not valid UTF-8: byte 0xed at offset 0",
+        ),
+    ]:
+        done = subprocess.run([*base, *argv], capture_output=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 2
+        assert done.stderr.decode() == f"slaclock: error: {message}\n"
+    # a file name is any bytes: such a file is read
+    events = tmp_path / os.fsdecode(b"events-\xff.jsonl")
+    events.write_text(json.dumps(CREATED) + "\n")
+    done = subprocess.run(
+        [*base, "ingest", os.fsencode(events), "--json"], capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["accepted"] == 1

@@ -46,18 +46,29 @@ def parse_instant(text: object) -> datetime:
         if _NO_OFFSET.fullmatch(text):
             raise InstantError(f"{show(text)} has no UTC offset (like {EXAMPLE})")
         raise InstantError(f"{show(text)} is not an RFC 3339 timestamp with offset, like {EXAMPLE}")
+    try:
+        value = datetime.fromisoformat(text)  # the regular expression let only RFC 3339 by
+    except ValueError:
+        value = _rebuilt(text, match)
+    if FIRST_YEAR < int(match[1]) < LAST_YEAR:
+        return value  # in range whatever the offset (comparing aware instants is slow)
+    return check_range(value, text)
+
+
+def _rebuilt(text: str, match: re.Match[str]) -> datetime:
+    """What ``datetime.fromisoformat`` does not take as it is (a lower-case ``z``), or the
+    reason it is not a valid instant (February 30, hour 24, offset beyond 23:59)."""
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     micro = (fraction or "").ljust(6, "0")[:6]
     offset = "+00:00" if offset in ("Z", "z") else offset
     if int(offset[1:3]) > 23 or int(offset[4:]) > 59:
         raise InstantError(f"{show(text)} is not a valid instant (offset out of range)")
     try:
-        value = datetime.fromisoformat(
+        return datetime.fromisoformat(
             f"{year}-{month}-{day}T{hour}:{minute}:{second}.{micro}{offset}"
         )
     except ValueError as exc:
         raise InstantError(f"{show(text)} is not a valid instant ({exc})") from None
-    return check_range(value, text)
 
 
 def parse_month(text: str) -> str:

@@ -30,7 +30,7 @@ _RFC3339 = re.compile(_DATE_TIME + r"([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 _NO_OFFSET = re.compile(_DATE_TIME, re.ASCII)
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
-_END = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
+END = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)  # the first instant after the range
 
 
 class InstantError(ValueError):
@@ -83,7 +83,7 @@ def parse_month(text: str) -> str:
 
 def check_range(value: datetime, text: str | None = None) -> datetime:
     """``value`` if it lies in the supported range; :class:`InstantError` if not."""
-    if not _EARLIEST <= value < _END:
+    if not _EARLIEST <= value < END:
         shown = show(text) if text is not None else value.isoformat()
         raise InstantError(f"{shown} is outside the supported range ({SUPPORTED})")
     return value

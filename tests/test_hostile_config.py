@@ -15,12 +15,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.dead_letter import DeadLetterList
 from consumers.ingest import Ingestor
 from consumers.sources import read_events
+from domain.policy import Policy
 from projections.store import TicketStore
 from slaclock.config import ConfigError, read_policy
 from tests.conftest import CONFIG, EVENTS
@@ -78,6 +80,23 @@ HOSTILE_VALUES = [
     '{ "sun-mon" = "09:00-17:00" }',
     '{ "mon-fri" = ["09:00-12:00", "11:00-13:00"] }',
 ]
+#: Open tickets of every customer and priority at the end of the supported range: their
+#: deadlines are the furthest any configuration must serve.
+LAST_TICKETS = b"".join(
+    json.dumps(
+        {
+            "event_id": f"last-{customer}-{priority}",
+            "type": "ticket.created",
+            "ticket_id": f"LAST-{customer}-{priority}",
+            "occurred_at": "2199-12-31T23:59:59Z",
+            "customer_id": customer,
+            "priority": priority,
+        }
+    ).encode()
+    + b"\n"
+    for customer in ("acme", "globex", "initech", "umbrella", "hooli")
+    for priority in (1, 2, 3)
+)
 VALUES = st.one_of(
     st.sampled_from(HOSTILE_VALUES),
     st.text(max_size=8).map(lambda text: json.dumps(text, ensure_ascii=False)),
@@ -129,11 +148,31 @@ def test_a_mutated_configuration_is_refused_by_key_or_runs(data: bytes) -> None:
                 key, _, problem = rest.partition(": ")
                 assert key and problem and " " not in key.strip(), message
             return
-        store = TicketStore(f"sqlite:///{Path(tmp) / 'store.db'}", loaded.policy)
-        try:
-            ingestor = Ingestor(store, loaded.policy, DeadLetterList(), clock="event")
-            stats = ingestor.run(read_events(str(EVENTS)))
-        finally:
-            store.close()
-        assert stats.read == 31
-        assert stats.read == stats.accepted + stats.duplicates + stats.rejected
+        ingest(loaded.policy, EVENTS.read_bytes(), Path(tmp) / "store.db")
+        # a policy of its own: a calendar compiles every year from its earliest to its latest
+        ingest(read_policy(path).policy, LAST_TICKETS, Path(tmp) / "last.db")
+
+
+def ingest(policy: Policy, events: bytes, store_path: Path) -> None:
+    path = store_path.with_suffix(".jsonl")
+    path.write_bytes(events)
+    store = TicketStore(f"sqlite:///{store_path}", policy)
+    try:
+        ingestor = Ingestor(store, policy, DeadLetterList(), clock="event")
+        stats = ingestor.run(read_events(str(path)))
+    finally:
+        store.close()
+    assert stats.read == events.count(b"\n")
+    assert stats.read == stats.accepted + stats.duplicates + stats.rejected
+
+
+def test_a_target_no_calendar_can_serve_is_refused_naming_it(tmp_path: Path) -> None:
+    """A deadline beyond the years calendars serve would fail every event of its batch."""
+    path = tmp_path / "slaclock.toml"
+    path.write_text(TEXT.replace('2 = "6h", 3 = "9h"', '2 = "99999999h", 3 = "9h"', 1))
+    with pytest.raises(ConfigError) as caught:
+        read_policy(path)
+    assert str(caught.value) == (
+        f"{path}: plans.professional.targets.response.2: 99999999 h of open time is too long"
+        " (calendar office: deadline beyond the supported range (year 2200))"
+    )

@@ -468,7 +468,10 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
             seconds = parse_duration(args.duration)
         except ValueError as exc:
             raise UsageError(f"--duration: {exc}") from None
-        deadline = calendar.add(start, seconds)
+        try:
+            deadline = calendar.add(start, seconds)
+        except ValueError as exc:  # a deadline beyond the years calendars serve
+            raise UsageError(f"--duration: {exc}") from None
         _emit(args, {"deadline": deadline.isoformat()}, deadline.isoformat())
         return 0
     end = instant_arg(args.end, "--end")

@@ -143,3 +143,14 @@ def test_months_on_the_command_line_share_the_range(tmp_path: Path) -> None:
     done = cli.run("report", "compliance", "--month", "2200-01")
     assert done.returncode == 2
     assert "--month: '2200-01' is outside 1970-2199" in done.stderr
+
+
+def test_a_deadline_beyond_what_calendars_serve_is_a_usage_error(tmp_path: Path) -> None:
+    cli = Cli(CONFIG, f"sqlite:///{tmp_path / 'store.db'}", tmp_path)
+    last = "2199-12-31T12:00:00Z"
+    done = cli.run("calendar", "add", "office", "--start", last, "--duration", "100000h")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--duration: calendar office: deadline beyond the supported range" in done.stderr
+    assert cli.json("calendar", "add", "office", "--start", last, "--duration", "8h")[
+        "deadline"
+    ].startswith("2200-01-")

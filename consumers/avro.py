@@ -73,7 +73,8 @@ def to_record(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def from_record(name: str, record: dict[str, Any]) -> dict[str, Any]:
-    """A decoded Avro record as the JSON-shaped event ``consumers.events`` validates."""
+    """A decoded Avro record as the JSON-shaped event ``consumers.events`` validates;
+    ValueError (naming the field) when its offset cannot be one."""
     if name not in TYPE_FOR_RECORD:
         return {"type": name.rsplit(".", 1)[-1], **record}
     event = {k: v for k, v in record.items() if v is not None and k != "occurred_at_offset_minutes"}
@@ -81,6 +82,8 @@ def from_record(name: str, record: dict[str, Any]) -> dict[str, Any]:
     occurred = record.get("occurred_at")
     minutes = record.get("occurred_at_offset_minutes")
     if isinstance(occurred, datetime) and minutes is not None:
+        if not -24 * 60 < minutes < 24 * 60:
+            raise ValueError(f"occurred_at_offset_minutes: {minutes} is not a UTC offset")
         event["occurred_at"] = occurred.astimezone(timezone(timedelta(minutes=minutes)))
     return event
 

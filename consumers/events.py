@@ -22,6 +22,7 @@ from pydantic import (
 
 from domain import facts as F
 from domain.facts import Fact
+from domain.instants import check_range, parse_instant
 from domain.policy import Policy
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
@@ -57,18 +58,11 @@ class TicketEvent(BaseModel):
     @field_validator("occurred_at", mode="before")
     @classmethod
     def _rfc3339_with_offset(cls, value: Any) -> datetime:
-        if isinstance(value, datetime):
-            parsed = value
-        elif isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                raise ValueError(f"{value!r} is not an RFC 3339 timestamp") from None
-        else:
-            raise ValueError(f"expected an RFC 3339 timestamp string, got {value!r}")
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            raise ValueError(f"{value!r} has no UTC offset")
-        return parsed
+        if isinstance(value, datetime):  # Avro records carry a datetime already
+            if value.utcoffset() is None:
+                raise ValueError(f"{value.isoformat()!r} has no UTC offset")
+            return check_range(value)
+        return parse_instant(value)
 
     @field_validator("type")
     @classmethod
@@ -76,6 +70,9 @@ class TicketEvent(BaseModel):
         if value not in F.EVENT_TYPES:
             raise ValueError(f"unknown event type {value!r}, expected one of {list(F.EVENT_TYPES)}")
         return value
+
+
+_FIELDS = frozenset(TicketEvent.model_fields)
 
 
 def _reason(exc: ValidationError) -> str:
@@ -100,8 +97,39 @@ def parse_json(raw: str | bytes) -> dict[str, Any]:
     return data
 
 
+def check_text(data: dict[str, Any]) -> None:
+    """:class:`Rejected` naming the field when a string field of the event cannot be stored
+    as text: a lone surrogate (JSON allows ``"\\ud800"``; it is not Unicode, so not UTF-8)
+    or a NUL character (PostgreSQL text cannot hold one). Unknown fields are ignored, as
+    everywhere."""
+    for field, value in data.items():
+        if (
+            type(value) is not str
+            or field not in _FIELDS
+            or ("\x00" not in value and value.isascii())
+        ):
+            continue  # the common case, kept cheap: this runs for every string of every event
+        if "\x00" in value:
+            raise Rejected(f"{field}: contains U+0000 (NUL) at character {value.index(chr(0))}")
+        if (where := _surrogate(value)) is not None:
+            raise Rejected(
+                f"{field}: not valid Unicode: lone surrogate U+{ord(value[where]):04X}"
+                f" at character {where}"
+            )
+
+
+def _surrogate(text: str) -> int | None:
+    """The index of the first lone surrogate in ``text``, None if there is none."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
     """Validate a decoded event against the contract and the policy: (ticket_id, fact)."""
+    check_text(data)
     try:
         event = TicketEvent.model_validate(data)
     except ValidationError as exc:

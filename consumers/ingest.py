@@ -265,7 +265,7 @@ class Ingestor:
                 where = {fact.event_id: (index, raw) for index, raw, fact in items}
                 for fact, reason in outcome.rejected:
                     for index, raw in [where[fact.event_id], *copies[fact.event_id]]:
-                        rejected.append((index, raw.source, reason, raw.text()))
+                        rejected.append((index, raw.source, reason, raw.text(), raw.raw_bytes))
             if not outcome.accepted:
                 continue
             for fact in outcome.accepted:
@@ -278,7 +278,7 @@ class Ingestor:
                 source = f"ticket {ticket_id} (stored event)"
                 for pending, why in outcome.voided:
                     voided += 1
-                    rejected.append((creation, source, why, _fact_json(ticket_id, pending)))
+                    rejected.append((creation, source, why, _fact_json(ticket_id, pending), None))
             waiting[ticket_id] = 0 if ticket.created else len(outcome.accepted)
 
         watermark = self._advance(recorded_at, accepted)
@@ -286,7 +286,7 @@ class Ingestor:
         counters = _counters(
             accepted=len(event_ids),
             duplicates=duplicates,
-            rejected=[reason for _, _, reason, _ in rejected],
+            rejected=[reason for _, _, reason, _, _ in rejected],
             alerts=alerts,
         )
         in_order = sorted(rejected, key=lambda r: r[0])
@@ -351,15 +351,16 @@ class Ingestor:
             else:
                 self._waiting.pop(ticket_id, None)
         self.stats.pending = sum(self._waiting.values())
-        for _, source, reason, text in sorted(p.rejected, key=lambda r: r[0]):
-            self.dead_letter.send(source, reason, text)
+        for _, source, reason, text, raw_bytes in sorted(p.rejected, key=lambda r: r[0]):
+            self.dead_letter.send(source, reason, text, raw_bytes=raw_bytes)
         self.dead_letter.flush()
 
 
 DecodedFact = tuple[int, RawEvent, str, Fact]
 """An event that passed validation: its index in the batch, as received, ticket id, fact."""
-Rejection = tuple[int, str, str, str]
-"""An event that did not: its index in the batch, source, reason, text for the dead letter."""
+Rejection = tuple[int, str, str, str, bytes | None]
+"""An event that did not: its index in the batch, source, reason, text for the dead letter,
+and the exact bytes when they are not valid UTF-8 (the text then has replacements)."""
 
 
 @dataclass
@@ -402,7 +403,7 @@ def decode(batch: Sequence[RawEvent], policy: Policy) -> Decoded:
             data = raw.data if raw.data is not None else parse_json(raw.raw)
             ticket_id, fact = to_fact(data, policy)
         except Rejected as exc:
-            rejected.append((index, raw.source, exc.reason, raw.text()))
+            rejected.append((index, raw.source, exc.reason, raw.text(), raw.raw_bytes))
             continue
         facts.append((index, raw, ticket_id, fact))
     return Decoded(len(batch), facts, rejected)

@@ -728,7 +728,7 @@ class KafkaIngest:
         self._seq += len(rejected)
         return [
             dead_letter_of(self._records.get(source), source, reason, text, now, seq)
-            for seq, (_, source, reason, text) in enumerate(rejected, start=first)
+            for seq, (_, source, reason, text, _) in enumerate(rejected, start=first)
         ]
 
     def _relay(self) -> None:

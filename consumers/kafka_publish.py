@@ -18,12 +18,12 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 from consumers.avro import CURRENT_SCHEMA_ID, to_json_text
 from consumers.kafka_wire import encode_avro
 from consumers.sources import RawEvent, read_events
+from domain.instants import InstantError, parse_instant
 
 log = logging.getLogger("slaclock.kafka.publish")
 
@@ -50,6 +50,8 @@ class Unpublishable(Exception):
 
 def message(raw: RawEvent, fmt: str) -> tuple[bytes | None, bytes]:
     """(key, value) of one event in ``fmt``; :class:`Unpublishable` when it cannot be."""
+    if raw.raw_bytes is not None and fmt == "json":  # not UTF-8: sent as is, as poison
+        return None, raw.raw_bytes
     if raw.error is not None:
         raise Unpublishable(raw.error)
     data: Any = raw.data
@@ -61,7 +63,7 @@ def message(raw: RawEvent, fmt: str) -> tuple[bytes | None, bytes]:
                 return None, raw.raw.encode("utf-8")
             raise Unpublishable(f"not valid JSON: {exc}") from None
     ticket_id = data.get("ticket_id") if isinstance(data, dict) else None
-    key = ticket_id.encode("utf-8") if isinstance(ticket_id, str) else None
+    key = _utf8(ticket_id) if isinstance(ticket_id, str) else None
     if fmt == "json":
         value = raw.raw if raw.data is None else to_json_text(data)
         return key, value.encode("utf-8")
@@ -70,15 +72,21 @@ def message(raw: RawEvent, fmt: str) -> tuple[bytes | None, bytes]:
     occurred = data.get("occurred_at")
     if isinstance(occurred, str):
         try:
-            parsed = datetime.fromisoformat(occurred)
-        except ValueError:
-            raise Unpublishable(f"occurred_at: {occurred!r} is not a timestamp") from None
-        if parsed.utcoffset() is None:
-            raise Unpublishable(f"occurred_at: {occurred!r} has no UTC offset")
+            parse_instant(occurred)
+        except InstantError as exc:
+            raise Unpublishable(f"occurred_at: {exc}") from None
     try:
         return key, encode_avro(data, CURRENT_SCHEMA_ID)
     except Exception as exc:  # to_record / fastavro: missing keys, wrong types, unknown type
         raise Unpublishable(f"cannot encode as Avro: {type(exc).__name__}: {exc}") from None
+
+
+def _utf8(text: str) -> bytes | None:
+    """``text`` as UTF-8, None when it is not valid Unicode (a lone surrogate): no key."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
 
 
 def publish_events(

@@ -31,7 +31,7 @@ import fastavro
 from consumers.avro import CURRENT_SCHEMA_ID, from_record, schema_by_id, to_record
 from consumers.schema_registry import RegistryAccess, RegistryClient
 from consumers.schema_registry import RegistryUnavailable as RegistryUnavailable  # re-exported
-from consumers.sources import RawEvent
+from consumers.sources import RawEvent, from_bytes
 
 MAGIC = 0
 HEADER = struct.Struct(">bI")  # magic byte, schema id
@@ -104,15 +104,7 @@ class WireDecoder:
             return RawEvent(source=source, raw="", error="empty message value (tombstone)")
         if value[0] == MAGIC:
             return self._avro(value, source)
-        try:
-            text = value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return RawEvent(
-                source=source,
-                raw=value.decode("utf-8", errors="replace"),
-                error=f"neither Confluent Avro (magic byte 0) nor UTF-8 JSON: {exc}",
-            )
-        return RawEvent(source=source, raw=text)
+        return from_bytes(value, source)
 
     def _avro(self, value: bytes, source: str) -> RawEvent:
         if len(value) < HEADER.size:
@@ -144,8 +136,12 @@ class WireDecoder:
         if not isinstance(item, tuple):
             return RawEvent(source=source, raw="", error=f"schema id {schema_id}: not a union")
         name, record = item
+        try:
+            event = from_record(name, record)
+        except ValueError as exc:
+            return RawEvent(source=source, raw="", error=str(exc))
         # ``raw`` stays empty: a dead letter carries the original bytes, not a re-encoding.
-        return RawEvent(source=source, raw="", data=from_record(name, record))
+        return RawEvent(source=source, raw="", data=event)
 
 
 def encode_avro(event: dict[str, Any], schema_id: int = CURRENT_SCHEMA_ID) -> bytes:

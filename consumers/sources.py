@@ -23,12 +23,14 @@ AVRO_MAGIC = b"Obj\x01"
 @dataclass(frozen=True, slots=True)
 class RawEvent:
     """One event as received. ``data`` is set when the format was already decoded (Avro);
-    ``error`` when it could not be decoded at all."""
+    ``error`` when it could not be decoded at all; ``raw_bytes`` holds the exact bytes when
+    they are not valid UTF-8 (``raw`` then shows them with replacement characters)."""
 
     source: str
     raw: str
     data: dict[str, Any] | None = None
     error: str | None = None
+    raw_bytes: bytes | None = None
 
     def text(self) -> str:
         """The event as text for a dead letter: the original line, or the decoded record
@@ -54,11 +56,25 @@ def read_events(path: str) -> Iterator[RawEvent]:
             yield from _jsonl(stream, name)
 
 
+def from_bytes(data: bytes, source: str) -> RawEvent:
+    """One JSON text as received: strictly UTF-8, or an event with ``error`` naming the first
+    bad byte and its offset, the readable text and the exact bytes (never a silent repair)."""
+    try:
+        return RawEvent(source=source, raw=data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return RawEvent(
+            source=source,
+            raw=data.decode("utf-8", errors="replace"),  # readable only: the error says so
+            error=f"not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            raw_bytes=data,
+        )
+
+
 def _jsonl(stream: BinaryIO, name: str) -> Iterator[RawEvent]:
     for number, line in enumerate(stream, start=1):
-        text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-        if text.strip():
-            yield RawEvent(source=f"{name}:{number}", raw=text)
+        line = line.rstrip(b"\r\n")
+        if line.strip():
+            yield from_bytes(line, f"{name}:{number}")
 
 
 def _avro(stream: BinaryIO, name: str) -> Iterator[RawEvent]:
@@ -67,11 +83,19 @@ def _avro(stream: BinaryIO, name: str) -> Iterator[RawEvent]:
         reader = fastavro.reader(stream, return_record_name=True)
         for number, item in enumerate(reader, start=1):
             record_name, record = item if isinstance(item, tuple) else ("", item)
-            event = from_record(record_name, record)
-            yield RawEvent(source=f"{name}:#{number}", raw="", data=event)
+            yield _avro_event(record_name, record, f"{name}:#{number}")
     except Exception as exc:  # fastavro raises many kinds for a damaged file
         yield RawEvent(
             source=f"{name}:#{number + 1}",
             raw="",
             error=f"not a readable Avro record: {exc}",
         )
+
+
+def _avro_event(record_name: str, record: dict[str, Any], source: str) -> RawEvent:
+    """One readable Avro record; one that cannot be an event (an offset out of range) is
+    rejected alone, and the file reads on."""
+    try:
+        return RawEvent(source=source, raw="", data=from_record(record_name, record))
+    except ValueError as exc:
+        return RawEvent(source=source, raw=to_json_text(record), error=str(exc))

@@ -6,7 +6,10 @@ something asked for that does not exist is :class:`NotFound` (exit 1).
 
 from __future__ import annotations
 
+import argparse
 from datetime import datetime
+
+from domain.instants import InstantError, parse_instant, parse_month
 
 
 class UsageError(Exception):
@@ -17,21 +20,43 @@ class NotFound(Exception):
     """What was asked for does not exist (exit 1)."""
 
 
+#: Options that name files: any bytes are a valid file name, so they are passed on as given.
+PATHS = ("files", "config", "dead_letter", "alerts")
+
+
+def valid_text(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` when every value (but file names) is text; :class:`UsageError` naming the
+    option otherwise. The shell passes bytes; Python turns those that are not UTF-8 into
+    lone surrogates, which no store or output can take."""
+    for name, value in vars(args).items():
+        if name in PATHS:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str) or item.isascii():
+                continue
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                offset = len(item[: exc.start].encode("utf-8", "surrogateescape"))
+                byte = item[exc.start].encode("utf-8", "surrogateescape")[0]
+                raise UsageError(
+                    f"{name}: not valid UTF-8: byte 0x{byte:02x} at offset {offset}"
+                ) from None
+    return args
+
+
 def instant(text: str, option: str) -> datetime:
-    """An RFC 3339 timestamp with UTC offset from ``option``."""
+    """An RFC 3339 timestamp with UTC offset from ``option``, in the supported range
+    (see ``domain.instants``)."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not an RFC 3339 timestamp") from None
-    if value.tzinfo is None:
-        raise UsageError(f"{option}: {text!r} has no UTC offset")
-    return value
+        return parse_instant(text)
+    except InstantError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def month(text: str, option: str = "--month") -> str:
-    """A ``YYYY-MM`` month."""
+    """A ``YYYY-MM`` month in the supported years."""
     try:
-        datetime.strptime(text, "%Y-%m")
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not a month like 2025-09") from None
-    return text
+        return parse_month(text)
+    except InstantError as exc:
+        raise UsageError(f"{option}: {exc}") from None

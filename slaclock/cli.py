@@ -48,7 +48,7 @@ from slaclock import (
     kafka_commands,
     replay_commands,
 )
-from slaclock.args import NotFound, UsageError
+from slaclock.args import NotFound, UsageError, valid_text
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
@@ -468,7 +468,10 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
             seconds = parse_duration(args.duration)
         except ValueError as exc:
             raise UsageError(f"--duration: {exc}") from None
-        deadline = calendar.add(start, seconds)
+        try:
+            deadline = calendar.add(start, seconds)
+        except ValueError as exc:  # a deadline beyond the years calendars serve
+            raise UsageError(f"--duration: {exc}") from None
         _emit(args, {"deadline": deadline.isoformat()}, deadline.isoformat())
         return 0
     end = instant_arg(args.end, "--end")
@@ -491,7 +494,7 @@ def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = valid_text(_parser().parse_args(argv))
     try:
         return _run_command(args)
     except STORE_FAILURES as exc:  # lost during the command: its transaction was rolled back

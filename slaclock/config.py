@@ -21,6 +21,7 @@ from domain.calendar import BusinessCalendar
 from domain.durations import parse_duration
 from domain.holiday_rules import HolidayRule
 from domain.hour_account import BillingRule
+from domain.instants import END as RANGE_END
 from domain.policy import (
     METRICS,
     Contract,
@@ -131,7 +132,11 @@ def read_policy(path: str | Path) -> LoadedPolicy:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}: not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+            f" (line {line})"
+        ) from None
     return parse_policy(text, str(path))
 
 
@@ -325,6 +330,32 @@ def _hours(cfg: HoursConfig, key: str) -> HourAccountPlan:
     )
 
 
+def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None:
+    """Every target must end within the years calendars serve, even when its clock starts
+    at the last supported instant: a deadline no calendar can compute would fail the
+    events of a whole batch. Checked once per calendar, with its longest target, on a
+    fresh copy (the real calendar compiles only the years the events need)."""
+    longest: dict[int, tuple[BusinessCalendar, int, str]] = {}
+    for name, plan in plans.items():
+        for metric, row in plan.targets.items():
+            for priority, target in row.items():
+                key = f"plans.{name}.targets.{metric}.{priority}"
+                if configs[name].service_level is not None:
+                    key = f"plans.{name}.service_level"
+                known = longest.get(id(target.calendar))
+                if known is None or target.seconds > known[1]:
+                    longest[id(target.calendar)] = (target.calendar, target.seconds, key)
+    for calendar, seconds, key in longest.values():
+        probe = BusinessCalendar(
+            calendar.name, calendar.timezone, calendar.hours, calendar.holidays, calendar.closed
+        )
+        try:
+            probe.add(RANGE_END, seconds)
+        except ValueError as exc:
+            hours = f"{seconds / 3600:.10g} h"
+            raise _KeyError(key, f"{hours} of open time is too long ({exc})") from None
+
+
 def build_policy(cfg: FileConfig) -> Policy:
     """Turn a shape-checked configuration into the domain's Policy."""
     if not cfg.priorities:
@@ -335,6 +366,7 @@ def build_policy(cfg: FileConfig) -> Policy:
         )
     calendars = {name: _calendar(name, c) for name, c in cfg.calendars.items()}
     plans = {name: _plan(name, p, calendars, cfg.priorities) for name, p in cfg.plans.items()}
+    _check_reach(plans, cfg.plans)
     contracts = []
     for i, c in enumerate(cfg.contracts):
         if c.plan not in plans:

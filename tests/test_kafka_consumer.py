@@ -189,7 +189,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_is_processed(
     ]
     send_all(messages, topic)
     poison = {
-        1: "neither Confluent Avro",
+        1: "not valid UTF-8: byte 0x93 at offset 0",
         2: "schema id 999: unknown",
         3: "priority: 7 is not one of [1, 2, 3]",
         5: "not a readable Avro record",

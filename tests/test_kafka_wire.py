@@ -101,7 +101,7 @@ def test_json_values_pass_through_as_text() -> None:
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
-        (b"\xff\xfe\x00garbage", "neither Confluent Avro (magic byte 0) nor UTF-8 JSON"),
+        (b"\xff\xfe\x00garbage", "not valid UTF-8: byte 0xff at offset 0"),
         (b"\x00\x00\x00\x00\x63" + encode_avro(EVENT)[5:], "schema id 99: unknown"),
         (b"\x00\x00\x00", "shorter than 5 bytes"),
         (encode_avro(EVENT)[:12], "not a readable Avro record of schema id 3"),

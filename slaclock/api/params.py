@@ -3,20 +3,17 @@ with the parameter it is about (``"as_of: ..."``), answered as a 4xx, never a 50
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from domain.instants import InstantError, parse_instant, parse_month
 from domain.policy import Policy
 from projections import answers
 from projections.queries import Queries
 from projections.store import TicketStore
 from slaclock.config import ConfigError, parse_policy
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
-_MONTH = re.compile(r"\d{4}-\d{2}")
-FIRST_YEAR, LAST_YEAR = 1970, 2099
 MAX_ID = 128
 
 
@@ -34,33 +31,24 @@ def bad(parameter: str, problem: str) -> ApiError:
 
 
 def instant(text: str | None, parameter: str) -> datetime | None:
-    """An RFC 3339 timestamp with a UTC offset, between 1970 and 2099 (None: not given)."""
+    """An RFC 3339 timestamp with a UTC offset in the supported range (see
+    ``domain.instants``; None: not given)."""
     if text is None:
         return None
-    if not _RFC3339.fullmatch(text):
-        raise bad(
-            parameter,
-            f"{_show(text)} is not an RFC 3339 timestamp with offset,"
-            " like 2025-10-06T12:00:00+02:00",
-        )
     try:
-        value = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
-        year = value.astimezone(UTC).year
-    except (ValueError, OverflowError) as exc:
-        raise bad(parameter, f"{_show(text)} is not a valid instant ({exc})") from None
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise bad(parameter, f"{_show(text)} is outside {FIRST_YEAR}-{LAST_YEAR}")
-    return value
+        return parse_instant(text)
+    except InstantError as exc:
+        raise bad(parameter, str(exc)) from None
 
 
 def month(text: str | None, parameter: str = "month") -> str | None:
+    """A ``YYYY-MM`` month in the supported years (None: not given)."""
     if text is None:
         return None
-    if not _MONTH.fullmatch(text) or not 1 <= int(text[5:]) <= 12:
-        raise bad(parameter, f"{_show(text)} is not a month like 2025-09 (YYYY-MM)")
-    if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
-        raise bad(parameter, f"{_show(text)} is outside {FIRST_YEAR}-{LAST_YEAR}")
-    return text
+    try:
+        return parse_month(text)
+    except InstantError as exc:
+        raise bad(parameter, str(exc)) from None
 
 
 def identifier(text: str | None, parameter: str) -> str | None:
@@ -80,10 +68,6 @@ def month_index(text: str) -> int:
 
 def month_name(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def _show(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,4 +101,3 @@ def queries_for(
 
 def _stored_policy(text: str, name: str) -> Policy:
     return parse_policy(text, name).policy
-

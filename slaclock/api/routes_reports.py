@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from domain.instants import FIRST_YEAR
 from projections.reports import compliance, metric_totals, month_outcomes
 from slaclock.api import models, params
 from slaclock.api.answers import compliance_answer, credits_answer
@@ -140,5 +141,5 @@ def _check_months(start: int, end: int) -> None:
         )
     if end - start + 1 > MAX_MONTHS:
         raise params.bad("from", f"at most {MAX_MONTHS} months from `from` to `to`")
-    if start < params.month_index(f"{params.FIRST_YEAR}-01"):
-        raise params.bad("from", f"{params.month_name(start)} is before {params.FIRST_YEAR}")
+    if start < params.month_index(f"{FIRST_YEAR}-01"):
+        raise params.bad("from", f"{params.month_name(start)} is before {FIRST_YEAR}")

@@ -31,8 +31,10 @@ from domain.durations import parse_duration
 from domain.explain import explain
 from domain.policy import Policy
 from projections.answers import compliance_answer, credits_answer, queries_for
+from projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
 from projections.hours import NoHourAccount, statements
 from projections.ledger import month_still_open
+from projections.policy_versions import adopt_policy
 from projections.queries import Queries
 from projections.render import (
     explain_json,
@@ -40,7 +42,7 @@ from projections.render import (
     ledger_entry_json,
     ticket_json,
 )
-from projections.store import STORE_FAILURES, StoreError, StoreUnavailable, TicketStore
+from projections.store import TicketStore
 from slaclock import (
     api_commands,
     dead_letter_commands,
@@ -480,7 +482,7 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
 def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
     """Open the store and bring its read model in line with the configuration."""
     store = TicketStore(url, loaded.policy)
-    rebuilt = store.adopt_policy(loaded.version, loaded.text, int(time.time()))
+    rebuilt = adopt_policy(store, loaded.version, loaded.text, int(time.time()))
     if rebuilt:
         print(
             f"slaclock: the configuration changed (policy version {loaded.version}); "

@@ -53,7 +53,7 @@ from slaclock import (
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
-from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
+from slaclock.config import ConfigError, LoadedPolicy, policy_from_text, read_policy
 from slaclock.output import credits_human, explain_human, hours_human, table
 
 PARALLEL_FROM_BYTES = 8 * 2**20
@@ -238,7 +238,7 @@ def cmd_ingest(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStor
     progress = bar.update if bar else None
     for path in args.files:
         if _in_process(args.decoder, path):
-            factory = partial(_policy_from_text, loaded.text, args.config)
+            factory = partial(policy_from_text, loaded.text, args.config)
             ingestor.run_decoded(decoded_batches(path, factory, args.batch_size), progress)
         else:
             ingestor.run(read_events(path), progress)
@@ -261,11 +261,6 @@ def _in_process(decoder: str, path: str) -> bool:
     if path == "-" or decoder == "inline":
         return False
     return decoder == "process" or Path(path).stat().st_size >= PARALLEL_FROM_BYTES
-
-
-def _policy_from_text(text: str, source: str) -> Policy:
-    """The policy of a configuration text (picklable, for the decoding process)."""
-    return parse_policy(text, source).policy
 
 
 def _ingestor(
@@ -353,11 +348,7 @@ def _queries(args: argparse.Namespace, policy: Policy, store: TicketStore) -> Qu
     if getattr(args, "known_at", None):
         known_at = int(instant_arg(args.known_at, "--known-at").timestamp())
     version = store.policy_version()
-    return queries_for(store, policy, version, known_at, _stored_policy)
-
-
-def _stored_policy(text: str, name: str) -> Policy:
-    return parse_policy(text, name).policy
+    return queries_for(store, policy, version, known_at, policy_from_text)
 
 
 def cmd_ticket(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
@@ -510,7 +501,7 @@ def _run_command(args: argparse.Namespace) -> int:
             args,
             policy,
             lambda: open_store(args.store, loaded),
-            partial(_policy_from_text, loaded.text, args.config),
+            partial(policy_from_text, loaded.text, args.config),
         )
     if args.command == "calendar":
         return cmd_calendar(args, policy)

@@ -113,4 +113,3 @@ def queries_for(
         return answers.queries_for(store, policy, version, known, policy_from_text)
     except ConfigError as exc:  # a stored policy this version cannot read any more
         raise ApiError(501, f"known_at: {exc}") from None
-

@@ -70,7 +70,8 @@ from consumers.kafka_wire import RegistryUnavailable
 from consumers.schema_registry import RegistryAccess
 from domain.policy import Policy
 from projections.dead_letters import DeadLetter, last_seq
-from projections.store import TicketStore, end_offset_key
+from projections.meta import end_offset_key
+from projections.store import TicketStore
 
 log = logging.getLogger("slaclock.kafka.consume")
 
@@ -78,7 +79,7 @@ log = logging.getLogger("slaclock.kafka.consume")
 def _transient_errors() -> tuple[type[BaseException], ...]:
     import psycopg
 
-    from projections.store import StoreUnavailable
+    from projections.event_store import StoreUnavailable
 
     return (
         PersistenceError,

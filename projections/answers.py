@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.policy import Policy
 from projections import reports
+from projections.policy_versions import policy_at
 from projections.queries import Queries
 from projections.render import compliance_json, credits_json
 from projections.store import TicketStore
@@ -39,7 +40,7 @@ def queries_for(
     current = store.policy_version()
     if known_at is None:
         return Queries(store, policy, version=version, rows_current=current == version)
-    then = store.policy_at(known_at)
+    then = policy_at(store, known_at)
     if then is None or then[0] == version:
         return Queries(
             store, policy, known_at=known_at, version=version, rows_current=current == version

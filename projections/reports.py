@@ -1,4 +1,4 @@
-"""Compliance and credit reports for a month (contract section 4)."""
+"""Compliance and credit reports for a month, computed from the outcomes of its clocks."""
 
 from __future__ import annotations
 

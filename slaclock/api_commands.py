@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.policy import Policy
+from projections.api_tokens import TokenStore
 from projections.queries import Queries
 from projections.queue import ORDERS, queue_json, work_queue
 from projections.store import TicketStore
 from slaclock.api import params as P
 from slaclock.api.cache import REPORT_CACHE_SECONDS
-from slaclock.api.tokens import TokenStore
 from slaclock.output import table
 
 COMMANDS = ("serve", "queue", "token")

@@ -31,8 +31,10 @@ from domain.durations import parse_duration
 from domain.explain import explain
 from domain.policy import Policy
 from projections.answers import compliance_answer, credits_answer, queries_for
+from projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
 from projections.hours import NoHourAccount, statements
 from projections.ledger import month_still_open
+from projections.policy_versions import adopt_policy
 from projections.queries import Queries
 from projections.render import (
     explain_json,
@@ -40,7 +42,7 @@ from projections.render import (
     ledger_entry_json,
     ticket_json,
 )
-from projections.store import STORE_FAILURES, StoreError, StoreUnavailable, TicketStore
+from projections.store import TicketStore
 from slaclock import (
     api_commands,
     dead_letter_commands,
@@ -51,7 +53,7 @@ from slaclock import (
 from slaclock.args import NotFound, UsageError, valid_text
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
-from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
+from slaclock.config import ConfigError, LoadedPolicy, policy_from_text, read_policy
 from slaclock.output import credits_human, explain_human, hours_human, table
 
 PARALLEL_FROM_BYTES = 8 * 2**20
@@ -236,7 +238,7 @@ def cmd_ingest(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStor
     progress = bar.update if bar else None
     for path in args.files:
         if _in_process(args.decoder, path):
-            factory = partial(_policy_from_text, loaded.text, args.config)
+            factory = partial(policy_from_text, loaded.text, args.config)
             ingestor.run_decoded(decoded_batches(path, factory, args.batch_size), progress)
         else:
             ingestor.run(read_events(path), progress)
@@ -259,11 +261,6 @@ def _in_process(decoder: str, path: str) -> bool:
     if path == "-" or decoder == "inline":
         return False
     return decoder == "process" or Path(path).stat().st_size >= PARALLEL_FROM_BYTES
-
-
-def _policy_from_text(text: str, source: str) -> Policy:
-    """The policy of a configuration text (picklable, for the decoding process)."""
-    return parse_policy(text, source).policy
 
 
 def _ingestor(
@@ -351,11 +348,7 @@ def _queries(args: argparse.Namespace, policy: Policy, store: TicketStore) -> Qu
     if getattr(args, "known_at", None):
         known_at = int(instant_arg(args.known_at, "--known-at").timestamp())
     version = store.policy_version()
-    return queries_for(store, policy, version, known_at, _stored_policy)
-
-
-def _stored_policy(text: str, name: str) -> Policy:
-    return parse_policy(text, name).policy
+    return queries_for(store, policy, version, known_at, policy_from_text)
 
 
 def cmd_ticket(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
@@ -483,7 +476,7 @@ def cmd_calendar(args: argparse.Namespace, policy: Policy) -> int:
 def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
     """Open the store and bring its read model in line with the configuration."""
     store = TicketStore(url, loaded.policy)
-    rebuilt = store.adopt_policy(loaded.version, loaded.text, int(time.time()))
+    rebuilt = adopt_policy(store, loaded.version, loaded.text, int(time.time()))
     if rebuilt:
         print(
             f"slaclock: the configuration changed (policy version {loaded.version}); "
@@ -511,7 +504,7 @@ def _run_command(args: argparse.Namespace) -> int:
             args,
             policy,
             lambda: open_store(args.store, loaded),
-            partial(_policy_from_text, loaded.text, args.config),
+            partial(policy_from_text, loaded.text, args.config),
         )
     if args.command == "calendar":
         return cmd_calendar(args, policy)

@@ -161,6 +161,12 @@ def parse_policy(text: str, source: str) -> LoadedPolicy:
     return LoadedPolicy(policy, version, text)
 
 
+def policy_from_text(text: str, source: str) -> Policy:
+    """The policy of a configuration text (``source`` names it in messages): a stored policy
+    version's text, or the configuration handed to the decoding process (picklable)."""
+    return parse_policy(text, source).policy
+
+
 class _KeyError(Exception):
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"{key}: {problem}")

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.policy import Policy
-from projections.store import TicketStore, store_env
+from projections.event_store import store_env
+from projections.store import TicketStore
 from slaclock import registry_options
 from slaclock.args import UsageError
 

@@ -18,17 +18,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from projections.derived_tables import REBUILT
+from projections.event_pages import EventPages, snapshot
+from projections.rebuild import ReplayError, rebuild
 from projections.render import instant
 from projections.store import TicketStore
-from projections.verify import (
-    REBUILT,
-    EventStore,
-    ReplayError,
-    VerifyResult,
-    rebuild,
-    snapshot,
-    verify,
-)
+from projections.verify import VerifyResult, verify
 from projections.whatif import Side, what_if
 from slaclock.args import UsageError
 from slaclock.args import instant as instant_arg
@@ -169,7 +164,7 @@ def _replay(args: argparse.Namespace, store: TicketStore) -> int:
         from tqdm import tqdm
 
         with snapshot(store) as cursor:
-            total = EventStore(store).count(cursor)
+            total = EventPages(store).count(cursor)
         bar = tqdm(total=total, unit=" tickets", file=sys.stderr)
     result = rebuild(store, batch_size=args.batch_size, progress=bar.update if bar else None)
     if bar:

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
+from projections.api_tokens import TokenStore
 from projections.store import TicketStore
-from slaclock.api.tokens import TokenStore
 from slaclock.config import load_policy
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 

@@ -95,7 +95,8 @@ def test_consumer_lag_and_alert_watermark(server: ApiServer) -> None:
     (end minus the stored position) and when it was measured, and the alert watermark."""
     from eventsourcing.persistence import Tracking
 
-    from projections.store import TicketStore, end_offset_key
+    from projections.meta import end_offset_key
+    from projections.store import TicketStore
     from slaclock.config import load_policy
 
     policy, _ = load_policy(str(server.cli.config))

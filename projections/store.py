@@ -39,6 +39,7 @@ from domain.clocks import TicketSnapshot, evaluate
 from domain.facts import WORK_LOGGED
 from domain.policy import Policy
 from domain.ticket import Ticket, ticket_uuid
+from projections import schema_version
 from projections import tables as T
 from projections.ledger import LedgerEntry
 from projections.tables import Dialect
@@ -333,6 +334,11 @@ class TicketStore:
         self.dialect: Dialect = recorder.dialect  # type: ignore[attr-defined]
         self.datastore = recorder.datastore  # type: ignore[attr-defined]
         self._watermark: int | None = None
+        try:
+            schema_version.ensure(self.datastore, self.dialect)
+        except schema_version.NewerSchemaError as exc:
+            self.app.close()
+            raise StoreError(f"store {_redact(url)}: {exc}") from None
 
     def close(self) -> None:
         self.app.close()

@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from projections.render import (
     ticket_json,
 )
 from projections.store import STORE_FAILURES, StoreError, StoreUnavailable, TicketStore
-from slaclock import api_commands, exit_codes, kafka_commands, replay_commands
+from slaclock import api_commands, exit_codes, kafka_commands, replay_commands, versions
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
@@ -73,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         help="sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
     )
     parser.add_argument(
-        "--version", action="version", version=_version(), help="print the versions and exit"
+        "--version", action="version", version=versions.text(), help="print the versions and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -177,17 +176,6 @@ def _parser() -> argparse.ArgumentParser:
     api_commands.register(commands)
     replay_commands.register(commands)
     return parser
-
-
-def _version() -> str:
-    """slaclock's version and that of the holiday data its calendars use."""
-    found = []
-    for name in ("slaclock", "holidays"):
-        try:
-            found.append(version(name))
-        except PackageNotFoundError:  # running from a source tree that is not installed
-            found.append("unknown")
-    return f"slaclock {found[0]} (holidays {found[1]})"
 
 
 def _alert_options(p: argparse.ArgumentParser, clock: str) -> None:
@@ -484,6 +472,9 @@ def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
+    if (answer := versions.requested(sys.argv[1:] if argv is None else argv)) is not None:
+        print(answer)
+        return 0
     args = _parser().parse_args(argv)
     try:
         return _run_command(args)

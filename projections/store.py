@@ -34,6 +34,7 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder
 from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL
 
+import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
 from domain.alerts import next_alert_at
 from domain.clocks import TicketSnapshot, evaluate
 from domain.facts import WORK_LOGGED

@@ -30,11 +30,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import get_topic
 
 from domain.ticket import Ticket, ticket_uuid
 from projections import tables as T
 from projections.store import Batch, TicketStore
+from projections.stored_topics import topics_of
 
 # The projections rebuilt from events: table, its upsert in projections.tables, the Batch
 # field holding its rows (``TicketStore.rows_for``), its primary key. Every table has a
@@ -53,7 +53,8 @@ _FIELDS = {p[0]: p[2] for p in _AVAILABLE}
 NEW = "_new"  # suffix of the tables a rebuild fills before the switch
 # sla_meta keys of a rebuild in progress
 POSITION, MARK, POLICY = "replay_position", "replay_mark", "replay_policy"
-_REGISTERED = get_topic(Ticket.Registered)
+_REGISTERED = topics_of(Ticket.Registered)  # and its old topics, from before a move
+_IS_REGISTERED = f"topic IN ({', '.join('?' * len(_REGISTERED))})"
 
 
 def columns(table: str) -> tuple[str, ...]:
@@ -93,9 +94,9 @@ class EventStore:
         cursor.execute(
             self.sql(
                 "SELECT COUNT(*) AS n FROM {events} WHERE originator_version = 1"
-                f" AND topic = ?{where}"
+                f" AND {_IS_REGISTERED}{where}"
             ),
-            [_REGISTERED, *params],
+            [*_REGISTERED, *params],
         )
         return int(cursor.fetchall()[0]["n"])
 
@@ -110,9 +111,9 @@ class EventStore:
         cursor.execute(
             self.sql(
                 "SELECT originator_id FROM {events} WHERE originator_version = 1"
-                f" AND topic = ?{where} ORDER BY originator_id LIMIT ?"
+                f" AND {_IS_REGISTERED}{where} ORDER BY originator_id LIMIT ?"
             ),
-            [_REGISTERED, *params, limit],
+            [*_REGISTERED, *params, limit],
         )
         keys = [row["originator_id"] for row in cursor.fetchall()]
         return self.load(cursor, keys), (str(keys[-1]) if keys else None)
@@ -123,9 +124,9 @@ class EventStore:
             self.sql(
                 f"SELECT DISTINCT originator_id FROM {{events}} WHERE {self.sequence} > ?"
                 " AND originator_id IN (SELECT originator_id FROM {events}"
-                " WHERE originator_version = 1 AND topic = ?) ORDER BY originator_id"
+                f" WHERE originator_version = 1 AND {_IS_REGISTERED}) ORDER BY originator_id"
             ),
-            [position, _REGISTERED],
+            [position, *_REGISTERED],
         )
         return [row["originator_id"] for row in cursor.fetchall()]
 
@@ -136,10 +137,10 @@ class EventStore:
         marks = ", ".join("?" * len(keys))
         cursor.execute(
             self.sql(
-                "SELECT originator_id FROM {events} WHERE originator_version = 1 AND topic = ?"
-                f" AND originator_id IN ({marks})"
+                "SELECT originator_id FROM {events} WHERE originator_version = 1"
+                f" AND {_IS_REGISTERED} AND originator_id IN ({marks})"
             ),
-            [_REGISTERED, *keys],
+            [*_REGISTERED, *keys],
         )
         return {str(row["originator_id"]) for row in cursor.fetchall()}
 

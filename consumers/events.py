@@ -20,9 +20,9 @@ from pydantic import (
     field_validator,
 )
 
-from domain import facts as F
-from domain.facts import Fact
-from domain.policy import Policy
+from slaclock.domain import facts as F
+from slaclock.domain.facts import Fact
+from slaclock.domain.policy import Policy
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 

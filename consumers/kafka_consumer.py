@@ -47,14 +47,18 @@ from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaConfigurationError, KafkaError
 from kafka.partitioner.default import murmur2
 
-from consumers.alert_sink import AlertFile
-from consumers.decode_worker import DecodeWorkerError, InlineWireDecoding, WireDecodeProcess
-from consumers.errors import FatalSourceError
-from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared
-from consumers.kafka_wire import RegistryUnavailable
-from consumers.schema_registry import RegistryAccess
-from domain.policy import Policy
-from projections.store import TicketStore, end_offset_key
+from slaclock.consumers.alert_sink import AlertFile
+from slaclock.consumers.decode_worker import (
+    DecodeWorkerError,
+    InlineWireDecoding,
+    WireDecodeProcess,
+)
+from slaclock.consumers.errors import FatalSourceError
+from slaclock.consumers.ingest import Decoded, Ingestor, IngestStats, Prepared
+from slaclock.consumers.kafka_wire import RegistryUnavailable
+from slaclock.consumers.schema_registry import RegistryAccess
+from slaclock.domain.policy import Policy
+from slaclock.projections.store import TicketStore, end_offset_key
 
 log = logging.getLogger("slaclock.kafka.consume")
 
@@ -62,7 +66,7 @@ log = logging.getLogger("slaclock.kafka.consume")
 def _transient_errors() -> tuple[type[BaseException], ...]:
     import psycopg
 
-    from projections.store import StoreUnavailable
+    from slaclock.projections.store import StoreUnavailable
 
     return (
         PersistenceError,

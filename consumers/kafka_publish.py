@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from consumers.avro import CURRENT_SCHEMA_ID, to_json_text
-from consumers.kafka_wire import encode_avro
-from consumers.sources import RawEvent, read_events
+from slaclock.consumers.avro import CURRENT_SCHEMA_ID, to_json_text
+from slaclock.consumers.kafka_wire import encode_avro
+from slaclock.consumers.sources import RawEvent, read_events
 
 log = logging.getLogger("slaclock.kafka.publish")
 

@@ -22,9 +22,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain import facts as F
-from domain.alerts import Alert
-from domain.facts import Fact, epoch
+from slaclock.domain import facts as F
+from slaclock.domain.alerts import Alert
+from slaclock.domain.facts import Fact, epoch
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://slaclock.dev/ticket")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from projections.tables import UPSERT_META, Dialect
+from slaclock.projections.tables import UPSERT_META, Dialect
 
 STORE_SCHEMA_VERSION = 1
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""

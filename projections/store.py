@@ -35,16 +35,16 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL
 
 import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
-from domain.alerts import next_alert_at
-from domain.clocks import TicketSnapshot, evaluate
-from domain.facts import WORK_LOGGED
-from domain.policy import Policy
-from domain.ticket import Ticket, ticket_uuid
-from projections import schema_version
-from projections import tables as T
-from projections.ledger import LedgerEntry
-from projections.tables import Dialect
-from projections.transcodings import AlertAsList, DatetimeAsISO, FactAsDict
+from slaclock.domain.alerts import next_alert_at
+from slaclock.domain.clocks import TicketSnapshot, evaluate
+from slaclock.domain.facts import WORK_LOGGED
+from slaclock.domain.policy import Policy
+from slaclock.domain.ticket import Ticket, ticket_uuid
+from slaclock.projections import schema_version
+from slaclock.projections import tables as T
+from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.tables import Dialect
+from slaclock.projections.transcodings import AlertAsList, DatetimeAsISO, FactAsDict
 
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
@@ -526,7 +526,7 @@ class TicketStore:
         rebuilt = 0
         if stored is not None:
             # New tables, then one switch: readers never see a half-recomputed model.
-            from projections.verify import rebuild
+            from slaclock.projections.verify import rebuild
 
             rebuilt = rebuild(self, version=version).rebuilt
         with self.datastore.transaction(commit=True) as cursor:

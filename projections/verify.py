@@ -31,10 +31,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.ticket import Ticket, ticket_uuid
-from projections import tables as T
-from projections.store import Batch, TicketStore
-from projections.stored_topics import topics_of
+from slaclock.domain.ticket import Ticket, ticket_uuid
+from slaclock.projections import tables as T
+from slaclock.projections.store import Batch, TicketStore
+from slaclock.projections.stored_topics import topics_of
 
 # The projections rebuilt from events: table, its upsert in projections.tables, the Batch
 # field holding its rows (``TicketStore.rows_for``), its primary key. Every table has a

@@ -19,33 +19,33 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from consumers.alert_sink import AlertFile
-from consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
-from consumers.decode_worker import DecodeWorkerError, decoded_batches
-from consumers.errors import FatalSourceError
-from consumers.ingest import Ingestor
-from consumers.runtime import tune_gc
-from consumers.sources import read_events
-from domain.durations import parse_duration
-from domain.explain import explain
-from domain.policy import Policy
-from projections.answers import compliance_answer, credits_answer, queries_for
-from projections.hours import NoHourAccount, statements
-from projections.ledger import month_still_open
-from projections.queries import Queries
-from projections.render import (
-    explain_json,
-    instant,
-    ledger_entry_json,
-    ticket_json,
-)
-from projections.store import STORE_FAILURES, StoreError, StoreUnavailable, TicketStore
 from slaclock import api_commands, exit_codes, kafka_commands, replay_commands, versions
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, read_policy
+from slaclock.consumers.alert_sink import AlertFile
+from slaclock.consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
+from slaclock.consumers.decode_worker import DecodeWorkerError, decoded_batches
+from slaclock.consumers.errors import FatalSourceError
+from slaclock.consumers.ingest import Ingestor
+from slaclock.consumers.runtime import tune_gc
+from slaclock.consumers.sources import read_events
+from slaclock.domain.durations import parse_duration
+from slaclock.domain.explain import explain
+from slaclock.domain.policy import Policy
 from slaclock.output import credits_human, explain_human, hours_human, table
+from slaclock.projections.answers import compliance_answer, credits_answer, queries_for
+from slaclock.projections.hours import NoHourAccount, statements
+from slaclock.projections.ledger import month_still_open
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import (
+    explain_json,
+    instant,
+    ledger_entry_json,
+    ticket_json,
+)
+from slaclock.projections.store import STORE_FAILURES, StoreError, StoreUnavailable, TicketStore
 
 PARALLEL_FROM_BYTES = 8 * 2**20
 """Files at least this large are read and validated by a second process (``--decoder``):

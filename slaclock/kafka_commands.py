@@ -17,10 +17,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from domain.policy import Policy
-from projections.store import TicketStore, store_env
 from slaclock import registry_options
 from slaclock.args import UsageError
+from slaclock.domain.policy import Policy
+from slaclock.projections.store import TicketStore, store_env
 
 COMMANDS = ("consume", "publish")
 
@@ -367,8 +367,8 @@ def _consume(
 ) -> int:
     from kafka.errors import KafkaConfigurationError
 
-    from consumers.decode_worker import WireDecodeProcess
-    from consumers.kafka_consumer import ConsumerSettings, KafkaIngest
+    from slaclock.consumers.decode_worker import WireDecodeProcess
+    from slaclock.consumers.kafka_consumer import ConsumerSettings, KafkaIngest
 
     if args.max_poll_records < 1:
         _usage("--max-poll-records: must be at least 1")
@@ -438,7 +438,7 @@ def _open_store(
     store_factory: Callable[[], TicketStore], stop: threading.Event, backoff_max: float
 ) -> TicketStore | None:
     """Open the store, waiting with backoff while the database is unavailable."""
-    from consumers.kafka_consumer import TRANSIENT
+    from slaclock.consumers.kafka_consumer import TRANSIENT
 
     log = logging.getLogger("slaclock.kafka")
     delay = 0.5
@@ -457,7 +457,7 @@ def _publish(args: argparse.Namespace) -> int:
 
     from kafka.errors import KafkaError
 
-    from consumers.kafka_publish import publish_files
+    from slaclock.consumers.kafka_publish import publish_files
 
     for path in args.files:
         if path != "-" and not Path(path).is_file():

@@ -18,9 +18,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.render import instant
-from projections.store import TicketStore
-from projections.verify import (
+from slaclock.args import UsageError
+from slaclock.args import instant as instant_arg
+from slaclock.args import month as month_arg
+from slaclock.config import LoadedPolicy, read_policy
+from slaclock.output import table
+from slaclock.projections.render import instant
+from slaclock.projections.store import TicketStore
+from slaclock.projections.verify import (
     REBUILT,
     EventStore,
     ReplayError,
@@ -29,12 +34,7 @@ from projections.verify import (
     snapshot,
     verify,
 )
-from projections.whatif import Side, what_if
-from slaclock.args import UsageError
-from slaclock.args import instant as instant_arg
-from slaclock.args import month as month_arg
-from slaclock.config import LoadedPolicy, read_policy
-from slaclock.output import table
+from slaclock.projections.whatif import Side, what_if
 
 COMMANDS = ("replay", "what-if")
 # columns holding epoch seconds, shown as instants for people

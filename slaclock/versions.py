@@ -15,8 +15,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import psycopg
 
-from projections import schema_version
-from projections.store import STORE_FAILURES, StoreError, StoreUnavailable, store_env
+from slaclock.projections import schema_version
+from slaclock.projections.store import STORE_FAILURES, StoreError, StoreUnavailable, store_env
 
 
 def requested(argv: Sequence[str]) -> str | None:

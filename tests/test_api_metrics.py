@@ -95,8 +95,8 @@ def test_consumer_lag_and_alert_watermark(server: ApiServer) -> None:
     (end minus the stored position) and when it was measured, and the alert watermark."""
     from eventsourcing.persistence import Tracking
 
-    from projections.store import TicketStore, end_offset_key
     from slaclock.config import load_policy
+    from slaclock.projections.store import TicketStore, end_offset_key
 
     policy, _ = load_policy(str(server.cli.config))
     store = TicketStore(server.cli.store, policy)

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from projections.store import TicketStore
-from projections.verify import MARK, NEW, POLICY, POSITION, ReplayError, rebuild, verify
 from slaclock.cli import main, open_store
 from slaclock.config import read_policy
+from slaclock.projections.store import TicketStore
+from slaclock.projections.verify import MARK, NEW, POLICY, POSITION, ReplayError, rebuild, verify
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 
 REPORTS = [

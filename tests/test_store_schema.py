@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from eventsourcing.utils import resolve_topic
 
-from domain import ticket as ticket_module
-from projections import schema_version
-from projections.store import TicketStore
 from slaclock.config import read_policy
+from slaclock.domain import ticket as ticket_module
+from slaclock.projections import schema_version
+from slaclock.projections.store import TicketStore
 from tests.conftest import Cli
 
 OLD = Path(__file__).parent / "fixtures" / "old_release"

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from projections.store import TicketStore
+from slaclock.projections.store import TicketStore
 
 log = logging.getLogger("slaclock.api")
 

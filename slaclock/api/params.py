@@ -8,11 +8,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from domain.policy import Policy
-from projections import answers
-from projections.queries import Queries
-from projections.store import TicketStore
 from slaclock.config import ConfigError, parse_policy
+from slaclock.domain.policy import Policy
+from slaclock.projections import answers
+from slaclock.projections.queries import Queries
+from slaclock.projections.store import TicketStore
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _MONTH = re.compile(r"\d{4}-\d{2}")

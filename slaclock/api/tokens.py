@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.store import TicketStore
+from slaclock.projections.store import TicketStore
 
 TABLE = """CREATE TABLE IF NOT EXISTS {p}sla_api_tokens (
     token_id TEXT PRIMARY KEY,

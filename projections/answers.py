@@ -12,12 +12,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from domain.policy import Policy
-from projections import reports
-from projections.policy_versions import policy_at
-from projections.queries import Queries
-from projections.render import compliance_json, credits_json
-from projections.store import TicketStore
+from slaclock.domain.policy import Policy
+from slaclock.projections import reports
+from slaclock.projections.policy_versions import policy_at
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import compliance_json, credits_json
+from slaclock.projections.store import TicketStore
 
 PolicyLoader = Callable[[str, str], Policy]
 """Parses a stored configuration text (text, name for messages) into a Policy."""

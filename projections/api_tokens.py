@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.event_store import EventStore
+from slaclock.projections.event_store import EventStore
 
 TABLE = """CREATE TABLE IF NOT EXISTS {p}sla_api_tokens (
     token_id TEXT PRIMARY KEY,

@@ -12,8 +12,8 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from projections import tables
-from projections.tables import Dialect
+from slaclock.projections import tables
+from slaclock.projections.tables import Dialect
 
 
 @dataclass

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.event_store import EventStore
-from projections.tables import DEAD_LETTER_COLUMNS
+from slaclock.projections.event_store import EventStore
+from slaclock.projections.tables import DEAD_LETTER_COLUMNS
 
 _NAMESPACE = uuid.UUID("5d1a0c3e-9a57-4c39-8f5e-3f1f0d2b7c11")
 

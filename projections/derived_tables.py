@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from projections import tables
-from projections.batch import Batch
+from slaclock.projections import tables
+from slaclock.projections.batch import Batch
 
 # table, its upsert in projections.tables, the Batch field holding its rows, its primary key
 _PROJECTIONS = (

@@ -14,12 +14,13 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import get_topic
 
-from domain.ticket import Ticket, ticket_uuid
-from projections.event_store import EventStore
+from slaclock.domain.ticket import Ticket, ticket_uuid
+from slaclock.projections.event_store import EventStore
+from slaclock.projections.stored_topics import topics_of
 
-_REGISTERED = get_topic(Ticket.Registered)
+_REGISTERED = topics_of(Ticket.Registered)  # and its old topics, from before a move
+_IS_REGISTERED = f"topic IN ({', '.join('?' * len(_REGISTERED))})"
 
 
 class EventPages:
@@ -49,9 +50,9 @@ class EventPages:
         cursor.execute(
             self.sql(
                 "SELECT COUNT(*) AS n FROM {events} WHERE originator_version = 1"
-                f" AND topic = ?{where}"
+                f" AND {_IS_REGISTERED}{where}"
             ),
-            [_REGISTERED, *params],
+            [*_REGISTERED, *params],
         )
         return int(cursor.fetchall()[0]["n"])
 
@@ -66,9 +67,9 @@ class EventPages:
         cursor.execute(
             self.sql(
                 "SELECT originator_id FROM {events} WHERE originator_version = 1"
-                f" AND topic = ?{where} ORDER BY originator_id LIMIT ?"
+                f" AND {_IS_REGISTERED}{where} ORDER BY originator_id LIMIT ?"
             ),
-            [_REGISTERED, *params, limit],
+            [*_REGISTERED, *params, limit],
         )
         keys = [row["originator_id"] for row in cursor.fetchall()]
         return self.load(cursor, keys), (str(keys[-1]) if keys else None)
@@ -79,9 +80,9 @@ class EventPages:
             self.sql(
                 f"SELECT DISTINCT originator_id FROM {{events}} WHERE {self.sequence} > ?"
                 " AND originator_id IN (SELECT originator_id FROM {events}"
-                " WHERE originator_version = 1 AND topic = ?) ORDER BY originator_id"
+                f" WHERE originator_version = 1 AND {_IS_REGISTERED}) ORDER BY originator_id"
             ),
-            [position, _REGISTERED],
+            [position, *_REGISTERED],
         )
         return [row["originator_id"] for row in cursor.fetchall()]
 
@@ -92,10 +93,10 @@ class EventPages:
         marks = ", ".join("?" * len(keys))
         cursor.execute(
             self.sql(
-                "SELECT originator_id FROM {events} WHERE originator_version = 1 AND topic = ?"
-                f" AND originator_id IN ({marks})"
+                "SELECT originator_id FROM {events} WHERE originator_version = 1"
+                f" AND {_IS_REGISTERED} AND originator_id IN ({marks})"
             ),
-            [_REGISTERED, *keys],
+            [*_REGISTERED, *keys],
         )
         return {str(row["originator_id"]) for row in cursor.fetchall()}
 

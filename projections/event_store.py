@@ -32,10 +32,11 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder
 from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL
 
-from projections import tables
-from projections.batch import Batch
-from projections.tables import Dialect
-from projections.transcodings import AlertAsList, DatetimeAsISO, FactAsDict
+import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
+from slaclock.projections import schema_version, tables
+from slaclock.projections.batch import Batch
+from slaclock.projections.tables import Dialect
+from slaclock.projections.transcodings import AlertAsList, DatetimeAsISO, FactAsDict
 
 
 class StoreError(Exception):
@@ -247,6 +248,11 @@ class EventStore:
         recorder = self.app.recorder
         self.dialect: Dialect = recorder.dialect  # type: ignore[attr-defined]
         self.datastore = recorder.datastore  # type: ignore[attr-defined]
+        try:
+            schema_version.ensure(self.datastore, self.dialect)
+        except schema_version.NewerSchemaError as exc:
+            self.app.close()
+            raise StoreError(f"store {redact(url)}: {exc}") from None
 
     def close(self) -> None:
         self.app.close()

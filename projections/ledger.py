@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from domain.alerts import BREACH, Alert
-from domain.clocks import TicketSnapshot
-from domain.policy import Policy
+from slaclock.domain.alerts import BREACH, Alert
+from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from projections.event_store import EventStore
-from projections.ledger import LedgerEntry
-from projections.tables import LEDGER_COLUMNS
+from slaclock.projections.event_store import EventStore
+from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.tables import LEDGER_COLUMNS
 
 
 class LedgerBook:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from projections.tables import UPSERT_META, Dialect
+from slaclock.projections.tables import UPSERT_META, Dialect
 
 POLICY_VERSION = "policy_version"
 """The policy version the read model was computed with."""

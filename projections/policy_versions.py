@@ -8,9 +8,9 @@ themselves never change. Each version's text is kept with the moment it came int
 
 from __future__ import annotations
 
-from projections.meta import POLICY_VERSION, write_meta
-from projections.rebuild import rebuild
-from projections.store import TicketStore
+from slaclock.projections.meta import POLICY_VERSION, write_meta
+from slaclock.projections.rebuild import rebuild
+from slaclock.projections.store import TicketStore
 
 
 def adopt_policy(store: TicketStore, version: str, text: str, now: int) -> int:

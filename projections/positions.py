@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from projections.event_store import EventStore
-from projections.meta import END_OFFSET, WATERMARK, read_meta, read_meta_prefix
+from slaclock.projections.event_store import EventStore
+from slaclock.projections.meta import END_OFFSET, WATERMARK, read_meta, read_meta_prefix
 
 
 @dataclass(frozen=True)

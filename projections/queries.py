@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.clocks import ClockSnapshot, ClockView, TicketSnapshot, evaluate
-from domain.policy import Contract, Policy
-from projections import tables
-from projections.store import TicketStore
+from slaclock.domain.clocks import ClockSnapshot, ClockView, TicketSnapshot, evaluate
+from slaclock.domain.policy import Contract, Policy
+from slaclock.projections import tables
+from slaclock.projections.store import TicketStore
 
 # Outcomes are pre-filtered in SQL on a window this much wider than the month in UTC, then
 # exactly in the timezone of each plan (UTC offsets stay within +-14 h).

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from domain.clocks import ClockView, TicketSnapshot
-from domain.policy import Policy
-from projections.queries import Queries
-from projections.render import instant
+from slaclock.domain.clocks import ClockView, TicketSnapshot
+from slaclock.domain.policy import Policy
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import instant
 
 Order = Literal["priority", "deadline"]
 ORDERS: tuple[str, ...] = ("priority", "deadline")

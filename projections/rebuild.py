@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from domain.ticket import Ticket
-from projections import tables
-from projections.derived_tables import REBUILT, batch_rows, columns
-from projections.event_pages import EventPages, snapshot
-from projections.meta import (
+from slaclock.domain.ticket import Ticket
+from slaclock.projections import tables
+from slaclock.projections.derived_tables import REBUILT, batch_rows, columns
+from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.meta import (
     POLICY_VERSION,
     REPLAY_KEYS,
     REPLAY_MARK,
@@ -29,7 +29,7 @@ from projections.meta import (
     touch_meta,
     write_meta,
 )
-from projections.store import TicketStore
+from slaclock.projections.store import TicketStore
 
 NEW = "_new"  # suffix of the tables a rebuild fills before the switch
 

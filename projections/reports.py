@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.policy import Contract
-from projections.ledger import LedgerEntry
-from projections.queries import Outcome, Queries, month_bounds
+from slaclock.domain.policy import Contract
+from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.queries import Outcome, Queries, month_bounds
 
 _UTC = ZoneInfo("UTC")
 

@@ -16,17 +16,17 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from domain.clocks import TicketSnapshot, evaluate
-from domain.policy import Policy
-from domain.ticket import Ticket, ticket_uuid
-from projections.batch import Batch
-from projections.dead_letters import DeadLetter
-from projections.event_store import EventStore
-from projections.ledger import LedgerEntry
-from projections.ledger_book import LedgerBook
-from projections.meta import POLICY_VERSION, WATERMARK, read_meta
-from projections.positions import PartitionLag, Positions
-from projections.ticket_rows import add_rows
+from slaclock.domain.clocks import TicketSnapshot, evaluate
+from slaclock.domain.policy import Policy
+from slaclock.domain.ticket import Ticket, ticket_uuid
+from slaclock.projections.batch import Batch
+from slaclock.projections.dead_letters import DeadLetter
+from slaclock.projections.event_store import EventStore
+from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.ledger_book import LedgerBook
+from slaclock.projections.meta import POLICY_VERSION, WATERMARK, read_meta
+from slaclock.projections.positions import PartitionLag, Positions
+from slaclock.projections.ticket_rows import add_rows
 
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from projections.positions import PartitionLag
-from projections.store import TicketStore
+from slaclock.projections.positions import PartitionLag
+from slaclock.projections.store import TicketStore
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.alerts import next_alert_at
-from domain.clocks import TicketSnapshot
-from domain.facts import WORK_LOGGED
-from domain.ticket import Ticket
-from projections.batch import Batch
+from slaclock.domain.alerts import next_alert_at
+from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.facts import WORK_LOGGED
+from slaclock.domain.ticket import Ticket
+from slaclock.projections.batch import Batch
 
 
 def add_rows(batch: Batch, ticket: Ticket, snapshot: TicketSnapshot | None, watermark: int) -> None:

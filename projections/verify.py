@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from projections.derived_tables import KEYS, REBUILT, columns, key, keyed, plain
-from projections.event_pages import EventPages, snapshot
-from projections.store import TicketStore
+from slaclock.projections.derived_tables import KEYS, REBUILT, columns, key, keyed, plain
+from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.store import TicketStore
 
 
 @dataclass(frozen=True)

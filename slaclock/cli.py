@@ -16,45 +16,45 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from consumers.alert_sink import AlertFile
-from consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
-from consumers.decode_worker import DecodeWorkerError, decoded_batches
-from consumers.errors import FatalSourceError
-from consumers.ingest import Ingestor
-from consumers.runtime import tune_gc
-from consumers.sources import read_events
-from domain.durations import parse_duration
-from domain.explain import explain
-from domain.policy import Policy
-from projections.answers import compliance_answer, credits_answer, queries_for
-from projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
-from projections.hours import NoHourAccount, statements
-from projections.ledger import month_still_open
-from projections.policy_versions import adopt_policy
-from projections.queries import Queries
-from projections.render import (
-    explain_json,
-    instant,
-    ledger_entry_json,
-    ticket_json,
-)
-from projections.store import TicketStore
 from slaclock import (
     api_commands,
     dead_letter_commands,
     exit_codes,
     kafka_commands,
     replay_commands,
+    versions,
 )
 from slaclock.args import NotFound, UsageError, valid_text
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
 from slaclock.config import ConfigError, LoadedPolicy, policy_from_text, read_policy
+from slaclock.consumers.alert_sink import AlertFile
+from slaclock.consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
+from slaclock.consumers.decode_worker import DecodeWorkerError, decoded_batches
+from slaclock.consumers.errors import FatalSourceError
+from slaclock.consumers.ingest import Ingestor
+from slaclock.consumers.runtime import tune_gc
+from slaclock.consumers.sources import read_events
+from slaclock.domain.durations import parse_duration
+from slaclock.domain.explain import explain
+from slaclock.domain.policy import Policy
 from slaclock.output import credits_human, explain_human, hours_human, table
+from slaclock.projections.answers import compliance_answer, credits_answer, queries_for
+from slaclock.projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
+from slaclock.projections.hours import NoHourAccount, statements
+from slaclock.projections.ledger import month_still_open
+from slaclock.projections.policy_versions import adopt_policy
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import (
+    explain_json,
+    instant,
+    ledger_entry_json,
+    ticket_json,
+)
+from slaclock.projections.store import TicketStore
 
 PARALLEL_FROM_BYTES = 8 * 2**20
 """Files at least this large are read and validated by a second process (``--decoder``):
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         help="sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
     )
     parser.add_argument(
-        "--version", action="version", version=_version(), help="print the versions and exit"
+        "--version", action="version", version=versions.text(), help="print the versions and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -186,17 +186,6 @@ def _parser() -> argparse.ArgumentParser:
     replay_commands.register(commands)
     dead_letter_commands.register(commands)
     return parser
-
-
-def _version() -> str:
-    """slaclock's version and that of the holiday data its calendars use."""
-    found = []
-    for name in ("slaclock", "holidays"):
-        try:
-            found.append(version(name))
-        except PackageNotFoundError:  # running from a source tree that is not installed
-            found.append("unknown")
-    return f"slaclock {found[0]} (holidays {found[1]})"
 
 
 def _alert_options(p: argparse.ArgumentParser, clock: str) -> None:
@@ -487,6 +476,9 @@ def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
+    if (answer := versions.requested(sys.argv[1:] if argv is None else argv)) is not None:
+        print(answer)
+        return 0
     args = valid_text(_parser().parse_args(argv))
     try:
         return _run_command(args)

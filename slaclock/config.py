@@ -17,12 +17,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.calendar import BusinessCalendar
-from domain.durations import parse_duration
-from domain.holiday_rules import HolidayRule
-from domain.hour_account import BillingRule
-from domain.instants import END as RANGE_END
-from domain.policy import (
+from slaclock.domain.calendar import BusinessCalendar
+from slaclock.domain.durations import parse_duration
+from slaclock.domain.holiday_rules import HolidayRule
+from slaclock.domain.hour_account import BillingRule
+from slaclock.domain.instants import END as RANGE_END
+from slaclock.domain.policy import (
     METRICS,
     Contract,
     CreditRule,
@@ -31,7 +31,7 @@ from domain.policy import (
     Policy,
     Target,
 )
-from domain.weekly_hours import parse_hours, parse_service_level, service_level_hours
+from slaclock.domain.weekly_hours import parse_hours, parse_service_level, service_level_hours
 
 Metric = Literal["response", "intervention", "resolution"]
 

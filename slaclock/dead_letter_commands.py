@@ -11,11 +11,11 @@ import argparse
 import json
 from typing import Any
 
-from projections.dead_letters import listing
-from projections.store import TicketStore
 from slaclock.args import UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.output import table
+from slaclock.projections.dead_letters import listing
+from slaclock.projections.store import TicketStore
 
 COMMANDS = ("dead-letters",)
 

@@ -11,7 +11,8 @@ OK = 0
 NOT_FOUND = 1
 """What was asked for does not exist, or ``--strict`` and something was rejected."""
 USAGE = 2
-"""Usage or configuration error: fix the command line or the configuration file."""
+"""Usage or configuration error: fix the command line or the configuration file (also: a
+store written by a newer slaclock, which this one refuses to open)."""
 STORE_UNAVAILABLE = 3
 """The store could not be opened, or was lost (connection, file lock) during a one-shot
 command: nothing half-done was kept; run the command again once the database is back."""

@@ -17,11 +17,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from domain.policy import Policy
-from projections.event_store import store_env
-from projections.store import TicketStore
 from slaclock import registry_options
 from slaclock.args import UsageError
+from slaclock.domain.policy import Policy
+from slaclock.projections.event_store import store_env
+from slaclock.projections.store import TicketStore
 
 COMMANDS = ("consume", "publish")
 
@@ -397,8 +397,8 @@ def _consume(
 ) -> int:
     from kafka.errors import KafkaConfigurationError
 
-    from consumers.decode_worker import WireDecodeProcess
-    from consumers.kafka_consumer import ConsumerSettings, KafkaIngest
+    from slaclock.consumers.decode_worker import WireDecodeProcess
+    from slaclock.consumers.kafka_consumer import ConsumerSettings, KafkaIngest
 
     if args.max_poll_records < 1:
         _usage("--max-poll-records: must be at least 1")
@@ -474,8 +474,8 @@ def _open_store(
     health_file: str | None,
 ) -> TicketStore | None:
     """Open the store, waiting with backoff while the database is unavailable."""
-    from consumers.health import HealthFile
-    from consumers.kafka_consumer import TRANSIENT
+    from slaclock.consumers.health import HealthFile
+    from slaclock.consumers.kafka_consumer import TRANSIENT
 
     log = logging.getLogger("slaclock.kafka")
     health = HealthFile(health_file)
@@ -496,7 +496,7 @@ def _publish(args: argparse.Namespace) -> int:
 
     from kafka.errors import KafkaError
 
-    from consumers.kafka_publish import publish_files
+    from slaclock.consumers.kafka_publish import publish_files
 
     for path in args.files:
         if path != "-" and not Path(path).is_file():

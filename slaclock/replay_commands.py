@@ -18,18 +18,18 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.derived_tables import REBUILT
-from projections.event_pages import EventPages, snapshot
-from projections.rebuild import ReplayError, rebuild
-from projections.render import instant
-from projections.store import TicketStore
-from projections.verify import VerifyResult, verify
-from projections.whatif import Side, what_if
 from slaclock.args import UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
 from slaclock.config import LoadedPolicy, read_policy
 from slaclock.output import table
+from slaclock.projections.derived_tables import REBUILT
+from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.rebuild import ReplayError, rebuild
+from slaclock.projections.render import instant
+from slaclock.projections.store import TicketStore
+from slaclock.projections.verify import VerifyResult, verify
+from slaclock.projections.whatif import Side, what_if
 
 COMMANDS = ("replay", "what-if")
 # columns holding epoch seconds, shown as instants for people

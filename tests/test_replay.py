@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from projections.meta import REPLAY_MARK, REPLAY_POLICY, REPLAY_POSITION
-from projections.rebuild import NEW, ReplayError, rebuild
-from projections.store import TicketStore
-from projections.verify import verify
 from slaclock.cli import main, open_store
 from slaclock.config import read_policy
+from slaclock.projections.meta import REPLAY_MARK, REPLAY_POLICY, REPLAY_POSITION
+from slaclock.projections.rebuild import NEW, ReplayError, rebuild
+from slaclock.projections.store import TicketStore
+from slaclock.projections.verify import verify
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 
 REPORTS = [

@@ -14,14 +14,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.policy import Policy
-from projections.api_tokens import Principal, TokenStore
-from projections.queries import Queries
-from projections.store import TicketStore
 from slaclock.api import models, params
 from slaclock.api.cache import ReportCache
 from slaclock.api.metrics import Metrics
 from slaclock.api.params import ApiError, Moment
+from slaclock.domain.policy import Policy
+from slaclock.projections.api_tokens import Principal, TokenStore
+from slaclock.projections.queries import Queries
+from slaclock.projections.store import TicketStore
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": models.Error, "description": "no token, or an unknown or revoked token"},

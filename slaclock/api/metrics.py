@@ -19,8 +19,8 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from projections.store import TicketStore
-from projections.store_metrics import StoreFigures, store_figures
+from slaclock.projections.store import TicketStore
+from slaclock.projections.store_metrics import StoreFigures, store_figures
 
 log = logging.getLogger("slaclock.api")
 

@@ -7,12 +7,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from domain.instants import InstantError, parse_instant, parse_month
-from domain.policy import Policy
-from projections import answers
-from projections.queries import Queries
-from projections.store import TicketStore
 from slaclock.config import ConfigError, policy_from_text
+from slaclock.domain.instants import InstantError, parse_instant, parse_month
+from slaclock.domain.policy import Policy
+from slaclock.projections import answers
+from slaclock.projections.queries import Queries
+from slaclock.projections.store import TicketStore
 
 MAX_ID = 128
 

@@ -16,7 +16,12 @@ from importlib.metadata import PackageNotFoundError, version
 import psycopg
 
 from slaclock.projections import schema_version
-from slaclock.projections.store import STORE_FAILURES, StoreError, StoreUnavailable, store_env
+from slaclock.projections.event_store import (
+    STORE_FAILURES,
+    StoreError,
+    StoreUnavailable,
+    store_env,
+)
 
 
 def requested(argv: Sequence[str]) -> str | None:

@@ -9,7 +9,7 @@ from domain.facts import Fact
 from domain.policy import Policy
 from slaclock.config import load_policy
 
-FIXTURE_CONFIG = Path(__file__).parent / "fixtures" / "slaclock.toml"
+FIXTURE_CONFIG = Path(__file__).parent.parent / "examples" / "slaclock.toml"
 
 
 def contract_policy() -> Policy:

@@ -1,6 +1,6 @@
 """The Kafka wire format: Confluent Avro or JSON per message, schema ids, schema evolution.
 
-No broker needed here; tests/test_kafka_consumer.py sends the same values through Kafka.
+No broker needed here; tests/integration/test_kafka_consumer.py sends the same values through Kafka.
 """
 
 from __future__ import annotations

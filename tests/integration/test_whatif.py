@@ -13,7 +13,7 @@ import psycopg
 
 from slaclock.config import read_policy
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
-from tests.test_replay import reports, slaclock
+from tests.integration.test_replay import reports, slaclock
 
 MONTH = ["--month", "2025-09", "--as-of", AS_OF]
 

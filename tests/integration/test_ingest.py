@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import fastavro
-import pytest
 
 from consumers.avro import current_schema, to_record
-from consumers.decode_worker import DecodeWorkerError, decoded_batches
-from consumers.ingest import Ingestor
 from tests.conftest import AS_OF, BAD_EVENTS, EVENTS, Cli, normalise, subset
 
 
@@ -201,52 +198,3 @@ def test_a_decoding_process_gives_the_same_store_as_decoding_inline(cli: Cli, tm
     assert inline[0][0]["rejected"] >= len(bad) and inline[0][0]["voided"] == 1
     assert inline[0][1]["duplicates"] == len(events) + len(late) - 1  # all seen before
     assert process == inline
-
-
-def _no_policy() -> None:
-    raise ValueError("the configuration went away")
-
-
-def test_a_failing_decoding_process_is_reported_not_hidden() -> None:
-    with pytest.raises(DecodeWorkerError, match="the configuration went away"):
-        list(decoded_batches(str(EVENTS), _no_policy, 10))  # type: ignore[arg-type]
-
-
-def test_alerts_that_fall_due_at_once_are_raised_in_bounded_batches(tmp_path) -> None:
-    """A clock jump (here: ingest by event time, then the wall clock) makes many tickets'
-    alerts due at once; at most ``max_due`` tickets are loaded per batch, the next batches
-    take the rest, and the outcome equals one unbounded batch."""
-    from consumers.dead_letter import DeadLetterList
-    from consumers.sources import read_events
-    from projections.store import TicketStore
-    from slaclock.config import load_policy
-    from tests.conftest import CONFIG
-
-    policy, _ = load_policy(CONFIG)
-    created = "2025-09-01T10:00:00+02:00"  # all at once: nothing due when they are ingested
-    events = [
-        _event(f"d{n}", "created", f"T-D{n}", created, customer_id="acme", priority=2)
-        for n in range(5)
-    ]
-    source = _write(tmp_path / "due.jsonl", events)
-    results = {}
-    for max_due in (None, 2):
-        store = TicketStore(f"sqlite:///{tmp_path / f'due-{max_due}.db'}", policy)
-        try:
-            Ingestor(store, policy, DeadLetterList(), clock="event").run(read_events(source))
-            assert len(store.tickets_due(int(datetime(2026, 1, 1, tzinfo=UTC).timestamp()))) == 5
-            tick = Ingestor(store, policy, DeadLetterList(), clock="wall")
-            if max_due is not None:
-                tick.max_due = max_due
-            tick.process([])
-            passes = 1
-            while tick.due_left:
-                tick.process([])
-                passes += 1
-            results[max_due] = (tick.stats.alerts, store.counters(), passes)
-            assert store.tickets_due(store.watermark() or 0) == []
-        finally:
-            store.close()
-    unbounded, bounded = results[None], results[2]
-    assert unbounded[2] == 1 and bounded[2] == 3  # 5 tickets due: 2 + 2 + 1
-    assert bounded[0] == unbounded[0] > 2 and bounded[1] == unbounded[1]

@@ -12,7 +12,7 @@ import pytest
 
 from projections.queries import Queries
 from tests.conftest import AS_OF, normalise
-from tests.test_api_harness import QUEUE_BY_DEADLINE, QUEUE_BY_PRIORITY, ApiServer, sqlite_serve
+from tests.e2e.test_api_harness import QUEUE_BY_DEADLINE, QUEUE_BY_PRIORITY, ApiServer, sqlite_serve
 
 ALL_TICKETS = [
     "T-1001", "T-1002", "T-1003", "T-1004", "T-2001", "T-2002", "T-2003",

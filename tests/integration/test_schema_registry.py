@@ -2,7 +2,7 @@
 password from the environment), a bearer token, a private CA; refused credentials and
 untrusted certificates end ``consume`` with exit 4; no secret ever reaches a message.
 
-The registry is the small Confluent-compatible server of tests/test_kafka_wire.py, over TLS
+The registry is the small Confluent-compatible server of tests/unit/test_kafka_wire.py, over TLS
 with a CA and server certificate made here with the ``openssl`` command. The end-to-end tests
 consume through the real Kafka broker.
 """
@@ -35,7 +35,7 @@ from tests.kafka_helpers import (
     sqlite_store,
     unique,
 )
-from tests.test_kafka_wire import serve_registry, v2_value
+from tests.unit.test_kafka_wire import serve_registry, v2_value
 
 USER, PASSWORD = "sla-reader", "s3cr:t@pass/wörd"
 TOKEN = "tok-4f1d9c2a7e"

@@ -52,7 +52,7 @@ from tests.kafka_helpers import (
     unique,
     write_jsonl,
 )
-from tests.test_kafka_wire import serve_registry
+from tests.unit.test_kafka_wire import serve_registry
 
 pytestmark = pytest.mark.kafka
 
@@ -241,7 +241,7 @@ def test_work_logs_published_as_avro_give_the_hour_statements_of_file_ingest(
 ) -> None:
     """``ticket.work_logged`` through Kafka in Avro (schema version 3): the same hour
     statements as ``slaclock ingest`` of the same file, and a bad work log dead-lettered."""
-    from tests.test_hours_cli import HOURS, _log
+    from tests.e2e.test_hours_cli import HOURS, _log
 
     config = tmp_path / "hours.toml"
     config.write_text(CONFIG.read_text() + HOURS)

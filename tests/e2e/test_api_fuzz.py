@@ -19,7 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.test_api_harness import ApiServer, sqlite_serve
+from tests.e2e.test_api_harness import ApiServer, sqlite_serve
 
 CHECKS = [
     not_a_server_error,

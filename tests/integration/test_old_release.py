@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import Cli
 
-OLD = Path(__file__).parent / "fixtures" / "old_release"
+OLD = Path(__file__).parents[1] / "fixtures" / "old_release"
 AS_OF = "2025-10-06T12:00:00+02:00"
 IGNORED = {"policy_version", "posted_at", "closed_at", "as_of"}
 

@@ -26,7 +26,7 @@ from domain.policy import Policy
 from projections.store import TicketStore
 from slaclock.config import ConfigError, read_policy
 from tests.conftest import CONFIG, EVENTS
-from tests.test_hostile_input import SETTINGS
+from tests.hostile import SETTINGS
 
 TEXT = CONFIG.read_text()
 LINES = TEXT.splitlines()

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import AS_OF
-from tests.test_api_harness import OPEN_EVENTS, ApiServer, serve
+from tests.e2e.test_api_harness import OPEN_EVENTS, ApiServer, serve
 
 
 @pytest.fixture

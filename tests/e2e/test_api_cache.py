@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from slaclock.api.cache import ReportCache
-from tests.test_api_harness import ApiServer, sqlite_serve
+from tests.e2e.test_api_harness import ApiServer, sqlite_serve
 
 
 class FakeClock:

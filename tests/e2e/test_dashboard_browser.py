@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import AS_OF
-from tests.test_api_harness import ApiServer, sqlite_serve
+from tests.e2e.test_api_harness import ApiServer, sqlite_serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from tests.hostile import HostileSet, hostile_sets, stored
+from tests.hostile import (
+    POLICY,
+    SETTINGS,
+    HostileSet,
+    assert_accounted,
+    hostile_sets,
+    run_ingest,
+    stored,
+)
 from tests.kafka_helpers import (
     CONFIG,
     REPO,
@@ -29,7 +37,6 @@ from tests.kafka_helpers import (
     send_all,
     unique,
 )
-from tests.test_hostile_input import POLICY, SETTINGS, assert_accounted, run_ingest
 
 pytestmark = pytest.mark.kafka
 

@@ -18,7 +18,7 @@ import yaml
 
 from slaclock import kafka_commands
 
-COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 GLOBAL_VARIABLES = {"SLACLOCK_STORE", "SLACLOCK_CONFIG"}
 KRAFT_KEYS = {
     "KAFKA_NODE_ID",

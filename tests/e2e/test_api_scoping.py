@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tests.conftest import AS_OF
-from tests.test_api_harness import ApiServer, serve
+from tests.e2e.test_api_harness import ApiServer, serve
 
 ACME = {"T-1001", "T-1002", "T-1003", "T-1004", "T-9003"}
 GLOBEX = {"T-2001", "T-2002", "T-2003", "T-9001", "T-9002"}

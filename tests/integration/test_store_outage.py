@@ -231,7 +231,7 @@ def test_consume_rides_out_a_postgres_restart_nothing_lost_nothing_twice(
 def test_serve_answers_503_while_postgres_is_down_and_recovers(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
-    from tests.test_api_harness import ApiServer, prepare_store
+    from tests.e2e.test_api_harness import ApiServer, prepare_store
 
     cli = Cli(CONFIG, private_postgres.schema_store("&connect_timeout=2"), tmp_path)
     server = ApiServer(cli, prepare_store(cli, open_tickets=False))

@@ -26,7 +26,7 @@ from domain.hour_account import (
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
-DOC = Path(__file__).resolve().parent.parent / "docs" / "hour-accounts.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "hour-accounts.md"
 
 SEED_15 = BillingRule(
     increment_minutes=15, on_site_minimum_minutes=60, waive_on_response_breach=True

@@ -1,4 +1,4 @@
-"""Replay and verify (issue 4, item 6) on SQLite and PostgreSQL.
+"""Replay and verify on SQLite and PostgreSQL.
 
 ``replay --verify`` recomputes the read model from the event store and reports every
 difference; ``replay`` rebuilds it in new tables and switches them in, resuming an

@@ -1,4 +1,4 @@
-"""What-if (issue 4, item 4): the stored history under another configuration, compared with
+"""What-if: the stored history under another configuration, compared with
 the live answers, on SQLite and PostgreSQL, without touching live data."""
 
 from __future__ import annotations

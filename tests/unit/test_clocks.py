@@ -1,4 +1,4 @@
-"""The clock rules of contract section 3, one behaviour per test, on a 24x7 UTC calendar
+"""The clock rules (docs/clocks.md), one behaviour per test, on a 24x7 UTC calendar
 (so expected numbers are plain wall-clock arithmetic) unless a business calendar matters."""
 
 from __future__ import annotations

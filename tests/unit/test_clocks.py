@@ -6,52 +6,35 @@ from __future__ import annotations
 import pytest
 
 from domain.clocks import evaluate
-from tests.helpers import at, fact, policy_from
-
-CONFIG = """
-priorities = [1, 2, 3]
-default_priority = 3
-[calendars.always]
-timezone = "UTC"
-hours = { "mon-sun" = "00:00-24:00" }
-[calendars.office]
-timezone = "Europe/Berlin"
-hours = { "mon-fri" = "09:00-17:00" }
-[plans.calc]
-calendar = "always"
-targets.response = { 1 = "1h", 2 = "4h", 3 = "8h" }
-targets.resolution = { 1 = "4h", 2 = "8h" }
-targets.intervention = { 1 = "2h", 2 = "6h", 3 = "10h" }
-pausable = ["resolution"]
-[plans.again]
-calendar = "always"
-targets.response = { 1 = "1h", 2 = "4h", 3 = "8h" }
-targets.resolution = { 1 = "4h", 2 = "8h", 3 = "12h" }
-on_reprioritise = "restart"
-[plans.office]
-calendar = "office"
-targets.response = { 1 = { within = "1h", calendar = "always" }, 2 = "3h", 3 = "6h" }
-[[contracts]]
-customer = "calc"
-plan = "calc"
-from = "2025-01-01"
-monthly_fee = "100"
-[[contracts]]
-customer = "again"
-plan = "again"
-from = "2025-01-01"
-monthly_fee = "100"
-[[contracts]]
-customer = "office"
-plan = "office"
-from = "2025-01-01"
-monthly_fee = "100"
-"""
+from tests.helpers import at, calendar, contract, fact, plan
+from tests.helpers import policy as policy_of
 
 
 @pytest.fixture(scope="module")
-def policy(tmp_path_factory):
-    return policy_from(tmp_path_factory.mktemp("cfg"), CONFIG)
+def policy():
+    always = calendar("always")
+    office = calendar("office", "Europe/Berlin", {"mon-fri": "09:00-17:00"})
+    calc = plan(
+        "calc",
+        always,
+        {
+            "response": {1: 1, 2: 4, 3: 8},
+            "resolution": {1: 4, 2: 8},
+            "intervention": {1: 2, 2: 6, 3: 10},
+        },
+        pausable=["resolution"],
+    )
+    again = plan(
+        "again",
+        always,
+        {"response": {1: 1, 2: 4, 3: 8}, "resolution": {1: 4, 2: 8, 3: 12}},
+        on_reprioritise="restart",
+    )
+    in_office = plan("office", office, {"response": {1: (1, always), 2: 3, 3: 6}})
+    return policy_of(
+        contract("calc", calc), contract("again", again), contract("office", in_office),
+        calendars=[always, office],
+    )  # fmt: skip
 
 
 def clocks(policy, facts, as_of: str):

@@ -22,9 +22,10 @@ from consumers.ingest import Ingestor
 from consumers.sources import RawEvent
 from domain.clocks import evaluate
 from projections.store import TicketStore
-from tests.helpers import contract_policy, fact
+from tests.helpers import contract_policy, fact, sample_policy
 
-POLICY = contract_policy()
+POLICY = sample_policy()  # the sample's promises, built without the configuration loader
+LOADED = contract_policy()  # the same, as the store and ingest get it from the loader
 START = datetime(2025, 9, 5, 14, 0, tzinfo=UTC)  # a Friday afternoon: weekends matter
 KINDS = [
     "acknowledged",
@@ -110,10 +111,10 @@ def test_ingest_ignores_order_duplicates_and_run_splits(events, rnd: random.Rand
     with tempfile.TemporaryDirectory() as tmp:
 
         def ingest(store_name: str, groups):
-            store = TicketStore(f"sqlite:///{Path(tmp) / store_name}", POLICY)
+            store = TicketStore(f"sqlite:///{Path(tmp) / store_name}", LOADED)
             totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
             for group in groups:  # each group is one run (a new Ingestor)
-                ingestor = Ingestor(store, POLICY, DeadLetterList(), batch_size=3, clock="event")
+                ingestor = Ingestor(store, LOADED, DeadLetterList(), batch_size=3, clock="event")
                 raws = [RawEvent(f"x:{i}", json.dumps(e)) for i, e in enumerate(group)]
                 stats = ingestor.run(raws)
                 for key in totals:

@@ -1,6 +1,7 @@
-# slaclock: `make run` shows the engine on the bundled sample, `make test` runs everything.
-# Both create .venv and install the project first; `make test` also starts the PostgreSQL
-# server (Debian packages) and the Kafka broker (Maven jars) the integration tests use.
+# slaclock: `make run` shows the engine on the bundled sample, `make test` runs everything,
+# `make test-unit` the fast tests (tests/unit) with no service started. All create .venv and
+# install the project first; `make test` also starts the PostgreSQL server (Debian packages),
+# the Kafka broker (Maven jars) and Chromium that tests/integration and tests/e2e use.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 SAMPLE_STORE := var/run/sample.db
 SAMPLE := --config examples/slaclock.toml --store sqlite:///$(SAMPLE_STORE)
 
-.PHONY: venv run test lint contract postgres postgres-stop kafka kafka-stop bench clean
+.PHONY: venv run test test-unit lint contract postgres postgres-stop kafka kafka-stop bench clean
 
 # The editable install maps slaclock's subpackages to their folders with setuptools' import
 # finder, whose one notice ("Editable installation ... folders with the same name") is silenced.
@@ -46,6 +47,10 @@ kafka: venv
 
 kafka-stop:
 	services/kafka/kafka.sh stop
+
+# No service: tests/unit needs none (and must not need one).
+test-unit: venv
+	$(BIN)/python -m pytest -q tests/unit
 
 test: venv lint postgres kafka browser
 	SLACLOCK_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(BIN)/python -m pytest -q

@@ -1,20 +1,10 @@
 """The clock rules: from a ticket's accepted facts to one clock per metric.
 
-Everything here is a pure function of (facts, plan, cut-off). The result of
-:func:`evaluate` is a :class:`ClockSnapshot` per metric that does not depend on the moment it
-is looked at; :meth:`ClockSnapshot.view` then answers "as of T" with a few comparisons and at
-most one calendar call. The projection stores snapshots, so reports never re-fold tickets.
-
-Rules (contract, section 3):
-- a clock starts at creation and accrues open time on the calendar of its current target,
-  except while paused (pausable metrics) or, for resolution, while resolved;
-- response stops at the first acknowledgement, intervention at the first intervention start,
-  every clock at resolution; reopening runs the resolution clock again;
-- resolving or reopening ends a pause;
-- reprioritisation changes clocks still running (not stopped) at that instant:
-  ``recalculate`` judges the clock as if the ticket always had the new priority;
-  ``restart`` starts a clock that is not yet breached afresh at that instant with the new
-  target, and leaves a breached clock on its old target.
+Everything here is a pure function of (facts, plan, cut-off), so a clock never depends on
+when it is looked at or on arrival order. :func:`evaluate` gives a :class:`ClockSnapshot` per
+metric; :meth:`ClockSnapshot.view` answers "as of T" with a few comparisons and at most one
+calendar call, so the projection can store snapshots and reports never re-fold tickets.
+The rules, in words: docs/clocks.md.
 """
 
 from __future__ import annotations
@@ -23,8 +13,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from slaclock.domain import facts as F
-from slaclock.domain.facts import Fact, in_order
+from slaclock.domain.facts import (
+    ACKNOWLEDGED,
+    CREATED,
+    INTERVENTION_STARTED,
+    PAUSED,
+    REOPENED,
+    REPRIORITISED,
+    RESOLVED,
+    RESUMED,
+    Fact,
+    in_order,
+)
 from slaclock.domain.policy import Contract, Plan, Policy
 
 Status = Literal["met", "breached", "paused", "running", "not_applicable"]
@@ -34,9 +34,9 @@ AddFn = Callable[[int, int], int]
 """The epoch instant a number of open seconds after an epoch instant."""
 
 _STOPPED_BY: dict[str, frozenset[str]] = {
-    "response": frozenset({F.ACKNOWLEDGED, F.RESOLVED}),
-    "intervention": frozenset({F.INTERVENTION_STARTED, F.RESOLVED}),
-    "resolution": frozenset({F.RESOLVED}),
+    "response": frozenset({ACKNOWLEDGED, RESOLVED}),
+    "intervention": frozenset({INTERVENTION_STARTED, RESOLVED}),
+    "resolution": frozenset({RESOLVED}),
 }
 _REOPENABLE = frozenset({"resolution"})
 
@@ -145,7 +145,7 @@ def evaluate(
     Returns None when the ticket had not been created by the cut-off.
     """
     ordered = in_order([f for f in facts if cutoff is None or f.at <= cutoff])
-    created = next((f for f in ordered if f.type == F.CREATED), None)
+    created = next((f for f in ordered if f.type == CREATED), None)
     if created is None:
         return None
     ordered = ordered[ordered.index(created) :]
@@ -156,11 +156,11 @@ def evaluate(
     priority = first_priority
     resolved_at: int | None = None
     for fact in ordered:
-        if fact.type == F.REPRIORITISED and fact.priority is not None:
+        if fact.type == REPRIORITISED and fact.priority is not None:
             priority = fact.priority
-        elif fact.type == F.RESOLVED and resolved_at is None:
+        elif fact.type == RESOLVED and resolved_at is None:
             resolved_at = fact.at
-        elif fact.type == F.REOPENED:
+        elif fact.type == REOPENED:
             resolved_at = None
     clocks = {
         metric: _run_clock(metric, ordered, plan, first_priority) for metric in policy.metrics
@@ -239,19 +239,19 @@ def walk_clock(
         t = fact.at
         was_accruing = w.since is not None
         kind = fact.type
-        if kind == F.PAUSED:
+        if kind == PAUSED:
             paused, pause_reason = True, fact.details.get("reason")
-        elif kind == F.RESUMED:
+        elif kind == RESUMED:
             paused = False
-        elif kind == F.RESOLVED:
+        elif kind == RESOLVED:
             paused, resolved = False, True
-        elif kind == F.REOPENED and resolved:
+        elif kind == REOPENED and resolved:
             paused, resolved = False, False
             if metric in _REOPENABLE and not w.live:
                 w.live, w.stopped_at = True, None
                 if not restart:
                     w.priority = ticket_priority
-        elif kind == F.REPRIORITISED and fact.priority is not None:
+        elif kind == REPRIORITISED and fact.priority is not None:
             old, ticket_priority = ticket_priority, fact.priority
             if trace:
                 w.notes.append(Note(t, _reprioritised(plan, metric, w, old, ticket_priority, t)))

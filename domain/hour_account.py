@@ -1,30 +1,10 @@
 """Support-hour accounts: work logged on tickets, billed in increments against a monthly credit.
 
-The seed contracts describe the account like a current account: every month a fixed hour
-credit is paid in, unused credit accumulates, and an agreed overdraft lets a busy month use
-more, to be paid back by quieter months. Effort is billed in increments (15 or 10 minutes, a
-started increment counts in full); an on-site visit bills at least its first full hour. When a
-ticket's response clock breached, a plan may waive the billable effort of that ticket ("you pay
-nothing for that ticket's time").
-
-Everything is integer minutes, so balances are exact and a statement can be recomputed from
-the same work logs at any time with the same result. The functions here are pure: the caller
-selects the logs (one customer, the months asked for) and decides which logs are waived, since
-that depends on the ticket's response clock, which this module does not see.
-
-Two rules go beyond the wording of the contracts and are choices of this module:
-
-- **Beyond the overdraft limit.** Work is never refused or dropped: the month records every
-  line and bills it. The part of the balance below ``-overdraft_limit`` is reported as
-  ``over_limit_minutes``; it is invoiced at the hourly rate with that month's statement and
-  therefore *not* carried forward (the next month opens at exactly ``-overdraft_limit``),
-  so the same minutes are never both invoiced and repaid from later credit.
-- **No rollover.** With ``rollover=False`` a positive closing balance lapses
-  (``lapsed_minutes``) and the next month opens at zero; a negative one is still carried,
-  because an overdraft is paid back by later months either way.
-
-So for every month ``carried_forward = closing + over_limit - lapsed`` and the next month's
-opening balance is this month's ``carried_forward``.
+Pure functions over integer minutes, so balances are exact and a statement recomputed from the
+same work logs is the same. The caller selects the logs and decides which are waived (that
+depends on the ticket's response clock, which this module does not see). The rules, including
+the two choices beyond the contracts (beyond the overdraft limit; no rollover), and a worked
+example: docs/hour-accounts.md.
 """
 
 from __future__ import annotations

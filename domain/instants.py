@@ -2,17 +2,8 @@
 
 Events' ``occurred_at``, command-line options and API parameters all read instants with
 :func:`parse_instant`, so that what one accepts the others accept too, with the same words.
-
-The format is RFC 3339's ``date-time`` with a UTC offset: ``YYYY-MM-DDTHH:MM:SS[.fraction]``
-then ``Z`` or ``+HH:MM`` / ``-HH:MM`` (``T`` and ``Z`` may be lower case, as the RFC allows;
-the fraction has 1 to 9 digits and is kept to the microsecond). Nothing else: no space for
-``T``, no basic format (``20251006T120000+0200``), no offset-less local times, no leap
-second ``:60``.
-
-The supported instants are those from 1970-01-01T00:00:00Z up to, not including,
-2200-01-01T00:00:00Z (:data:`FIRST_YEAR`..:data:`LAST_YEAR` in UTC): business calendars
-compile a year at a time and can serve every deadline that starts there; anything further
-off is a typo, not a ticket.
+RFC 3339 with a UTC offset, from 1970-01-01T00:00:00Z up to 2200-01-01T00:00:00Z
+(:data:`FIRST_YEAR`..:data:`LAST_YEAR`); the exact rules: docs/events.md, "Timestamps".
 """
 
 from __future__ import annotations

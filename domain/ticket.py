@@ -1,14 +1,9 @@
 """The Ticket aggregate: the accepted lifecycle events of one ticket, in arrival order.
 
-The aggregate keeps facts, not clocks: clocks are derived by ``domain.clocks.evaluate``
-from the facts ordered by ``occurred_at``, so a late event is simply one more fact and the
-outcome never depends on arrival order. A ticket exists as an aggregate from its first
-accepted event; until its ``ticket.created`` arrives its events are *pending*.
-
-Rules that need the ticket's history live here: a second ``ticket.created``, an event that
-occurred before the creation, a customer that is not the ticket's. When the creation arrives
-after other events, those pending events are checked against it and *voided* (with the
-reason) if they break a rule: they stay in the history for audit but count for nothing.
+It keeps facts, not clocks (``domain.clocks.evaluate`` derives those from the facts ordered by
+``occurred_at``), so a late event is one more fact and arrival order never matters. Rules that
+need the ticket's history live here: a second creation, an event before the creation, another
+customer; events pending a late creation that break them are *voided*, kept for audit.
 """
 
 from __future__ import annotations
@@ -22,9 +17,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from slaclock.domain import facts as F
 from slaclock.domain.alerts import Alert
-from slaclock.domain.facts import Fact, epoch
+from slaclock.domain.facts import CREATED, Fact, epoch
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://slaclock.dev/ticket")
 
@@ -73,7 +67,7 @@ def conflict(ticket_id: str, created: Fact | None, fact: Fact) -> str | None:
     the creation has not arrived: then every fact is pending and nothing conflicts yet)."""
     if created is None:
         return None
-    if fact.type == F.CREATED and fact.event_id != created.event_id:
+    if fact.type == CREATED and fact.event_id != created.event_id:
         return f"type: ticket {ticket_id} already has a ticket.created (event {created.event_id})"
     if fact.occurred_at < created.occurred_at:
         return (
@@ -93,14 +87,14 @@ def sort_out(ticket_id: str, history: Sequence[Fact], offered: Sequence[Fact]) -
     creation that arrives late voids the pending facts that break its rules."""
     outcome = Outcome()
     facts = list(history)
-    created = next((f for f in facts if f.type == F.CREATED), None)
+    created = next((f for f in facts if f.type == CREATED), None)
     for fact in offered:
         reason = conflict(ticket_id, created, fact)
         if reason is not None:
             outcome.rejected.append((fact, reason))
             continue
         outcome.accepted.append(fact)
-        if fact.type == F.CREATED:
+        if fact.type == CREATED:
             created = fact
             kept = []
             for pending in facts:
@@ -241,7 +235,7 @@ class Ticket(Aggregate):
 
     @property
     def created(self) -> Fact | None:
-        return next((f for f in self.facts if f.type == F.CREATED), None)
+        return next((f for f in self.facts if f.type == CREATED), None)
 
     @property
     def customer_id(self) -> str | None:

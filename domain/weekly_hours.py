@@ -1,22 +1,10 @@
 """Weekly opening hours: parsing the ``hours`` table and the "HxDxR" service-level shorthand.
 
-This module only turns configuration text into a small, validated value object
-(:class:`WeeklyHours`).  It knows nothing about time zones, dates or holidays: turning
-wall-clock minutes into real instants is the job of :mod:`domain.calendar`, which needs
-the zone's DST rules.  Keeping the two apart lets the parser be exhaustively tested
-without any clock, and lets the calendar trust that every interval it receives is sane.
-
-Conventions (the user's contract):
-
-* weekdays are ``0 = Monday .. 6 = Sunday`` (as :meth:`datetime.date.weekday`);
-* an interval is ``(weekday, start_minute, end_minute)`` with ``start_minute`` in
-  ``0..1439`` and ``end_minute`` in ``0..1440``;
-* ``end_minute > start_minute`` means the interval ends on the same day (``1440`` is
-  "24:00", i.e. midnight at the end of the day);
-* ``end_minute <= start_minute`` means the interval runs overnight and ends on the next
-  day at ``end_minute``; it still *belongs* to the day it starts on (so a closed date
-  closes the overnight interval that starts on it, not the one that ends on it).
-  ``"09:00-09:00"`` is therefore a 24-hour interval, never an empty one.
+Configuration text becomes a small validated value (:class:`WeeklyHours`) of intervals
+``(weekday, start_minute, end_minute)``; time zones, dates and holidays are the job of
+:mod:`domain.calendar`. Kept apart so that the parser can be tested exhaustively without any
+clock and the calendar can trust every interval it gets. Conventions: docs/calendars.md,
+"Weekly hours".
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ import psycopg
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CONFIG = FIXTURES / "slaclock.toml"
-EVENTS = FIXTURES / "events.jsonl"
+EXAMPLES = Path(__file__).parent.parent / "examples"  # the sample data: one copy, for users too
+CONFIG = EXAMPLES / "slaclock.toml"
+EVENTS = EXAMPLES / "events.jsonl"
 BAD_EVENTS = FIXTURES / "bad_events.jsonl"
 EXPECTED = FIXTURES / "expected"
 AS_OF = "2025-10-06T12:00:00+02:00"

@@ -6,19 +6,29 @@ but valid Unicode and instants at both ends of the supported range) and, mixed i
 that must each be rejected with a known reason: wrong types, missing fields, lone
 surrogates, NUL characters, bytes that are not UTF-8, instants outside the range or not in
 RFC 3339, truncated lines, JSON that is not an object.
+
+Also the checks the hostile-input tests share (in-process, command line and Kafka): one dead
+letter per mutant, every line accounted for, and ``run_ingest`` for the command line.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
 from slaclock.domain.policy import Policy
 from slaclock.projections.store import TicketStore
+from tests.conftest import CONFIG
+from tests.helpers import contract_policy
 
 CUSTOMERS = ["acme", "globex", "initech", "umbrella"]
 ZONES = [timezone(timedelta(hours=h, minutes=m)) for h, m in [(0, 0), (2, 0), (-5, 0), (5, 45)]]
@@ -251,3 +261,56 @@ def stored(store_url: str, policy: Policy) -> dict[str, list[tuple[Any, ...]]]:
         }
     finally:
         store.close()
+
+
+# ----------------------------------------------------------- checks the tests share
+POLICY = contract_policy()
+SETTINGS = {
+    "deadline": None,
+    "database": None,
+    "derandomize": True,
+    "suppress_health_check": list(HealthCheck),
+}
+
+
+def check_dead_letters(drawn: HostileSet, dead_letter: Path, name: str) -> None:
+    """One dead letter per mutant, in order, with its reason, its line number and, for
+    bytes that are not UTF-8, those exact bytes."""
+    text = dead_letter.read_text(encoding="utf-8") if dead_letter.exists() else ""
+    letters = [json.loads(line) for line in text.splitlines()]
+    mutants = [
+        (number, line, reason)
+        for number, (line, reason) in enumerate(zip(drawn.lines, drawn.expected, strict=True), 1)
+        if reason is not None
+    ]
+    assert len(letters) == len(mutants)
+    for letter, (number, line, reason) in zip(letters, mutants, strict=True):
+        assert letter["source"] == f"{name}:{number}"
+        assert letter["reason"].startswith(reason), (letter["reason"], reason)
+        if reason.startswith("not valid UTF-8"):
+            assert base64.b64decode(letter["raw_base64"]) == line
+            assert letter["raw"] == line.decode("utf-8", errors="replace")
+        else:
+            assert "raw_base64" not in letter
+            assert letter["raw"] == line.decode()
+
+
+def assert_accounted(got: dict[str, int], good: dict[str, int], drawn: HostileSet) -> None:
+    assert got["read"] == len(drawn.lines)
+    assert got["read"] == got["accepted"] + got["duplicates"] + got["rejected"]
+    assert got["rejected"] == good["rejected"] + drawn.mutants
+    assert (got["accepted"], got["duplicates"]) == (good["accepted"], good["duplicates"])
+
+
+def run_ingest(store_url: str, cwd: Path, *argv: str, stdin: bytes | None = None) -> Any:
+    command = [sys.executable, "-m", "slaclock", "--config", str(CONFIG), "--store", store_url]
+    done = subprocess.run(
+        [*command, "ingest", *argv, "--clock", "event", "--json"],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        timeout=300,
+    )
+    assert "Traceback" not in done.stderr.decode(errors="replace"), done.stderr
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -23,8 +23,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-CONFIG = FIXTURES / "slaclock.toml"
-EVENTS = FIXTURES / "events.jsonl"
+CONFIG = REPO / "examples" / "slaclock.toml"
+EVENTS = REPO / "examples" / "events.jsonl"
 EXPECTED = FIXTURES / "expected"
 AS_OF = "2025-10-06T12:00:00+02:00"
 MONTHS = ("2025-08", "2025-09", "2025-10")

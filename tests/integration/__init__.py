@@ -1,0 +1,1 @@
+"""Tests on the services: PostgreSQL and Kafka (a store fixture over both stores counts)."""

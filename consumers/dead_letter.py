@@ -73,6 +73,7 @@ class LoggedDeadLetters:
 
     def __init__(self) -> None:
         self.sent = 0
+        self.waiting = False  # (no topic to relay to)
         self._pending: list[tuple[str, str]] = []
 
     def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
@@ -83,6 +84,9 @@ class LoggedDeadLetters:
             log.warning("rejected %s: %s", source, reason)
         self.sent += len(self._pending)
         self._pending.clear()
+
+    def relay_waiting(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

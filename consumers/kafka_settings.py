@@ -15,8 +15,7 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError, RecordConflictError
 
-from consumers.kafka_wire import RegistryUnavailable
-from consumers.schema_registry import RegistryAccess
+from consumers.schema_registry import RegistryAccess, RegistryUnavailable
 
 
 def _transient_errors() -> tuple[type[BaseException], ...]:

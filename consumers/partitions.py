@@ -18,6 +18,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.partitioner.default import murmur2
 
+from consumers.kafka_errors import missing_topic
 from projections.store import TicketStore, end_offset_key
 
 log = logging.getLogger("slaclock.kafka.consume")
@@ -201,9 +202,7 @@ class Partitions:
         generation = self.listener.generation
         if self._ownership[0] != generation:
             partitions = sorted(self.consumer.partitions_for_topic(self.topic) or ())
-            assigned = {
-                tp.partition for tp in self.consumer.assignment() if tp.topic == self.topic
-            }
+            assigned = {tp.partition for tp in self.consumer.assignment() if tp.topic == self.topic}
             if not partitions:
                 return True  # no metadata yet: ask again next time
             self._ownership = (generation, partitions, assigned)
@@ -269,3 +268,31 @@ class Partitions:
             consumer.commit(offsets=dict(self._committed), timeout_ms=5000)
         except Exception as exc:
             log.debug("final offset commit (lag hint only) failed: %s", exc)
+
+
+class TopicWatch:
+    """From start until the topic is seen: how long it has been missing. The consumer never
+    creates it, and stops once it has been missing for ``grace`` seconds."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.since: float | None = None  # when the wait began (None: seen, or not started)
+        self._checked = 0.0
+
+    def start(self) -> None:
+        self.since = time.monotonic()
+
+    def check(self, partitions: Partitions) -> str | None:
+        """At most once a second: the reason to report while the topic is missing (None: seen
+        or not looked); :class:`FatalSourceError` once the grace is over. Errors of the
+        broker propagate."""
+        now = time.monotonic()
+        if now - self._checked < 1.0 or self.since is None:
+            return None
+        self._checked = now
+        if partitions.topic_exists():
+            self.since = None
+            return None
+        if now - self.since >= self.grace:
+            raise missing_topic(partitions.topic, self.grace)
+        return f"topic {partitions.topic} does not exist (yet)"

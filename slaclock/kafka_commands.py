@@ -397,7 +397,8 @@ def _consume(
     from kafka.errors import KafkaConfigurationError
 
     from consumers.decode_worker import WireDecodeProcess
-    from consumers.kafka_consumer import ConsumerSettings, KafkaIngest
+    from consumers.kafka_consumer import KafkaIngest
+    from consumers.kafka_settings import ConsumerSettings
 
     if args.max_poll_records < 1:
         _usage("--max-poll-records: must be at least 1")
@@ -474,7 +475,7 @@ def _open_store(
 ) -> TicketStore | None:
     """Open the store, waiting with backoff while the database is unavailable."""
     from consumers.health import HealthFile
-    from consumers.kafka_consumer import TRANSIENT
+    from consumers.kafka_settings import TRANSIENT
 
     log = logging.getLogger("slaclock.kafka")
     health = HealthFile(health_file)

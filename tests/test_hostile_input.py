@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 
 from consumers.avro import CURRENT_SCHEMA_ID, current_schema, to_record
 from consumers.dead_letter import DeadLetterFile
-from consumers.ingest import Ingestor, IngestStats
+from consumers.ingest import Ingestor
+from consumers.ingest_records import IngestStats
 from consumers.kafka_wire import WireDecoder, encode_record
 from consumers.sources import read_events
 from projections.store import TicketStore

@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from consumers.dead_letter import DeadLetterList
 from consumers.ingest import Ingestor
-from consumers.kafka_consumer import tracking_name
+from consumers.partitions import tracking_name
 from consumers.sources import RawEvent
 from projections.store import TicketStore
 from slaclock.config import load_policy

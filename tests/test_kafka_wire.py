@@ -18,13 +18,8 @@ import pytest
 
 from consumers.avro import SCHEMA_DIR, schema_by_id, to_record
 from consumers.kafka_publish import Unpublishable, message
-from consumers.kafka_wire import (
-    RegistryUnavailable,
-    SchemaResolver,
-    WireDecoder,
-    encode_avro,
-    encode_record,
-)
+from consumers.kafka_wire import SchemaResolver, WireDecoder, encode_avro, encode_record
+from consumers.schema_registry import RegistryUnavailable
 from consumers.sources import RawEvent
 
 EVENT = {

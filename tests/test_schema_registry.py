@@ -23,8 +23,8 @@ import pytest
 
 from consumers.avro import SCHEMA_DIR, schema_by_id, to_record
 from consumers.errors import FatalSourceError
-from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder, encode_record
-from consumers.schema_registry import RegistryAccess, RegistrySettingError
+from consumers.kafka_wire import SchemaResolver, WireDecoder, encode_record
+from consumers.schema_registry import RegistryAccess, RegistrySettingError, RegistryUnavailable
 from tests.kafka_helpers import (
     CONFIG,
     REPO,

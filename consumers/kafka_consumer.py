@@ -177,8 +177,8 @@ class KafkaIngest:
             self.batches.submit(batch)
             if self.batches.polled > 1:  # one batch keeps decoding while the oldest is applied
                 self.batches.apply_oldest()
-        else:
-            self._quiet()
+        elif not self._quiet():
+            return
         self._after_step()
 
     def _ready(self) -> bool:
@@ -213,18 +213,20 @@ class KafkaIngest:
             self.backoff.reset()
         return True
 
-    def _quiet(self) -> None:
-        """Nothing new was polled: finish what was read, then the idle chores."""
+    def _quiet(self) -> bool:
+        """Nothing new was polled: finish what was read, then the idle chores. False if a
+        batch failed (the partitions wait for their seek)."""
         batches, partitions = self.batches, self.partitions
         while batches.polled and not partitions.need_seek:
             batches.apply_oldest()
         if not batches.settle() or partitions.need_seek:
-            return
+            return False
         self._maybe_tick()
         self._relay()  # only if an earlier relay failed
         if self._idle_done():
             log.info("caught up and idle for %ss: stopping", self.settings.exit_when_idle)
             self._stop.set()
+        return True
 
     def _after_step(self) -> None:
         if not self.partitions.need_seek:  # nothing failed in this step

@@ -66,7 +66,7 @@ if str(BENCH) not in sys.path:
 
 import run as ingest_bench  # noqa: E402  (bench/run.py: generation, tables)
 
-from slaclock.consumers.kafka_consumer import ConsumerSettings  # noqa: E402
+from slaclock.consumers.kafka_settings import ConsumerSettings  # noqa: E402
 
 CONSUME_MAX_POLL = ConsumerSettings.max_poll_records
 
@@ -478,7 +478,8 @@ def bare_loop(topic: str, bootstrap: str, group: str, expect: int, max_poll: int
     began = time.monotonic()
     from kafka import KafkaConsumer
 
-    from slaclock.consumers.kafka_consumer import ConsumerSettings, source_of
+    from slaclock.consumers.kafka_batches import source_of
+    from slaclock.consumers.kafka_settings import ConsumerSettings
     from slaclock.consumers.kafka_wire import WireDecoder
 
     settings = ConsumerSettings(
@@ -560,7 +561,7 @@ def consume_setup(
 ) -> tuple[int, list[str], dict[str, int], Callable[[], dict[str, int]]]:
     """What a measured consume needs: the message total, its command line (with a fresh
     dead-letter topic), the tracking names of the partitions, a look at stored offsets."""
-    from slaclock.consumers.kafka_consumer import tracking_name
+    from slaclock.consumers.partitions import tracking_name
 
     create_topic(args.bootstrap_servers, dlq, 1)
     argv = consume_argv(config, store, topic, group, args, dlq)
@@ -846,7 +847,7 @@ PHASES = (
     ("      alerts (_alerts)", "consumers/ingest.py", "_alerts"),
     ("      store.save (one transaction)", "projections/store.py", "save"),
     ("        read-model rows (Batch.write)", "projections/store.py", "write"),
-    ("    dead letters (flush)", "consumers/kafka_consumer.py", "flush"),
+    ("    dead letters (flush)", "consumers/dead_letter.py", "flush"),
 )
 
 

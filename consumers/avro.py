@@ -17,7 +17,7 @@ from typing import Any
 import fastavro
 
 from slaclock import schemas
-from slaclock.domain import facts as F
+from slaclock.domain import facts
 
 SCHEMA_DIR = Path(schemas.__file__).resolve().parent
 NAMESPACE = "dev.slaclock.events"
@@ -26,20 +26,20 @@ CURRENT_SCHEMA_ID = 3
 the ``TicketWorkLogged`` record; messages written with versions 1 and 2 still decode."""
 
 RECORD_FOR_TYPE: dict[str, str] = {
-    F.CREATED: "TicketCreated",
-    F.ACKNOWLEDGED: "TicketAcknowledged",
-    F.INTERVENTION_STARTED: "TicketInterventionStarted",
-    F.REPRIORITISED: "TicketReprioritised",
-    F.PAUSED: "TicketPaused",
-    F.RESUMED: "TicketResumed",
-    F.RESOLVED: "TicketResolved",
-    F.REOPENED: "TicketReopened",
-    F.WORK_LOGGED: "TicketWorkLogged",
+    facts.CREATED: "TicketCreated",
+    facts.ACKNOWLEDGED: "TicketAcknowledged",
+    facts.INTERVENTION_STARTED: "TicketInterventionStarted",
+    facts.REPRIORITISED: "TicketReprioritised",
+    facts.PAUSED: "TicketPaused",
+    facts.RESUMED: "TicketResumed",
+    facts.RESOLVED: "TicketResolved",
+    facts.REOPENED: "TicketReopened",
+    facts.WORK_LOGGED: "TicketWorkLogged",
 }
 TYPE_FOR_RECORD: dict[str, str] = {
     f"{NAMESPACE}.{name}": kind for kind, name in RECORD_FOR_TYPE.items()
 }
-_OPTIONAL = ("customer_id", "priority", *F.DETAIL_FIELDS)
+_OPTIONAL = ("customer_id", "priority", *facts.DETAIL_FIELDS)
 
 
 @cache

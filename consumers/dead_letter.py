@@ -1,11 +1,19 @@
-"""Where rejected events go: a JSON Lines file (Kafka adds a topic sink later)."""
+"""Where rejected events go: the dead-letter sinks the ingest pipeline sends them to.
+
+``slaclock ingest`` writes them to a JSON Lines file or keeps the first ones to show;
+``slaclock consume`` stores them in the store's outbox with their batch, and its sink only
+logs them (the relay to a dead-letter topic is ``consumers.dead_letter_relay``).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 from pathlib import Path
 from typing import Protocol
+
+log = logging.getLogger("slaclock.kafka.consume")
 
 
 class DeadLetterSink(Protocol):
@@ -55,4 +63,30 @@ class DeadLetterList:
             self.dropped += 1
 
     def flush(self) -> None:
+        pass
+
+
+class LoggedDeadLetters:
+    """The consumer's sink without a dead-letter topic: each rejection is logged once (never
+    silently dropped); the letters themselves stay in the store's outbox (``slaclock
+    dead-letters``)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.waiting = False  # (no topic to relay to)
+        self._pending: list[tuple[str, str]] = []
+
+    def send(self, source: str, reason: str, raw: str, raw_bytes: bytes | None = None) -> None:
+        self._pending.append((source, reason))
+
+    def flush(self) -> None:
+        for source, reason in self._pending:
+            log.warning("rejected %s: %s", source, reason)
+        self.sent += len(self._pending)
+        self._pending.clear()
+
+    def relay_waiting(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass

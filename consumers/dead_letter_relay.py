@@ -1,12 +1,9 @@
 """Dead letters from the store's outbox to the dead-letter topic, at least once.
 
-The Kafka consumer stores each batch's dead letters with the batch (``projections.
-dead_letters``); :class:`DeadLetterRelay` then sends the unrelayed ones (original key and
-bytes, the ``reason``/``source`` headers and ``dead_letter_id``), waits until the broker has
-acknowledged every one, and only then marks them relayed. It runs after each stored batch
-and when the consumer starts, so dead letters a crashed consumer had stored but not sent
-are sent by its next start. A crash after the send and before the mark sends them again,
-with the same ``dead_letter_id``: readers drop repeats by that header.
+The consumer stores each batch's dead letters with the batch (``projections.dead_letters``);
+:class:`DeadLetterRelay` sends the unrelayed ones, waits until the broker acknowledged each,
+and only then marks them relayed, after each such batch and at start-up. A crash between the
+two sends them again with the same ``dead_letter_id`` (docs/kafka.md, "Dead letters").
 """
 
 from __future__ import annotations
@@ -15,8 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
+from slaclock.consumers.dead_letter import LoggedDeadLetters
+from slaclock.consumers.faults import inject
+from slaclock.consumers.kafka_settings import Backoff, ConsumerSettings
 from slaclock.projections.dead_letters import DeadLetter, dead_letter_id, mark_relayed, unrelayed
 from slaclock.projections.store import TicketStore
 
@@ -86,6 +87,7 @@ class DeadLetterRelay:
         self.page = page
         self.delivered = delivered
         self.sent = 0  # relayed and marked by this process
+        self.waiting = True  # something may wait in the outbox (at start-up: a previous run's)
         self._producer: Any = None
 
     # the ingest pipeline's sink: the outbox holds the letters, nothing to do here
@@ -94,6 +96,13 @@ class DeadLetterRelay:
 
     def flush(self) -> None:
         pass
+
+    def relay_waiting(self) -> None:
+        """Relay if something may wait in the outbox (at start-up, after a batch with dead
+        letters, after a relay the store failed); errors of the store propagate."""
+        if self.waiting:
+            self.relay()
+            self.waiting = self.force_stop.is_set()
 
     def relay(self) -> int:
         """Send every unrelayed dead letter, a page at a time; how many were relayed."""
@@ -178,3 +187,23 @@ class DeadLetterRelay:
             except Exception as exc:
                 log.warning("closing the dead-letter producer: %s", exc)
             self._producer = None
+
+
+def consumer_dead_letters(
+    settings: ConsumerSettings,
+    store: TicketStore,
+    producer_factory: Callable[[dict[str, Any]], Any],
+    force_stop: threading.Event,
+) -> DeadLetterRelay | LoggedDeadLetters:
+    """The consumer's dead letters: relayed to ``settings.dead_letter_topic`` if there is
+    one, else only logged (they stay in the store's outbox either way)."""
+    if not settings.dead_letter_topic:
+        return LoggedDeadLetters()
+    return DeadLetterRelay(
+        store,
+        settings.dead_letter_topic,
+        lambda: producer_factory(settings.producer_config()),
+        Backoff(settings.backoff_initial, settings.backoff_max, force_stop),
+        force_stop,
+        delivered=partial(inject, "exit-after-relay"),
+    )

@@ -1,20 +1,10 @@
 """Reading and validating events in a second process, while this one stores them.
 
-Two users: a large file (:func:`decoded_batches`) and the Kafka consumer's batches of
-message values (:class:`WireDecodeProcess`, with :class:`InlineWireDecoding` as its
-in-process twin).
-
-Reading, parsing and validating an event costs about a third of ingesting it, and needs
-nothing from the store, so on a machine with a spare core a second process does it: it
-reads the file in the same batches as :meth:`Ingestor.run` would, runs the same
-:func:`consumers.ingest.decode`, and sends each batch back as plain tuples (``marshal``: far
-cheaper to load than pickled objects). This process rebuilds the facts and goes on as
-usual, so the outcome is the same as reading in-process: same batches, same order, same
-dead letters. The worker stays at most a batch or two ahead (the pipe blocks it).
-
-An error in the worker (an unreadable file, a bug) ends the ingest with that error, after
-the batches it delivered before; a worker that dies without a word raises
-:class:`DecodeWorkerError`.
+Decoding costs about a third of ingesting an event and needs nothing from the store, so on a
+machine with a spare core a second process runs the same :func:`consumers.events.decode` on
+the same batches, for a large file (:func:`decoded_batches`) or the Kafka consumer's message
+values (:class:`WireDecodeProcess`; :class:`InlineWireDecoding` is its in-process twin). The
+outcome is the same as in-process: same batches, same order, same dead letters.
 """
 
 from __future__ import annotations
@@ -32,10 +22,10 @@ from itertools import islice
 from typing import Any
 
 from slaclock.consumers.errors import FatalSourceError
-from slaclock.consumers.ingest import Decoded, decode
-from slaclock.consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
+from slaclock.consumers.events import Decoded, decode
+from slaclock.consumers.kafka_wire import SchemaResolver, WireDecoder
 from slaclock.consumers.runtime import tune_gc
-from slaclock.consumers.schema_registry import RegistryAccess
+from slaclock.consumers.schema_registry import RegistryAccess, RegistryUnavailable
 from slaclock.consumers.sources import RawEvent, read_events
 from slaclock.domain.facts import Fact
 from slaclock.domain.policy import Policy
@@ -50,7 +40,11 @@ def decoded_batches(
 ) -> Iterator[Decoded]:
     """The batches of ``path``, read and validated by a worker process. ``policy_factory``
     must be picklable (a module-level function or a ``functools.partial`` of one): the
-    worker builds its own policy with it."""
+    worker builds its own policy with it. Batches come back as ``marshal``-ed tuples (far
+    cheaper to load than pickled objects); the worker stays a batch or two ahead (the pipe
+    blocks it). An error in the worker (an unreadable file, a bug) ends the ingest with that
+    error after the batches delivered before; a worker that dies without a word raises
+    :class:`DecodeWorkerError`."""
     context = multiprocessing.get_context("spawn")  # no fork of a process holding a store
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(

@@ -1,12 +1,16 @@
-"""Turn one decoded record (a JSON object or an Avro record) into a validated ``Fact``.
+"""Turn decoded records (JSON objects or Avro records) into validated ``Fact``s.
 
 Every way an event can be wrong ends in :class:`Rejected` with a reason that starts with the
 field it is about (``"priority: 7 is not one of [1, 2, 3]"``), never in a traceback.
+:func:`decode` does it for a batch and needs nothing but the policy, so that it can run in
+another process (``consumers.decode_worker``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,8 +24,15 @@ from pydantic import (
     field_validator,
 )
 
-from slaclock.domain import facts as F
-from slaclock.domain.facts import Fact
+from slaclock.consumers.sources import RawEvent
+from slaclock.domain.facts import (
+    CREATED,
+    DETAIL_FIELDS,
+    EVENT_TYPES,
+    REPRIORITISED,
+    WORK_LOGGED,
+    Fact,
+)
 from slaclock.domain.instants import check_range, parse_instant
 from slaclock.domain.policy import Policy
 
@@ -37,8 +48,8 @@ class Rejected(Exception):
 
 
 class TicketEvent(BaseModel):
-    """The wire shape of one ticket event (contract section 1). Unknown fields are ignored,
-    so that upstream systems can add fields without breaking slaclock."""
+    """The wire shape of one ticket event. Unknown fields are ignored, so that upstream
+    systems can add fields without breaking slaclock."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -67,8 +78,8 @@ class TicketEvent(BaseModel):
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value not in F.EVENT_TYPES:
-            raise ValueError(f"unknown event type {value!r}, expected one of {list(F.EVENT_TYPES)}")
+        if value not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {value!r}, expected one of {list(EVENT_TYPES)}")
         return value
 
 
@@ -134,11 +145,11 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
         event = TicketEvent.model_validate(data)
     except ValidationError as exc:
         raise Rejected(_reason(exc)) from None
-    if event.type == F.CREATED and not event.customer_id:
+    if event.type == CREATED and not event.customer_id:
         raise Rejected("customer_id: required on ticket.created")
-    if event.type == F.REPRIORITISED and event.priority is None:
+    if event.type == REPRIORITISED and event.priority is None:
         raise Rejected("priority: required on ticket.reprioritised")
-    if event.type == F.WORK_LOGGED:
+    if event.type == WORK_LOGGED:
         if event.minutes is None:
             raise Rejected("minutes: required on ticket.work_logged")
         if event.minutes <= 0:
@@ -151,7 +162,7 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
         problem = policy.check_priority(event.priority)
         if problem:
             raise Rejected(problem)
-    details = {k: str(v) for k in F.DETAIL_FIELDS if (v := getattr(event, k)) is not None}
+    details = {k: str(v) for k in DETAIL_FIELDS if (v := getattr(event, k)) is not None}
     fact = Fact(
         event_id=event.event_id,
         type=event.type,
@@ -161,3 +172,36 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
         details=details,
     )
     return event.ticket_id, fact
+
+
+DecodedFact = tuple[int, RawEvent, str, Fact]
+"""An event that passed validation: its index in the batch, as received, ticket id, fact."""
+Rejection = tuple[int, str, str, str, bytes | None]
+"""An event that did not: its index in the batch, source, reason, text for the dead letter,
+and the exact bytes when they are not valid UTF-8 (the text then has replacements)."""
+
+
+@dataclass
+class Decoded:
+    """A batch after validation: how many events were read, the facts, the rejections."""
+
+    read: int
+    facts: list[DecodedFact]
+    rejected: list[Rejection]
+
+
+def decode(batch: Sequence[RawEvent], policy: Policy) -> Decoded:
+    """Parse and validate a batch; needs nothing but the policy (no store)."""
+    rejected: list[Rejection] = []
+    facts: list[DecodedFact] = []
+    for index, raw in enumerate(batch):
+        try:
+            if raw.error is not None:
+                raise Rejected(raw.error)
+            data = raw.data if raw.data is not None else parse_json(raw.raw)
+            ticket_id, fact = to_fact(data, policy)
+        except Rejected as exc:
+            rejected.append((index, raw.source, exc.reason, raw.text(), raw.raw_bytes))
+            continue
+        facts.append((index, raw, ticket_id, fact))
+    return Decoded(len(batch), facts, rejected)

@@ -1,13 +1,8 @@
 """The consumer's health file: a small JSON status that a supervisor or health check reads.
 
-``{"status": "ok", "since": T, "updated": T}`` while polling works and batches get stored;
-``{"status": "retrying", "reason": "...", "since": T, "updated": T}`` while a transient failure
-(broker, store or registry unreachable) is retried; ``{"status": "fatal", "reason": "..."}``
-when the consumer stops on an error that retrying cannot cure. ``since`` is when the status
-began, ``updated`` when it was last written (Unix seconds). While ``ok`` the file is rewritten
-at most every few seconds, so its age also tells that the loop is alive; a retrying status is
-written when it begins or its reason changes, and not refreshed, so the file ages while the
-consumer waits. Writes replace the file atomically (a reader never sees half a status).
+``ok``, ``retrying`` (with the reason) or ``fatal``, with when the status began and when it was
+written (docs/kafka.md, "Health file"). ``ok`` is refreshed every few seconds and ``retrying``
+is not, so the file's age tells whether the loop is alive. Writes replace the file atomically.
 """
 
 from __future__ import annotations

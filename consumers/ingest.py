@@ -10,9 +10,8 @@ Given an ``outbox`` (the Kafka consumer), they are also stored in that transacti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -21,7 +20,14 @@ from eventsourcing.persistence import Tracking
 
 from slaclock.consumers.alert_sink import AlertSink
 from slaclock.consumers.dead_letter import DeadLetterSink
-from slaclock.consumers.events import Rejected, parse_json, to_fact
+from slaclock.consumers.events import Decoded, DecodedFact, Rejection, decode
+from slaclock.consumers.ingest_records import (
+    IngestStats,
+    Prepared,
+    alert_record,
+    counters,
+    fact_json,
+)
 from slaclock.consumers.sources import RawEvent
 from slaclock.domain.alerts import BREACH, Alert, alerts_due
 from slaclock.domain.clocks import TicketSnapshot, evaluate
@@ -31,24 +37,6 @@ from slaclock.domain.ticket import Ticket
 from slaclock.projections.dead_letters import DeadLetter
 from slaclock.projections.ledger import LedgerEntry, post
 from slaclock.projections.store import TicketStore
-
-
-@dataclass
-class IngestStats:
-    """Counts of one run. read = accepted + duplicates + rejected; ``pending`` counts the
-    accepted events still waiting for their ``ticket.created``; ``voided`` counts earlier
-    pending events that their late ``ticket.created`` showed to be invalid."""
-
-    read: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    pending: int = 0
-    rejected: int = 0
-    voided: int = 0
-    alerts: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 class Ingestor:
@@ -173,8 +161,8 @@ class Ingestor:
                 self.policy_version,
             )
             if snapshot is not None:
-                published += [_alert_record(ticket_id, snapshot, a, "withdrawn") for a in withdrawn]
-                published += [_alert_record(ticket_id, snapshot, a, "raised") for a in raised]
+                published += [alert_record(ticket_id, snapshot, a, "withdrawn") for a in withdrawn]
+                published += [alert_record(ticket_id, snapshot, a, "raised") for a in raised]
         return snapshots, ledger, published
 
     def process(
@@ -233,11 +221,46 @@ class Ingestor:
         meta: Mapping[str, str] | None,
     ) -> Prepared:
         recorded_at = datetime.now(UTC)
+        offered, copies, duplicates = self._offered(decoded)
+        tickets = self.store.get_tickets(offered)
+        applied = _Applied(duplicates=duplicates)
+        for ticket_id, items in offered.items():
+            rejected += _apply(applied, tickets, ticket_id, items, copies, recorded_at)
+        watermark = self._advance(recorded_at, applied.accepted)
+        snapshots, ledger, alerts = self._alerts(tickets, applied.changed, watermark, recorded_at)
+        counts = counters(
+            accepted=len(applied.event_ids),
+            duplicates=applied.duplicates,
+            rejected=[reason for _, _, reason, _, _ in rejected],
+            alerts=alerts,
+        )
+        in_order = sorted(rejected, key=lambda r: r[0])
+        dead_letters = self.outbox(in_order) if self.outbox is not None and rejected else []
+        return Prepared(
+            tickets=list(applied.changed.values()),
+            event_ids=applied.event_ids,
+            tracking=list(tracking),
+            snapshots=snapshots,
+            ledger=ledger,
+            watermark=watermark,
+            counters=counts,
+            meta=dict(meta or {}),
+            duplicates=applied.duplicates,
+            alerts=alerts,
+            rejected=rejected,
+            voided=applied.voided,
+            waiting=applied.waiting,
+            dead_letters=dead_letters,
+        )
+
+    def _offered(self, decoded: list[DecodedFact]) -> tuple[_Offered, _Copies, int]:
+        """The batch's new facts grouped by ticket in arrival order, the later copies of
+        each event id, and how many facts the store already holds. A repeated event id in
+        the batch is a copy of its first occurrence and shares its fate (duplicate if
+        accepted, else rejected)."""
         known = self.store.known_event_ids([fact.event_id for _, _, _, fact in decoded])
-        # Group by ticket in arrival order; a repeated event id in the batch is a copy of
-        # its first occurrence and shares its fate (duplicate if accepted, else rejected).
-        offered: dict[str, list[tuple[int, RawEvent, Fact]]] = {}
-        copies: dict[str, list[tuple[int, RawEvent]]] = {}
+        offered: _Offered = {}
+        copies: _Copies = {}
         duplicates = 0
         for index, raw, ticket_id, fact in decoded:
             if fact.event_id in known:
@@ -247,66 +270,7 @@ class Ingestor:
             else:
                 copies[fact.event_id] = []
                 offered.setdefault(ticket_id, []).append((index, raw, fact))
-        tickets = self.store.get_tickets(offered)
-        changed: dict[str, Ticket] = {}
-        event_ids: list[tuple[str, str]] = []
-        accepted: list[Fact] = []
-        voided = 0
-        waiting: dict[str, int] = {}  # ticket -> facts it added while pending (0: created)
-        for ticket_id, items in offered.items():
-            facts = [fact for _, _, fact in items]
-            ticket = tickets.get(ticket_id)
-            if ticket is None:
-                ticket, outcome = Ticket.register(ticket_id, facts, recorded_at)
-                tickets[ticket_id] = ticket
-            else:
-                outcome = ticket.record(facts, recorded_at)
-            if outcome.rejected:
-                where = {fact.event_id: (index, raw) for index, raw, fact in items}
-                for fact, reason in outcome.rejected:
-                    for index, raw in [where[fact.event_id], *copies[fact.event_id]]:
-                        rejected.append((index, raw.source, reason, raw.text(), raw.raw_bytes))
-            if not outcome.accepted:
-                continue
-            for fact in outcome.accepted:
-                duplicates += len(copies[fact.event_id])
-                event_ids.append((fact.event_id, ticket_id))
-            accepted += outcome.accepted
-            changed[ticket_id] = ticket
-            if outcome.voided:
-                creation = next(i for i, _, f in items if f.type == CREATED)
-                source = f"ticket {ticket_id} (stored event)"
-                for pending, why in outcome.voided:
-                    voided += 1
-                    rejected.append((creation, source, why, _fact_json(ticket_id, pending), None))
-            waiting[ticket_id] = 0 if ticket.created else len(outcome.accepted)
-
-        watermark = self._advance(recorded_at, accepted)
-        snapshots, ledger, alerts = self._alerts(tickets, changed, watermark, recorded_at)
-        counters = _counters(
-            accepted=len(event_ids),
-            duplicates=duplicates,
-            rejected=[reason for _, _, reason, _, _ in rejected],
-            alerts=alerts,
-        )
-        in_order = sorted(rejected, key=lambda r: r[0])
-        dead_letters = self.outbox(in_order) if self.outbox is not None and rejected else []
-        return Prepared(
-            tickets=list(changed.values()),
-            event_ids=event_ids,
-            tracking=list(tracking),
-            snapshots=snapshots,
-            ledger=ledger,
-            watermark=watermark,
-            counters=counters,
-            meta=dict(meta or {}),
-            duplicates=duplicates,
-            alerts=alerts,
-            rejected=rejected,
-            voided=voided,
-            waiting=waiting,
-            dead_letters=dead_letters,
-        )
+        return offered, copies, duplicates
 
     def save(self, prepared: Prepared) -> None:
         """Store a prepared batch in one transaction (nothing else: safe on another thread
@@ -356,115 +320,61 @@ class Ingestor:
         self.dead_letter.flush()
 
 
-DecodedFact = tuple[int, RawEvent, str, Fact]
-"""An event that passed validation: its index in the batch, as received, ticket id, fact."""
-Rejection = tuple[int, str, str, str, bytes | None]
-"""An event that did not: its index in the batch, source, reason, text for the dead letter,
-and the exact bytes when they are not valid UTF-8 (the text then has replacements)."""
+_Offered = dict[str, list[tuple[int, RawEvent, Fact]]]
+"""A batch's new facts by ticket, in arrival order, with their index and event as received."""
+_Copies = dict[str, list[tuple[int, RawEvent]]]
+"""Later occurrences of each event id in the batch (index, event as received)."""
 
 
 @dataclass
-class Prepared:
-    """A batch applied to its tickets in memory, ready to store (see ``Ingestor.prepare``)."""
+class _Applied:
+    """What applying a batch to its tickets did so far (see :func:`_apply`)."""
 
-    tickets: list[Ticket]
-    event_ids: list[tuple[str, str]]
-    tracking: list[Tracking]
-    snapshots: dict[str, TicketSnapshot | None]
-    ledger: list[LedgerEntry]
-    watermark: int
-    counters: dict[tuple[str, str], int]
-    meta: dict[str, str]
     duplicates: int
-    alerts: list[dict[str, Any]]
-    rejected: list[Rejection]
-    voided: int
-    waiting: dict[str, int]
-    dead_letters: list[DeadLetter] = field(default_factory=list)
+    changed: dict[str, Ticket] = field(default_factory=dict)
+    event_ids: list[tuple[str, str]] = field(default_factory=list)
+    accepted: list[Fact] = field(default_factory=list)
+    voided: int = 0
+    waiting: dict[str, int] = field(default_factory=dict)
+    """ticket -> facts it added while pending (0: created)."""
 
 
-@dataclass
-class Decoded:
-    """A batch after validation: how many events were read, the facts, the rejections."""
-
-    read: int
-    facts: list[DecodedFact]
-    rejected: list[Rejection]
-
-
-def decode(batch: Sequence[RawEvent], policy: Policy) -> Decoded:
-    """Parse and validate a batch; needs nothing but the policy (no store)."""
+def _apply(
+    applied: _Applied,
+    tickets: dict[str, Ticket],
+    ticket_id: str,
+    items: list[tuple[int, RawEvent, Fact]],
+    copies: _Copies,
+    recorded_at: datetime,
+) -> list[Rejection]:
+    """Apply one ticket's new facts (registering it if new) and note the outcome in
+    ``applied``; the rejections, with those of the events' copies and of pending events
+    a late creation voided."""
+    facts = [fact for _, _, fact in items]
+    ticket = tickets.get(ticket_id)
+    if ticket is None:
+        ticket, outcome = Ticket.register(ticket_id, facts, recorded_at)
+        tickets[ticket_id] = ticket
+    else:
+        outcome = ticket.record(facts, recorded_at)
     rejected: list[Rejection] = []
-    facts: list[DecodedFact] = []
-    for index, raw in enumerate(batch):
-        try:
-            if raw.error is not None:
-                raise Rejected(raw.error)
-            data = raw.data if raw.data is not None else parse_json(raw.raw)
-            ticket_id, fact = to_fact(data, policy)
-        except Rejected as exc:
-            rejected.append((index, raw.source, exc.reason, raw.text(), raw.raw_bytes))
-            continue
-        facts.append((index, raw, ticket_id, fact))
-    return Decoded(len(batch), facts, rejected)
-
-
-def _counters(
-    accepted: int, duplicates: int, rejected: list[str], alerts: list[dict[str, Any]]
-) -> dict[tuple[str, str], int]:
-    """What one batch adds to the store's running totals (labels stay few: the field name of
-    a rejection, the kind of an alert)."""
-    counts: dict[tuple[str, str], int] = {
-        ("events", "accepted"): accepted,
-        ("events", "duplicate"): duplicates,
-        ("events", "rejected"): len(rejected),
-    }
-    for reason in rejected:
-        field = reason.split(":", 1)[0] if ":" in reason else "event"
-        key = ("rejected", field if field.isidentifier() else "event")
-        counts[key] = counts.get(key, 0) + 1
-    for alert in alerts:
-        key = ("alerts", f"{alert['alert']}:{alert['kind']}")
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def _alert_record(
-    ticket_id: str, snapshot: TicketSnapshot, alert: Alert, state: str
-) -> dict[str, Any]:
-    """An alert as published: who, which clock, what happened, deadline and time left."""
-    clock = snapshot.clocks[alert.metric]
-    target = clock.target_seconds or 0
-    return {
-        "alert": state,
-        "kind": alert.kind,
-        "percent": alert.percent,
-        "ticket_id": ticket_id,
-        "customer_id": snapshot.customer_id,
-        "metric": alert.metric,
-        "priority": clock.priority,
-        "at": _iso(alert.at),
-        "deadline": _iso(clock.deadline),
-        "remaining_seconds": target * (100 - alert.percent) // 100,
-    }
-
-
-def _iso(epoch_seconds: int | None) -> str | None:
-    if epoch_seconds is None:
-        return None
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat()
-
-
-def _fact_json(ticket_id: str, fact: Fact) -> str:
-    record: dict[str, Any] = {
-        "event_id": fact.event_id,
-        "type": fact.type,
-        "ticket_id": ticket_id,
-        "occurred_at": fact.occurred_at.isoformat(),
-    }
-    if fact.customer_id is not None:
-        record["customer_id"] = fact.customer_id
-    if fact.priority is not None:
-        record["priority"] = fact.priority
-    record.update(fact.details)
-    return json.dumps(record)
+    if outcome.rejected:
+        where = {fact.event_id: (index, raw) for index, raw, fact in items}
+        for fact, reason in outcome.rejected:
+            for index, raw in [where[fact.event_id], *copies[fact.event_id]]:
+                rejected.append((index, raw.source, reason, raw.text(), raw.raw_bytes))
+    if not outcome.accepted:
+        return rejected
+    for fact in outcome.accepted:
+        applied.duplicates += len(copies[fact.event_id])
+        applied.event_ids.append((fact.event_id, ticket_id))
+    applied.accepted += outcome.accepted
+    applied.changed[ticket_id] = ticket
+    if outcome.voided:
+        creation = next(i for i, _, f in items if f.type == CREATED)
+        source = f"ticket {ticket_id} (stored event)"
+        for pending, why in outcome.voided:
+            applied.voided += 1
+            rejected.append((creation, source, why, fact_json(ticket_id, pending), None))
+    applied.waiting[ticket_id] = 0 if ticket.created else len(outcome.accepted)
+    return rejected

@@ -1,15 +1,9 @@
 """``slaclock publish``: JSON Lines or Avro container files onto a Kafka topic.
 
-For backfills, and for upstream teams to test against. Every message is keyed by the event's
-``ticket_id``, so all events of one ticket land in one partition, in file order, and are
-consumed in that order by whichever consumer owns the partition.
-
-``--format json`` sends each line as it is (an Avro container file's records become JSON
-text); lines that are not JSON objects with a string ``ticket_id`` are sent without a key,
-so that poison can be published on purpose. ``--format avro`` sends Confluent wire format
-with the shipped schema id 3 (``consumers.avro.CURRENT_SCHEMA_ID``); an event that cannot be
-encoded (missing field, wrong type, timestamp without offset) is skipped and reported, since
-Avro cannot carry it.
+For backfills, and for upstream teams to test against. Every message is keyed by its
+``ticket_id``, so a ticket's events land in one partition, in file order. ``--format json``
+sends lines as they are (poison included, on purpose); ``--format avro`` sends Confluent wire
+format with the current schema id and skips, reporting them, events Avro cannot carry.
 """
 
 from __future__ import annotations

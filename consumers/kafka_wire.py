@@ -1,21 +1,10 @@
 """Kafka message values: Confluent wire format (Avro) or JSON, told apart per message.
 
-A value whose first byte is 0 is Confluent wire format: byte 0 = 0 (magic), bytes 1-4 = the
-writer schema id (big-endian), then the Avro body (one ``schemaless`` datum of the union
-schema in ``schemas/``). Anything else is taken for one JSON object in UTF-8 (JSON text never
-starts with a 0 byte, so the two cannot be confused).
-
-Writer schema ids resolve through a Confluent-compatible schema registry
-(``GET {url}/schemas/ids/{id}``; credentials and TLS: :mod:`consumers.schema_registry`) when
-one is configured, otherwise through the versions shipped in ``schemas/registry.json``. The
-body is then read with Avro schema resolution into the
-schema this version of slaclock was built for (:data:`consumers.avro.CURRENT_SCHEMA_ID`), so a
-newer writer schema that only adds optional fields decodes fine: the new fields are dropped.
-
-A value that cannot be decoded becomes a :class:`~consumers.sources.RawEvent` with ``error``
-set (the ingest pipeline dead-letters it). A schema registry that cannot be reached is not
-the message's fault: :class:`RegistryUnavailable` is raised so the consumer retries the batch;
-one that refuses the credentials raises :class:`~consumers.errors.FatalSourceError`.
+A value whose first byte is 0 is Avro with a schema id, resolved through a schema registry
+(``consumers.schema_registry``) or the shipped ``schemas/registry.json``; anything else is one
+JSON object (docs/kafka.md, "Message format"). A value that cannot be decoded becomes a
+:class:`~consumers.sources.RawEvent` with ``error`` set (a dead letter); an unreachable
+registry is not the message's fault (``RegistryUnavailable``: the batch is retried).
 """
 
 from __future__ import annotations
@@ -30,9 +19,6 @@ import fastavro
 
 from slaclock.consumers.avro import CURRENT_SCHEMA_ID, from_record, schema_by_id, to_record
 from slaclock.consumers.schema_registry import RegistryAccess, RegistryClient
-from slaclock.consumers.schema_registry import (
-    RegistryUnavailable as RegistryUnavailable,  # re-exported
-)
 from slaclock.consumers.sources import RawEvent, from_bytes
 
 MAGIC = 0

@@ -1,17 +1,10 @@
 """A Confluent-compatible schema registry: where it is, how to log in, whom to trust.
 
-:class:`RegistryAccess` holds the registry's URL (without user info) and its credentials:
-HTTP basic auth (user and password, from the URL's user info or given separately) or a bearer
-token, and a CA file to verify its TLS certificate with. It is a plain picklable value, so the
-decoding process receives it through its pipe, never on a command line. The credentials stay
-out of its ``repr`` and out of every message: errors name :attr:`RegistryAccess.url`.
-
-:class:`RegistryClient` fetches one writer schema (``GET {url}/schemas/ids/{id}``) with the
-standard library's HTTP client and sorts what can go wrong: a registry that is down, slow or
-answers 5xx is transient (:class:`RegistryUnavailable`, the batch is retried); refused
-credentials (401, 403) or a certificate that does not verify cannot be cured by retrying
-(:class:`~consumers.errors.FatalSourceError`). Redirects are not followed, so credentials are
-sent to the configured host only.
+:class:`RegistryAccess` is a plain picklable value (URL, basic auth or bearer token, CA file),
+so the decoding process receives it through its pipe, never on a command line; credentials stay
+out of its ``repr`` and every message. :class:`RegistryClient` fetches one writer schema and
+sorts the failures: transient ones (:class:`RegistryUnavailable`, retried) from those retrying
+cannot cure (:class:`~consumers.errors.FatalSourceError`). Redirects are not followed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Where raw events come from: JSON Lines and Avro container files (or stdin).
 
 A source yields :class:`RawEvent` values: the bytes as received, where they came from, and
-for binary formats the decoded record. Decoding and validation happen in ``consumers.ingest``.
+for binary formats the decoded record. Decoding and validation happen in ``consumers.events``.
 """
 
 from __future__ import annotations

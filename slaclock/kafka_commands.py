@@ -398,7 +398,8 @@ def _consume(
     from kafka.errors import KafkaConfigurationError
 
     from slaclock.consumers.decode_worker import WireDecodeProcess
-    from slaclock.consumers.kafka_consumer import ConsumerSettings, KafkaIngest
+    from slaclock.consumers.kafka_consumer import KafkaIngest
+    from slaclock.consumers.kafka_settings import ConsumerSettings
 
     if args.max_poll_records < 1:
         _usage("--max-poll-records: must be at least 1")
@@ -475,7 +476,7 @@ def _open_store(
 ) -> TicketStore | None:
     """Open the store, waiting with backoff while the database is unavailable."""
     from slaclock.consumers.health import HealthFile
-    from slaclock.consumers.kafka_consumer import TRANSIENT
+    from slaclock.consumers.kafka_settings import TRANSIENT
 
     log = logging.getLogger("slaclock.kafka")
     health = HealthFile(health_file)

@@ -213,7 +213,7 @@ def tracked_offsets(store_url: str, topic: str, partitions: Iterable[int]) -> di
     runs its CREATE ... IF NOT EXISTS statements, which must not race a writing consumer."""
     from urllib.parse import urlparse
 
-    from slaclock.consumers.kafka_consumer import tracking_name
+    from slaclock.consumers.partitions import tracking_name
 
     names = {tracking_name(topic, p): p for p in partitions}
     found: dict[int, int | None] = dict.fromkeys(names.values())

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from slaclock.consumers.avro import SCHEMA_DIR, schema_by_id, to_record
-from slaclock.consumers.kafka_consumer import partition_of
 from slaclock.consumers.kafka_wire import encode_avro, encode_record
+from slaclock.consumers.partitions import partition_of
 from tests.kafka_helpers import (
     CONFIG,
     EVENTS,
@@ -542,7 +542,7 @@ def in_process_consumer(
     fresh 2-partition topic, the policy, a fresh SQLite store URL and consumer settings
     (200 messages per batch, idle after 1 s; ``settings`` override)."""
     from slaclock.config import load_policy
-    from slaclock.consumers.kafka_consumer import ConsumerSettings
+    from slaclock.consumers.kafka_settings import ConsumerSettings
 
     events = stream["events"][:1500]
     topic = create_topic(unique(name), partitions=2)
@@ -594,7 +594,8 @@ def test_a_dead_decoding_process_stops_the_consumer_and_a_restart_resumes(
     batch in flight, stops with ``DecodeWorkerError`` (the command exits 1 with that
     message), and a restart goes on from the stored offsets: nothing lost, nothing twice."""
     from slaclock.consumers.decode_worker import DecodeWorkerError, WireDecodeProcess
-    from slaclock.consumers.kafka_consumer import BatchInfo, KafkaIngest
+    from slaclock.consumers.kafka_batches import BatchInfo
+    from slaclock.consumers.kafka_consumer import KafkaIngest
     from slaclock.projections.store import TicketStore
     from tests.helpers import contract_policy
 

@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from slaclock.config import load_policy
 from slaclock.consumers.dead_letter import DeadLetterList
 from slaclock.consumers.ingest import Ingestor
-from slaclock.consumers.kafka_consumer import tracking_name
+from slaclock.consumers.partitions import tracking_name
 from slaclock.consumers.sources import RawEvent
 from slaclock.projections.store import TicketStore
 from tests.kafka_helpers import (

@@ -23,13 +23,12 @@ import pytest
 
 from slaclock.consumers.avro import SCHEMA_DIR, schema_by_id, to_record
 from slaclock.consumers.errors import FatalSourceError
-from slaclock.consumers.kafka_wire import (
+from slaclock.consumers.kafka_wire import SchemaResolver, WireDecoder, encode_record
+from slaclock.consumers.schema_registry import (
+    RegistryAccess,
+    RegistrySettingError,
     RegistryUnavailable,
-    SchemaResolver,
-    WireDecoder,
-    encode_record,
 )
-from slaclock.consumers.schema_registry import RegistryAccess, RegistrySettingError
 from tests.kafka_helpers import (
     CONFIG,
     REPO,

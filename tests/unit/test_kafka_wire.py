@@ -18,13 +18,8 @@ import pytest
 
 from slaclock.consumers.avro import SCHEMA_DIR, schema_by_id, to_record
 from slaclock.consumers.kafka_publish import Unpublishable, message
-from slaclock.consumers.kafka_wire import (
-    RegistryUnavailable,
-    SchemaResolver,
-    WireDecoder,
-    encode_avro,
-    encode_record,
-)
+from slaclock.consumers.kafka_wire import SchemaResolver, WireDecoder, encode_avro, encode_record
+from slaclock.consumers.schema_registry import RegistryUnavailable
 from slaclock.consumers.sources import RawEvent
 
 EVENT = {

@@ -1,0 +1,123 @@
+"""What the ingest pipeline hands on: a batch ready to store (:class:`Prepared`), the run's
+counts (:class:`IngestStats`), and the records a batch writes beside its tickets (alert
+records, counter increments, the JSON of a pending event a late creation voided).
+
+Plain data and functions of their inputs, apart from ``consumers.ingest`` so that it reads
+as steps.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from slaclock.consumers.events import Rejection
+from slaclock.domain.alerts import Alert
+from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.facts import Fact
+from slaclock.domain.ticket import Ticket
+from slaclock.projections.dead_letters import DeadLetter
+from slaclock.projections.ledger import LedgerEntry
+
+
+@dataclass
+class IngestStats:
+    """Counts of one run. read = accepted + duplicates + rejected; ``pending`` counts the
+    accepted events still waiting for their ``ticket.created``; ``voided`` counts earlier
+    pending events that their late ``ticket.created`` showed to be invalid."""
+
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    rejected: int = 0
+    voided: int = 0
+    alerts: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class Prepared:
+    """A batch applied to its tickets in memory, ready to store (see ``Ingestor.prepare``)."""
+
+    tickets: list[Ticket]
+    event_ids: list[tuple[str, str]]
+    tracking: list[Tracking]
+    snapshots: dict[str, TicketSnapshot | None]
+    ledger: list[LedgerEntry]
+    watermark: int
+    counters: dict[tuple[str, str], int]
+    meta: dict[str, str]
+    duplicates: int
+    alerts: list[dict[str, Any]]
+    rejected: list[Rejection]
+    voided: int
+    waiting: dict[str, int]
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+def counters(
+    accepted: int, duplicates: int, rejected: list[str], alerts: list[dict[str, Any]]
+) -> dict[tuple[str, str], int]:
+    """What one batch adds to the store's running totals (labels stay few: the field name of
+    a rejection, the kind of an alert)."""
+    counts: dict[tuple[str, str], int] = {
+        ("events", "accepted"): accepted,
+        ("events", "duplicate"): duplicates,
+        ("events", "rejected"): len(rejected),
+    }
+    for reason in rejected:
+        field = reason.split(":", 1)[0] if ":" in reason else "event"
+        key = ("rejected", field if field.isidentifier() else "event")
+        counts[key] = counts.get(key, 0) + 1
+    for alert in alerts:
+        key = ("alerts", f"{alert['alert']}:{alert['kind']}")
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def alert_record(
+    ticket_id: str, snapshot: TicketSnapshot, alert: Alert, state: str
+) -> dict[str, Any]:
+    """An alert as published: who, which clock, what happened, deadline and time left."""
+    clock = snapshot.clocks[alert.metric]
+    target = clock.target_seconds or 0
+    return {
+        "alert": state,
+        "kind": alert.kind,
+        "percent": alert.percent,
+        "ticket_id": ticket_id,
+        "customer_id": snapshot.customer_id,
+        "metric": alert.metric,
+        "priority": clock.priority,
+        "at": _iso(alert.at),
+        "deadline": _iso(clock.deadline),
+        "remaining_seconds": target * (100 - alert.percent) // 100,
+    }
+
+
+def _iso(epoch_seconds: int | None) -> str | None:
+    if epoch_seconds is None:
+        return None
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat()
+
+
+def fact_json(ticket_id: str, fact: Fact) -> str:
+    record: dict[str, Any] = {
+        "event_id": fact.event_id,
+        "type": fact.type,
+        "ticket_id": ticket_id,
+        "occurred_at": fact.occurred_at.isoformat(),
+    }
+    if fact.customer_id is not None:
+        record["customer_id"] = fact.customer_id
+    if fact.priority is not None:
+        record["priority"] = fact.priority
+    record.update(fact.details)
+    return json.dumps(record)

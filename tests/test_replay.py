@@ -16,7 +16,8 @@ import pytest
 
 from projections.store import TicketStore
 from projections.verify import MARK, NEW, POLICY, POSITION, ReplayError, rebuild, verify
-from slaclock.cli import main, open_store
+from slaclock.bootstrap import open_store
+from slaclock.cli import main
 from slaclock.config import read_policy
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 

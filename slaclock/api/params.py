@@ -12,7 +12,7 @@ from domain.policy import Policy
 from projections import answers
 from projections.queries import Queries
 from projections.store import TicketStore
-from slaclock.config import ConfigError, parse_policy
+from slaclock.config import ConfigError, policy_of_text
 
 MAX_ID = 128
 
@@ -94,10 +94,6 @@ def queries_for(
     """The queries that answer at ``at`` (as the command line's; see projections.answers)."""
     known = int(at.known_at.timestamp()) if at.known_at is not None else None
     try:
-        return answers.queries_for(store, policy, version, known, _stored_policy)
+        return answers.queries_for(store, policy, version, known, policy_of_text)
     except ConfigError as exc:  # a stored policy this version cannot read any more
         raise ApiError(501, f"known_at: {exc}") from None
-
-
-def _stored_policy(text: str, name: str) -> Policy:
-    return parse_policy(text, name).policy

@@ -10,10 +10,13 @@ SAMPLE := --config examples/slaclock.toml --store sqlite:///$(SAMPLE_STORE)
 
 .PHONY: venv run test lint contract postgres postgres-stop kafka kafka-stop bench clean
 
+# The editable install maps slaclock's subpackages to their folders with setuptools' import
+# finder, whose one notice ("Editable installation ... folders with the same name") is silenced.
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	@$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
+	@PYTHONWARNINGS="ignore:Editable installation" \
+		$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
 	@touch $@
 
 venv: $(BIN)/.installed

@@ -442,7 +442,7 @@ def write_avro(stream: Stream, out: Path, codec: str) -> None:
     import fastavro
 
     sys.path.insert(0, str(ROOT))
-    from consumers.avro import schema_by_id, to_record
+    from slaclock.consumers.avro import schema_by_id, to_record
 
     records = (to_record(event) for event in stream.events())
     with out.open("wb") as fh:

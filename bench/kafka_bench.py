@@ -66,7 +66,7 @@ if str(BENCH) not in sys.path:
 
 import run as ingest_bench  # noqa: E402  (bench/run.py: generation, tables)
 
-from consumers.kafka_consumer import ConsumerSettings  # noqa: E402
+from slaclock.consumers.kafka_consumer import ConsumerSettings  # noqa: E402
 
 CONSUME_MAX_POLL = ConsumerSettings.max_poll_records
 
@@ -478,8 +478,8 @@ def bare_loop(topic: str, bootstrap: str, group: str, expect: int, max_poll: int
     began = time.monotonic()
     from kafka import KafkaConsumer
 
-    from consumers.kafka_consumer import ConsumerSettings, source_of
-    from consumers.kafka_wire import WireDecoder
+    from slaclock.consumers.kafka_consumer import ConsumerSettings, source_of
+    from slaclock.consumers.kafka_wire import WireDecoder
 
     settings = ConsumerSettings(
         topic=topic,
@@ -560,7 +560,7 @@ def consume_setup(
 ) -> tuple[int, list[str], dict[str, int], Callable[[], dict[str, int]]]:
     """What a measured consume needs: the message total, its command line (with a fresh
     dead-letter topic), the tracking names of the partitions, a look at stored offsets."""
-    from consumers.kafka_consumer import tracking_name
+    from slaclock.consumers.kafka_consumer import tracking_name
 
     create_topic(args.bootstrap_servers, dlq, 1)
     argv = consume_argv(config, store, topic, group, args, dlq)
@@ -744,7 +744,7 @@ def look_once(store: Store) -> dict[str, int]:
 
 def publish(path: Path, topic: str, bootstrap: str) -> tuple[dict[str, int], float]:
     """``slaclock publish`` in this process: (counts, seconds)."""
-    from consumers.kafka_publish import publish_files
+    from slaclock.consumers.kafka_publish import publish_files
 
     began = time.perf_counter()
     stats = publish_files([str(path)], topic, {"bootstrap_servers": [bootstrap]}, fmt="avro")

@@ -16,8 +16,8 @@ from typing import Any
 
 import fastavro
 
-import schemas
-from domain import facts as F
+from slaclock import schemas
+from slaclock.domain import facts as F
 
 SCHEMA_DIR = Path(schemas.__file__).resolve().parent
 NAMESPACE = "dev.slaclock.events"

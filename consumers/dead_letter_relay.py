@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from projections.dead_letters import DeadLetter, dead_letter_id, mark_relayed, unrelayed
-from projections.store import TicketStore
+from slaclock.projections.dead_letters import DeadLetter, dead_letter_id, mark_relayed, unrelayed
+from slaclock.projections.store import TicketStore
 
 log = logging.getLogger("slaclock.kafka.dead_letters")
 

@@ -31,14 +31,14 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from consumers.errors import FatalSourceError
-from consumers.ingest import Decoded, decode
-from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
-from consumers.runtime import tune_gc
-from consumers.schema_registry import RegistryAccess
-from consumers.sources import RawEvent, read_events
-from domain.facts import Fact
-from domain.policy import Policy
+from slaclock.consumers.errors import FatalSourceError
+from slaclock.consumers.ingest import Decoded, decode
+from slaclock.consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder
+from slaclock.consumers.runtime import tune_gc
+from slaclock.consumers.schema_registry import RegistryAccess
+from slaclock.consumers.sources import RawEvent, read_events
+from slaclock.domain.facts import Fact
+from slaclock.domain.policy import Policy
 
 
 class DecodeWorkerError(Exception):

@@ -20,10 +20,10 @@ from pydantic import (
     field_validator,
 )
 
-from domain import facts as F
-from domain.facts import Fact
-from domain.instants import check_range, parse_instant
-from domain.policy import Policy
+from slaclock.domain import facts as F
+from slaclock.domain.facts import Fact
+from slaclock.domain.instants import check_range, parse_instant
+from slaclock.domain.policy import Policy
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 

@@ -19,18 +19,18 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from consumers.alert_sink import AlertSink
-from consumers.dead_letter import DeadLetterSink
-from consumers.events import Rejected, parse_json, to_fact
-from consumers.sources import RawEvent
-from domain.alerts import BREACH, Alert, alerts_due
-from domain.clocks import TicketSnapshot, evaluate
-from domain.facts import CREATED, Fact
-from domain.policy import Policy
-from domain.ticket import Ticket
-from projections.dead_letters import DeadLetter
-from projections.ledger import LedgerEntry, post
-from projections.store import TicketStore
+from slaclock.consumers.alert_sink import AlertSink
+from slaclock.consumers.dead_letter import DeadLetterSink
+from slaclock.consumers.events import Rejected, parse_json, to_fact
+from slaclock.consumers.sources import RawEvent
+from slaclock.domain.alerts import BREACH, Alert, alerts_due
+from slaclock.domain.clocks import TicketSnapshot, evaluate
+from slaclock.domain.facts import CREATED, Fact
+from slaclock.domain.policy import Policy
+from slaclock.domain.ticket import Ticket
+from slaclock.projections.dead_letters import DeadLetter
+from slaclock.projections.ledger import LedgerEntry, post
+from slaclock.projections.store import TicketStore
 
 
 @dataclass

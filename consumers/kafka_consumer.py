@@ -59,18 +59,23 @@ from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaConfigurationError, KafkaError
 from kafka.partitioner.default import murmur2
 
-from consumers.alert_sink import AlertFile
-from consumers.dead_letter_relay import DeadLetterRelay, dead_letter_of
-from consumers.decode_worker import DecodeWorkerError, InlineWireDecoding, WireDecodeProcess
-from consumers.errors import FatalSourceError
-from consumers.health import HealthFile
-from consumers.ingest import Decoded, Ingestor, IngestStats, Prepared, Rejection
-from consumers.kafka_errors import fatal_kafka_error, missing_topic
-from consumers.kafka_wire import RegistryUnavailable
-from consumers.schema_registry import RegistryAccess
-from domain.policy import Policy
-from projections.dead_letters import DeadLetter, last_seq
-from projections.store import TicketStore, end_offset_key
+from slaclock.consumers.alert_sink import AlertFile
+from slaclock.consumers.dead_letter_relay import DeadLetterRelay, dead_letter_of
+from slaclock.consumers.decode_worker import (
+    DecodeWorkerError,
+    InlineWireDecoding,
+    WireDecodeProcess,
+)
+from slaclock.consumers.errors import FatalSourceError
+from slaclock.consumers.health import HealthFile
+from slaclock.consumers.ingest import Decoded, Ingestor, IngestStats, Prepared, Rejection
+from slaclock.consumers.kafka_errors import fatal_kafka_error, missing_topic
+from slaclock.consumers.kafka_wire import RegistryUnavailable
+from slaclock.consumers.schema_registry import RegistryAccess
+from slaclock.domain.policy import Policy
+from slaclock.projections.dead_letters import DeadLetter, last_seq
+from slaclock.projections.meta import end_offset_key
+from slaclock.projections.store import TicketStore
 
 log = logging.getLogger("slaclock.kafka.consume")
 
@@ -78,7 +83,7 @@ log = logging.getLogger("slaclock.kafka.consume")
 def _transient_errors() -> tuple[type[BaseException], ...]:
     import psycopg
 
-    from projections.store import StoreUnavailable
+    from slaclock.projections.event_store import StoreUnavailable
 
     return (
         PersistenceError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kafka import errors as kafka_errors
 
-from consumers.errors import FatalSourceError
+from slaclock.consumers.errors import FatalSourceError
 
 CODEC_PACKAGES = "python-snappy (snappy), lz4 (lz4) and zstandard (zstd)"
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from consumers.avro import CURRENT_SCHEMA_ID, to_json_text
-from consumers.kafka_wire import encode_avro
-from consumers.sources import RawEvent, read_events
-from domain.instants import InstantError, parse_instant
+from slaclock.consumers.avro import CURRENT_SCHEMA_ID, to_json_text
+from slaclock.consumers.kafka_wire import encode_avro
+from slaclock.consumers.sources import RawEvent, read_events
+from slaclock.domain.instants import InstantError, parse_instant
 
 log = logging.getLogger("slaclock.kafka.publish")
 

@@ -28,10 +28,12 @@ from typing import Any
 
 import fastavro
 
-from consumers.avro import CURRENT_SCHEMA_ID, from_record, schema_by_id, to_record
-from consumers.schema_registry import RegistryAccess, RegistryClient
-from consumers.schema_registry import RegistryUnavailable as RegistryUnavailable  # re-exported
-from consumers.sources import RawEvent, from_bytes
+from slaclock.consumers.avro import CURRENT_SCHEMA_ID, from_record, schema_by_id, to_record
+from slaclock.consumers.schema_registry import RegistryAccess, RegistryClient
+from slaclock.consumers.schema_registry import (
+    RegistryUnavailable as RegistryUnavailable,  # re-exported
+)
+from slaclock.consumers.sources import RawEvent, from_bytes
 
 MAGIC = 0
 HEADER = struct.Struct(">bI")  # magic byte, schema id

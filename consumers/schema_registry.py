@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumers.errors import FatalSourceError
+from slaclock.consumers.errors import FatalSourceError
 
 
 class RegistryUnavailable(Exception):

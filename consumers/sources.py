@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import fastavro
 
-from consumers.avro import from_record, to_json_text
+from slaclock.consumers.avro import from_record, to_json_text
 
 AVRO_MAGIC = b"Obj\x01"
 

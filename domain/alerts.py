@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.clocks import ClockSnapshot, TicketSnapshot
+from slaclock.domain.clocks import ClockSnapshot, TicketSnapshot
 
 BREACH = "breach"
 WARNING = "warning"

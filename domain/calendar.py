@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.holiday_rules import ClosedDates, HolidayRule
-from domain.local_time import aware_epoch, utc_year, utc_year_start, year_intervals
-from domain.weekly_hours import WeeklyHours
+from slaclock.domain.holiday_rules import ClosedDates, HolidayRule
+from slaclock.domain.local_time import aware_epoch, utc_year, utc_year_start, year_intervals
+from slaclock.domain.weekly_hours import WeeklyHours
 
 __all__ = ["BusinessCalendar"]
 

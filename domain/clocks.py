@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from domain import facts as F
-from domain.facts import Fact, in_order
-from domain.policy import Contract, Plan, Policy
+from slaclock.domain import facts as F
+from slaclock.domain.facts import Fact, in_order
+from slaclock.domain.policy import Contract, Plan, Policy
 
 Status = Literal["met", "breached", "paused", "running", "not_applicable"]
 BetweenFn = Callable[[int, int], int]

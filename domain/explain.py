@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from domain.calendar import BusinessCalendar
-from domain.clocks import ClockSnapshot, Note, TicketSnapshot, evaluate, walk_clock
-from domain.facts import CREATED, Fact, in_order
-from domain.policy import Policy
+from slaclock.domain.calendar import BusinessCalendar
+from slaclock.domain.clocks import ClockSnapshot, Note, TicketSnapshot, evaluate, walk_clock
+from slaclock.domain.facts import CREATED, Fact, in_order
+from slaclock.domain.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from domain.facts import WORK_LOGGED
+from slaclock.domain.facts import WORK_LOGGED
 
 __all__ = ["WORK_LOGGED", "AccountTerms", "BillingRule", "Statement", "WorkLog", "month_statements"]
 

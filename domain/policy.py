@@ -13,8 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Literal
 
-from domain.calendar import BusinessCalendar
-from domain.hour_account import AccountTerms, BillingRule
+from slaclock.domain.calendar import BusinessCalendar
+from slaclock.domain.hour_account import AccountTerms, BillingRule
 
 METRICS: tuple[str, ...] = ("response", "intervention", "resolution")
 """Every metric slaclock knows, in the order reports list them."""

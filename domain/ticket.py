@@ -22,9 +22,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain import facts as F
-from domain.alerts import Alert
-from domain.facts import Fact, epoch
+from slaclock.domain import facts as F
+from slaclock.domain.alerts import Alert
+from slaclock.domain.facts import Fact, epoch
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://slaclock.dev/ticket")
 
@@ -122,9 +122,17 @@ class Ticket(Aggregate):
     late creation voided. ``AlertsReconciled`` records alerts raised and withdrawn. The
     event's timestamp is ``recorded_at`` (when the engine learnt the facts, for "what was
     known when" questions), always passed in by the caller: the domain never reads a clock.
+
+    Stored events never change, so each event class carries the version of its stored shape
+    (``class_version``; ``eventsourcing`` stores it with any event above version 1). Every
+    shape ever stored is version 1. A change to an event's fields raises its version and adds
+    a static ``upcast_vN_vM(state)`` on the class, which turns a stored version-N state dict
+    into version M (e.g. sets a new field's default); the library applies the steps in turn
+    when it reads an older event.
     """
 
     class Registered(Aggregate.Created):
+        class_version = 1
         ticket_id: str
         facts: list[Fact]
         voided: dict[str, str]
@@ -133,6 +141,7 @@ class Ticket(Aggregate):
             aggregate._record(self.facts, self.voided, self.timestamp)
 
     class FactsRecorded(Aggregate.Event):
+        class_version = 1
         facts: list[Fact]
         voided: dict[str, str]  # event id -> reason
 
@@ -140,6 +149,7 @@ class Ticket(Aggregate):
             aggregate._record(self.facts, self.voided, self.timestamp)
 
     class AlertsReconciled(Aggregate.Event):
+        class_version = 1
         raised: list[Alert]
         withdrawn: list[Alert]  # no longer due: later facts changed the clock
 

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from domain.policy import Policy
-from projections import reports
-from projections.queries import Queries
-from projections.render import compliance_json, credits_json
-from projections.store import TicketStore
+from slaclock.domain.policy import Policy
+from slaclock.projections import reports
+from slaclock.projections.policy_versions import policy_at
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import compliance_json, credits_json
+from slaclock.projections.store import TicketStore
 
 PolicyLoader = Callable[[str, str], Policy]
 """Parses a stored configuration text (text, name for messages) into a Policy."""
@@ -39,7 +40,7 @@ def queries_for(
     current = store.policy_version()
     if known_at is None:
         return Queries(store, policy, version=version, rows_current=current == version)
-    then = store.policy_at(known_at)
+    then = policy_at(store, known_at)
     if then is None or then[0] == version:
         return Queries(
             store, policy, known_at=known_at, version=version, rows_current=current == version

@@ -1,16 +1,8 @@
 """The dead-letter outbox: a consumer's rejected messages, kept in the store with their batch.
 
-``slaclock consume`` writes each batch's dead letters into ``sla_dead_letters`` in the
-batch's own transaction (``TicketStore.save``), so they are stored exactly when the batch
-is. A relay (``consumers.dead_letter_relay``) then sends the unrelayed ones to the
-dead-letter topic and marks them relayed once the broker has acknowledged them; a consumer
-that dies in between sends them at its next start. Each row's id is derived from where the
-message came from, and travels as the ``dead_letter_id`` header, so a reader can drop the
-repeats that such a restart may send. Without a dead-letter topic the rows stay here
-unrelayed; ``slaclock dead-letters`` lists them.
-
-Key and value are the message's exact bytes (``BYTEA``: SQLite stores them as blobs too);
-``headers`` is a JSON array of ``[name, text]`` pairs.
+Rows are written in their batch's transaction (``TicketStore.save``; table and insert in
+``projections.tables``) and read here: by the relay to the dead-letter topic, and by
+``slaclock dead-letters``. Why an outbox, and the row ids: docs/store.md.
 """
 
 from __future__ import annotations
@@ -22,32 +14,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from projections.store import TicketStore
-
-TABLES: tuple[str, ...] = (
-    """CREATE TABLE IF NOT EXISTS {p}sla_dead_letters (
-        id TEXT PRIMARY KEY,
-        created_at BIGINT NOT NULL,
-        seq BIGINT NOT NULL,
-        source TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        key BYTEA,
-        value BYTEA NOT NULL,
-        headers TEXT NOT NULL,
-        relayed_at BIGINT)""",
-    """CREATE INDEX IF NOT EXISTS sla_dead_letters_created
-        ON {p}sla_dead_letters (created_at, seq)""",
-    """CREATE INDEX IF NOT EXISTS sla_dead_letters_unrelayed
-        ON {p}sla_dead_letters (created_at, seq) WHERE relayed_at IS NULL""",
-)
-
-COLUMNS = "id, created_at, seq, source, reason, key, value, headers, relayed_at"
-
-INSERT = f"""INSERT INTO {{p}}sla_dead_letters ({COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"""
+from slaclock.projections.event_store import EventStore
+from slaclock.projections.tables import DEAD_LETTER_COLUMNS
 
 _NAMESPACE = uuid.UUID("5d1a0c3e-9a57-4c39-8f5e-3f1f0d2b7c11")
 
@@ -133,24 +103,24 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
-def last_seq(store: TicketStore) -> int:
+def last_seq(store: EventStore) -> int:
     """The highest ``seq`` stored (0: none): a consumer numbers its dead letters on from it,
     so that they list and relay in the order they were stored."""
     rows = store.query("SELECT MAX(seq) AS seq FROM {p}sla_dead_letters")
     return int(rows[0]["seq"] or 0) if rows else 0
 
 
-def unrelayed(store: TicketStore, limit: int = 500) -> list[DeadLetter]:
+def unrelayed(store: EventStore, limit: int = 500) -> list[DeadLetter]:
     """The oldest dead letters not yet acknowledged by the dead-letter topic."""
     rows = store.query(
-        f"SELECT {COLUMNS} FROM {{p}}sla_dead_letters WHERE relayed_at IS NULL"
+        f"SELECT {DEAD_LETTER_COLUMNS} FROM {{p}}sla_dead_letters WHERE relayed_at IS NULL"
         " ORDER BY created_at, seq, id LIMIT ?",
         [limit],
     )
     return [DeadLetter.from_row(row) for row in rows]
 
 
-def mark_relayed(store: TicketStore, ids: Sequence[str], at: int) -> None:
+def mark_relayed(store: EventStore, ids: Sequence[str], at: int) -> None:
     """Record that the dead-letter topic acknowledged ``ids`` (one transaction)."""
     statement = store.dialect.sql(
         "UPDATE {p}sla_dead_letters SET relayed_at = ? WHERE id = ? AND relayed_at IS NULL"
@@ -160,7 +130,7 @@ def mark_relayed(store: TicketStore, ids: Sequence[str], at: int) -> None:
 
 
 def listing(
-    store: TicketStore,
+    store: EventStore,
     since: int | None = None,
     unrelayed_only: bool = False,
     limit: int | None = None,
@@ -174,7 +144,7 @@ def listing(
     if unrelayed_only:
         where.append("relayed_at IS NULL")
     statement = (
-        f"SELECT {COLUMNS} FROM {{p}}sla_dead_letters WHERE {' AND '.join(where)}"
+        f"SELECT {DEAD_LETTER_COLUMNS} FROM {{p}}sla_dead_letters WHERE {' AND '.join(where)}"
         " ORDER BY created_at, seq, id"
     )
     if limit is not None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.hour_account import Statement, WorkLog, month_statements
-from domain.policy import Contract, Policy
-from projections.ledger import next_month
-from projections.queries import month_bounds
-from projections.store import TicketStore
+from slaclock.domain.hour_account import Statement, WorkLog, month_statements
+from slaclock.domain.policy import Contract, Policy
+from slaclock.projections.ledger import next_month
+from slaclock.projections.queries import month_bounds
+from slaclock.projections.store import TicketStore
 
 WAIVED = "response clock breached"
 

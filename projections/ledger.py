@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from domain.alerts import BREACH, Alert
-from domain.clocks import TicketSnapshot
-from domain.policy import Policy
+from slaclock.domain.alerts import BREACH, Alert
+from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,22 @@ def post(
     ``open_credits`` maps (metric, breached_at) to the ticket's credits not yet reversed;
     ``version`` (the ticket aggregate's version) makes entry ids unique and deterministic.
     """
+    return [
+        *_reversals(ticket_id, version, withdrawn, open_credits, closed, posted_at, policy_version),
+        *_credits(ticket_id, version, snapshot, raised, closed, posted_at, policy_version),
+    ]
+
+
+def _reversals(
+    ticket_id: str,
+    version: int,
+    withdrawn: Iterable[Alert],
+    open_credits: Mapping[tuple[str, int], LedgerEntry],
+    closed: set[str],
+    posted_at: int,
+    policy_version: str | None,
+) -> list[LedgerEntry]:
+    """A reversal of each withdrawn breach's credit not yet reversed."""
     entries: list[LedgerEntry] = []
     for alert in withdrawn:
         credit = open_credits.get((alert.metric, alert.at))
@@ -123,6 +139,20 @@ def post(
                 policy_version=policy_version,
             )
         )
+    return entries
+
+
+def _credits(
+    ticket_id: str,
+    version: int,
+    snapshot: TicketSnapshot | None,
+    raised: Iterable[Alert],
+    closed: set[str],
+    posted_at: int,
+    policy_version: str | None,
+) -> list[LedgerEntry]:
+    """A credit for each raised breach of a metric the ticket's plan credits."""
+    entries: list[LedgerEntry] = []
     contract = snapshot.contract if snapshot else None
     rule = contract.plan.credits if contract else None
     for alert in raised:

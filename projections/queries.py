@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.clocks import ClockSnapshot, ClockView, TicketSnapshot, evaluate
-from domain.policy import Contract, Policy
-from projections import tables as T
-from projections.store import TicketStore
+from slaclock.domain.clocks import ClockSnapshot, ClockView, TicketSnapshot, evaluate
+from slaclock.domain.policy import Contract, Policy
+from slaclock.projections import tables
+from slaclock.projections.store import TicketStore
 
 # Outcomes are pre-filtered in SQL on a window this much wider than the month in UTC, then
 # exactly in the timezone of each plan (UTC offsets stay within +-14 h).
@@ -26,7 +26,7 @@ _TICKET_FIELDS = (
     " t.priority AS ticket_priority, t.created_at, t.last_fact_at, t.resolved_at"
 )
 # The clock columns other than ticket_id, for joins with the ticket table.
-_CLOCK_FIELDS = ", ".join(f"c.{name}" for name in T.CLOCK_COLUMNS.split(", ")[1:])
+_CLOCK_FIELDS = ", ".join(f"c.{name}" for name in tables.CLOCK_COLUMNS.split(", ")[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,7 @@ class Queries:
         if customer is not None:
             where, params = where + " AND c.customer_id = ?", [*params, customer]
         rows = self.store.query(
-            f"SELECT c.{T.CLOCK_COLUMNS.replace(', ', ', c.')} FROM {{p}}sla_clocks c"
+            f"SELECT c.{tables.CLOCK_COLUMNS.replace(', ', ', c.')} FROM {{p}}sla_clocks c"
             f" JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id WHERE {where}",
             params,
         )

@@ -1,20 +1,9 @@
 """The work queue and paged ticket listings, answered from the read model.
 
-The queue holds the **open** tickets as of an instant, in the order they should be worked:
-
-- ``priority`` (default): customers with a contract first, then by priority (1 first), then by
-  arrival (``created_at``), then by ticket id. This is the provider's rule: tickets of customers
-  without a service contract are worked when no ticket of a customer with one is waiting, and
-  within each group urgency decides first and arrival second.
-- ``deadline``: earliest deadline first (the nearest deadline of the ticket's open clocks); ties,
-  and tickets without a deadline (at the end), follow the ``priority`` order.
-
-A ticket is open when one of its clocks has not stopped (running, paused, or breached and
-still running). A ticket without any applicable clock (no contract, or no target for its
-priority) has nothing in the read model that says it was resolved, so it counts as open.
-
-Rows come from ``sla_tickets`` / ``sla_clocks``. Only tickets with facts after ``as_of`` (an
-``as_of`` in the past) are re-evaluated from their events, exactly as :class:`Queries` does.
+The queue holds the open tickets as of an instant, in ``priority`` order (contract customers
+first, then priority, then arrival) or ``deadline`` order (nearest open deadline first); the
+rules and why are in docs/store.md. Only tickets with facts after ``as_of`` are re-evaluated
+from their events, exactly as :class:`Queries` does.
 """
 
 from __future__ import annotations
@@ -25,10 +14,10 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from domain.clocks import ClockView, TicketSnapshot
-from domain.policy import Policy
-from projections.queries import Queries
-from projections.render import instant
+from slaclock.domain.clocks import ClockView, TicketSnapshot
+from slaclock.domain.policy import Policy
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import instant
 
 Order = Literal["priority", "deadline"]
 ORDERS: tuple[str, ...] = ("priority", "deadline")

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.clocks import TicketSnapshot
-from domain.explain import ClockExplanation
-from domain.policy import Policy
-from projections.ledger import LedgerEntry
-from projections.queries import Queries
-from projections.reports import ComplianceRow, CustomerCredits
+from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.explain import ClockExplanation
+from slaclock.domain.policy import Policy
+from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.queries import Queries
+from slaclock.projections.reports import ComplianceRow, CustomerCredits
 
 _UTC = ZoneInfo("UTC")
 

@@ -1,4 +1,4 @@
-"""Compliance and credit reports for a month (contract section 4)."""
+"""Compliance and credit reports for a month, computed from the outcomes of its clocks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.policy import Contract
-from projections.ledger import LedgerEntry
-from projections.queries import Outcome, Queries, month_bounds
+from slaclock.domain.policy import Contract
+from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.queries import Outcome, Queries, month_bounds
 
 _UTC = ZoneInfo("UTC")
 

@@ -171,3 +171,27 @@ def parts(statement: str) -> tuple[str, str, str]:
         raise ValueError(f"not a plain INSERT ... VALUES statement: {statement[:60]!r}")
     columns = ", ".join(name.strip() for name in match.group(2).split(","))
     return match.group(1), columns, match.group(3).strip()
+
+
+# The dead-letter outbox (``projections.dead_letters``), stored with its batch.
+DEAD_LETTER_TABLES: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS {p}sla_dead_letters (
+        id TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        source TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        key BYTEA,
+        value BYTEA NOT NULL,
+        headers TEXT NOT NULL,
+        relayed_at BIGINT)""",
+    """CREATE INDEX IF NOT EXISTS sla_dead_letters_created
+        ON {p}sla_dead_letters (created_at, seq)""",
+    """CREATE INDEX IF NOT EXISTS sla_dead_letters_unrelayed
+        ON {p}sla_dead_letters (created_at, seq) WHERE relayed_at IS NULL""",
+)
+
+DEAD_LETTER_COLUMNS = "id, created_at, seq, source, reason, key, value, headers, relayed_at"
+
+INSERT_DEAD_LETTER = f"""INSERT INTO {{p}}sla_dead_letters ({DEAD_LETTER_COLUMNS})
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"""

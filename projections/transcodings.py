@@ -12,8 +12,8 @@ from typing import Any
 
 from eventsourcing.persistence import Transcoding
 
-from domain.alerts import Alert
-from domain.facts import Fact
+from slaclock.domain.alerts import Alert
+from slaclock.domain.facts import Fact
 
 
 class FactAsDict(Transcoding):

@@ -14,17 +14,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.policy import Policy
-from projections.queries import Queries
-from projections.render import instant
-from projections.reports import (
+from slaclock.domain.policy import Policy
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import instant
+from slaclock.projections.reports import (
     ComplianceRow,
     CustomerCredits,
     compliance,
     credits,
     month_outcomes,
 )
-from projections.store import TicketStore
+from slaclock.projections.store import TicketStore
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,17 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.answers import credits_answer
-from projections.hours import NoHourAccount, statements
-from projections.ledger import month_still_open
-from projections.queries import Queries
-from projections.render import ledger_entry_json
-from projections.store import TicketStore
 from slaclock import exit_codes
 from slaclock.args import NotFound, UsageError
 from slaclock.args import month as month_arg
 from slaclock.config import LoadedPolicy
 from slaclock.output import credits_human, emit, hours_human, table
+from slaclock.projections.answers import credits_answer
+from slaclock.projections.hours import NoHourAccount, statements
+from slaclock.projections.ledger import month_still_open
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import ledger_entry_json
+from slaclock.projections.store import TicketStore
 
 COMMANDS = ("hours", "ledger")
 

@@ -12,16 +12,16 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.policy import Policy
-from projections.queries import Queries
-from projections.queue import ORDERS, queue_json, work_queue
-from projections.store import TicketStore
 from slaclock import exit_codes
 from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
-from slaclock.api.tokens import TokenStore
 from slaclock.config import LoadedPolicy
+from slaclock.domain.policy import Policy
 from slaclock.output import table
+from slaclock.projections.api_tokens import TokenStore
+from slaclock.projections.queries import Queries
+from slaclock.projections.queue import ORDERS, queue_json, work_queue
+from slaclock.projections.store import TicketStore
 
 COMMANDS = ("serve", "queue", "token")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from domain.instants import InstantError, parse_instant, parse_month
+from slaclock.domain.instants import InstantError, parse_instant, parse_month
 
 
 class UsageError(Exception):

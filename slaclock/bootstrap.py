@@ -10,15 +10,16 @@ import sys
 import time
 from functools import partial
 
-from domain.policy import Policy
-from projections.store import TicketStore
-from slaclock.config import LoadedPolicy, policy_of_text
+from slaclock.config import LoadedPolicy, policy_from_text
+from slaclock.domain.policy import Policy
+from slaclock.projections.policy_versions import adopt_policy
+from slaclock.projections.store import TicketStore
 
 
 def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
     """Open the store and bring its read model in line with the configuration."""
     store = TicketStore(url, loaded.policy)
-    rebuilt = store.adopt_policy(loaded.version, loaded.text, int(time.time()))
+    rebuilt = adopt_policy(store, loaded.version, loaded.text, int(time.time()))
     if rebuilt:
         print(
             f"slaclock: the configuration changed (policy version {loaded.version}); "
@@ -30,4 +31,4 @@ def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
 
 def policy_factory(loaded: LoadedPolicy, source: str) -> partial[Policy]:
     """A picklable callable giving the policy again: a decoding process builds its own."""
-    return partial(policy_of_text, loaded.text, source)
+    return partial(policy_from_text, loaded.text, source)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from domain.durations import parse_duration
-from domain.policy import Policy
 from slaclock import exit_codes
 from slaclock.args import NotFound, UsageError
 from slaclock.args import instant as instant_arg
+from slaclock.domain.durations import parse_duration
+from slaclock.domain.policy import Policy
 from slaclock.output import emit
 
 COMMANDS = ("calendar",)

@@ -13,12 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 
-from consumers.decode_worker import DecodeWorkerError
-from consumers.errors import FatalSourceError
-from consumers.runtime import tune_gc
-from projections.store import STORE_FAILURES, StoreError, StoreUnavailable
 from slaclock import (
     account_commands,
     api_commands,
@@ -29,10 +24,15 @@ from slaclock import (
     kafka_commands,
     query_commands,
     replay_commands,
+    versions,
 )
 from slaclock.args import NotFound, UsageError, valid_text
 from slaclock.bootstrap import open_store, policy_factory
 from slaclock.config import ConfigError, read_policy
+from slaclock.consumers.decode_worker import DecodeWorkerError
+from slaclock.consumers.errors import FatalSourceError
+from slaclock.consumers.runtime import tune_gc
+from slaclock.projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
 
 STORE_COMMANDS = (
     ingest_commands,
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         help="sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
     )
     parser.add_argument(
-        "--version", action="version", version=_version(), help="print the versions and exit"
+        "--version", action="version", version=versions.text(), help="print the versions and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ingest_commands.register(commands)
@@ -74,18 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    """slaclock's version and that of the holiday data its calendars use."""
-    found = []
-    for name in ("slaclock", "holidays"):
-        try:
-            found.append(version(name))
-        except PackageNotFoundError:  # running from a source tree that is not installed
-            found.append("unknown")
-    return f"slaclock {found[0]} (holidays {found[1]})"
-
-
 def run(argv: Sequence[str] | None = None) -> int:
+    if (answer := versions.requested(sys.argv[1:] if argv is None else argv)) is not None:
+        print(answer)
+        return exit_codes.OK
     args = valid_text(_parser().parse_args(argv))
     try:
         return _run_command(args)

@@ -16,21 +16,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from domain.calendar import BusinessCalendar
-from domain.durations import parse_duration
-from domain.holiday_rules import HolidayRule
-from domain.hour_account import BillingRule
-from domain.instants import END as RANGE_END
-from domain.policy import (
-    METRICS,
-    Contract,
-    CreditRule,
-    HourAccountPlan,
-    Plan,
-    Policy,
-    Target,
-)
-from domain.weekly_hours import parse_hours, parse_service_level, service_level_hours
 from slaclock.config_schema import (
     CalendarConfig,
     CreditsConfig,
@@ -40,6 +25,21 @@ from slaclock.config_schema import (
     PlanConfig,
     WithinConfig,
 )
+from slaclock.domain.calendar import BusinessCalendar
+from slaclock.domain.durations import parse_duration
+from slaclock.domain.holiday_rules import HolidayRule
+from slaclock.domain.hour_account import BillingRule
+from slaclock.domain.instants import END as RANGE_END
+from slaclock.domain.policy import (
+    METRICS,
+    Contract,
+    CreditRule,
+    HourAccountPlan,
+    Plan,
+    Policy,
+    Target,
+)
+from slaclock.domain.weekly_hours import parse_hours, parse_service_level, service_level_hours
 
 
 class ConfigError(Exception):
@@ -99,9 +99,9 @@ def parse_policy(text: str, source: str) -> LoadedPolicy:
     return LoadedPolicy(policy, version, text)
 
 
-def policy_of_text(text: str, source: str) -> Policy:
-    """The policy of a configuration text: a policy version stored with the events, or the
-    configuration handed to a decoding process (module level, so it pickles)."""
+def policy_from_text(text: str, source: str) -> Policy:
+    """The policy of a configuration text (``source`` names it in messages): a stored policy
+    version's text, or the configuration handed to the decoding process (picklable)."""
     return parse_policy(text, source).policy
 
 

@@ -15,12 +15,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from domain.policy import Policy
-from projections.store import TicketStore, store_env
 from slaclock import exit_codes, registry_options
 from slaclock.args import UsageError
+from slaclock.domain.policy import Policy
 from slaclock.kafka_options import client_config
 from slaclock.output import counts_table, emit
+from slaclock.projections.event_store import store_env
+from slaclock.projections.store import TicketStore
 
 
 def run(
@@ -30,7 +31,7 @@ def run(
     policy_factory: Callable[[], Policy] | None,
 ) -> int:
     """Consume until stopped; the exit code (1 if a second signal forced the stop)."""
-    from consumers.kafka_consumer import KafkaIngest
+    from slaclock.consumers.kafka_consumer import KafkaIngest
 
     _check(args)
     store_env(args.store)  # a malformed store URL is a usage error, not something to retry
@@ -78,7 +79,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from consumers.kafka_consumer import ConsumerSettings
+    from slaclock.consumers.kafka_consumer import ConsumerSettings
 
     return ConsumerSettings(
         topic=args.topic,
@@ -105,8 +106,8 @@ def _ingest(
     policy: Policy,
     policy_factory: Callable[[], Policy] | None,
 ) -> Any:
-    from consumers.decode_worker import WireDecodeProcess
-    from consumers.kafka_consumer import KafkaIngest
+    from slaclock.consumers.decode_worker import WireDecodeProcess
+    from slaclock.consumers.kafka_consumer import KafkaIngest
 
     decoding = None
     if policy_factory is not None and _decode_in_process(args.decoder):
@@ -139,8 +140,8 @@ def _open_store(
     health_file: str | None,
 ) -> TicketStore | None:
     """Open the store, waiting with backoff while the database is unavailable."""
-    from consumers.health import HealthFile
-    from consumers.kafka_consumer import TRANSIENT
+    from slaclock.consumers.health import HealthFile
+    from slaclock.consumers.kafka_consumer import TRANSIENT
 
     log = logging.getLogger("slaclock.kafka")
     health = HealthFile(health_file)

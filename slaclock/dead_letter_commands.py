@@ -11,13 +11,13 @@ import argparse
 import json
 from typing import Any
 
-from projections.dead_letters import listing
-from projections.store import TicketStore
 from slaclock import exit_codes
 from slaclock.args import UsageError
 from slaclock.args import instant as instant_arg
 from slaclock.config import LoadedPolicy
 from slaclock.output import table
+from slaclock.projections.dead_letters import listing
+from slaclock.projections.store import TicketStore
 
 COMMANDS = ("dead-letters",)
 

@@ -15,7 +15,8 @@ skipped or failed events, or a second signal forced ``consume`` to stop."""
 NOT_FOUND = FAILED
 """What was asked for (a ticket, a calendar, a token, a month's statement) does not exist."""
 USAGE = 2
-"""Usage or configuration error: fix the command line or the configuration file."""
+"""Usage or configuration error: fix the command line or the configuration file (also: a
+store written by a newer slaclock, which this one refuses to open)."""
 STORE_UNAVAILABLE = 3
 """The store could not be opened, or was lost (connection, file lock) during a one-shot
 command: nothing half-done was kept; run the command again once the database is back."""

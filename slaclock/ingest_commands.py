@@ -12,19 +12,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from consumers.alert_sink import AlertFile
-from consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
-from consumers.decode_worker import decoded_batches
-from consumers.ingest import Ingestor
-from consumers.sources import read_events
-from domain.policy import Policy
-from projections.render import instant
-from projections.store import TicketStore
 from slaclock import exit_codes
 from slaclock.args import UsageError
 from slaclock.bootstrap import policy_factory
 from slaclock.config import LoadedPolicy
+from slaclock.consumers.alert_sink import AlertFile
+from slaclock.consumers.dead_letter import DeadLetterFile, DeadLetterList, DeadLetterSink
+from slaclock.consumers.decode_worker import decoded_batches
+from slaclock.consumers.ingest import Ingestor
+from slaclock.consumers.sources import read_events
+from slaclock.domain.policy import Policy
 from slaclock.output import counts_table, emit
+from slaclock.projections.render import instant
+from slaclock.projections.store import TicketStore
 
 COMMANDS = ("ingest", "tick")
 

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from domain.policy import Policy
-from projections.store import TicketStore
 from slaclock import consume_command, kafka_options, publish_command
+from slaclock.domain.policy import Policy
+from slaclock.projections.store import TicketStore
 
 COMMANDS = ("consume", "publish")
 

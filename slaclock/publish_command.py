@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     """Publish every file; exit 1 if an event was skipped or failed, or Kafka refused."""
     from kafka.errors import KafkaError
 
-    from consumers.kafka_publish import publish_files
+    from slaclock.consumers.kafka_publish import publish_files
 
     for path in args.files:
         if path != "-" and not Path(path).is_file():

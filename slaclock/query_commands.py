@@ -11,17 +11,17 @@ import argparse
 import json
 from typing import Any
 
-from domain.explain import explain
-from projections.answers import compliance_answer, credits_answer, queries_for
-from projections.queries import Queries
-from projections.render import explain_json, ticket_json
-from projections.store import TicketStore
 from slaclock import exit_codes
 from slaclock.args import NotFound, as_of_or_now
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
-from slaclock.config import LoadedPolicy, policy_of_text
+from slaclock.config import LoadedPolicy, policy_from_text
+from slaclock.domain.explain import explain
 from slaclock.output import credits_human, emit, explain_human, table
+from slaclock.projections.answers import compliance_answer, credits_answer, queries_for
+from slaclock.projections.queries import Queries
+from slaclock.projections.render import explain_json, ticket_json
+from slaclock.projections.store import TicketStore
 
 COMMANDS = ("ticket", "tickets", "explain", "report")
 
@@ -79,7 +79,7 @@ def _queries(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore)
     if args.known_at:
         known_at = int(instant_arg(args.known_at, "--known-at").timestamp())
     version = store.policy_version()
-    return queries_for(store, loaded.policy, version, known_at, policy_of_text)
+    return queries_for(store, loaded.policy, version, known_at, policy_from_text)
 
 
 def _ticket(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:

@@ -16,8 +16,8 @@ import os
 import urllib.parse
 from pathlib import Path
 
-from consumers.schema_registry import RegistryAccess, RegistrySettingError
 from slaclock.args import UsageError
+from slaclock.consumers.schema_registry import RegistryAccess, RegistrySettingError
 
 URL_ENV = "SLACLOCK_SCHEMA_REGISTRY_URL"
 USER_ENV = "SLACLOCK_SCHEMA_REGISTRY_USER"

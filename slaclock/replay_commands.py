@@ -13,23 +13,18 @@ import argparse
 import sys
 from typing import Any
 
-from projections.render import instant
-from projections.store import TicketStore
-from projections.verify import (
-    REBUILT,
-    EventStore,
-    ReplayError,
-    VerifyResult,
-    rebuild,
-    snapshot,
-    verify,
-)
-from projections.whatif import Side, what_if
 from slaclock import exit_codes
 from slaclock.args import UsageError, as_of_or_now
 from slaclock.args import month as month_arg
 from slaclock.config import LoadedPolicy, read_policy
 from slaclock.output import emit, table
+from slaclock.projections.derived_tables import REBUILT
+from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.rebuild import ReplayError, rebuild
+from slaclock.projections.render import instant
+from slaclock.projections.store import TicketStore
+from slaclock.projections.verify import VerifyResult, verify
+from slaclock.projections.whatif import Side, what_if
 
 COMMANDS = ("replay", "what-if")
 # columns holding epoch seconds, shown as instants for people
@@ -157,7 +152,7 @@ def _replay(args: argparse.Namespace, store: TicketStore) -> int:
         from tqdm import tqdm
 
         with snapshot(store) as cursor:
-            total = EventStore(store).count(cursor)
+            total = EventPages(store).count(cursor)
         bar = tqdm(total=total, unit=" tickets", file=sys.stderr)
     result = rebuild(store, batch_size=args.batch_size, progress=bar.update if bar else None)
     if bar:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from domain.facts import Fact
-from domain.policy import Policy
 from slaclock.config import load_policy
+from slaclock.domain.facts import Fact
+from slaclock.domain.policy import Policy
 
 FIXTURE_CONFIG = Path(__file__).parent / "fixtures" / "slaclock.toml"
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from domain.policy import Policy
-from projections.store import TicketStore
+from slaclock.domain.policy import Policy
+from slaclock.projections.store import TicketStore
 
 CUSTOMERS = ["acme", "globex", "initech", "umbrella"]
 ZONES = [timezone(timedelta(hours=h, minutes=m)) for h, m in [(0, 0), (2, 0), (-5, 0), (5, 45)]]

@@ -109,7 +109,7 @@ def send_all(messages: Iterable[tuple[bytes | None, bytes]], topic: str) -> int:
 
 def publish_file(path: Path, topic: str, fmt: str) -> dict[str, int]:
     """``slaclock publish`` in-process (the command line is tested separately)."""
-    from consumers.kafka_publish import publish_files
+    from slaclock.consumers.kafka_publish import publish_files
 
     stats = publish_files([str(path)], topic, {"bootstrap_servers": KAFKA_BOOTSTRAP}, fmt=fmt)
     assert stats.failed == 0 and stats.skipped == 0, stats.problems
@@ -165,8 +165,8 @@ def drop_postgres_schema(schema: str) -> None:
 def store_counts(store_url: str) -> dict[str, int]:
     """Rows that tell whether anything was applied twice: facts recorded in the event
     store's events, event ids, tickets."""
-    from projections.store import TicketStore
     from slaclock.config import load_policy
+    from slaclock.projections.store import TicketStore
 
     policy, _ = load_policy(str(CONFIG))
     store = TicketStore(store_url, policy)
@@ -193,8 +193,8 @@ def store_counts(store_url: str) -> dict[str, int]:
 
 def partition_lags(store_url: str) -> list[tuple[str, int, int, int]]:
     """(tracking name, end offset, stored offset, lag) of each partition a consumer reported."""
-    from projections.store import TicketStore
     from slaclock.config import load_policy
+    from slaclock.projections.store import TicketStore
 
     policy, _ = load_policy(str(CONFIG))
     store = TicketStore(store_url, policy)
@@ -213,7 +213,7 @@ def tracked_offsets(store_url: str, topic: str, partitions: Iterable[int]) -> di
     runs its CREATE ... IF NOT EXISTS statements, which must not race a writing consumer."""
     from urllib.parse import urlparse
 
-    from consumers.kafka_consumer import tracking_name
+    from slaclock.consumers.kafka_consumer import tracking_name
 
     names = {tracking_name(topic, p): p for p in partitions}
     found: dict[int, int | None] = dict.fromkeys(names.values())
@@ -308,11 +308,11 @@ def finish(proc: Any, timeout: float = 120) -> dict[str, int]:
 # ---------------------------------------------------------------------------- outputs
 def reports(store_url: str, months: Sequence[str] = MONTHS) -> dict[str, Any]:
     """Everything a user can ask, as of AS_OF: tickets, and both reports per month."""
-    from projections.queries import Queries
-    from projections.render import compliance_json, credits_json, ticket_json
-    from projections.reports import compliance, credits, month_outcomes
-    from projections.store import TicketStore
     from slaclock.config import load_policy
+    from slaclock.projections.queries import Queries
+    from slaclock.projections.render import compliance_json, credits_json, ticket_json
+    from slaclock.projections.reports import compliance, credits, month_outcomes
+    from slaclock.projections.store import TicketStore
 
     policy, _ = load_policy(str(CONFIG))
     store = TicketStore(store_url, policy)

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from projections.store import TicketStore
-from slaclock.api.tokens import TokenStore
 from slaclock.config import load_policy
+from slaclock.projections.api_tokens import TokenStore
+from slaclock.projections.store import TicketStore
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 
 # Tickets still open at AS_OF (Monday 2025-10-06 12:00 Berlin), so that the queue and the

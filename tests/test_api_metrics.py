@@ -95,8 +95,9 @@ def test_consumer_lag_and_alert_watermark(server: ApiServer) -> None:
     (end minus the stored position) and when it was measured, and the alert watermark."""
     from eventsourcing.persistence import Tracking
 
-    from projections.store import TicketStore, end_offset_key
     from slaclock.config import load_policy
+    from slaclock.projections.meta import end_offset_key
+    from slaclock.projections.store import TicketStore
 
     policy, _ = load_policy(str(server.cli.config))
     store = TicketStore(server.cli.store, policy)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from projections.queries import Queries
+from slaclock.projections.queries import Queries
 from tests.conftest import AS_OF, normalise
 from tests.test_api_harness import QUEUE_BY_DEADLINE, QUEUE_BY_PRIORITY, ApiServer, sqlite_serve
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.calendar import BusinessCalendar
-from domain.holiday_rules import HolidayRule
-from domain.weekly_hours import (
+from slaclock.domain.calendar import BusinessCalendar
+from slaclock.domain.holiday_rules import HolidayRule
+from slaclock.domain.weekly_hours import (
     WeeklyHours,
     parse_hours,
     parse_service_level,

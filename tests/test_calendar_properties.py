@@ -20,9 +20,9 @@ import holidays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.calendar import BusinessCalendar
-from domain.holiday_rules import HolidayRule
-from domain.weekly_hours import parse_hours
+from slaclock.domain.calendar import BusinessCalendar
+from slaclock.domain.holiday_rules import HolidayRule
+from slaclock.domain.weekly_hours import parse_hours
 
 H = 3600
 LO = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.clocks import evaluate
+from slaclock.domain.clocks import evaluate
 from tests.helpers import at, fact, policy_from
 
 CONFIG = """

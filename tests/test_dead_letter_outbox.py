@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from consumers.kafka_consumer import FAULT_EXIT, FAULT_VARIABLE
+from slaclock.consumers.kafka_consumer import FAULT_EXIT, FAULT_VARIABLE
 from tests.kafka_helpers import (
     AS_OF,
     CONFIG,

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.dead_letter import DeadLetterList
-from consumers.ingest import Ingestor
-from consumers.sources import read_events
-from domain.policy import Policy
-from projections.store import TicketStore
 from slaclock.config import ConfigError, read_policy
+from slaclock.consumers.dead_letter import DeadLetterList
+from slaclock.consumers.ingest import Ingestor
+from slaclock.consumers.sources import read_events
+from slaclock.domain.policy import Policy
+from slaclock.projections.store import TicketStore
 from tests.conftest import CONFIG, EVENTS
 from tests.test_hostile_input import SETTINGS
 

@@ -23,12 +23,12 @@ from typing import Any
 import fastavro
 from hypothesis import HealthCheck, given, settings
 
-from consumers.avro import CURRENT_SCHEMA_ID, current_schema, to_record
-from consumers.dead_letter import DeadLetterFile
-from consumers.ingest import Ingestor, IngestStats
-from consumers.kafka_wire import WireDecoder, encode_record
-from consumers.sources import read_events
-from projections.store import TicketStore
+from slaclock.consumers.avro import CURRENT_SCHEMA_ID, current_schema, to_record
+from slaclock.consumers.dead_letter import DeadLetterFile
+from slaclock.consumers.ingest import Ingestor, IngestStats
+from slaclock.consumers.kafka_wire import WireDecoder, encode_record
+from slaclock.consumers.sources import read_events
+from slaclock.projections.store import TicketStore
 from tests.conftest import CONFIG
 from tests.helpers import contract_policy
 from tests.hostile import HostileSet, hostile_sets, stored

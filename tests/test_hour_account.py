@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.hour_account import (
+from slaclock.domain.hour_account import (
     WORK_LOGGED,
     AccountTerms,
     BillingRule,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 
-from consumers.avro import current_schema, to_record
-from consumers.decode_worker import DecodeWorkerError, decoded_batches
-from consumers.ingest import Ingestor
+from slaclock.consumers.avro import current_schema, to_record
+from slaclock.consumers.decode_worker import DecodeWorkerError, decoded_batches
+from slaclock.consumers.ingest import Ingestor
 from tests.conftest import AS_OF, BAD_EVENTS, EVENTS, Cli, normalise, subset
 
 
@@ -216,10 +216,10 @@ def test_alerts_that_fall_due_at_once_are_raised_in_bounded_batches(tmp_path) ->
     """A clock jump (here: ingest by event time, then the wall clock) makes many tickets'
     alerts due at once; at most ``max_due`` tickets are loaded per batch, the next batches
     take the rest, and the outcome equals one unbounded batch."""
-    from consumers.dead_letter import DeadLetterList
-    from consumers.sources import read_events
-    from projections.store import TicketStore
     from slaclock.config import load_policy
+    from slaclock.consumers.dead_letter import DeadLetterList
+    from slaclock.consumers.sources import read_events
+    from slaclock.projections.store import TicketStore
     from tests.conftest import CONFIG
 
     policy, _ = load_policy(CONFIG)

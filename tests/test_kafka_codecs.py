@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from kafka import errors as kafka_errors
 
-from consumers.kafka_errors import fatal_kafka_error
 from slaclock import exit_codes
+from slaclock.consumers.kafka_errors import fatal_kafka_error
 from tests.kafka_helpers import (
     CONFIG,
     EVENTS,

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from consumers.avro import SCHEMA_DIR, schema_by_id, to_record
-from consumers.kafka_consumer import partition_of
-from consumers.kafka_wire import encode_avro, encode_record
+from slaclock.consumers.avro import SCHEMA_DIR, schema_by_id, to_record
+from slaclock.consumers.kafka_consumer import partition_of
+from slaclock.consumers.kafka_wire import encode_avro, encode_record
 from tests.kafka_helpers import (
     CONFIG,
     EVENTS,
@@ -541,8 +541,8 @@ def in_process_consumer(
     """For tests that run ``KafkaIngest`` in this process: 1,500 events of the stream on a
     fresh 2-partition topic, the policy, a fresh SQLite store URL and consumer settings
     (200 messages per batch, idle after 1 s; ``settings`` override)."""
-    from consumers.kafka_consumer import ConsumerSettings
     from slaclock.config import load_policy
+    from slaclock.consumers.kafka_consumer import ConsumerSettings
 
     events = stream["events"][:1500]
     topic = create_topic(unique(name), partitions=2)
@@ -564,9 +564,9 @@ def test_an_unavailable_store_is_retried_with_backoff_and_nothing_is_skipped(
 ) -> None:
     """Saves fail at the start or mid-stream, while the next batches are already polled and
     decoding (in this process or the decoding process): they are dropped and read again."""
-    from consumers.decode_worker import WireDecodeProcess
-    from consumers.kafka_consumer import KafkaIngest
-    from projections.store import TicketStore
+    from slaclock.consumers.decode_worker import WireDecodeProcess
+    from slaclock.consumers.kafka_consumer import KafkaIngest
+    from slaclock.projections.store import TicketStore
     from tests.helpers import contract_policy
 
     events, _, policy, url, settings = in_process_consumer(
@@ -593,9 +593,9 @@ def test_a_dead_decoding_process_stops_the_consumer_and_a_restart_resumes(
     """The decoding process is killed after the first stored batch: the consumer stores the
     batch in flight, stops with ``DecodeWorkerError`` (the command exits 1 with that
     message), and a restart goes on from the stored offsets: nothing lost, nothing twice."""
-    from consumers.decode_worker import DecodeWorkerError, WireDecodeProcess
-    from consumers.kafka_consumer import BatchInfo, KafkaIngest
-    from projections.store import TicketStore
+    from slaclock.consumers.decode_worker import DecodeWorkerError, WireDecodeProcess
+    from slaclock.consumers.kafka_consumer import BatchInfo, KafkaIngest
+    from slaclock.projections.store import TicketStore
     from tests.helpers import contract_policy
 
     events, topic, policy, url, settings = in_process_consumer(tmp_path, stream, "decoder")

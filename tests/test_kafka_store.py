@@ -13,12 +13,12 @@ from collections.abc import Iterator
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from consumers.dead_letter import DeadLetterList
-from consumers.ingest import Ingestor
-from consumers.kafka_consumer import tracking_name
-from consumers.sources import RawEvent
-from projections.store import TicketStore
 from slaclock.config import load_policy
+from slaclock.consumers.dead_letter import DeadLetterList
+from slaclock.consumers.ingest import Ingestor
+from slaclock.consumers.kafka_consumer import tracking_name
+from slaclock.consumers.sources import RawEvent
+from slaclock.projections.store import TicketStore
 from tests.kafka_helpers import (
     CONFIG,
     drop_postgres_schema,

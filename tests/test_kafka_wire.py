@@ -16,16 +16,16 @@ from typing import ClassVar
 
 import pytest
 
-from consumers.avro import SCHEMA_DIR, schema_by_id, to_record
-from consumers.kafka_publish import Unpublishable, message
-from consumers.kafka_wire import (
+from slaclock.consumers.avro import SCHEMA_DIR, schema_by_id, to_record
+from slaclock.consumers.kafka_publish import Unpublishable, message
+from slaclock.consumers.kafka_wire import (
     RegistryUnavailable,
     SchemaResolver,
     WireDecoder,
     encode_avro,
     encode_record,
 )
-from consumers.sources import RawEvent
+from slaclock.consumers.sources import RawEvent
 
 EVENT = {
     "event_id": "evt-1",
@@ -223,7 +223,7 @@ def test_publish_messages_are_keyed_by_ticket_id() -> None:
 def test_the_decoding_process_gives_what_inline_decoding_gives() -> None:
     """``consume --decoder process`` and ``inline`` must turn the same values into the same
     facts and rejections (same order, same reasons), also across several batches."""
-    from consumers.decode_worker import InlineWireDecoding, WireDecodeProcess
+    from slaclock.consumers.decode_worker import InlineWireDecoding, WireDecodeProcess
     from tests.helpers import contract_policy
 
     ack = {**EVENT, "event_id": "evt-2", "type": "ticket.acknowledged"}
@@ -257,7 +257,7 @@ def test_the_decoding_process_gives_what_inline_decoding_gives() -> None:
 
 
 def test_a_silent_registry_is_raised_from_the_decoding_process_and_a_dead_one_reported() -> None:
-    from consumers.decode_worker import DecodeWorkerError, WireDecodeProcess
+    from slaclock.consumers.decode_worker import DecodeWorkerError, WireDecodeProcess
     from tests.helpers import contract_policy
 
     process = WireDecodeProcess(contract_policy, "http://127.0.0.1:9")  # nothing listens
@@ -277,7 +277,7 @@ def test_a_silent_registry_is_raised_from_the_decoding_process_and_a_dead_one_re
 def test_the_decoding_process_takes_a_batch_while_it_still_sends_a_result() -> None:
     """The consumer submits batch N+1 before it takes the result of batch N; with results
     and requests far larger than a pipe's buffer, neither side may wait for the other."""
-    from consumers.decode_worker import WireDecodeProcess
+    from slaclock.consumers.decode_worker import WireDecodeProcess
     from tests.helpers import contract_policy
 
     def batch(n: int, start: int) -> tuple[list[bytes | None], list[str]]:
@@ -308,7 +308,7 @@ def test_work_logs_travel_as_avro_from_schema_version_3_and_old_versions_still_d
     """``ticket.work_logged`` has its own record since version 3: the decoded event equals its
     JSON twin, so it becomes the same fact with the same rejections; events written with
     versions 1 and 2 decode into the version 3 reader unchanged."""
-    from consumers.events import Rejected, to_fact
+    from slaclock.consumers.events import Rejected, to_fact
     from tests.helpers import contract_policy
 
     policy = contract_policy()

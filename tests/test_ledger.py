@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from projections.ledger import month_still_open
 from slaclock.config import parse_policy, read_policy
+from slaclock.projections.ledger import month_still_open
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.dead_letter import DeadLetterList
-from consumers.ingest import Ingestor
-from consumers.sources import RawEvent
-from domain.clocks import evaluate
-from projections.store import TicketStore
+from slaclock.consumers.dead_letter import DeadLetterList
+from slaclock.consumers.ingest import Ingestor
+from slaclock.consumers.sources import RawEvent
+from slaclock.domain.clocks import evaluate
+from slaclock.projections.store import TicketStore
 from tests.helpers import contract_policy, fact
 
 POLICY = contract_policy()

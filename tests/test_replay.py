@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
-from projections.store import TicketStore
-from projections.verify import MARK, NEW, POLICY, POSITION, ReplayError, rebuild, verify
 from slaclock.bootstrap import open_store
 from slaclock.cli import main
 from slaclock.config import read_policy
+from slaclock.projections.meta import REPLAY_MARK, REPLAY_POLICY, REPLAY_POSITION
+from slaclock.projections.rebuild import NEW, ReplayError, rebuild
+from slaclock.projections.store import TicketStore
+from slaclock.projections.verify import verify
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
 
 REPORTS = [
@@ -137,7 +139,7 @@ def test_verify_detects_a_corrupted_row_and_replay_repairs_it(cli: Cli) -> None:
     tables, indexes, meta = schema(cli.store)
     assert not any(name.endswith(NEW) for name in tables | indexes)
     assert indexes == indexes_before
-    assert not {POSITION, MARK, POLICY} & meta.keys()
+    assert not {REPLAY_POSITION, REPLAY_MARK, REPLAY_POLICY} & meta.keys()
 
 
 def test_verify_reports_missing_and_extra_rows_and_replay_removes_them(cli: Cli, tmp_path) -> None:
@@ -198,7 +200,7 @@ def test_interrupted_replay_resumes_and_catches_up(cli: Cli, tmp_path) -> None:
         store.close()
     tables, _, meta = schema(cli.store)
     assert {f"sla_tickets{NEW}", f"sla_clocks{NEW}"} <= tables
-    assert meta[POSITION] and meta[POLICY] == read_policy(CONFIG).version
+    assert meta[REPLAY_POSITION] and meta[REPLAY_POLICY] == read_policy(CONFIG).version
 
     # more events arrive (new tickets and tickets already rebuilt), a live row goes bad
     assert slaclock(cli, "ingest", str(rest))[0] == 0
@@ -207,7 +209,7 @@ def test_interrupted_replay_resumes_and_catches_up(cli: Cli, tmp_path) -> None:
     assert verify_json(cli)[0] == 1
 
     resumed = replay_json(cli, "--batch-size", "2")
-    assert resumed["resumed_from"] == meta[POSITION]
+    assert resumed["resumed_from"] == meta[REPLAY_POSITION]
     assert resumed["tickets"] == 11
     assert resumed["caught_up"] >= 1  # tickets rebuilt before the late events were stored
     assert resumed["rebuilt"] - resumed["caught_up"] <= 11 - 4  # the 4 done are not redone
@@ -215,7 +217,7 @@ def test_interrupted_replay_resumes_and_catches_up(cli: Cli, tmp_path) -> None:
     assert reports(cli) == expected
     tables, _, meta = schema(cli.store)
     assert not any(name.endswith(NEW) for name in tables)
-    assert not {POSITION, MARK, POLICY} & meta.keys()
+    assert not {REPLAY_POSITION, REPLAY_MARK, REPLAY_POLICY} & meta.keys()
 
 
 def test_events_stored_while_replay_runs_are_caught_up(cli: Cli, tmp_path) -> None:
@@ -257,7 +259,7 @@ def test_replay_refuses_to_switch_when_the_configuration_changed_meanwhile(cli: 
         store.close()
     tables, _, meta = schema(cli.store)
     assert meta["policy_version"] == "elsewhere"  # the switch was rolled back: old tables live
-    assert f"sla_tickets{NEW}" in tables and meta[POLICY] == read_policy(CONFIG).version
+    assert f"sla_tickets{NEW}" in tables and meta[REPLAY_POLICY] == read_policy(CONFIG).version
     execute(cli.store, f"UPDATE {{p}}sla_meta SET value = '{read_policy(CONFIG).version}'"
             " WHERE key = 'policy_version'")  # fmt: skip
     assert reports(cli) == before

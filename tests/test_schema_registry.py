@@ -21,10 +21,15 @@ from typing import Any
 
 import pytest
 
-from consumers.avro import SCHEMA_DIR, schema_by_id, to_record
-from consumers.errors import FatalSourceError
-from consumers.kafka_wire import RegistryUnavailable, SchemaResolver, WireDecoder, encode_record
-from consumers.schema_registry import RegistryAccess, RegistrySettingError
+from slaclock.consumers.avro import SCHEMA_DIR, schema_by_id, to_record
+from slaclock.consumers.errors import FatalSourceError
+from slaclock.consumers.kafka_wire import (
+    RegistryUnavailable,
+    SchemaResolver,
+    WireDecoder,
+    encode_record,
+)
+from slaclock.consumers.schema_registry import RegistryAccess, RegistrySettingError
 from tests.kafka_helpers import (
     CONFIG,
     REPO,
@@ -204,7 +209,7 @@ def test_a_registry_in_trouble_is_transient_and_named_without_user_info() -> Non
 def test_the_decoding_process_gets_the_credentials_without_a_command_line(
     certificates: Certificates, basic_registry: str
 ) -> None:
-    from consumers.decode_worker import WireDecodeProcess
+    from slaclock.consumers.decode_worker import WireDecodeProcess
     from tests.helpers import contract_policy
 
     ca = str(certificates.ca)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from domain.facts import Fact
-from domain.ticket import Ticket
-from projections.store import TicketStore
 from slaclock.config import load_policy
+from slaclock.domain.facts import Fact
+from slaclock.domain.ticket import Ticket
+from slaclock.projections.store import TicketStore
 from tests.conftest import CONFIG
 
 RECORDED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -80,9 +80,9 @@ def test_a_save_that_fails_before_writing_leaves_no_unsaved_event_in_the_cache(
     facts; if it stayed cached, the retry would store them twice."""
     from eventsourcing.persistence import OperationalError
 
-    from consumers.dead_letter import DeadLetterList
-    from consumers.ingest import Ingestor
-    from consumers.sources import RawEvent
+    from slaclock.consumers.dead_letter import DeadLetterList
+    from slaclock.consumers.ingest import Ingestor
+    from slaclock.consumers.sources import RawEvent
 
     policy, _ = load_policy(CONFIG)
     store = TicketStore(f"sqlite:///{tmp_path / 'store.db'}", policy)

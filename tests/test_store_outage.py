@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from consumers.kafka_wire import encode_avro
+from slaclock.consumers.kafka_wire import encode_avro
 from tests.conftest import CONFIG, EVENTS, Cli
 from tests.kafka_helpers import (
     AS_OF,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.instants import FIRST_YEAR, LAST_YEAR, InstantError, parse_instant, parse_month
+from slaclock.domain.instants import FIRST_YEAR, LAST_YEAR, InstantError, parse_instant, parse_month
 from tests.conftest import CONFIG, Cli
 from tests.test_api_harness import ApiServer, serve
 

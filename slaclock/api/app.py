@@ -11,14 +11,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
-from domain.policy import Policy
-from projections.store import TicketStore
 from slaclock.api import routes_dashboard, routes_operations, routes_reports, routes_tickets
 from slaclock.api.cache import REPORT_CACHE_SECONDS, ReportCache
 from slaclock.api.dependencies import ApiState
 from slaclock.api.errors import install_error_handlers
 from slaclock.api.metrics import Metrics
-from slaclock.api.tokens import TokenStore
+from slaclock.domain.policy import Policy
+from slaclock.projections.api_tokens import TokenStore
+from slaclock.projections.store import TicketStore
 
 DESCRIPTION = (
     "Read-only answers from slaclock's projections: tickets with their SLA clocks,"

@@ -1,7 +1,7 @@
 """What the routers share: the app's state, the caller's token, and the common parameters.
 
 ``create_app`` builds one :class:`ApiState` and keeps it on ``app.state``; routes receive it,
-and the :class:`~slaclock.api.tokens.Principal` of the bearer token, through FastAPI's
+and the :class:`~projections.api_tokens.Principal` of the bearer token, through FastAPI's
 dependency injection (``State``, ``Who``). The query parameter and error declarations live here
 too, so that every route documents the same names and answers in the OpenAPI document.
 """
@@ -14,14 +14,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.policy import Policy
-from projections.queries import Queries
-from projections.store import TicketStore
 from slaclock.api import models, params
 from slaclock.api.cache import ReportCache
 from slaclock.api.metrics import Metrics
 from slaclock.api.params import ApiError, Moment
-from slaclock.api.tokens import Principal, TokenStore
+from slaclock.domain.policy import Policy
+from slaclock.projections.api_tokens import Principal, TokenStore
+from slaclock.projections.queries import Queries
+from slaclock.projections.store import TicketStore
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": models.Error, "description": "no token, or an unknown or revoked token"},

@@ -19,7 +19,8 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from projections.store import TicketStore
+from slaclock.projections.store import TicketStore
+from slaclock.projections.store_metrics import StoreFigures, store_figures
 
 log = logging.getLogger("slaclock.api")
 
@@ -58,104 +59,89 @@ class StoreCollector(Collector):
         yield from families
 
     def _store_families(self) -> Iterator[Any]:
-        q = self.store.query
+        figures = store_figures(self.store, int(datetime.now(UTC).timestamp()))
         events = GaugeMetricFamily(
             "slaclock_events_stored", "ticket events accepted into the store (incl. pending)"
         )
-        events.add_metric([], _int(q("SELECT COUNT(*) AS n FROM {p}sla_event_ids")[0]["n"]))
+        events.add_metric([], figures.events_stored)
         yield events
-
-        totals = self.store.counters()
-        families = {
-            "events": CounterMetricFamily(
-                "slaclock_events_consumed", "events read by ingest and consume", labels=["outcome"]
-            ),
-            "rejected": CounterMetricFamily(
-                "slaclock_events_rejected",
-                "rejected events by the field their reason names",
-                labels=["field"],
-            ),
-            "alerts": CounterMetricFamily(
-                "slaclock_alerts", "alerts raised and withdrawn, by kind", labels=["alert"]
-            ),
-        }
-        for (name, label), n in sorted(totals.items()):
-            if name in families:
-                families[name].add_metric([label], n)
-        yield from families.values()
-
-        row = q(
-            "SELECT COUNT(*) AS n, SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END) AS pending"
-            " FROM {p}sla_tickets"
-        )[0]
+        yield from _counter_families(figures)
         tickets = GaugeMetricFamily(
             "slaclock_tickets", "tickets in the read model", labels=["state"]
         )
-        pending = _int(row["pending"])
-        tickets.add_metric(["created"], _int(row["n"]) - pending)
-        tickets.add_metric(["pending"], pending)
+        tickets.add_metric(["created"], figures.tickets_created)
+        tickets.add_metric(["pending"], figures.tickets_pending)
         yield tickets
-
-        now = int(datetime.now(UTC).timestamp())
-        rows = q(
-            "SELECT metric,"
-            " SUM(CASE WHEN stopped_at IS NULL THEN 1 ELSE 0 END) AS open,"
-            " SUM(CASE WHEN breach_at IS NOT NULL AND (stopped_at IS NOT NULL OR breach_at < ?)"
-            " THEN 1 ELSE 0 END) AS breached,"
-            " SUM(CASE WHEN stopped_at IS NULL AND breach_at IS NOT NULL AND breach_at < ?"
-            " THEN 1 ELSE 0 END) AS open_breached"
-            " FROM {p}sla_clocks GROUP BY metric ORDER BY metric",
-            [now, now],
-        )
-        open_ = GaugeMetricFamily(
-            "slaclock_clocks_open", "clocks not stopped (running or paused)", labels=["metric"]
-        )
-        breached = GaugeMetricFamily(
-            "slaclock_clocks_breached",
-            "clocks whose deadline has passed before a stop",
-            labels=["metric"],
-        )
-        open_breached = GaugeMetricFamily(
-            "slaclock_clocks_open_breached",
-            "clocks breached and still running",
-            labels=["metric"],
-        )
-        for r in rows:
-            open_.add_metric([r["metric"]], _int(r["open"]))
-            breached.add_metric([r["metric"]], _int(r["breached"]))
-            open_breached.add_metric([r["metric"]], _int(r["open_breached"]))
-        yield open_
-        yield breached
-        yield open_breached
-
-        # Read-model rows commit with their events, so the projections never trail the
-        # event store; what can trail is the engine's time (alerts) and the consumers.
-        watermark = GaugeMetricFamily(
-            "slaclock_alert_watermark_timestamp_seconds",
-            "the instant alerts have been raised up to (lag: time() minus this)",
-        )
-        watermark.add_metric([], self.store.watermark() or 0)
-        yield watermark
-        lag = GaugeMetricFamily(
-            "slaclock_consumer_lag_messages",
-            "messages on a partition not yet stored, as of the consumer's last stored batch",
-            labels=["topic", "partition"],
-        )
-        seen = GaugeMetricFamily(
-            "slaclock_consumer_lag_timestamp_seconds",
-            "when the consumer last measured a partition's lag (stale: consumer not storing)",
-            labels=["topic", "partition"],
-        )
-        for p in self.store.partition_lags():
-            _, topic, partition = p.name.rsplit(":", 2)
-            lag.add_metric([topic, partition], p.lag)
-            seen.add_metric([topic, partition], p.seen_at)
-        yield lag
-        yield seen
+        yield from _clock_families(figures)
+        yield from _lag_families(figures)
 
 
-def _int(value: Any) -> int:
-    return int(value or 0)
+def _counter_families(figures: StoreFigures) -> Iterator[Any]:
+    families = {
+        "events": CounterMetricFamily(
+            "slaclock_events_consumed", "events read by ingest and consume", labels=["outcome"]
+        ),
+        "rejected": CounterMetricFamily(
+            "slaclock_events_rejected",
+            "rejected events by the field their reason names",
+            labels=["field"],
+        ),
+        "alerts": CounterMetricFamily(
+            "slaclock_alerts", "alerts raised and withdrawn, by kind", labels=["alert"]
+        ),
+    }
+    for (name, label), n in sorted(figures.counters.items()):
+        if name in families:
+            families[name].add_metric([label], n)
+    yield from families.values()
+
+
+def _clock_families(figures: StoreFigures) -> Iterator[Any]:
+    open_ = GaugeMetricFamily(
+        "slaclock_clocks_open", "clocks not stopped (running or paused)", labels=["metric"]
+    )
+    breached = GaugeMetricFamily(
+        "slaclock_clocks_breached",
+        "clocks whose deadline has passed before a stop",
+        labels=["metric"],
+    )
+    open_breached = GaugeMetricFamily(
+        "slaclock_clocks_open_breached",
+        "clocks breached and still running",
+        labels=["metric"],
+    )
+    for clocks in figures.clocks:
+        open_.add_metric([clocks.metric], clocks.open)
+        breached.add_metric([clocks.metric], clocks.breached)
+        open_breached.add_metric([clocks.metric], clocks.open_breached)
+    yield open_
+    yield breached
+    yield open_breached
+
+
+def _lag_families(figures: StoreFigures) -> Iterator[Any]:
+    watermark = GaugeMetricFamily(
+        "slaclock_alert_watermark_timestamp_seconds",
+        "the instant alerts have been raised up to (lag: time() minus this)",
+    )
+    watermark.add_metric([], figures.watermark)
+    yield watermark
+    lag = GaugeMetricFamily(
+        "slaclock_consumer_lag_messages",
+        "messages on a partition not yet stored, as of the consumer's last stored batch",
+        labels=["topic", "partition"],
+    )
+    seen = GaugeMetricFamily(
+        "slaclock_consumer_lag_timestamp_seconds",
+        "when the consumer last measured a partition's lag (stale: consumer not storing)",
+        labels=["topic", "partition"],
+    )
+    for partition in figures.partitions:
+        _, topic, number = partition.name.rsplit(":", 2)
+        lag.add_metric([topic, number], partition.lag)
+        seen.add_metric([topic, number], partition.seen_at)
+    yield lag
+    yield seen
 
 
 class Metrics:

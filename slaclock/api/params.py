@@ -7,12 +7,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from domain.instants import InstantError, parse_instant, parse_month
-from domain.policy import Policy
-from projections import answers
-from projections.queries import Queries
-from projections.store import TicketStore
-from slaclock.config import ConfigError, policy_of_text
+from slaclock.config import ConfigError, policy_from_text
+from slaclock.domain.instants import InstantError, parse_instant, parse_month
+from slaclock.domain.policy import Policy
+from slaclock.projections import answers
+from slaclock.projections.queries import Queries
+from slaclock.projections.store import TicketStore
 
 MAX_ID = 128
 
@@ -94,6 +94,6 @@ def queries_for(
     """The queries that answer at ``at`` (as the command line's; see projections.answers)."""
     known = int(at.known_at.timestamp()) if at.known_at is not None else None
     try:
-        return answers.queries_for(store, policy, version, known, policy_of_text)
+        return answers.queries_for(store, policy, version, known, policy_from_text)
     except ConfigError as exc:  # a stored policy this version cannot read any more
         raise ApiError(501, f"known_at: {exc}") from None

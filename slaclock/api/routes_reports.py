@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from domain.instants import FIRST_YEAR
-from projections.reports import compliance, metric_totals, month_outcomes
 from slaclock.api import models, params
 from slaclock.api.answers import compliance_answer, credits_answer
 from slaclock.api.csv_download import compliance_csv, credits_csv
 from slaclock.api.dependencies import ERRORS, AsOf, Customer, KnownAt, State, Who, scoped
+from slaclock.domain.instants import FIRST_YEAR
+from slaclock.projections.reports import compliance, metric_totals, month_outcomes
 
 MAX_MONTHS = 24
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
-from domain.explain import explain
-from projections.queue import queue_json, ticket_snapshot, tickets_page, work_queue
-from projections.render import explain_json, ticket_json
 from slaclock.api import models, params
 from slaclock.api.dependencies import ERRORS, AsOf, Customer, KnownAt, State, Who, scoped
 from slaclock.api.params import ApiError
+from slaclock.domain.explain import explain
+from slaclock.projections.queue import queue_json, ticket_snapshot, tickets_page, work_queue
+from slaclock.projections.render import explain_json, ticket_json
 
 router = APIRouter()
 

@@ -1,9 +1,8 @@
 """Bearer tokens for the HTTP API, kept in the store next to the read model.
 
-A token is shown once, when it is created; the store keeps only its SHA-256 hash, with the
-token's public id (for listing and revoking), its scope (one customer, or admin) and when it
-was created and revoked. The table is created on first use in the same store (same schema on
-PostgreSQL) as the events.
+A token is shown once, when it is created; the store keeps only its SHA-256 hash, with its
+public id (for listing and revoking), its scope (one customer, or admin) and when it was
+created and revoked. The table is created on first use, in the store's own schema.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.store import TicketStore
+from slaclock.projections.event_store import EventStore
 
 TABLE = """CREATE TABLE IF NOT EXISTS {p}sla_api_tokens (
     token_id TEXT PRIMARY KEY,
@@ -65,18 +64,18 @@ class TokenRecord:
 
 
 class TokenStore:
-    """Create, verify, list and revoke API tokens in a :class:`TicketStore`."""
+    """Create, verify, list and revoke API tokens in a store."""
 
-    def __init__(self, store: TicketStore) -> None:
+    def __init__(self, store: EventStore) -> None:
         self.store = store
         self.ensure_table()
 
     def ensure_table(self) -> None:
-        with self.store.datastore.transaction(commit=True) as cursor:
+        with self.store.write() as cursor:
             cursor.execute(self.store.dialect.sql(TABLE))
 
     def _execute(self, statement: str, params: list[Any]) -> None:
-        with self.store.datastore.transaction(commit=True) as cursor:
+        with self.store.write() as cursor:
             cursor.execute(self.store.dialect.sql(statement), params)
 
     def create(
@@ -114,7 +113,7 @@ class TokenStore:
         """Revoke by public id or by the token itself; False when no active token matched."""
         now = datetime.now(UTC).replace(microsecond=0).isoformat()
         sql = self.store.dialect.sql
-        with self.store.datastore.transaction(commit=True) as cursor:
+        with self.store.write() as cursor:
             cursor.execute(
                 sql(
                     "SELECT token_id FROM {p}sla_api_tokens"

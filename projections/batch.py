@@ -1,0 +1,77 @@
+"""What one store transaction writes besides the events: read-model rows, ids and offsets.
+
+The recorders (``projections.event_store``) write a :class:`Batch` in the transaction that
+stores its events, so after a crash the store holds either all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from slaclock.projections import tables
+from slaclock.projections.tables import Dialect
+
+
+@dataclass
+class Batch:
+    """The rows of one transaction, by table, with the source positions (tracking) it ends at."""
+
+    tickets: list[tuple[Any, ...]] = field(default_factory=list)
+    clocks: list[tuple[Any, ...]] = field(default_factory=list)
+    event_ids: list[tuple[str, str]] = field(default_factory=list)
+    tracking: list[Tracking] = field(default_factory=list)
+    ledger: list[tuple[Any, ...]] = field(default_factory=list)
+    meta: list[tuple[str, str]] = field(default_factory=list)
+    work_logs: list[tuple[Any, ...]] = field(default_factory=list)
+    voided_work_logs: list[tuple[str]] = field(default_factory=list)
+    counters: list[tuple[str, str, int]] = field(default_factory=list)
+    dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
+        # Tracking first, as eventsourcing's recorders do: a batch whose offsets another
+        # consumer stored meanwhile fails before anything else is written.
+        for tracking in self.tracking:
+            insert_tracking(cursor, tracking)
+        for statement, rows in (
+            (tables.INSERT_EVENT_ID, self.event_ids),
+            (tables.UPSERT_TICKET, self.tickets),
+            (tables.UPSERT_CLOCK, self.clocks),
+            (tables.INSERT_LEDGER, self.ledger),
+            (tables.UPSERT_WORK_LOG, self.work_logs),
+        ):
+            if rows:
+                _insert_many(cursor, dialect, statement, rows)
+        if self.voided_work_logs:
+            cursor.executemany(dialect.sql(tables.DELETE_WORK_LOG), self.voided_work_logs)
+        if self.meta:
+            _insert_many(cursor, dialect, tables.UPSERT_META, self.meta)
+        if self.counters:
+            _insert_many(cursor, dialect, tables.UPSERT_COUNTER, self.counters)
+        if self.dead_letters:  # a few per batch: no COPY
+            cursor.executemany(dialect.sql(tables.INSERT_DEAD_LETTER), self.dead_letters)
+
+
+def _insert_many(cursor: Any, dialect: Dialect, statement: str, rows: Sequence[Any]) -> None:
+    """Many rows of one statement: ``executemany`` on SQLite (in-process, prepared once); on
+    PostgreSQL the rows are copied (COPY, formatted by psycopg's C code) into a temporary
+    table that empties at commit, then inserted from it with the statement's own ``ON
+    CONFLICT`` clause: two round trips per table and batch instead of one per row. A batch
+    never holds two rows with the same key, which ``ON CONFLICT DO UPDATE`` requires."""
+    if dialect.name != "postgres":
+        cursor.executemany(dialect.sql(statement), rows)
+        return
+    table, columns, conflict = tables.parts(statement)
+    temp = f"slaclock_load_{table}"
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {dialect.prefix}{table})"
+        " ON COMMIT DELETE ROWS"
+    )
+    with cursor.copy(f"COPY {temp} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    insert = f"INSERT INTO {{p}}{table} ({columns}) SELECT {columns} FROM {temp} {conflict}"
+    cursor.execute(dialect.sql(insert))

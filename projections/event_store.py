@@ -1,0 +1,277 @@
+"""The event store: an ``eventsourcing`` application over SQLite or PostgreSQL.
+
+A store URL (``sqlite:///PATH`` or ``postgresql://...``) becomes the library's settings
+here, and the recorders are the library's own, extended so that one transaction writes a
+batch's events together with its read-model rows (:class:`projections.batch.Batch`).
+:class:`EventStore` is the opened store: the application, its SQL dialect and a way to read
+and write in a transaction. Failures to open or reach the database are turned into
+:class:`StoreUnavailable` (may pass) or :class:`StoreError` (a URL that cannot work).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    InterfaceError,
+    JSONTranscoder,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder
+from eventsourcing.utils import get_topic, retry
+from psycopg.sql import SQL
+
+import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
+from slaclock.projections import schema_version, tables
+from slaclock.projections.batch import Batch
+from slaclock.projections.tables import Dialect
+from slaclock.projections.transcodings import AlertAsList, DatetimeAsISO, FactAsDict
+
+
+class StoreError(Exception):
+    """A store URL that cannot be used (a usage error); the message says which and why."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be opened, or was lost during a command (connection, file lock
+    beyond its timeout, disk I/O): one line naming the store (without credentials) and why.
+    A later retry may succeed."""
+
+    @classmethod
+    def of(cls, url: str, exc: BaseException, doing: str = "unavailable") -> StoreUnavailable:
+        if isinstance(exc, StoreUnavailable):
+            return exc
+        reason = " ".join(str(exc).split()) or type(exc).__name__  # one line
+        password = urlparse(url).password
+        if password:
+            reason = reason.replace(password, "***")
+        return cls(f"store {redact(url)}: {doing}: {reason}")
+
+
+STORE_FAILURES: tuple[type[BaseException], ...] = (
+    StoreUnavailable,
+    InterfaceError,
+    OperationalError,
+    psycopg.InterfaceError,
+    psycopg.OperationalError,
+    sqlite3.InterfaceError,
+    sqlite3.OperationalError,
+)
+"""What a lost or unreachable database raises (the drivers' errors, and eventsourcing's
+translations of them): a command that meets one reports :class:`StoreUnavailable`."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+SQLITE_CACHE_KIB = 64 * 1024
+
+CREATE = tables.TABLES + tables.DEAD_LETTER_TABLES
+"""The read model's tables and the dead-letter outbox, created with the event store's."""
+
+
+class SQLiteStoreRecorder(SQLiteProcessRecorder):
+    """SQLite event recorder that also writes the read model in the same transaction."""
+
+    dialect = Dialect("sqlite")
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *map(self.dialect.sql, CREATE)]
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        # A page cache that holds the hot parts of the indexes of a large store (SQLite's
+        # default is 2 MB); settable inside a transaction, so set on every write.
+        c.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        # One executemany for the whole batch: slaclock does not use the notification ids
+        # that the application recorder would fetch row by row.
+        SQLiteAggregateRecorder._insert_events(self, c, stored_events)
+        batch: Batch | None = kwargs.get("batch")
+        if batch is not None:
+            batch.write(c, self.dialect, self._insert_tracking)
+        return None
+
+
+class PostgresStoreRecorder(PostgresProcessRecorder):
+    """PostgreSQL event recorder that also writes the read model in the same transaction."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.dialect = Dialect("postgres", f'"{datastore.schema}".' if datastore.schema else "")
+        self.sql_create_statements.extend(SQL(self.dialect.sql(s)) for s in CREATE)  # type: ignore[arg-type]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        """eventsourcing 9.5's ``insert_events`` (one transaction, same lock) without psycopg's
+        pipeline mode, which does not allow the COPY the read-model rows and events use.
+        (Its other branch, for ``POSTGRES_ENABLE_DB_FUNCTIONS``, is not used by slaclock.)"""
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            self._copy_stored_events(curs, stored_events)
+            return None
+
+    def _copy_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
+        """The library's table lock and notification, then the events by binary COPY
+        instead of its ``unnest`` of a composite array, which psycopg builds in Python (a
+        tenth of a consumer's time). The sequence still numbers the rows; slaclock does not
+        use the notification ids the library would return (as on SQLite)."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        columns = "originator_id, originator_version, topic, state"
+        with curs.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for event in stored_events:
+                copy.write_row(
+                    (event.originator_id, event.originator_version, event.topic, event.state)
+                )
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        ids = super()._insert_events(curs, stored_events, **kwargs)
+        batch: Batch | None = kwargs.get("batch")
+        if batch is not None:
+            batch.write(curs, self.dialect, self._insert_tracking)
+        return ids
+
+
+class TicketApplication(Application):
+    """The event-sourced application holding Ticket aggregates."""
+
+    name = "slaclock"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DatetimeAsISO())  # replaces the library's, same format
+        transcoder.register(FactAsDict())
+        transcoder.register(AlertAsList())
+
+
+def _open_application(env: dict[str, str], url: str) -> TicketApplication:
+    """Open the application; its CREATE TABLE IF NOT EXISTS statements can deadlock with a
+    PostgreSQL writer holding table locks, so a deadlock is retried a few times."""
+    for attempt in range(6):
+        try:
+            return TicketApplication(env=env)
+        except Exception as exc:  # the libraries raise many kinds for a bad URL or server
+            if "deadlock" in str(exc).lower() and attempt < 5:
+                time.sleep(0.2 * 2**attempt)
+                continue
+            if isinstance(exc, (PersistenceError, psycopg.Error, sqlite3.Error)):
+                raise StoreUnavailable.of(url, exc, "cannot open") from None
+            raise StoreError(f"store {redact(url)}: cannot open: {exc}") from None
+    raise AssertionError("unreachable")
+
+
+def _seconds(url: str, query: dict[str, str], key: str, default: str) -> str:
+    """A whole number of seconds from the URL's query (``?lock_timeout=5``)."""
+    value = query.get(key, default)
+    if not value.isdigit():
+        raise StoreError(f"store {redact(url)!r}: {key}: expected whole seconds, not {value!r}")
+    return value
+
+
+def store_env(url: str) -> dict[str, str]:
+    """``eventsourcing`` settings for a store URL (``sqlite:///path`` or ``postgresql://``).
+
+    Query options: ``lock_timeout`` (SQLite: seconds to wait for the file lock, default 30),
+    ``connect_timeout`` (PostgreSQL: seconds to wait for a connection, default 30) and
+    ``schema`` (PostgreSQL)."""
+    parsed = urlparse(url)
+    query = dict(part.split("=", 1) for part in parsed.query.split("&") if "=" in part)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            path = path.lstrip("/") or path
+        if not path:
+            raise StoreError(f"store {url!r}: expected sqlite:///PATH")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": _seconds(url, query, "lock_timeout", "30"),
+            "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteStoreRecorder),
+        }
+    if parsed.scheme in ("postgresql", "postgres"):
+        if not parsed.hostname or not parsed.path.strip("/"):
+            raise StoreError(f"store {redact(url)!r}: expected postgresql://user:pass@host:port/db")
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parsed.path.strip("/")),
+            "POSTGRES_HOST": parsed.hostname,
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_CONNECT_TIMEOUT": _seconds(url, query, "connect_timeout", "30"),
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+            "APPLICATION_RECORDER_TOPIC": get_topic(PostgresStoreRecorder),
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"]
+        return env
+    raise StoreError(f"store {redact(url)!r}: unknown scheme, expected sqlite:/// or postgresql://")
+
+
+class EventStore:
+    """The opened store: the application, its recorder's datastore and SQL dialect."""
+
+    def __init__(self, url: str, *, cache_size: int) -> None:
+        env = store_env(url)
+        env["AGGREGATE_CACHE_MAXSIZE"] = str(cache_size)
+        env["DEEPCOPY_FROM_AGGREGATE_CACHE"] = "n"
+        # Each ticket has one writer at a time (one file ingest, or the consumer owning its
+        # Kafka partition), so cached tickets are current; a stale one fails the version
+        # check on save, which clears the cache (see ``TicketStore.save``).
+        env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
+        saved = {k: os.environ.pop(k) for k in list(os.environ) if k in env}
+        try:
+            self.app = _open_application(env, url)
+        finally:
+            os.environ.update(saved)
+        self.url = url
+        recorder = self.app.recorder
+        self.dialect: Dialect = recorder.dialect  # type: ignore[attr-defined]
+        self.datastore = recorder.datastore  # type: ignore[attr-defined]
+        try:
+            schema_version.ensure(self.datastore, self.dialect)
+        except schema_version.NewerSchemaError as exc:
+            self.app.close()
+            raise StoreError(f"store {redact(url)}: {exc}") from None
+
+    def close(self) -> None:
+        self.app.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as cursor:
+            yield cursor
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.read() as cursor:
+            cursor.execute(self.dialect.sql(statement), list(params))
+            return list(cursor.fetchall())
+
+    def max_tracking_id(self, name: str) -> int | None:
+        """The last source position stored for ``name`` (e.g. ``kafka:TOPIC:PARTITION``)."""
+        return self.app.recorder.max_tracking_id(name)  # type: ignore[attr-defined]

@@ -1,0 +1,79 @@
+"""The credit ledger as stored: its entries, and the months closed with a frozen statement.
+
+Entries are appended with the batch that posted them (``projections.ledger`` computes them);
+a closed month keeps the statement it was closed with, so that later corrections post into
+open months instead of changing what a customer was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slaclock.projections.event_store import EventStore
+from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.tables import LEDGER_COLUMNS
+
+
+class LedgerBook:
+    """Reads of the ledger and of the closed months, and closing a month."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def entries(
+        self, posted_month: str | None = None, customer: str | None = None
+    ) -> list[LedgerEntry]:
+        where, params = ["1 = 1"], []
+        if posted_month is not None:
+            where.append("posted_month = ?")
+            params.append(posted_month)
+        if customer is not None:
+            where.append("customer_id = ?")
+            params.append(customer)
+        rows = self.store.query(
+            f"SELECT {LEDGER_COLUMNS} FROM {{p}}sla_ledger WHERE {' AND '.join(where)}"
+            " ORDER BY posted_month, breached_at, entry_id",
+            params,
+        )
+        return [LedgerEntry.from_row(row) for row in rows]
+
+    def open_credits(self, ticket_ids: Sequence[str]) -> dict[str, dict[tuple[str, int], Any]]:
+        """Per ticket, its credit entries not yet reversed, by (metric, breached_at)."""
+        found: dict[str, dict[tuple[str, int], Any]] = {}
+        for start in range(0, len(ticket_ids), 500):
+            chunk = list(ticket_ids[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            rows = self.store.query(
+                f"SELECT {LEDGER_COLUMNS} FROM {{p}}sla_ledger l WHERE ticket_id IN ({marks})"
+                " AND kind = 'credit' AND NOT EXISTS (SELECT 1 FROM {p}sla_ledger r"
+                " WHERE r.refers_to = l.entry_id)",
+                chunk,
+            )
+            for row in rows:
+                entry = LedgerEntry.from_row(row)
+                found.setdefault(entry.ticket_id, {})[(entry.metric, entry.breached_at)] = entry
+        return found
+
+    def closed_months(self) -> set[str]:
+        return {row["month"] for row in self.store.query("SELECT month FROM {p}sla_closed_months")}
+
+    def closed_statement(self, month: str) -> tuple[str, int] | None:
+        """(frozen statement JSON, closed_at) of a closed month."""
+        rows = self.store.query(
+            "SELECT statement, closed_at FROM {p}sla_closed_months WHERE month = ?", [month]
+        )
+        return (rows[0]["statement"], rows[0]["closed_at"]) if rows else None
+
+    def close_month(self, month: str, statement: str, closed_at: int) -> bool:
+        """Freeze ``month``'s statement; False when it was already closed."""
+        sql = self.store.dialect.sql
+        with self.store.write() as cursor:
+            cursor.execute(sql("SELECT 1 FROM {p}sla_closed_months WHERE month = ?"), [month])
+            if cursor.fetchall():
+                return False
+            cursor.execute(
+                sql("INSERT INTO {p}sla_closed_months VALUES (?, ?, ?)"),
+                [month, closed_at, statement],
+            )
+        return True

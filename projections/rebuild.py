@@ -1,0 +1,262 @@
+"""Rebuild: the read model recomputed from the event store into new tables, then switched in.
+
+The :data:`REBUILT` tables are recomputed a page of tickets at a time into ``_new`` tables
+(same DDL as ``projections.tables``), then one transaction drops the old tables and renames
+the new ones, so readers never see a half-built model. Progress is kept in ``sla_meta``, so an
+interrupted rebuild resumes where it stopped; events stored while it runs are caught up before
+and during the switch, which holds the writers' lock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slaclock.domain.ticket import Ticket
+from slaclock.projections import tables
+from slaclock.projections.derived_tables import REBUILT, batch_rows, columns
+from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.meta import (
+    POLICY_VERSION,
+    REPLAY_KEYS,
+    REPLAY_MARK,
+    REPLAY_POLICY,
+    REPLAY_POSITION,
+    delete_meta,
+    read_meta,
+    touch_meta,
+    write_meta,
+)
+from slaclock.projections.store import TicketStore
+
+NEW = "_new"  # suffix of the tables a rebuild fills before the switch
+
+
+@dataclass
+class RebuildResult:
+    tickets: int  # tickets in the read model after the rebuild (or so far, if incomplete)
+    rebuilt: int  # tickets recomputed by this run (pages and catch-up)
+    resumed_from: str | None  # the aggregate id an interrupted rebuild had reached
+    caught_up: int  # tickets recomputed again because events arrived during the rebuild
+    complete: bool  # False: stopped before the switch (``max_pages``); run again to resume
+    policy_version: str | None
+
+
+class ReplayError(Exception):
+    """A rebuild that cannot finish (the configuration changed while it ran)."""
+
+
+def rebuild(
+    store: TicketStore,
+    *,
+    batch_size: int = 500,
+    max_pages: int | None = None,
+    progress: Callable[[int], Any] | None = None,
+    version: str | None = None,
+) -> RebuildResult:
+    """Rebuild the :data:`REBUILT` tables from the event store, then switch.
+
+    Rows are computed under ``store.policy``; ``version`` is its policy version (default: the
+    one ``sla_meta`` records, i.e. the read model's). Resumes an interrupted rebuild made
+    under the same version; one made under another version is discarded and started again.
+    The switch is refused (:class:`ReplayError`) if ``sla_meta``'s policy version changed
+    while the rebuild ran. ``max_pages`` stops after that many pages (as an interruption
+    would); ``progress`` is called with the tickets of each page."""
+    events = EventPages(store)
+    live_version = store.policy_version()
+    version = version or live_version or ""
+    with store.read() as cursor:
+        state = _meta(cursor, store)
+    resumed_from: str | None = None
+    if state.get(REPLAY_POLICY) == version and REPLAY_MARK in state:
+        resumed_from = state.get(REPLAY_POSITION) or None
+    else:
+        _start(store, events, version)
+    rebuilt, finished = _pages(store, events, resumed_from, batch_size, max_pages, progress)
+    if not finished:
+        with store.read() as cursor:
+            done = _count(cursor, store, f"sla_tickets{NEW}")
+        return RebuildResult(done, rebuilt, resumed_from, 0, False, version)
+    tickets, caught_up = _finish(store, events, live_version, version)
+    return RebuildResult(tickets, rebuilt + caught_up, resumed_from, caught_up, True, version)
+
+
+def _pages(
+    store: TicketStore,
+    events: EventPages,
+    after: str | None,
+    batch_size: int,
+    max_pages: int | None,
+    progress: Callable[[int], Any] | None,
+) -> tuple[int, bool]:
+    """Recompute the pages following ``after``; (tickets, whether the last page was done)."""
+    rebuilt = pages = 0
+    while max_pages is None or pages < max_pages:
+        with snapshot(store) as cursor:
+            tickets, last = events.page(cursor, after, batch_size)
+        if not tickets:
+            return rebuilt, True
+        with store.write() as cursor:
+            _write_new(cursor, store, tickets)
+            write_meta(cursor, store.dialect, [(REPLAY_POSITION, last or "")])
+        after, pages, rebuilt = last, pages + 1, rebuilt + len(tickets)
+        if progress is not None:
+            progress(len(tickets))
+    return rebuilt, False
+
+
+def _finish(
+    store: TicketStore, events: EventPages, live_version: str | None, version: str
+) -> tuple[int, int]:
+    """Catch up and switch; (tickets in the new tables, tickets caught up)."""
+    caught_up = 0
+    for _ in range(3):  # events stored meanwhile, without holding the writers' lock
+        with store.write() as cursor:
+            if store.dialect.name == "sqlite":
+                _sqlite_write_lock(cursor, store)  # before reading: WAL cannot upgrade later
+            mark = int(_meta(cursor, store)[REPLAY_MARK])
+            count, _ = _catch_up(cursor, store, events, mark)
+        caught_up += count
+        if not count:
+            break
+    with store.write() as cursor:
+        _lock_writers(cursor, store, events)
+        state = _meta(cursor, store)
+        current = read_meta(cursor, store.dialect, [POLICY_VERSION]).get(POLICY_VERSION)
+        if current != live_version or state.get(REPLAY_POLICY) != version:
+            raise ReplayError(
+                "the configuration changed while the rebuild ran; run `slaclock replay` again"
+            )
+        count, _ = _catch_up(cursor, store, events, int(state[REPLAY_MARK]))
+        caught_up += count
+        tickets = _count(cursor, store, f"sla_tickets{NEW}")
+        _switch(cursor, store)
+        delete_meta(cursor, store.dialect, REPLAY_KEYS)
+    return tickets, caught_up
+
+
+def new_table_statements(store: TicketStore) -> tuple[list[str], list[str]]:
+    """DDL of the ``_new`` tables and of their indexes, from ``projections.tables``.
+
+    Index statements keep the live index names on SQLite (created at the switch, after the
+    old tables and their indexes are dropped) and get a ``_new`` suffix on PostgreSQL
+    (created before the switch, renamed during it)."""
+    new_tables, indexes = [], []
+    pattern = re.compile(r"\{p\}(" + "|".join(REBUILT) + r")\b")
+    for statement in tables.TABLES:
+        if not pattern.search(statement):
+            continue
+        if statement.lstrip().upper().startswith("CREATE INDEX"):
+            if store.dialect.name == "postgres":
+                statement = re.sub(r"(INDEX IF NOT EXISTS )(\w+)", r"\1\2" + NEW, statement)
+            indexes.append(pattern.sub(r"{p}\1" + NEW, statement))
+        else:
+            new_tables.append(pattern.sub(r"{p}\1" + NEW, statement))
+    return new_tables, indexes
+
+
+def _index_names() -> list[str]:
+    names = []
+    for statement in tables.TABLES:
+        match = re.search(r"INDEX IF NOT EXISTS (\w+) ON \{p\}(\w+)", statement)
+        if match and match.group(2) in REBUILT:
+            names.append(match.group(1))
+    return names
+
+
+def _meta(cursor: Any, store: TicketStore) -> dict[str, str]:
+    return read_meta(cursor, store.dialect, REPLAY_KEYS)
+
+
+def _write_new(cursor: Any, store: TicketStore, tickets: Sequence[Ticket]) -> None:
+    """Write (replace) the rows of ``tickets`` in the ``_new`` tables."""
+    if not tickets:
+        return
+    batch = store.rows_for(tickets)
+    ids = [ticket.ticket_id for ticket in tickets]
+    marks = ", ".join("?" * len(ids))
+    for table in REBUILT:
+        cursor.execute(
+            store.dialect.sql(f"DELETE FROM {{p}}{table}{NEW} WHERE ticket_id IN ({marks})"), ids
+        )
+    for table in REBUILT:
+        rows = batch_rows(batch, table)
+        if rows:
+            names = columns(table)
+            cursor.executemany(
+                store.dialect.sql(
+                    f"INSERT INTO {{p}}{table}{NEW} ({', '.join(names)})"
+                    f" VALUES ({', '.join('?' * len(names))})"
+                ),
+                rows,
+            )
+
+
+def _start(store: TicketStore, events: EventPages, version: str) -> None:
+    """Create empty ``_new`` tables and the progress marker, in one transaction."""
+    new_tables, indexes = new_table_statements(store)
+    with store.write() as cursor:
+        for table in REBUILT:
+            cursor.execute(store.dialect.sql(f"DROP TABLE IF EXISTS {{p}}{table}{NEW}"))
+        for statement in new_tables:
+            cursor.execute(store.dialect.sql(statement))
+        if store.dialect.name == "postgres":
+            for statement in indexes:
+                cursor.execute(store.dialect.sql(statement))
+        mark = events.last_position(cursor)
+        items = [(REPLAY_POSITION, ""), (REPLAY_MARK, str(mark)), (REPLAY_POLICY, version)]
+        write_meta(cursor, store.dialect, items)
+
+
+def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) -> tuple[int, int]:
+    """Recompute the tickets with events stored after ``mark``; (tickets, new mark)."""
+    last = events.last_position(cursor)
+    if last <= mark:
+        return 0, mark
+    keys = events.changed_since(cursor, mark)
+    for start in range(0, len(keys), 500):
+        _write_new(cursor, store, events.load(cursor, keys[start : start + 500]))
+    write_meta(cursor, store.dialect, [(REPLAY_MARK, str(last))])
+    return len(keys), last
+
+
+def _count(cursor: Any, store: TicketStore, table: str) -> int:
+    cursor.execute(store.dialect.sql(f"SELECT COUNT(*) AS n FROM {{p}}{table}"))
+    return int(cursor.fetchall()[0]["n"])
+
+
+def _lock_writers(cursor: Any, store: TicketStore, events: EventPages) -> None:
+    """Hold the lock writers take, so no event is stored until the switch commits."""
+    if store.dialect.name == "postgres":
+        cursor.execute("SET LOCAL lock_timeout = '30s'")
+        cursor.execute(events.sql("LOCK TABLE {events} IN EXCLUSIVE MODE"))
+    else:
+        _sqlite_write_lock(cursor, store)
+
+
+def _sqlite_write_lock(cursor: Any, store: TicketStore) -> None:
+    """Take SQLite's write lock now: the transaction began deferred, and in WAL mode one that
+    has read cannot become a writer after another connection committed."""
+    touch_meta(cursor, store.dialect, REPLAY_MARK)
+
+
+def _switch(cursor: Any, store: TicketStore) -> None:
+    """Drop the live tables and rename the ``_new`` ones in their place (same transaction)."""
+    sql = store.dialect.sql
+    for table in REBUILT:
+        cursor.execute(sql(f"DROP TABLE {{p}}{table}"))
+        cursor.execute(sql(f"ALTER TABLE {{p}}{table}{NEW} RENAME TO {table}"))
+    if store.dialect.name == "postgres":
+        for table in REBUILT:
+            cursor.execute(
+                sql(f"ALTER INDEX IF EXISTS {{p}}{table}{NEW}_pkey RENAME TO {table}_pkey")
+            )
+        for name in _index_names():
+            cursor.execute(sql(f"ALTER INDEX IF EXISTS {{p}}{name}{NEW} RENAME TO {name}"))
+    else:
+        pattern = re.compile(r"\{p\}(" + "|".join(REBUILT) + r")\b")
+        for statement in tables.TABLES:
+            if pattern.search(statement) and "CREATE INDEX" in statement.upper():
+                cursor.execute(sql(statement))

@@ -1,0 +1,88 @@
+"""The store's schema version: recorded when a store is created, checked when it is opened.
+
+A store says which layout it was written in (``sla_meta`` key ``store_schema_version``), so
+that this code refuses a store written by a newer slaclock instead of misreading it, and
+upgrades an older one in place, one step at a time, recording the version it reached. Stores
+written before versions were recorded have layout 1, which is still the current one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from slaclock.projections.tables import UPSERT_META, Dialect
+
+STORE_SCHEMA_VERSION = 1
+"""The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
+
+KEY = "store_schema_version"
+
+Upgrade = Callable[[Any, Dialect], None]
+
+UPGRADES: dict[int, Upgrade] = {}
+"""``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
+transaction that records ``n + 1``). Empty: every store ever written has layout 1."""
+
+
+class NewerSchemaError(Exception):
+    """The store was written by a newer slaclock, in a layout this code does not know."""
+
+
+def ensure(datastore: Any, dialect: Dialect) -> int:
+    """Check the store's recorded version, record it on a new store (or an old one from
+    before versions were recorded) and upgrade an older one; returns the version it had.
+    Raises :class:`NewerSchemaError` for a store newer than this code."""
+    with datastore.transaction(commit=True) as cursor:
+        cursor.execute(dialect.sql("SELECT key, value FROM {p}sla_meta"))
+        meta = {row["key"]: row["value"] for row in cursor.fetchall()}
+        # No version recorded: a new store (empty sla_meta), in this layout, or one written
+        # before versions were recorded, in layout 1.
+        found = int(meta.get(KEY) or (1 if meta else STORE_SCHEMA_VERSION))
+        if found > STORE_SCHEMA_VERSION:
+            raise NewerSchemaError(
+                f"written by a newer slaclock (store schema version {found}; this slaclock "
+                f"reads versions up to {STORE_SCHEMA_VERSION}): upgrade slaclock to open it"
+            )
+        for version in range(found, STORE_SCHEMA_VERSION):
+            UPGRADES[version](cursor, dialect)
+        if meta.get(KEY) != str(STORE_SCHEMA_VERSION):
+            cursor.execute(dialect.sql(UPSERT_META), [KEY, str(STORE_SCHEMA_VERSION)])
+    return found
+
+
+def peek(env: dict[str, str]) -> tuple[int, str] | None:
+    """(version, note) of an existing store, read without creating or changing anything
+    (``env``: the store's ``eventsourcing`` settings); None when there is no store."""
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        path = Path(env["SQLITE_DBNAME"])
+        if not path.is_file():
+            return None
+        with sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True) as conn:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sla_meta'").fetchall():
+                return None
+            rows = conn.execute("SELECT value FROM sla_meta WHERE key = ?", [KEY]).fetchall()
+        return _found(rows)
+    table = f'"{env["POSTGRES_SCHEMA"]}".sla_meta' if "POSTGRES_SCHEMA" in env else "sla_meta"
+    with psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        dbname=env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        connect_timeout=5,
+    ) as conn:
+        if conn.execute("SELECT to_regclass(%s)", [table]).fetchone() == (None,):
+            return None
+        rows = conn.execute(f"SELECT value FROM {table} WHERE key = %s", [KEY]).fetchall()
+    return _found(rows)
+
+
+def _found(rows: list[Any]) -> tuple[int, str]:
+    if not rows:
+        return 1, "not recorded yet: written before versions were, or never opened since"
+    return int(rows[0][0]), f"this slaclock reads up to {STORE_SCHEMA_VERSION}"

@@ -1,0 +1,92 @@
+"""A ticket's read-model rows: its ``sla_tickets`` row, its clocks and its work logs.
+
+Rows are derived from the ticket's events and its evaluation under a policy (a
+:class:`TicketSnapshot`; None while the ticket is pending, i.e. facts wait for its
+creation), so they can always be recomputed: by each save, and by a rebuild or verify.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slaclock.domain.alerts import next_alert_at
+from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.facts import WORK_LOGGED
+from slaclock.domain.ticket import Ticket
+from slaclock.projections.batch import Batch
+
+
+def add_rows(batch: Batch, ticket: Ticket, snapshot: TicketSnapshot | None, watermark: int) -> None:
+    """Append the rows of ``ticket`` evaluated as ``snapshot`` to ``batch``; alerts falling
+    due before ``watermark`` were raised already."""
+    batch.tickets.append(ticket_row(ticket, snapshot))
+    _work_log_rows(ticket, snapshot, batch)
+    if snapshot is None:
+        return
+    contract = snapshot.contract.key if snapshot.contract else None
+    for clock in snapshot.clocks.values():
+        if not clock.applicable:
+            continue  # no row: a missing metric reads as not_applicable
+        batch.clocks.append(
+            (
+                ticket.ticket_id,
+                clock.metric,
+                snapshot.customer_id,
+                contract,
+                clock.priority,
+                clock.target_seconds,
+                clock.calendar,
+                clock.started_at,
+                clock.deadline,
+                clock.stopped_at,
+                clock.breach_at,
+                clock.accrued,
+                clock.running_since,
+                int(clock.paused),
+                next_alert_at(clock, watermark),
+            )
+        )
+
+
+def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ...]:
+    """The ``sla_tickets`` row of a ticket (pending: facts waiting for the creation)."""
+    recorded = ticket.last_recorded_at
+    if snapshot is None:
+        return (
+            ticket.ticket_id, None, None, None, None, None, None, recorded, len(ticket.facts), None
+        )  # fmt: skip
+    contract = snapshot.contract
+    return (
+        ticket.ticket_id,
+        snapshot.customer_id,
+        contract.key if contract else None,
+        contract.plan.name if contract else None,
+        snapshot.priority,
+        snapshot.created_at,
+        snapshot.last_fact_at,
+        recorded,
+        0,
+        snapshot.resolved_at,
+    )
+
+
+def _work_log_rows(ticket: Ticket, snapshot: TicketSnapshot | None, batch: Batch) -> None:
+    """Work logs for the hour accounts (their customer is known once the ticket is created)."""
+    customer = snapshot.customer_id if snapshot else None
+    for fact in ticket.facts:
+        if fact.type == WORK_LOGGED:
+            batch.work_logs.append(
+                (
+                    fact.event_id,
+                    ticket.ticket_id,
+                    customer,
+                    fact.occurred_at.isoformat(),
+                    fact.at,
+                    int(fact.details["minutes"]),
+                    fact.details["mode"],
+                    fact.details["actor"],
+                )
+            )
+    for event_id, voided in ticket.voided.items():
+        if voided.fact.type == WORK_LOGGED:
+            batch.voided_work_logs.append((event_id,))

@@ -1,7 +1,7 @@
 """The ``serve``, ``queue`` and ``token`` commands (HTTP API, work queue, API tokens).
 
 ``register`` adds them to the command line's parser; ``handle`` runs one with the policy and
-store the command line opened. Exit codes as everywhere: 0 done, 1 not found, 2 usage error.
+store the command line opened. Exit codes as everywhere (``slaclock.exit_codes``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from slaclock.api import params as P
+from slaclock import exit_codes
+from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
+from slaclock.config import LoadedPolicy
 from slaclock.domain.policy import Policy
 from slaclock.output import table
 from slaclock.projections.api_tokens import TokenStore
@@ -73,17 +75,18 @@ def register(commands: Any) -> None:
     listing.add_argument("--json", action="store_true")
 
 
-def handle(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
+    policy = loaded.policy
     try:
         if args.command == "serve":
             return _serve(args, policy, store)
         if args.command == "queue":
             return _queue(args, policy, store)
         return _token(args, store)
-    except P.ApiError as exc:
+    except params.ApiError as exc:
         name, _, problem = exc.detail.partition(": ")
         print(f"slaclock: error: --{name.replace('_', '-')}: {problem}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
 
 
 def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
@@ -93,10 +96,10 @@ def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
 
     if not 0 <= args.port <= 65535:
         print(f"slaclock: error: --port: {args.port} is not a port", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     if args.report_cache < 0:
         print("slaclock: error: --report-cache: must be 0 or more seconds", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     app = create_app(
         policy,
         store,
@@ -108,20 +111,20 @@ def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     # thread (CPython hands the GIL over every 5 ms by default).
     sys.setswitchinterval(0.0005)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+    return exit_codes.OK
 
 
 def _queue(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
-    as_of = P.instant(args.as_of, "as_of") or datetime.now(UTC).replace(microsecond=0)
+    as_of = params.instant(args.as_of, "as_of") or datetime.now(UTC).replace(microsecond=0)
     if args.limit is not None and args.limit < 1:
         print("slaclock: error: --limit: must be at least 1", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     items = work_queue(Queries(store, policy), int(as_of.timestamp()), args.order, args.customer)
     shown = items[: args.limit] if args.limit else items
     data = queue_json(shown, as_of, args.order, policy, total=len(items))
     if args.json:
         print(json.dumps(data, indent=1))
-        return 0
+        return exit_codes.OK
     rows = [
         [
             i["position"],
@@ -155,14 +158,14 @@ def _queue(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
             rows,
         )
     )
-    return 0
+    return exit_codes.OK
 
 
 def _token(args: argparse.Namespace, store: TicketStore) -> int:
     tokens = TokenStore(store)
     if args.token_command == "create":
         if args.customer is not None:
-            P.identifier(args.customer, "customer")
+            params.identifier(args.customer, "customer")
         token, record = tokens.create(customer=args.customer, admin=args.admin, label=args.label)
         if args.json:
             print(json.dumps({"token": token, **record.as_dict()}, indent=1))
@@ -173,21 +176,21 @@ def _token(args: argparse.Namespace, store: TicketStore) -> int:
                 f"token {record.token_id} ({scope}): shown once, only its hash is stored",
                 file=sys.stderr,
             )
-        return 0
+        return exit_codes.OK
     if args.token_command == "revoke":
         done = tokens.revoke(args.token)
         if args.json:
             print(json.dumps({"revoked": done}))
         if not done:
             print(f"slaclock: token {args.token!r}: no active token with this id", file=sys.stderr)
-            return 1
+            return exit_codes.NOT_FOUND
         if not args.json:
             print(f"revoked {args.token}")
-        return 0
+        return exit_codes.OK
     records = tokens.list()
     if args.json:
         print(json.dumps([r.as_dict() for r in records], indent=1))
-        return 0
+        return exit_codes.OK
     print(
         table(
             ["id", "scope", "label", "created_at", "revoked_at"],
@@ -203,4 +206,4 @@ def _token(args: argparse.Namespace, store: TicketStore) -> int:
             ],
         )
     )
-    return 0
+    return exit_codes.OK

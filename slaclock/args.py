@@ -7,7 +7,7 @@ something asked for that does not exist is :class:`NotFound` (exit 1).
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime
 
 from slaclock.domain.instants import InstantError, parse_instant, parse_month
 
@@ -52,6 +52,13 @@ def instant(text: str, option: str) -> datetime:
         return parse_instant(text)
     except InstantError as exc:
         raise UsageError(f"{option}: {exc}") from None
+
+
+def as_of_or_now(text: str | None) -> datetime:
+    """``--as-of``: the instant given, or now to the second."""
+    if text:
+        return instant(text, "--as-of")
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def month(text: str, option: str = "--month") -> str:

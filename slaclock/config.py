@@ -1,8 +1,9 @@
 """Read ``slaclock.toml`` into a domain ``Policy``.
 
-Two steps: pydantic checks the shape (unknown keys, wrong types), then the builder checks
-meaning (unknown calendars, bad intervals and durations, unknown countries). Either way the
-user gets one :class:`ConfigError` naming the file, the key and what is wrong.
+Two steps: pydantic checks the shape (``slaclock.config_schema``: unknown keys, wrong
+types), then the builder here checks meaning (unknown calendars, bad intervals and durations,
+unknown countries). Either way the user gets one :class:`ConfigError` naming the file, the key
+and what is wrong.
 """
 
 from __future__ import annotations
@@ -10,13 +11,20 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from slaclock.config_schema import (
+    CalendarConfig,
+    CreditsConfig,
+    FileConfig,
+    HolidaysConfig,
+    HoursConfig,
+    PlanConfig,
+    WithinConfig,
+)
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.durations import parse_duration
 from slaclock.domain.holiday_rules import HolidayRule
@@ -33,79 +41,9 @@ from slaclock.domain.policy import (
 )
 from slaclock.domain.weekly_hours import parse_hours, parse_service_level, service_level_hours
 
-Metric = Literal["response", "intervention", "resolution"]
-
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message names file, key and problem."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class HolidaysConfig(_Strict):
-    country: str
-    subdivision: str | None = None
-    categories: list[str] = []
-
-
-class CalendarConfig(_Strict):
-    timezone: str
-    hours: dict[str, str | list[str]]
-    holidays: HolidaysConfig | None = None
-    closed: list[date] = []
-
-
-class WithinConfig(_Strict):
-    within: str
-    calendar: str
-
-
-class CreditsConfig(_Strict):
-    metrics: list[Metric] = ["response"]
-    per_breach: str | float | int
-    cap: str | float | int | None = None
-
-
-class HoursConfig(_Strict):
-    increment: str
-    on_site_minimum: str = "0m"
-    monthly_credit: str
-    overdraft_limit: str = "0m"
-    rollover: bool = True
-    waive_on_response_breach: bool = False
-
-
-class PlanConfig(_Strict):
-    calendar: str | None = None
-    targets: dict[Metric, dict[str, str | WithinConfig]] = {}
-    service_level: str | None = None
-    day_starts: str | None = None
-    timezone: str | None = None
-    holidays: HolidaysConfig | None = None
-    pausable: list[Metric] = []
-    on_reprioritise: Literal["recalculate", "restart"] = "recalculate"
-    credits: CreditsConfig | None = None
-    warnings: list[str | int] = ["75%", "90%"]
-    hours: HoursConfig | None = None
-
-
-class ContractConfig(_Strict):
-    customer: str = Field(min_length=1)
-    plan: str
-    valid_from: date = Field(alias="from")
-    monthly_fee: Decimal
-    opening_hour_balance: str = "0m"
-
-
-class FileConfig(_Strict):
-    currency: str = "EUR"
-    default_priority: int = 3
-    priorities: list[int] = [1, 2, 3, 4]
-    calendars: dict[str, CalendarConfig] = {}
-    plans: dict[str, PlanConfig] = {}
-    contracts: list[ContractConfig] = []
 
 
 @dataclass(frozen=True)
@@ -241,62 +179,88 @@ def _plan(
             raise _KeyError(key, "use either service_level or calendar with targets, not both")
         calendar, targets = _shorthand(name, cfg, priorities)
     else:
-        for extra in ("day_starts", "timezone", "holidays"):
-            if getattr(cfg, extra) is not None:
-                raise _KeyError(f"{key}.{extra}", "only allowed with service_level")
-        if cfg.calendar is None:
-            raise _KeyError(f"{key}.calendar", "missing (a plan needs a calendar or service_level)")
-        if cfg.calendar not in calendars:
-            raise _KeyError(f"{key}.calendar", f"unknown calendar {cfg.calendar!r}")
-        calendar = calendars[cfg.calendar]
-        if not any(cfg.targets.values()):
-            raise _KeyError(f"{key}.targets", "plan without targets")
-        targets = {}
-        for metric, row in cfg.targets.items():
-            targets[metric] = {}
-            for prio_text, spec in row.items():
-                tkey = f"{key}.targets.{metric}.{prio_text}"
-                try:
-                    priority = int(prio_text)
-                except ValueError:
-                    raise _KeyError(tkey, "priority must be an integer") from None
-                if priority not in priorities:
-                    raise _KeyError(tkey, f"priority {priority} is not one of {priorities}")
-                target_calendar = calendar
-                text = spec
-                if isinstance(spec, WithinConfig):
-                    if spec.calendar not in calendars:
-                        raise _KeyError(f"{tkey}.calendar", f"unknown calendar {spec.calendar!r}")
-                    target_calendar, text = calendars[spec.calendar], spec.within
-                try:
-                    seconds = parse_duration(text)
-                except ValueError as exc:
-                    raise _KeyError(tkey, str(exc)) from None
-                targets[metric][priority] = Target(seconds, target_calendar)
-    credits = None
-    if cfg.credits is not None:
-        ckey = f"{key}.credits"
-        credits = CreditRule(
-            metrics=frozenset(cfg.credits.metrics),
-            per_breach=_percent(cfg.credits.per_breach, f"{ckey}.per_breach"),
-            cap=None if cfg.credits.cap is None else _percent(cfg.credits.cap, f"{ckey}.cap"),
-        )
-    warnings = []
-    for i, text in enumerate(cfg.warnings):
-        percent = _percent(text, f"{key}.warnings.{i}") * 100
-        if not 0 < percent < 100 or percent != int(percent):
-            raise _KeyError(f"{key}.warnings.{i}", f"{text!r}: expected a whole percentage 1-99")
-        warnings.append(int(percent))
+        calendar, targets = _calendar_targets(key, cfg, calendars, priorities)
     return Plan(
         name=name,
         calendar=calendar,
         targets=targets,
         pausable=frozenset(cfg.pausable),
         on_reprioritise=cfg.on_reprioritise,
-        credits=credits,
-        warnings=tuple(sorted(set(warnings))),
+        credits=_credit_rule(cfg.credits, f"{key}.credits") if cfg.credits else None,
+        warnings=_warnings(cfg.warnings, f"{key}.warnings"),
         hours=_hours(cfg.hours, f"{key}.hours") if cfg.hours else None,
     )
+
+
+def _calendar_targets(
+    key: str, cfg: PlanConfig, calendars: dict[str, BusinessCalendar], priorities: list[int]
+) -> tuple[BusinessCalendar, dict]:
+    """The calendar and targets of a plan that names its calendar and lists its targets."""
+    for extra in ("day_starts", "timezone", "holidays"):
+        if getattr(cfg, extra) is not None:
+            raise _KeyError(f"{key}.{extra}", "only allowed with service_level")
+    if cfg.calendar is None:
+        raise _KeyError(f"{key}.calendar", "missing (a plan needs a calendar or service_level)")
+    if cfg.calendar not in calendars:
+        raise _KeyError(f"{key}.calendar", f"unknown calendar {cfg.calendar!r}")
+    calendar = calendars[cfg.calendar]
+    if not any(cfg.targets.values()):
+        raise _KeyError(f"{key}.targets", "plan without targets")
+    targets = {
+        metric: _target_row(f"{key}.targets.{metric}", row, calendar, calendars, priorities)
+        for metric, row in cfg.targets.items()
+    }
+    return calendar, targets
+
+
+def _target_row(
+    key: str,
+    row: dict[str, str | WithinConfig],
+    calendar: BusinessCalendar,
+    calendars: dict[str, BusinessCalendar],
+    priorities: list[int],
+) -> dict[int, Target]:
+    """One metric's targets by priority; a target may count on a calendar of its own."""
+    targets = {}
+    for prio_text, spec in row.items():
+        tkey = f"{key}.{prio_text}"
+        try:
+            priority = int(prio_text)
+        except ValueError:
+            raise _KeyError(tkey, "priority must be an integer") from None
+        if priority not in priorities:
+            raise _KeyError(tkey, f"priority {priority} is not one of {priorities}")
+        target_calendar = calendar
+        text = spec
+        if isinstance(spec, WithinConfig):
+            if spec.calendar not in calendars:
+                raise _KeyError(f"{tkey}.calendar", f"unknown calendar {spec.calendar!r}")
+            target_calendar, text = calendars[spec.calendar], spec.within
+        try:
+            seconds = parse_duration(text)
+        except ValueError as exc:
+            raise _KeyError(tkey, str(exc)) from None
+        targets[priority] = Target(seconds, target_calendar)
+    return targets
+
+
+def _credit_rule(cfg: CreditsConfig, key: str) -> CreditRule:
+    return CreditRule(
+        metrics=frozenset(cfg.metrics),
+        per_breach=_percent(cfg.per_breach, f"{key}.per_breach"),
+        cap=None if cfg.cap is None else _percent(cfg.cap, f"{key}.cap"),
+    )
+
+
+def _warnings(texts: list[str | int], key: str) -> tuple[int, ...]:
+    """Warning thresholds as whole percentages of a target, sorted, each once."""
+    warnings = []
+    for i, text in enumerate(texts):
+        percent = _percent(text, f"{key}.{i}") * 100
+        if not 0 < percent < 100 or percent != int(percent):
+            raise _KeyError(f"{key}.{i}", f"{text!r}: expected a whole percentage 1-99")
+        warnings.append(int(percent))
+    return tuple(sorted(set(warnings)))
 
 
 def _minutes(text: str, key: str, *, zero: bool = False, signed: bool = False) -> int:

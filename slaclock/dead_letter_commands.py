@@ -11,8 +11,10 @@ import argparse
 import json
 from typing import Any
 
+from slaclock import exit_codes
 from slaclock.args import UsageError
 from slaclock.args import instant as instant_arg
+from slaclock.config import LoadedPolicy
 from slaclock.output import table
 from slaclock.projections.dead_letters import listing
 from slaclock.projections.store import TicketStore
@@ -35,7 +37,8 @@ def register(commands: Any) -> None:
     p.add_argument("--json", action="store_true", help="a JSON array")
 
 
-def handle(args: argparse.Namespace, store: TicketStore) -> int:
+def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
+    """List the dead letters (``loaded``, the configuration, is not needed)."""
     since = int(instant_arg(args.since, "--since").timestamp()) if args.since else None
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit: must not be negative")
@@ -43,8 +46,8 @@ def handle(args: argparse.Namespace, store: TicketStore) -> int:
     data = [letter.as_json() for letter in letters]
     if args.json:
         print(json.dumps(data, indent=1))
-        return 0
+        return exit_codes.OK
     headers = ["stored", "relayed", "source", "reason", "id"]
     rows = [[d["created_at"], d["relayed_at"], d["source"], d["reason"], d["id"]] for d in data]
     print(table(headers, rows))
-    return 0
+    return exit_codes.OK

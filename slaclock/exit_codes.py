@@ -8,8 +8,12 @@ from __future__ import annotations
 
 OK = 0
 """Done."""
-NOT_FOUND = 1
-"""What was asked for does not exist, or ``--strict`` and something was rejected."""
+FAILED = 1
+"""The command ran but did not get what it was for: what was asked for does not exist,
+``--strict`` and something was rejected, ``replay --verify`` found a difference, ``publish``
+skipped or failed events, or a second signal forced ``consume`` to stop."""
+NOT_FOUND = FAILED
+"""What was asked for (a ticket, a calendar, a token, a month's statement) does not exist."""
 USAGE = 2
 """Usage or configuration error: fix the command line or the configuration file (also: a
 store written by a newer slaclock, which this one refuses to open)."""
@@ -20,3 +24,5 @@ SOURCE_FATAL = 4
 """``consume``: Kafka or the schema registry refused in a way retrying cannot cure (a missing
 compression codec, authentication or authorisation, a topic that does not exist, a bad client
 setting); the stored offsets are intact, fix the cause and start again."""
+INTERRUPTED = 130
+"""Stopped by Ctrl-C (SIGINT) outside ``consume``, as shells report it (128 + 2)."""

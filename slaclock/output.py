@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+
+def emit(args: argparse.Namespace, data: Any, human: str) -> None:
+    """Print ``data`` as JSON with ``--json``, else the text for people."""
+    print(json.dumps(data, indent=1) if getattr(args, "json", False) else human)
+
+
+def counts_table(counts: Mapping[str, Any]) -> str:
+    """Counts (accepted, rejected, ...) as a one-row table."""
+    return table(list(counts), [list(counts.values())])
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

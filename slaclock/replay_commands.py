@@ -1,11 +1,8 @@
-"""The ``replay`` and ``what-if`` commands (issue 4, items 4 and 6).
+"""The ``replay`` and ``what-if`` commands: the read model checked against, or rebuilt
+from, the event store; and a month's compliance and credits under another configuration.
 
-``replay --verify`` recomputes every read-model row from the event store and compares it
-with the live one (exit 1 on any difference); ``replay`` rebuilds the read model in new
-tables and switches them in, resuming an interrupted rebuild. ``what-if --config OTHER.toml
---month M`` shows how compliance and credits would differ under another configuration,
-without writing anything.
-
+``replay --verify`` compares and changes nothing (exit 1 on a difference); ``replay`` rebuilds
+in new tables and switches them in, resuming an interrupted rebuild; ``what-if`` writes nothing.
 ``register`` adds them to the command line's parser; ``handle`` runs one with the loaded
 configuration and the store the command line opened.
 """
@@ -13,16 +10,14 @@ configuration and the store the command line opened.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
-from slaclock.args import UsageError
-from slaclock.args import instant as instant_arg
+from slaclock import exit_codes
+from slaclock.args import UsageError, as_of_or_now
 from slaclock.args import month as month_arg
 from slaclock.config import LoadedPolicy, read_policy
-from slaclock.output import table
+from slaclock.output import emit, table
 from slaclock.projections.derived_tables import REBUILT
 from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.rebuild import ReplayError, rebuild
@@ -88,24 +83,17 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         return _what_if(args, loaded, store)
     except UsageError as exc:
         print(f"slaclock: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     except ReplayError as exc:
         print(f"slaclock: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.FAILED
 
 
-
-
-def _print(args: argparse.Namespace, data: Any, human: str) -> None:
-    print(json.dumps(data, indent=1) if args.json else human)
-
-
-# ----------------------------------------------------------------------------- replay
 def _verify(args: argparse.Namespace, store: TicketStore) -> int:
     result = verify(store, batch_size=args.batch_size, limit=max(args.limit, 0))
     data = verify_json(result)
-    _print(args, data, _verify_human(data))
-    return 0 if result.ok else 1
+    emit(args, data, _verify_human(data))
+    return exit_codes.OK if result.ok else exit_codes.FAILED
 
 
 def verify_json(result: VerifyResult) -> dict[str, Any]:
@@ -188,18 +176,13 @@ def _replay(args: argparse.Namespace, store: TicketStore) -> int:
         )
     if result.caught_up:
         human += f"; {result.caught_up} caught up with events stored meanwhile"
-    _print(args, data, human)
-    return 0
+    emit(args, data, human)
+    return exit_codes.OK
 
 
-# ---------------------------------------------------------------------------- what-if
 def _what_if(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     month = month_arg(args.month)
-    as_of = (
-        instant_arg(args.as_of, "--as-of")
-        if args.as_of
-        else datetime.now(UTC).replace(microsecond=0)
-    )
+    as_of = as_of_or_now(args.as_of)
     other = read_policy(args.what_if_config)
     data = what_if(
         store,
@@ -209,8 +192,8 @@ def _what_if(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore)
         as_of,
         args.customer,
     )
-    _print(args, data, _what_if_human(data))
-    return 0
+    emit(args, data, _what_if_human(data))
+    return exit_codes.OK
 
 
 def _what_if_human(data: dict[str, Any]) -> str:
@@ -221,83 +204,65 @@ def _what_if_human(data: dict[str, Any]) -> str:
         f"live: policy version {live['policy_version'] or '-'}",
         f"what-if: policy version {other['policy_version']} ({other['config']})",
         "",
+        *_compliance_lines(data["compliance"]),
+        "",
     ]
-    if data["compliance"]:
-        lines.append("compliance: differences")
-
-        def counts(side: dict[str, Any] | None) -> list[Any]:
-            if side is None:
-                return ["-", "-", "-"]
-            return [side["met"], side["breached"], f"{side['attainment']:.4f}"]
-
-        lines.append(
-            table(
-                [
-                    "customer",
-                    "metric",
-                    "priority",
-                    "live met",
-                    "live breached",
-                    "live attainment",
-                    "what-if met",
-                    "what-if breached",
-                    "what-if attainment",
-                ],
-                [
-                    [
-                        r["customer_id"],
-                        r["metric"],
-                        r["priority"],
-                        *counts(r["live"]),
-                        *counts(r["what_if"]),
-                    ]
-                    for r in data["compliance"]
-                ],
-            )
-        )
-    else:
-        lines.append("compliance: no differences")
-    lines.append("")
     currency = live["currency"]
     if other["currency"] != currency:
         currency = f"{currency} live, {other['currency']} what-if"
-    if data["credits"]:
-        lines.append(f"credits ({currency}): differences")
-
-        def total(side: dict[str, Any] | None) -> str:
-            return "0.00" if side is None else side["total"]
-
-        lines.append(
-            table(
-                ["customer", "live total", "what-if total", "difference"],
-                [
-                    [c["customer_id"], total(c["live"]), total(c["what_if"]), c["difference"]]
-                    for c in data["credits"]
-                ],
-            )
-        )
-        entries = [
-            [
-                c["customer_id"],
-                e["ticket_id"],
-                e["metric"],
-                e["breached_at"],
-                e["live"],
-                e["what_if"],
-            ]
-            for c in data["credits"]
-            for e in c["entries"]
-        ]
-        if entries:
-            lines.append("")
-            lines.append(
-                table(["customer", "ticket", "metric", "breached_at", "live", "what-if"], entries)
-            )
-    else:
-        lines.append(f"credits ({currency}): no differences")
+    lines += _credit_lines(data["credits"], currency)
     unchanged = data["unchanged"]
     lines.append(
         f"\nunchanged: {unchanged['compliance_rows']} compliance rows,"
         f" credits of {unchanged['credit_customers']} customers"
     )
     return "\n".join(lines)
+
+
+def _compliance_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The compliance rows that differ, live beside what-if."""
+    if not rows:
+        return ["compliance: no differences"]
+
+    def counts(side: dict[str, Any] | None) -> list[Any]:
+        if side is None:
+            return ["-", "-", "-"]
+        return [side["met"], side["breached"], f"{side['attainment']:.4f}"]
+
+    headers = ["customer", "metric", "priority"]
+    for side in ("live", "what-if"):
+        headers += [f"{side} met", f"{side} breached", f"{side} attainment"]
+    body = [
+        [r["customer_id"], r["metric"], r["priority"], *counts(r["live"]), *counts(r["what_if"])]
+        for r in rows
+    ]
+    return ["compliance: differences", table(headers, body)]
+
+
+def _credit_lines(credits: list[dict[str, Any]], currency: str) -> list[str]:
+    """The customers whose credits differ: totals, then the entries that differ."""
+    if not credits:
+        return [f"credits ({currency}): no differences"]
+
+    def total(side: dict[str, Any] | None) -> str:
+        return "0.00" if side is None else side["total"]
+
+    lines = [
+        f"credits ({currency}): differences",
+        table(
+            ["customer", "live total", "what-if total", "difference"],
+            [[c["customer_id"], total(c["live"]), total(c["what_if"]), c["difference"]]
+             for c in credits],
+        ),
+    ]  # fmt: skip
+    entries = [
+        [c["customer_id"], e["ticket_id"], e["metric"], e["breached_at"], e["live"], e["what_if"]]
+        for c in credits
+        for e in c["entries"]
+    ]
+    if entries:
+        lines.append("")
+        lines.append(
+            table(["customer", "ticket", "metric", "breached_at", "live", "what-if"], entries)
+        )
+    return lines

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from slaclock.cli import main, open_store
+from slaclock.bootstrap import open_store
+from slaclock.cli import main
 from slaclock.config import read_policy
 from slaclock.projections.meta import REPLAY_MARK, REPLAY_POLICY, REPLAY_POSITION
 from slaclock.projections.rebuild import NEW, ReplayError, rebuild

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from slaclock import kafka_commands
+from slaclock import kafka_options
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 GLOBAL_VARIABLES = {"SLACLOCK_STORE", "SLACLOCK_CONFIG"}
@@ -79,7 +79,7 @@ def test_kafka_is_a_complete_kraft_node(compose: dict[str, Any]) -> None:
     host_listener = next(n for n, (h, _) in advertised.items() if h == "localhost")
     port = advertised[host_listener][1]
     assert f"{port}:{bound[host_listener][1]}" in compose["services"]["kafka"]["ports"]
-    assert f"localhost:{port}" == kafka_commands.DEFAULT_BOOTSTRAP
+    assert f"localhost:{port}" == kafka_options.DEFAULT_BOOTSTRAP
 
 
 def consumer_parser(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -96,7 +96,7 @@ def test_consumer_settings_are_the_command_line_variables(
 ) -> None:
     service = compose["services"]["slaclock"]
     env = {k: str(v) for k, v in service["environment"].items()}
-    known = set(kafka_commands.ENVIRONMENT.values()) | GLOBAL_VARIABLES
+    known = set(kafka_options.ENVIRONMENT.values()) | GLOBAL_VARIABLES
     assert set(env) <= known, f"not read by slaclock: {set(env) - known}"
     assert {"SLACLOCK_STORE", "SLACLOCK_KAFKA_BOOTSTRAP_SERVERS", "SLACLOCK_KAFKA_TOPIC"} <= set(
         env
@@ -107,7 +107,7 @@ def test_consumer_settings_are_the_command_line_variables(
     assert consume[:2] == ["slaclock", "consume"]
     args = consumer_parser(env, monkeypatch).parse_args(consume[1:])
     assert isinstance(args, argparse.Namespace) and args.command == "consume"
-    for dest, variable in kafka_commands.ENVIRONMENT.items():
+    for dest, variable in kafka_options.ENVIRONMENT.items():
         if variable in env and hasattr(args, dest):
             expected = type(getattr(args, dest))(env[variable])
             assert getattr(args, dest) == expected, dest

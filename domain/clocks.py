@@ -216,7 +216,9 @@ def walk_clock(
     """Walk the facts once, collecting the stretches in which this clock accrues.
 
     ``trace`` also collects the phases and notes an explanation shows; the clock itself
-    (stretches, priority, stop) does not need them, so evaluation walks without."""
+    (stretches, priority, stop) does not need them, so evaluation walks without. Kept in one
+    piece (a little over a screen): it is the clock's state machine, one branch per fact
+    type, and reads best as one loop on the hot path of every evaluation."""
     stopped_by = _STOPPED_BY[metric]
     pausable = metric in plan.pausable
     restart = plan.on_reprioritise == "restart"

@@ -3,12 +3,14 @@ store ingested under the new configuration from the start (SQLite)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from slaclock.bootstrap import adopt
 from slaclock.config import parse_policy
+from slaclock.domain.policy_version import legacy_version
 from slaclock.projections.policy_versions import last_change
 from slaclock.projections.verify import verify
 from tests.conftest import AS_OF, CONFIG, EVENTS, Cli
@@ -125,3 +127,25 @@ def test_a_holidays_package_upgrade_recomputes_the_calendars_with_holidays(tmp_p
     # T-2001/2 (on 'always' only) and T-5001 (its customer has no contract) stay as they are
     assert adoption.recomputed == 8
     assert verify(opened).ok
+
+
+def test_a_store_of_an_earlier_release_adopts_the_new_version_without_recomputing(
+    tmp_path: Path,
+) -> None:
+    """Earlier releases hashed the text: the first open notices another version, finds the
+    same parsed policy and recomputes nothing."""
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    Cli(CONFIG, store, tmp_path).json("ingest", str(EVENTS), "--clock", "event")
+    text = CONFIG.read_text()
+    loaded = parse_policy(text, str(CONFIG))
+    with sqlite3.connect(tmp_path / "store.db") as db:  # as an earlier release left it
+        for table, column in (("sla_meta", "value"), ("sla_policies", "version")):
+            db.execute(
+                f"UPDATE {table} SET {column} = ? WHERE {column} = ?",
+                [legacy_version(text), loaded.version],
+            )
+        db.execute("UPDATE sla_policy_log SET version = ?", [legacy_version(text)])
+    opened, adoption = adopt(store, loaded)
+    assert adoption.previous == legacy_version(text) and adoption.version == loaded.version
+    assert adoption.recomputed == 0 and adoption.changes == [] and not adoption.full
+    assert opened.policy_version() == loaded.version

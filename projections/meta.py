@@ -15,6 +15,9 @@ from slaclock.projections.tables import UPSERT_META, Dialect
 POLICY_VERSION = "policy_version"
 """The policy version the read model was computed with."""
 
+POLICY_CHANGE = "policy_change"
+"""The last configuration change applied: JSON, each part of it and the tickets it touched."""
+
 WATERMARK = "watermark"
 """The time the engine has reached (epoch s): alerts due before it were raised."""
 

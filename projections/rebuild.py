@@ -122,7 +122,7 @@ def _finish(
         if not count:
             break
     with store.write() as cursor:
-        _lock_writers(cursor, store, events)
+        lock_writers(cursor, store, events)
         state = _meta(cursor, store)
         current = read_meta(cursor, store.dialect, [POLICY_VERSION]).get(POLICY_VERSION)
         if current != live_version or state.get(REPLAY_POLICY) != version:
@@ -172,6 +172,11 @@ def _meta(cursor: Any, store: TicketStore) -> dict[str, str]:
 
 def _write_new(cursor: Any, store: TicketStore, tickets: Sequence[Ticket]) -> None:
     """Write (replace) the rows of ``tickets`` in the ``_new`` tables."""
+    write_rows(cursor, store, tickets, NEW)
+
+
+def write_rows(cursor: Any, store: TicketStore, tickets: Sequence[Ticket], suffix: str) -> None:
+    """Write (replace) the rows of ``tickets`` in the :data:`REBUILT` tables + ``suffix``."""
     if not tickets:
         return
     batch = store.rows_for(tickets)
@@ -179,7 +184,7 @@ def _write_new(cursor: Any, store: TicketStore, tickets: Sequence[Ticket]) -> No
     marks = ", ".join("?" * len(ids))
     for table in REBUILT:
         cursor.execute(
-            store.dialect.sql(f"DELETE FROM {{p}}{table}{NEW} WHERE ticket_id IN ({marks})"), ids
+            store.dialect.sql(f"DELETE FROM {{p}}{table}{suffix} WHERE ticket_id IN ({marks})"), ids
         )
     for table in REBUILT:
         rows = batch_rows(batch, table)
@@ -187,7 +192,7 @@ def _write_new(cursor: Any, store: TicketStore, tickets: Sequence[Ticket]) -> No
             names = columns(table)
             cursor.executemany(
                 store.dialect.sql(
-                    f"INSERT INTO {{p}}{table}{NEW} ({', '.join(names)})"
+                    f"INSERT INTO {{p}}{table}{suffix} ({', '.join(names)})"
                     f" VALUES ({', '.join('?' * len(names))})"
                 ),
                 rows,
@@ -227,7 +232,7 @@ def _count(cursor: Any, store: TicketStore, table: str) -> int:
     return int(cursor.fetchall()[0]["n"])
 
 
-def _lock_writers(cursor: Any, store: TicketStore, events: EventPages) -> None:
+def lock_writers(cursor: Any, store: TicketStore, events: EventPages) -> None:
     """Hold the lock writers take, so no event is stored until the switch commits."""
     if store.dialect.name == "postgres":
         cursor.execute("SET LOCAL lock_timeout = '30s'")

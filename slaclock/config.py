@@ -8,12 +8,12 @@ and what is wrong.
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import holidays
 from pydantic import ValidationError
 
 from slaclock.config_schema import (
@@ -39,6 +39,7 @@ from slaclock.domain.policy import (
     Policy,
     Target,
 )
+from slaclock.domain.policy_version import policy_version
 from slaclock.domain.weekly_hours import parse_hours, parse_service_level, service_level_hours
 
 
@@ -48,11 +49,18 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class LoadedPolicy:
-    """A policy with its version (content hash) and the text it was read from."""
+    """A policy with its version (hash of the parsed configuration and of the ``holidays``
+    package version it was read under) and the text it was read from."""
 
     policy: Policy
     version: str
     text: str
+    holidays_version: str = ""
+
+
+def installed_holidays_version() -> str:
+    """The version of the installed ``holidays`` package (it decides public holidays)."""
+    return str(holidays.__version__)
 
 
 def load_policy(path: str | Path) -> tuple[Policy, str]:
@@ -78,8 +86,9 @@ def read_policy(path: str | Path) -> LoadedPolicy:
     return parse_policy(text, str(path))
 
 
-def parse_policy(text: str, source: str) -> LoadedPolicy:
-    """Parse configuration text; ``source`` names it in error messages."""
+def parse_policy(text: str, source: str, holidays_version: str | None = None) -> LoadedPolicy:
+    """Parse configuration text; ``source`` names it in error messages. The version hashes
+    ``holidays_version`` in (default: the installed package's)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -95,8 +104,10 @@ def parse_policy(text: str, source: str) -> LoadedPolicy:
         policy = build_policy(parsed)
     except _KeyError as exc:
         raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
-    version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return LoadedPolicy(policy, version, text)
+    if holidays_version is None:
+        holidays_version = installed_holidays_version()
+    version = policy_version(data, holidays_version)
+    return LoadedPolicy(policy, version, text, holidays_version)
 
 
 def policy_from_text(text: str, source: str) -> Policy:

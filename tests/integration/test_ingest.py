@@ -148,7 +148,7 @@ def test_a_changed_configuration_recomputes_stored_clocks(cli: Cli, tmp_path) ->
     )
     changed = Cli(stricter, cli.store, tmp_path)
     done = changed.run("report", "compliance", "--month", "2025-09", "--as-of", AS_OF, "--json")
-    assert "recomputed the clocks of 11 tickets" in done.stderr
+    assert "plan 'professional' targets changed -> recomputed 2 tickets" in done.stderr
     rows = json.loads(done.stdout)["rows"]
     assert {
         "customer_id": "initech",

@@ -34,7 +34,6 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -47,6 +46,7 @@ from run import (
     BENCH,
     ROOT,
     Run,
+    describe_code,
     generate,
     ingest_supports,
     measure,
@@ -142,18 +142,6 @@ def rows_of(run: Run) -> object:
     return _without_version(json.loads(run.stdout))
 
 
-def head_commit() -> str:
-    head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    return head + (f" (+{len(dirty)} modified files)" if dirty else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -174,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"slaclock recompute bench: {n:,} events, seed {args.seed}, config {config.name}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{datetime.now(UTC).isoformat(timespec='seconds')}, code {head_commit()}, "
+        f"{datetime.now(UTC).isoformat(timespec='seconds')}, code {describe_code()}, "
         f"load {os.getloadavg()[0]:.2f}",
         flush=True,
     )

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from slaclock.domain.explain import explain
 from slaclock.domain.policy import Policy
 from slaclock.projections import reports
 from slaclock.projections.policy_versions import policy_at
 from slaclock.projections.queries import Queries
-from slaclock.projections.render import compliance_json, credits_json
+from slaclock.projections.render import compliance_json, credits_json, explain_json
 from slaclock.projections.store import TicketStore
 
 PolicyLoader = Callable[[str, str], Policy]
@@ -74,3 +75,21 @@ def credits_answer(
     data = credits_json(month, as_of, queries.policy.currency, customers)
     data["policy_version"] = queries.version
     return data
+
+
+def explain_answer(
+    store: TicketStore, queries: Queries, ticket_id: str, as_of: datetime
+) -> tuple[str, dict[str, Any]] | None:
+    """Why each clock of a ticket came out as it did, from the facts ``queries`` may see
+    (all, or those recorded by its ``known_at``): (the ticket's customer, the answer), or
+    ``None`` when the ticket is not known as of then."""
+    ticket = store.load_ticket(ticket_id)
+    if ticket is None:
+        return None
+    known_at = queries.known_at
+    facts = ticket.facts if known_at is None else ticket.facts_known_at(known_at)
+    found = explain(ticket_id, facts, queries.policy, int(as_of.timestamp())) if facts else None
+    if found is None:
+        return None
+    snapshot, clocks = found
+    return snapshot.customer_id, explain_json(snapshot, clocks, as_of, queries)

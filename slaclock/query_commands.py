@@ -16,11 +16,15 @@ from slaclock.args import NotFound, as_of_or_now
 from slaclock.args import instant as instant_arg
 from slaclock.args import month as month_arg
 from slaclock.config import LoadedPolicy, policy_from_text
-from slaclock.domain.explain import explain
 from slaclock.output import credits_human, emit, explain_human, table
-from slaclock.projections.answers import compliance_answer, credits_answer, queries_for
+from slaclock.projections.answers import (
+    compliance_answer,
+    credits_answer,
+    explain_answer,
+    queries_for,
+)
 from slaclock.projections.queries import Queries
-from slaclock.projections.render import explain_json, ticket_json
+from slaclock.projections.render import ticket_json
 from slaclock.projections.store import TicketStore
 
 COMMANDS = ("ticket", "tickets", "explain", "report")
@@ -164,16 +168,9 @@ def _report(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) 
 def _explain(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     as_of = as_of_or_now(args.as_of)
     queries = _queries(args, loaded, store)
-    ticket = store.load_ticket(args.ticket_id)
-    facts = None
-    if ticket is not None:
-        known_at = queries.known_at
-        facts = ticket.facts if known_at is None else ticket.facts_known_at(known_at)
-    found = (
-        explain(args.ticket_id, facts, queries.policy, int(as_of.timestamp())) if facts else None
-    )
-    if found is None:
+    answer = explain_answer(store, queries, args.ticket_id, as_of)
+    if answer is None:
         raise NotFound(f"ticket {args.ticket_id!r}: not known as of {as_of.isoformat()}")
-    data = explain_json(found[0], found[1], as_of, queries)
+    data = answer[1]
     emit(args, data, explain_human(data))
     return exit_codes.OK

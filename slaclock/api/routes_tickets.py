@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from slaclock.api import models, params
 from slaclock.api.dependencies import ERRORS, AsOf, Customer, KnownAt, State, Who, scoped
 from slaclock.api.params import ApiError
-from slaclock.domain.explain import explain
+from slaclock.projections.answers import explain_answer
 from slaclock.projections.queue import queue_json, ticket_snapshot, tickets_page, work_queue
-from slaclock.projections.render import explain_json, ticket_json
+from slaclock.projections.render import ticket_json
 
 router = APIRouter()
 
@@ -83,15 +83,10 @@ def explain_ticket(
     timeline (counted, outside hours, weekend, holiday, closed, paused) and notes."""
     ticket_id = params.identifier(ticket_id, "ticket_id") or ""
     at, queries = state.reader(as_of, known_at)
-    ticket = state.store.load_ticket(ticket_id)
-    facts = None
-    if ticket is not None:
-        known = getattr(queries, "known_at", None)
-        facts = ticket.facts if known is None else ticket.facts_known_at(known)
-    found = explain(ticket_id, facts, queries.policy, at.epoch) if facts else None
-    if found is None or not who.sees(found[0].customer_id):
+    answer = explain_answer(state.store, queries, ticket_id, at.as_of)
+    if answer is None or not who.sees(answer[0]):
         raise ApiError(404, f"ticket {ticket_id!r}: not found as of {at.as_of.isoformat()}")
-    return JSONResponse(explain_json(found[0], found[1], at.as_of, queries))
+    return JSONResponse(answer[1])
 
 
 @router.get(

@@ -1,0 +1,93 @@
+"""Read-model rows of many tickets computed in worker processes, a shard of tickets each.
+
+Reading a ticket's events, folding them and evaluating its clocks is most of a recompute's
+cost and needs nothing but the event store and the policy, so worker processes (started with
+``spawn``: no fork of a process holding a store) each open the store themselves, build their
+own policy with a picklable ``policy_factory`` and compute the rows of one shard (a list of
+ticket aggregate ids) at a time. Rows come back ``marshal``-ed (far cheaper to load than
+pickled tuples); the caller writes them, in shard order, while the workers compute the next
+shards (at most two per worker are in flight, which bounds memory). Few tickets are computed
+in-process: starting the workers would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import marshal
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from slaclock.domain.policy import Policy
+from slaclock.projections.batch import Batch
+from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.store import TicketStore
+
+SHARD = 1000  # tickets per shard: one read of their events, one marshal'ed answer
+IN_PROCESS_BELOW = 4000  # fewer tickets than this are computed without workers
+
+PolicyFactory = Callable[[], Policy]
+
+
+def worker_count(tickets: int, workers: int | None = None) -> int:
+    """How many worker processes ``tickets`` tickets deserve (0: compute in-process)."""
+    if tickets < IN_PROCESS_BELOW:
+        return 0
+    wanted = workers if workers is not None else (os.cpu_count() or 1)
+    return max(0, min(wanted, tickets // SHARD))
+
+
+def compute_rows(
+    store: TicketStore,
+    policy_factory: PolicyFactory | None,
+    keys: Sequence[Any],
+    workers: int = 0,
+) -> Iterator[tuple[int, Batch]]:
+    """(tickets, their rows) for ``keys`` (ticket aggregate ids), a shard at a time, in
+    order. ``workers`` processes compute them (0, or no ``policy_factory``: this process,
+    under ``store.policy``)."""
+    shards = [list(keys[start : start + SHARD]) for start in range(0, len(keys), SHARD)]
+    if workers <= 0 or policy_factory is None:
+        events = EventPages(store)
+        for shard in shards:
+            with snapshot(store) as cursor:
+                tickets = events.load(cursor, shard)
+            yield len(shard), store.rows_for(tickets)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start, initargs=(store.url, policy_factory)
+    ) as pool:
+        waiting: deque[tuple[int, Future[bytes]]] = deque()
+        pending = iter(shards)
+        for shard in pending:
+            waiting.append((len(shard), pool.submit(_rows, shard)))
+            if len(waiting) >= 2 * workers:
+                break
+        while waiting:
+            size, future = waiting.popleft()
+            answer = future.result()
+            shard = next(pending, None)
+            if shard is not None:
+                waiting.append((len(shard), pool.submit(_rows, shard)))
+            tickets, clocks, work_logs = marshal.loads(answer)
+            yield size, Batch(tickets=tickets, clocks=clocks, work_logs=work_logs)
+
+
+# ------------------------------------------------------------------ in the worker
+_worker: dict[str, Any] = {}
+
+
+def _start(url: str, policy_factory: PolicyFactory) -> None:
+    store = TicketStore(url, policy_factory())
+    _worker["store"], _worker["events"] = store, EventPages(store)
+
+
+def _rows(keys: list[Any]) -> bytes:
+    store: TicketStore = _worker["store"]
+    with snapshot(store) as cursor:
+        tickets = _worker["events"].load(cursor, keys)
+    batch = store.rows_for(tickets)
+    return marshal.dumps((batch.tickets, batch.clocks, batch.work_logs))

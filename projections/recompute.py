@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from slaclock.domain.policy_diff import Scope
@@ -80,6 +81,7 @@ def recompute(cursor: Any, store: TicketStore, ticket_ids: set[str]) -> None:
 
 # ----------------------------------------------------- many tickets: shadow rows, one switch
 SHADOW = "_next"  # suffix of the tables holding a large recompute's rows until the switch
+SHARDS_PER_COMMIT = 4
 
 
 class LeaseLost(Exception):
@@ -113,10 +115,9 @@ def recompute_beside(
     the switch, which holds the writers' lock. Returns the tickets recomputed (caught-up
     ones included). Raises :class:`LeaseLost` if the lease was lost on the way."""
     events = EventPages(store)
-    keys = [events.key_of(ticket_id) for ticket_id in sorted(ticket_ids)]
     _create_shadow(store)
     try:
-        done = _fill(store, keys, shadow)
+        done = _fill(store, sorted(ticket_ids), shadow)
         caught_up = 0
         for _ in range(3):  # catch up without the writers' lock first: the switch stays short
             with store.write() as cursor:
@@ -137,20 +138,22 @@ def recompute_beside(
         _drop_shadow(store)
 
 
-def _fill(store: TicketStore, keys: list[Any], shadow: Shadow) -> int:
-    """Compute and write the shadow rows of ``keys``, a shard per transaction."""
+def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
+    """Compute and write the shadow rows of ``ticket_ids``, a few shards per transaction
+    (each commit costs a sync; a short transaction keeps consumers' waits short)."""
     done, renewed = 0, time.monotonic()
-    rows = compute_rows(store, shadow.policy_factory, keys, shadow.workers)
-    for size, batch in rows:
+    rows = compute_rows(store, shadow.policy_factory, ticket_ids, shadow.workers)
+    for group in batched(rows, SHARDS_PER_COMMIT):
         with store.write() as cursor:
-            insert_rows(cursor, store, batch, SHADOW)
-        done += size
+            for _, batch in group:
+                insert_rows(cursor, store, batch, SHADOW)
+        done += sum(size for size, _ in group)
         if time.monotonic() - renewed > shadow.lease_seconds / 3:
             if not renew(store, shadow.owner, shadow.version, shadow.lease_seconds):
                 raise LeaseLost("the recompute lease expired and was taken by another process")
             renewed = time.monotonic()
         if shadow.progress is not None:
-            shadow.progress(done, len(keys))
+            shadow.progress(done, len(ticket_ids))
     return done
 
 
@@ -192,3 +195,10 @@ def _switch_rows(cursor: Any, store: TicketStore) -> None:
         cursor.execute(
             sql(f"INSERT INTO {{p}}{table} ({names}) SELECT {names} FROM {{p}}{table}{SHADOW}")
         )
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    iterator = iter(items)
+    while group := list(islice(iterator, size)):
+        yield group

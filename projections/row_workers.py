@@ -42,19 +42,17 @@ def worker_count(tickets: int, workers: int | None = None) -> int:
 def compute_rows(
     store: TicketStore,
     policy_factory: PolicyFactory | None,
-    keys: Sequence[Any],
+    ticket_ids: Sequence[str],
     workers: int = 0,
 ) -> Iterator[tuple[int, Batch]]:
-    """(tickets, their rows) for ``keys`` (ticket aggregate ids), a shard at a time, in
-    order. ``workers`` processes compute them (0, or no ``policy_factory``: this process,
-    under ``store.policy``)."""
-    shards = [list(keys[start : start + SHARD]) for start in range(0, len(keys), SHARD)]
+    """(tickets, their rows) for ``ticket_ids``, a shard at a time, in order. ``workers``
+    processes compute them (0, or no ``policy_factory``: this process, under
+    ``store.policy``)."""
+    shards = [list(ticket_ids[i : i + SHARD]) for i in range(0, len(ticket_ids), SHARD)]
     if workers <= 0 or policy_factory is None:
         events = EventPages(store)
         for shard in shards:
-            with snapshot(store) as cursor:
-                tickets = events.load(cursor, shard)
-            yield len(shard), store.rows_for(tickets)
+            yield len(shard), _shard_rows(store, events, shard)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
@@ -85,9 +83,14 @@ def _start(url: str, policy_factory: PolicyFactory) -> None:
     _worker["store"], _worker["events"] = store, EventPages(store)
 
 
-def _rows(keys: list[Any]) -> bytes:
-    store: TicketStore = _worker["store"]
-    with snapshot(store) as cursor:
-        tickets = _worker["events"].load(cursor, keys)
-    batch = store.rows_for(tickets)
+def _rows(ticket_ids: list[str]) -> bytes:
+    batch = _shard_rows(_worker["store"], _worker["events"], ticket_ids)
     return marshal.dumps((batch.tickets, batch.clocks, batch.work_logs))
+
+
+def _shard_rows(store: TicketStore, events: EventPages, ticket_ids: list[str]) -> Batch:
+    """The rows of one shard: its tickets' events read in one query, folded, evaluated."""
+    keys = [events.key_of(ticket_id) for ticket_id in ticket_ids]
+    with snapshot(store) as cursor:
+        tickets = events.load(cursor, keys)
+    return store.rows_for(tickets)

@@ -34,8 +34,12 @@ from slaclock.projections.recompute_lease import (
     read_lease,
     release,
 )
-from slaclock.projections.row_workers import IN_PROCESS_BELOW, PolicyFactory, worker_count
+from slaclock.projections.row_workers import SHARD, PolicyFactory, worker_count
 from slaclock.projections.store import TicketStore
+
+BESIDE_FROM = 2000
+"""Tickets from which a recompute runs beside the live rows (shadow tables, workers, one
+switch) rather than in one transaction that holds the writers' lock."""
 
 Compare = Callable[[str, str], list[Change] | None]
 """(stored version, its text) -> the changes to the new policy, or None: cannot compare."""
@@ -58,6 +62,8 @@ class Runner:
     workers: int | None = None  # default: one per core
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     progress: Callable[[int, int], Any] | None = None
+    beside_from: int = BESIDE_FROM  # fewer tickets are recomputed in one transaction
+    shard: int = SHARD  # tickets a worker computes at a time
 
 
 @dataclass
@@ -127,11 +133,10 @@ def adopt_policy(
             touched = select_tickets(cursor, store, change.scope)
             adoption.changes.append(Touched(change.what, frozenset(touched)))
             every |= touched
-    workers = worker_count(len(every), runner.workers)
-    if not workers and len(every) < IN_PROCESS_BELOW:
+    if len(every) < runner.beside_from:
         adoption.changes = []
         return _recompute(store, text, now, adoption, changes)
-    return _recompute_beside(store, text, now, adoption, every, mark, runner, workers)
+    return _recompute_beside(store, text, now, adoption, every, mark, runner)
 
 
 def _recompute(
@@ -168,16 +173,16 @@ def _recompute_beside(
     every: set[str],
     mark: int,
     runner: Runner,
-    workers: int,
 ) -> Adoption:
     """Many tickets: take the lease, recompute them beside the live rows, switch at once."""
     owner = new_owner()
     busy = acquire(store, owner, adoption.version, runner.lease_seconds)
     if busy is not None:
         return Adoption(adoption.version, adoption.previous, busy=busy)
+    workers = worker_count(len(every), runner.workers, runner.shard)
     shadow = Shadow(
         owner, adoption.version, runner.lease_seconds, runner.policy_factory, workers,
-        runner.progress,
+        runner.progress, runner.shard,
     )  # fmt: skip
 
     def switch(cursor: Any) -> None:

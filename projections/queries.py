@@ -91,9 +91,7 @@ class Queries:
             where, params = where + " AND t.customer_id = ?", [*params, customer]
         return self.snapshots(where, params, as_of)
 
-    def snapshots(
-        self, where: str, params: Sequence[Any], as_of: int
-    ) -> Iterator[TicketSnapshot]:
+    def snapshots(self, where: str, params: Sequence[Any], as_of: int) -> Iterator[TicketSnapshot]:
         """Tickets matching ``where`` (SQL on ``t``, the ticket table), ordered by id: from
         their rows when the rows answer as of ``as_of``, else re-evaluated from events."""
         fresh, fresh_params = self.fresh_condition(as_of)

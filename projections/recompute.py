@@ -27,7 +27,7 @@ from slaclock.projections.derived_tables import REBUILT, columns
 from slaclock.projections.event_pages import EventPages
 from slaclock.projections.rebuild import insert_rows, lock_writers, write_rows
 from slaclock.projections.recompute_lease import holds, release_in, renew
-from slaclock.projections.row_workers import PolicyFactory, compute_rows
+from slaclock.projections.row_workers import SHARD, PolicyFactory, compute_rows
 from slaclock.projections.store import TicketStore
 
 PAGE = 500  # tickets folded and written at a time
@@ -98,6 +98,7 @@ class Shadow:
     policy_factory: PolicyFactory | None = None
     workers: int = 0
     progress: Callable[[int, int], Any] | None = None
+    shard: int = SHARD
 
 
 def recompute_beside(
@@ -142,7 +143,7 @@ def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
     """Compute and write the shadow rows of ``ticket_ids``, a few shards per transaction
     (each commit costs a sync; a short transaction keeps consumers' waits short)."""
     done, renewed = 0, time.monotonic()
-    rows = compute_rows(store, shadow.policy_factory, ticket_ids, shadow.workers)
+    rows = compute_rows(store, shadow.policy_factory, ticket_ids, shadow.workers, shadow.shard)
     for group in batched(rows, SHARDS_PER_COMMIT):
         with store.write() as cursor:
             for _, batch in group:

@@ -6,8 +6,8 @@ cost and needs nothing but the event store and the policy, so worker processes (
 own policy with a picklable ``policy_factory`` and compute the rows of one shard (a list of
 ticket aggregate ids) at a time. Rows come back ``marshal``-ed (far cheaper to load than
 pickled tuples); the caller writes them, in shard order, while the workers compute the next
-shards (at most two per worker are in flight, which bounds memory). Few tickets are computed
-in-process: starting the workers would cost more than it saves.
+shards (at most two per worker are in flight, which bounds memory). A few shards are
+computed in-process: starting a worker costs about half a second of CPU.
 """
 
 from __future__ import annotations
@@ -26,17 +26,19 @@ from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.store import TicketStore
 
 SHARD = 1000  # tickets per shard: one read of their events, one marshal'ed answer
-IN_PROCESS_BELOW = 4000  # fewer tickets than this are computed without workers
+WORKERS_FROM = 4  # shards: fewer are computed in-process
 
 PolicyFactory = Callable[[], Policy]
 
 
-def worker_count(tickets: int, workers: int | None = None) -> int:
-    """How many worker processes ``tickets`` tickets deserve (0: compute in-process)."""
-    if tickets < IN_PROCESS_BELOW:
+def worker_count(tickets: int, workers: int | None = None, shard: int = SHARD) -> int:
+    """How many worker processes ``tickets`` tickets deserve (0: compute in-process);
+    ``workers`` caps them (default: one per core)."""
+    shards = -(-tickets // shard)
+    if shards < WORKERS_FROM and workers is None:
         return 0
     wanted = workers if workers is not None else (os.cpu_count() or 1)
-    return max(0, min(wanted, tickets // SHARD))
+    return max(0, min(wanted, shards))
 
 
 def compute_rows(
@@ -44,15 +46,16 @@ def compute_rows(
     policy_factory: PolicyFactory | None,
     ticket_ids: Sequence[str],
     workers: int = 0,
+    shard: int = SHARD,
 ) -> Iterator[tuple[int, Batch]]:
-    """(tickets, their rows) for ``ticket_ids``, a shard at a time, in order. ``workers``
-    processes compute them (0, or no ``policy_factory``: this process, under
+    """(tickets, their rows) for ``ticket_ids``, ``shard`` tickets at a time, in order.
+    ``workers`` processes compute them (0, or no ``policy_factory``: this process, under
     ``store.policy``)."""
-    shards = [list(ticket_ids[i : i + SHARD]) for i in range(0, len(ticket_ids), SHARD)]
+    shards = [list(ticket_ids[i : i + shard]) for i in range(0, len(ticket_ids), shard)]
     if workers <= 0 or policy_factory is None:
         events = EventPages(store)
-        for shard in shards:
-            yield len(shard), _shard_rows(store, events, shard)
+        for ids in shards:
+            yield len(ids), _shard_rows(store, events, ids)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
@@ -60,16 +63,16 @@ def compute_rows(
     ) as pool:
         waiting: deque[tuple[int, Future[bytes]]] = deque()
         pending = iter(shards)
-        for shard in pending:
-            waiting.append((len(shard), pool.submit(_rows, shard)))
+        for ids in pending:
+            waiting.append((len(ids), pool.submit(_rows, ids)))
             if len(waiting) >= 2 * workers:
                 break
         while waiting:
             size, future = waiting.popleft()
             answer = future.result()
-            shard = next(pending, None)
-            if shard is not None:
-                waiting.append((len(shard), pool.submit(_rows, shard)))
+            ids = next(pending, None)
+            if ids is not None:
+                waiting.append((len(ids), pool.submit(_rows, ids)))
             tickets, clocks, work_logs = marshal.loads(answer)
             yield size, Batch(tickets=tickets, clocks=clocks, work_logs=work_logs)
 

@@ -17,13 +17,17 @@ from slaclock.domain.policy import Policy
 from slaclock.domain.policy_diff import Change, policy_changes
 from slaclock.domain.policy_version import legacy_version
 from slaclock.progress import Progress
-from slaclock.projections.policy_versions import Adoption, Runner, adopt_policy
+from slaclock.projections.policy_versions import BESIDE_FROM, Adoption, Runner, adopt_policy
 from slaclock.projections.recompute_lease import DEFAULT_LEASE_SECONDS
 from slaclock.projections.store import TicketStore
 
 LEASE_VARIABLE = "SLACLOCK_RECOMPUTE_LEASE"
 """Seconds a recompute's lease runs before it must be renewed (default 60): a crashed
 recompute blocks another one this long at most."""
+WORKERS_VARIABLE = "SLACLOCK_RECOMPUTE_WORKERS"
+"""Worker processes of a large recompute (default: one per core; 0: in this process)."""
+BESIDE_VARIABLE = "SLACLOCK_RECOMPUTE_BESIDE_FROM"
+"""Tickets from which a recompute runs beside the live rows (default 2000)."""
 
 
 def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
@@ -35,9 +39,12 @@ def adopt(url: str, loaded: LoadedPolicy) -> tuple[TicketStore, Adoption]:
     """Open the store, adopt the configuration, say on stderr what a change recomputed."""
     store = TicketStore(url, loaded.policy)
     progress = Progress("recomputing", sys.stderr)
+    workers = _number(WORKERS_VARIABLE, -1, 0)
     runner = Runner(
         policy_factory=policy_factory(loaded, "the configuration"),
-        lease_seconds=lease_seconds(),
+        workers=None if workers < 0 else int(workers),
+        lease_seconds=_number(LEASE_VARIABLE, DEFAULT_LEASE_SECONDS, 0.001),
+        beside_from=int(_number(BESIDE_VARIABLE, BESIDE_FROM, 0)),
         progress=lambda done, total: (progress.update(done, total), hold("recompute-hold")),
     )
     try:
@@ -63,18 +70,18 @@ def adopt(url: str, loaded: LoadedPolicy) -> tuple[TicketStore, Adoption]:
     return store, adoption
 
 
-def lease_seconds() -> float:
-    """The recompute lease (:data:`LEASE_VARIABLE`), in seconds."""
-    value = os.environ.get(LEASE_VARIABLE, "")
+def _number(variable: str, default: float, minimum: float) -> float:
+    """A number from the environment (``default`` when unset), at least ``minimum``."""
+    value = os.environ.get(variable, "")
     if not value:
-        return DEFAULT_LEASE_SECONDS
+        return default
     try:
-        seconds = float(value)
+        number = float(value)
     except ValueError:
-        seconds = 0.0
-    if seconds <= 0:
-        raise ConfigError(f"{LEASE_VARIABLE}: expected a positive number of seconds, not {value!r}")
-    return seconds
+        number = minimum - 1
+    if number < minimum:
+        raise ConfigError(f"{variable}: expected a number of at least {minimum:g}, not {value!r}")
+    return number
 
 
 def changes_from(

@@ -76,6 +76,7 @@ class Adoption:
     recomputed: int = 0  # tickets whose rows were recomputed
     full: bool = False  # every ticket was recomputed
     caught_up: int = 0  # tickets recomputed again: a consumer stored events meanwhile
+    workers: int = 0  # worker processes that computed the rows (0: this process)
     busy: Lease | None = None  # another process is recomputing: nothing was done here
 
     @property
@@ -89,6 +90,7 @@ class Adoption:
             "recomputed": self.recomputed,
             "full": self.full,
             "caught_up": self.caught_up,
+            "workers": self.workers,
             "changes": [{"what": t.what, "tickets": len(t.tickets)} for t in self.changes],
         }
 
@@ -179,13 +181,14 @@ def _recompute_beside(
     busy = acquire(store, owner, adoption.version, runner.lease_seconds)
     if busy is not None:
         return Adoption(adoption.version, adoption.previous, busy=busy)
-    workers = worker_count(len(every), runner.workers, runner.shard)
+    workers = adoption.workers = worker_count(len(every), runner.workers, runner.shard)
     shadow = Shadow(
         owner, adoption.version, runner.lease_seconds, runner.policy_factory, workers,
         runner.progress, runner.shard,
     )  # fmt: skip
 
-    def switch(cursor: Any) -> None:
+    def switch(cursor: Any, caught_up: int) -> None:
+        adoption.caught_up = caught_up
         current = read_meta(cursor, store.dialect, [POLICY_VERSION]).get(POLICY_VERSION)
         if current != adoption.previous:
             raise ReplayError("the configuration changed meanwhile; run the command again")
@@ -193,7 +196,7 @@ def _recompute_beside(
 
     try:
         adoption.recomputed = len(every)
-        adoption.caught_up = recompute_beside(store, every, mark, shadow, switch) - len(every)
+        recompute_beside(store, every, mark, shadow, switch)
     finally:
         release(store, owner)
     return adoption

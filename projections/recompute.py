@@ -106,10 +106,11 @@ def recompute_beside(
     ticket_ids: set[str],
     mark: int,
     shadow: Shadow,
-    on_switch: Callable[[Any], None],
+    on_switch: Callable[[Any, int], None],
 ) -> int:
     """Recompute ``ticket_ids`` into shadow tables while readers and writers go on, then
-    replace their live rows in one transaction that also runs ``on_switch(cursor)``.
+    replace their live rows in one transaction that also runs ``on_switch(cursor, caught
+    up)`` (caught up: the tickets recomputed again because events were stored meanwhile).
 
     ``mark`` is the event-store position the selection of ``ticket_ids`` saw: tickets with
     events stored after it (by a consumer meanwhile) are recomputed again before and during
@@ -132,7 +133,7 @@ def recompute_beside(
                 raise LeaseLost("the recompute lease expired and was taken by another process")
             count, _ = _catch_up(cursor, store, events, mark)
             _switch_rows(cursor, store)
-            on_switch(cursor)
+            on_switch(cursor, caught_up + count)
             release_in(cursor, store.dialect, shadow.owner)
         return done + caught_up + count
     finally:

@@ -81,7 +81,7 @@ def recompute(cursor: Any, store: TicketStore, ticket_ids: set[str]) -> None:
 
 # ----------------------------------------------------- many tickets: shadow rows, one switch
 SHADOW = "_next"  # suffix of the tables holding a large recompute's rows until the switch
-SHARDS_PER_COMMIT = 4
+SHARDS_PER_COMMIT = 8
 
 
 class LeaseLost(Exception):

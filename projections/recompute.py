@@ -26,7 +26,7 @@ from slaclock.projections import tables
 from slaclock.projections.derived_tables import REBUILT, columns
 from slaclock.projections.event_pages import EventPages
 from slaclock.projections.rebuild import insert_rows, lock_writers, write_rows
-from slaclock.projections.recompute_lease import holds, release_in, renew
+from slaclock.projections.recompute_lease import release_in, still_held
 from slaclock.projections.row_workers import SHARD, PolicyFactory, compute_rows
 from slaclock.projections.store import TicketStore
 
@@ -123,21 +123,33 @@ def recompute_beside(
         caught_up = 0
         for _ in range(3):  # catch up without the writers' lock first: the switch stays short
             with store.write() as cursor:
+                _check(cursor, store, shadow)
                 count, mark = _catch_up(cursor, store, events, mark)
             caught_up += count
             if not count:
                 break
         with store.write() as cursor:
             lock_writers(cursor, store, events)
-            if not holds(cursor, store.dialect, shadow.owner):
-                raise LeaseLost("the recompute lease expired and was taken by another process")
+            _check(cursor, store, shadow)
             count, _ = _catch_up(cursor, store, events, mark)
             _switch_rows(cursor, store)
             on_switch(cursor, caught_up + count)
             release_in(cursor, store.dialect, shadow.owner)
-        return done + caught_up + count
-    finally:
         _drop_shadow(store)
+        return done + caught_up + count
+    except LeaseLost:
+        raise  # the shadow tables are the new owner's now: leave them alone
+    except BaseException:
+        _drop_shadow(store)
+        raise
+
+
+def _check(cursor: Any, store: TicketStore, shadow: Shadow, renew: bool = False) -> None:
+    """Raise :class:`LeaseLost` unless this recompute still holds the lease (renewed if
+    ``renew``); first in each transaction that writes shadow rows or switches."""
+    seconds = shadow.lease_seconds if renew else None
+    if not still_held(cursor, store, shadow.owner, shadow.version, seconds):
+        raise LeaseLost("the recompute lease expired and was taken by another process")
 
 
 def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
@@ -146,14 +158,13 @@ def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
     done, renewed = 0, time.monotonic()
     rows = compute_rows(store, shadow.policy_factory, ticket_ids, shadow.workers, shadow.shard)
     for group in batched(rows, SHARDS_PER_COMMIT):
+        due = time.monotonic() - renewed > shadow.lease_seconds / 3
         with store.write() as cursor:
+            _check(cursor, store, shadow, renew=due)
             for _, batch in group:
                 insert_rows(cursor, store, batch, SHADOW)
+        renewed = time.monotonic() if due else renewed
         done += sum(size for size, _ in group)
-        if time.monotonic() - renewed > shadow.lease_seconds / 3:
-            if not renew(store, shadow.owner, shadow.version, shadow.lease_seconds):
-                raise LeaseLost("the recompute lease expired and was taken by another process")
-            renewed = time.monotonic()
         if shadow.progress is not None:
             shadow.progress(done, len(ticket_ids))
     return done

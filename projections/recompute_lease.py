@@ -83,10 +83,19 @@ def holds(cursor: Any, dialect: Dialect, owner: str) -> bool:
 def renew(store: TicketStore, owner: str, version: str, seconds: float) -> bool:
     """Extend the lease; False when it is no longer ``owner``'s (it expired and was taken)."""
     with store.write() as cursor:
-        _serialise(cursor, store)
-        if not holds(cursor, store.dialect, owner):
-            return False
-        lease = Lease(owner, version, time.time() + seconds)
+        return still_held(cursor, store, owner, version, seconds)
+
+
+def still_held(
+    cursor: Any, store: TicketStore, owner: str, version: str, renew_for: float | None = None
+) -> bool:
+    """In the caller's write transaction, before it writes anything: whether ``owner``
+    still holds the lease, extended by ``renew_for`` seconds if given."""
+    _serialise(cursor, store)
+    if not holds(cursor, store.dialect, owner):
+        return False
+    if renew_for is not None:
+        lease = Lease(owner, version, time.time() + renew_for)
         write_meta(cursor, store.dialect, [(RECOMPUTE_LEASE, lease.text())])
     return True
 

@@ -181,6 +181,9 @@ def _recompute_beside(
     busy = acquire(store, owner, adoption.version, runner.lease_seconds)
     if busy is not None:
         return Adoption(adoption.version, adoption.previous, busy=busy)
+    if store.policy_version() == adoption.version:  # another process finished it meanwhile
+        release(store, owner)
+        return Adoption(adoption.version, adoption.version)
     workers = adoption.workers = worker_count(len(every), runner.workers, runner.shard)
     shadow = Shadow(
         owner, adoption.version, runner.lease_seconds, runner.policy_factory, workers,

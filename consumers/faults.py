@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+from pathlib import Path
 
 log = logging.getLogger("slaclock.kafka.consume")
 
@@ -20,6 +22,10 @@ acknowledged dead letters, before they are marked relayed (the next start sends 
 with the same ids)."""
 FAULT_EXIT = 86
 
+HOLD_VARIABLE = "SLACLOCK_TEST_HOLD"
+"""With ``SLACLOCK_TEST_FAULT=recompute-hold``: a file; a large recompute waits after each
+shard it wrote while that file exists (a test reads the store meanwhile, then deletes it)."""
+
 
 def inject(fault: str) -> None:
     """Exit here, without cleanup, if :data:`FAULT_VARIABLE` asks for ``fault``."""
@@ -27,3 +33,15 @@ def inject(fault: str) -> None:
         log.error("%s=%s: exiting", FAULT_VARIABLE, fault)
         sys.stderr.flush()
         os._exit(FAULT_EXIT)
+
+
+def hold(fault: str) -> None:
+    """Wait here while :data:`FAULT_VARIABLE` asks for ``fault`` and the file named by
+    :data:`HOLD_VARIABLE` exists (creating ``<file>.reached`` to say it got here)."""
+    if os.environ.get(FAULT_VARIABLE) != fault or not os.environ.get(HOLD_VARIABLE):
+        return
+    path = Path(os.environ[HOLD_VARIABLE])
+    if path.exists():
+        Path(f"{path}.reached").touch()
+    while path.exists():
+        time.sleep(0.05)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from slaclock.domain.explain import explain
 from slaclock.domain.policy import Policy
 from slaclock.projections import reports
-from slaclock.projections.policy_versions import policy_at
+from slaclock.projections.policy_versions import policy_at, read_model_state
 from slaclock.projections.queries import Queries
 from slaclock.projections.render import compliance_json, credits_json, explain_json
 from slaclock.projections.store import TicketStore
+
+T = TypeVar("T")
 
 PolicyLoader = Callable[[str, str], Policy]
 """Parses a stored configuration text (text, name for messages) into a Policy."""
@@ -38,16 +40,34 @@ def queries_for(
     events under ``policy``: slower, still right. With ``known_at``, only the events recorded
     by then count, under the policy version in use then.
     """
-    current = store.policy_version()
+    current, pending = read_model_state(store)
+    seen = {"model_version": current, "pending": pending}
     if known_at is None:
-        return Queries(store, policy, version=version, rows_current=current == version)
+        return Queries(store, policy, version=version, rows_current=current == version, **seen)
     then = policy_at(store, known_at)
     if then is None or then[0] == version:
         return Queries(
-            store, policy, known_at=known_at, version=version, rows_current=current == version
+            store,
+            policy,
+            known_at=known_at,
+            version=version,
+            rows_current=current == version,
+            **seen,
         )
     old = load_policy(then[1], f"stored policy version {then[0]}")
-    return Queries(store, old, known_at=known_at, rows_current=False, version=then[0])
+    return Queries(store, old, known_at=known_at, rows_current=False, version=then[0], **seen)
+
+
+def consistently(build: Callable[[], Queries], answer: Callable[[Queries], T]) -> T:
+    """``answer(build())``, built again if the read model switched policy version while it
+    was computed (its queries may then have read rows of both versions): an answer reflects
+    exactly one version. A recompute switches rarely, so one retry is almost always enough."""
+    for _ in range(3):
+        queries = build()
+        result = answer(queries)
+        if queries.store.policy_version() == queries.model_version:
+            break
+    return result
 
 
 def compliance_answer(
@@ -58,6 +78,7 @@ def compliance_answer(
     )
     data = compliance_json(month, as_of, rows)
     data["policy_version"] = queries.version
+    data["policy_pending"] = queries.pending
     return data
 
 
@@ -74,6 +95,7 @@ def credits_answer(
     customers = reports.month_credits(queries, month, int(as_of.timestamp()), customer)
     data = credits_json(month, as_of, queries.policy.currency, customers)
     data["policy_version"] = queries.version
+    data["policy_pending"] = queries.pending
     return data
 
 

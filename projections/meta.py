@@ -33,6 +33,10 @@ REPLAY_POLICY = "replay_policy"
 """A rebuild in progress: the policy version it computes rows under."""
 REPLAY_KEYS = (REPLAY_POSITION, REPLAY_MARK, REPLAY_POLICY)
 
+RECOMPUTE_LEASE = "recompute_lease"
+"""A recompute in progress (``projections.recompute_lease``): JSON, its owner, the policy
+version it applies and until when its lease runs."""
+
 
 def end_offset_key(tracking_name: str) -> str:
     return END_OFFSET + tracking_name

@@ -3,26 +3,43 @@
 Read-model rows are derived from events *and* the configuration, so a store moving to a new
 policy version recomputes the tickets the change can move: the caller compares the stored
 policy with the new one (``domain.policy_diff``) and this module selects those tickets and
-recomputes them in one transaction (``projections.recompute``); a change that cannot be
-classified rebuilds every ticket (``projections.rebuild``). The events themselves never
-change. Each version's text is kept with the moment it came into use, so that "what did we
-know then" can be answered under the policy of then; the last change applied, with the
-tickets each part of it touched, is kept in ``sla_meta``.
+recomputes them (``projections.recompute``: a few in one transaction, many in worker
+processes beside the live rows, then one switch); a change that cannot be classified
+recomputes every ticket. One process recomputes at a time (``projections.recompute_lease``);
+the others answer from the read model they find. The events themselves never change. Each
+version's text is kept with the moment it came into use, so that "what did we know then"
+can be answered under the policy of then; the last change applied, with the tickets each
+part of it touched, is kept in ``sla_meta``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from slaclock.domain.policy_diff import EVERYTHING, Change
-from slaclock.projections.event_pages import EventPages
+from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.meta import POLICY_CHANGE, POLICY_VERSION, read_meta, write_meta
-from slaclock.projections.rebuild import ReplayError, lock_writers, rebuild
-from slaclock.projections.recompute import recompute, select_tickets
+from slaclock.projections.rebuild import ReplayError, lock_writers
+from slaclock.projections.recompute import Shadow, recompute, recompute_beside, select_tickets
+from slaclock.projections.recompute_lease import (
+    DEFAULT_LEASE_SECONDS,
+    Lease,
+    acquire,
+    new_owner,
+    pending_version,
+    read_lease,
+    release,
+)
+from slaclock.projections.row_workers import SHARD, PolicyFactory, worker_count
 from slaclock.projections.store import TicketStore
+
+BESIDE_FROM = 2000
+"""Tickets from which a recompute runs beside the live rows (shadow tables, workers, one
+switch) rather than in one transaction that holds the writers' lock."""
 
 Compare = Callable[[str, str], list[Change] | None]
 """(stored version, its text) -> the changes to the new policy, or None: cannot compare."""
@@ -37,6 +54,19 @@ class Touched:
 
 
 @dataclass
+class Runner:
+    """How a large recompute runs: its worker processes (``policy_factory`` builds the policy
+    in each; None: in-process), the lease it holds, and a progress callback (done, total)."""
+
+    policy_factory: PolicyFactory | None = None
+    workers: int | None = None  # default: one per core
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    progress: Callable[[int, int], Any] | None = None
+    beside_from: int = BESIDE_FROM  # fewer tickets are recomputed in one transaction
+    shard: int = SHARD  # tickets a worker computes at a time
+
+
+@dataclass
 class Adoption:
     """What adopting a policy version did to the read model."""
 
@@ -44,11 +74,14 @@ class Adoption:
     previous: str | None
     changes: list[Touched] = field(default_factory=list)
     recomputed: int = 0  # tickets whose rows were recomputed
-    full: bool = False  # every ticket was rebuilt
+    full: bool = False  # every ticket was recomputed
+    caught_up: int = 0  # tickets recomputed again: a consumer stored events meanwhile
+    workers: int = 0  # worker processes that computed the rows (0: this process)
+    busy: Lease | None = None  # another process is recomputing: nothing was done here
 
     @property
     def changed(self) -> bool:
-        return self.previous is not None and self.previous != self.version
+        return self.busy is None and self.previous is not None and self.previous != self.version
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -56,16 +89,25 @@ class Adoption:
             "previous": self.previous,
             "recomputed": self.recomputed,
             "full": self.full,
+            "caught_up": self.caught_up,
+            "workers": self.workers,
             "changes": [{"what": t.what, "tickets": len(t.tickets)} for t in self.changes],
         }
 
 
 def adopt_policy(
-    store: TicketStore, version: str, text: str, now: int, compare: Compare | None = None
+    store: TicketStore,
+    version: str,
+    text: str,
+    now: int,
+    compare: Compare | None = None,
+    runner: Runner | None = None,
 ) -> Adoption:
     """Make the read model agree with the policy ``version`` (its TOML ``text``, the store's
     policy), in use from ``now``. ``compare`` gives the changes from the stored policy; without
-    it, or when it returns None, every ticket is rebuilt."""
+    it, or when it returns None, every ticket is recomputed. ``runner`` says how a large
+    recompute runs (workers, lease, progress); while another process holds the recompute
+    lease, nothing is recomputed and the returned adoption's ``busy`` names that lease."""
     stored = store.policy_version()
     if stored == version:
         return Adoption(version, stored)
@@ -79,23 +121,41 @@ def adopt_policy(
         changes = [
             Change("the configuration could not be compared with the stored one", EVERYTHING)
         ]
-    if any(change.scope.everything for change in changes):
-        return _rebuild_all(store, version, text, now, stored, changes)
-    return _recompute(store, version, text, now, stored, changes)
+    runner = runner or Runner()
+    with store.read() as cursor:
+        busy = read_lease(cursor, store.dialect)
+    if busy is not None and busy.live(time.time()):
+        return Adoption(version, stored, busy=busy)
+    adoption = Adoption(version, stored, full=any(c.scope.everything for c in changes))
+    events = EventPages(store)
+    with snapshot(store) as cursor:
+        mark = events.last_position(cursor)  # what the selection below sees
+        every: set[str] = set()
+        for change in changes:
+            touched = select_tickets(cursor, store, change.scope)
+            adoption.changes.append(Touched(change.what, frozenset(touched)))
+            every |= touched
+    if len(every) < runner.beside_from:
+        adoption.changes = []
+        return _recompute(store, text, now, adoption, changes)
+    return _recompute_beside(store, text, now, adoption, every, mark, runner)
 
 
 def _recompute(
-    store: TicketStore, version: str, text: str, now: int, stored: str, changes: list[Change]
+    store: TicketStore, text: str, now: int, adoption: Adoption, changes: list[Change]
 ) -> Adoption:
-    """Recompute the tickets ``changes`` can move and switch version, in one transaction."""
-    adoption = Adoption(version, stored)
+    """Recompute a few tickets and switch version, in one transaction that holds the writers'
+    lock (so the tickets are selected again there: none is stored meanwhile)."""
     with store.write() as cursor:
         lock_writers(cursor, store, EventPages(store))
         current = read_meta(cursor, store.dialect, [POLICY_VERSION]).get(POLICY_VERSION)
-        if current == version:
-            return Adoption(version, version)  # another process adopted it meanwhile
-        if current != stored:
+        if current == adoption.version:
+            return Adoption(adoption.version, adoption.version)  # adopted meanwhile
+        if current != adoption.previous:
             raise ReplayError("the configuration changed meanwhile; run the command again")
+        held = read_lease(cursor, store.dialect)
+        if held is not None and held.live(time.time()):
+            return Adoption(adoption.version, adoption.previous, busy=held)
         every: set[str] = set()
         for change in changes:
             touched = select_tickets(cursor, store, change.scope)
@@ -103,23 +163,45 @@ def _recompute(
             every |= touched
         recompute(cursor, store, every)
         adoption.recomputed = len(every)
-        _record(cursor, store, version, text, now, adoption)
+        _record(cursor, store, adoption.version, text, now, adoption)
     return adoption
 
 
-def _rebuild_all(
-    store: TicketStore, version: str, text: str, now: int, stored: str, changes: list[Change]
+def _recompute_beside(
+    store: TicketStore,
+    text: str,
+    now: int,
+    adoption: Adoption,
+    every: set[str],
+    mark: int,
+    runner: Runner,
 ) -> Adoption:
-    """Rebuild every ticket into new tables, then one switch (readers never see a
-    half-recomputed model)."""
-    adoption = Adoption(version, stored, full=True)
-    with store.read() as cursor:
-        for change in changes:
-            touched = select_tickets(cursor, store, change.scope)
-            adoption.changes.append(Touched(change.what, frozenset(touched)))
-    adoption.recomputed = rebuild(store, version=version).rebuilt
-    with store.write() as cursor:
-        _record(cursor, store, version, text, now, adoption)
+    """Many tickets: take the lease, recompute them beside the live rows, switch at once."""
+    owner = new_owner()
+    busy = acquire(store, owner, adoption.version, runner.lease_seconds)
+    if busy is not None:
+        return Adoption(adoption.version, adoption.previous, busy=busy)
+    if store.policy_version() == adoption.version:  # another process finished it meanwhile
+        release(store, owner)
+        return Adoption(adoption.version, adoption.version)
+    workers = adoption.workers = worker_count(len(every), runner.workers, runner.shard)
+    shadow = Shadow(
+        owner, adoption.version, runner.lease_seconds, runner.policy_factory, workers,
+        runner.progress, runner.shard,
+    )  # fmt: skip
+
+    def switch(cursor: Any, caught_up: int) -> None:
+        adoption.caught_up = caught_up
+        current = read_meta(cursor, store.dialect, [POLICY_VERSION]).get(POLICY_VERSION)
+        if current != adoption.previous:
+            raise ReplayError("the configuration changed meanwhile; run the command again")
+        _record(cursor, store, adoption.version, text, now, adoption)
+
+    try:
+        adoption.recomputed = len(every)
+        recompute_beside(store, every, mark, shadow, switch)
+    finally:
+        release(store, owner)
     return adoption
 
 
@@ -138,6 +220,14 @@ def _record(
 def _text_of(store: TicketStore, version: str) -> str | None:
     rows = store.query("SELECT content FROM {p}sla_policies WHERE version = ?", [version])
     return rows[0]["content"] if rows else None
+
+
+def read_model_state(store: TicketStore) -> tuple[str | None, str | None]:
+    """(the policy version the read model reflects, the version a recompute in progress is
+    applying or None), read together."""
+    with store.read() as cursor:
+        current = read_meta(cursor, store.dialect, [POLICY_VERSION]).get(POLICY_VERSION)
+        return current, pending_version(cursor, store.dialect, current)
 
 
 def last_change(store: TicketStore) -> dict[str, Any] | None:

@@ -53,6 +53,8 @@ class Queries:
         known_at: int | None = None,
         rows_current: bool = True,
         version: str | None = None,
+        model_version: str | None = None,
+        pending: str | None = None,
     ) -> None:
         """``known_at``: answer with only the events the store had recorded by then.
         ``rows_current``: the read model was computed with ``policy`` (False when answering
@@ -62,6 +64,8 @@ class Queries:
         self.known_at = known_at
         self.rows_current = rows_current
         self.version = version  # the policy version the answers are computed under
+        self.model_version = model_version  # the read model's version when they were built
+        self.pending = pending  # a version another process is recomputing the read model to
 
     def fresh_condition(self, as_of: int) -> tuple[str, list[Any]]:
         """SQL condition (on ``t``, the ticket table) for rows that answer as of ``as_of``."""
@@ -87,9 +91,7 @@ class Queries:
             where, params = where + " AND t.customer_id = ?", [*params, customer]
         return self.snapshots(where, params, as_of)
 
-    def snapshots(
-        self, where: str, params: Sequence[Any], as_of: int
-    ) -> Iterator[TicketSnapshot]:
+    def snapshots(self, where: str, params: Sequence[Any], as_of: int) -> Iterator[TicketSnapshot]:
         """Tickets matching ``where`` (SQL on ``t``, the ticket table), ordered by id: from
         their rows when the rows answer as of ``as_of``, else re-evaluated from events."""
         fresh, fresh_params = self.fresh_condition(as_of)

@@ -16,6 +16,7 @@ from typing import Any
 
 from slaclock.domain.ticket import Ticket
 from slaclock.projections import tables
+from slaclock.projections.batch import Batch
 from slaclock.projections.derived_tables import REBUILT, batch_rows, columns
 from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.meta import (
@@ -186,6 +187,11 @@ def write_rows(cursor: Any, store: TicketStore, tickets: Sequence[Ticket], suffi
         cursor.execute(
             store.dialect.sql(f"DELETE FROM {{p}}{table}{suffix} WHERE ticket_id IN ({marks})"), ids
         )
+    insert_rows(cursor, store, batch, suffix)
+
+
+def insert_rows(cursor: Any, store: TicketStore, batch: Batch, suffix: str) -> None:
+    """Insert the rows of ``batch`` into the :data:`REBUILT` tables + ``suffix``."""
     for table in REBUILT:
         rows = batch_rows(batch, table)
         if rows:

@@ -3,17 +3,31 @@
 A :class:`~slaclock.domain.policy_diff.Scope` names customers, plans, calendars and changed
 days; the tickets it selects are found from the read model itself (``sla_tickets`` and
 ``sla_clocks`` record each ticket's customer, plan and clock calendars and spans), then
-folded again from their events and their rows replaced, all in one transaction that holds
-the writers' lock: readers see the old rows or the new ones, never a mixture.
+folded again from their events and their rows replaced. A few tickets are recomputed in one
+transaction that holds the writers' lock (:func:`recompute`). Many tickets
+(:func:`recompute_beside`) are computed by worker processes (``projections.row_workers``)
+into shadow tables (``sla_tickets_next`` ...) while readers and writers go on, then swapped
+into the live tables in one short transaction, after the tickets that consumers touched
+meanwhile are recomputed again. Either way readers see the old rows or the new ones, never
+a mixture.
 """
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from slaclock.domain.policy_diff import Scope
+from slaclock.projections import tables
+from slaclock.projections.derived_tables import REBUILT, columns
 from slaclock.projections.event_pages import EventPages
-from slaclock.projections.rebuild import write_rows
+from slaclock.projections.rebuild import insert_rows, lock_writers, write_rows
+from slaclock.projections.recompute_lease import release_in, still_held
+from slaclock.projections.row_workers import SHARD, PolicyFactory, compute_rows
 from slaclock.projections.store import TicketStore
 
 PAGE = 500  # tickets folded and written at a time
@@ -63,3 +77,141 @@ def recompute(cursor: Any, store: TicketStore, ticket_ids: set[str]) -> None:
     keys = [events.key_of(ticket_id) for ticket_id in sorted(ticket_ids)]
     for start in range(0, len(keys), PAGE):
         write_rows(cursor, store, events.load(cursor, keys[start : start + PAGE]), "")
+
+
+# ----------------------------------------------------- many tickets: shadow rows, one switch
+SHADOW = "_next"  # suffix of the tables holding a large recompute's rows until the switch
+SHARDS_PER_COMMIT = 8
+
+
+class LeaseLost(Exception):
+    """The recompute lease expired and another process took it: this recompute stops."""
+
+
+@dataclass
+class Shadow:
+    """A large recompute in progress: who runs it, and how."""
+
+    owner: str
+    version: str
+    lease_seconds: float
+    policy_factory: PolicyFactory | None = None
+    workers: int = 0
+    progress: Callable[[int, int], Any] | None = None
+    shard: int = SHARD
+
+
+def recompute_beside(
+    store: TicketStore,
+    ticket_ids: set[str],
+    mark: int,
+    shadow: Shadow,
+    on_switch: Callable[[Any, int], None],
+) -> int:
+    """Recompute ``ticket_ids`` into shadow tables while readers and writers go on, then
+    replace their live rows in one transaction that also runs ``on_switch(cursor, caught
+    up)`` (caught up: the tickets recomputed again because events were stored meanwhile).
+
+    ``mark`` is the event-store position the selection of ``ticket_ids`` saw: tickets with
+    events stored after it (by a consumer meanwhile) are recomputed again before and during
+    the switch, which holds the writers' lock. Returns the tickets recomputed (caught-up
+    ones included). Raises :class:`LeaseLost` if the lease was lost on the way."""
+    events = EventPages(store)
+    _create_shadow(store)
+    try:
+        done = _fill(store, sorted(ticket_ids), shadow)
+        caught_up = 0
+        for _ in range(3):  # catch up without the writers' lock first: the switch stays short
+            with store.write() as cursor:
+                _check(cursor, store, shadow)
+                count, mark = _catch_up(cursor, store, events, mark)
+            caught_up += count
+            if not count:
+                break
+        with store.write() as cursor:
+            lock_writers(cursor, store, events)
+            _check(cursor, store, shadow)
+            count, _ = _catch_up(cursor, store, events, mark)
+            _switch_rows(cursor, store)
+            on_switch(cursor, caught_up + count)
+            release_in(cursor, store.dialect, shadow.owner)
+        _drop_shadow(store)
+        return done + caught_up + count
+    except LeaseLost:
+        raise  # the shadow tables are the new owner's now: leave them alone
+    except BaseException:
+        _drop_shadow(store)
+        raise
+
+
+def _check(cursor: Any, store: TicketStore, shadow: Shadow, renew: bool = False) -> None:
+    """Raise :class:`LeaseLost` unless this recompute still holds the lease (renewed if
+    ``renew``); first in each transaction that writes shadow rows or switches."""
+    seconds = shadow.lease_seconds if renew else None
+    if not still_held(cursor, store, shadow.owner, shadow.version, seconds):
+        raise LeaseLost("the recompute lease expired and was taken by another process")
+
+
+def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
+    """Compute and write the shadow rows of ``ticket_ids``, a few shards per transaction
+    (each commit costs a sync; a short transaction keeps consumers' waits short)."""
+    done, renewed = 0, time.monotonic()
+    rows = compute_rows(store, shadow.policy_factory, ticket_ids, shadow.workers, shadow.shard)
+    for group in batched(rows, SHARDS_PER_COMMIT):
+        due = time.monotonic() - renewed > shadow.lease_seconds / 3
+        with store.write() as cursor:
+            _check(cursor, store, shadow, renew=due)
+            for _, batch in group:
+                insert_rows(cursor, store, batch, SHADOW)
+        renewed = time.monotonic() if due else renewed
+        done += sum(size for size, _ in group)
+        if shadow.progress is not None:
+            shadow.progress(done, len(ticket_ids))
+    return done
+
+
+def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) -> tuple[int, int]:
+    """Recompute into the shadow tables the tickets with events stored after ``mark``."""
+    last = events.last_position(cursor)
+    if last <= mark:
+        return 0, mark
+    keys = events.changed_since(cursor, mark)
+    for start in range(0, len(keys), PAGE):
+        write_rows(cursor, store, events.load(cursor, keys[start : start + PAGE]), SHADOW)
+    return len(keys), last
+
+
+def _create_shadow(store: TicketStore) -> None:
+    """Empty shadow tables: the live tables' DDL (primary keys, no other index)."""
+    pattern = re.compile(r"\{p\}(" + "|".join(REBUILT) + r")\b")
+    with store.write() as cursor:
+        for table in REBUILT:
+            cursor.execute(store.dialect.sql(f"DROP TABLE IF EXISTS {{p}}{table}{SHADOW}"))
+        for statement in tables.TABLES:
+            if pattern.search(statement) and "CREATE TABLE" in statement.upper():
+                cursor.execute(store.dialect.sql(pattern.sub(r"{p}\1" + SHADOW, statement)))
+
+
+def _drop_shadow(store: TicketStore) -> None:
+    with store.write() as cursor:
+        for table in REBUILT:
+            cursor.execute(store.dialect.sql(f"DROP TABLE IF EXISTS {{p}}{table}{SHADOW}"))
+
+
+def _switch_rows(cursor: Any, store: TicketStore) -> None:
+    """Replace the live rows of the shadow's tickets with the shadow rows."""
+    sql = store.dialect.sql
+    ids = f"SELECT ticket_id FROM {{p}}sla_tickets{SHADOW}"
+    for table in REBUILT:
+        cursor.execute(sql(f"DELETE FROM {{p}}{table} WHERE ticket_id IN ({ids})"))
+        names = ", ".join(columns(table))
+        cursor.execute(
+            sql(f"INSERT INTO {{p}}{table} ({names}) SELECT {names} FROM {{p}}{table}{SHADOW}")
+        )
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    iterator = iter(items)
+    while group := list(islice(iterator, size)):
+        yield group

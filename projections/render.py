@@ -57,6 +57,7 @@ def ticket_json(
         "as_of": as_of.isoformat(),
         "clocks": clocks,
         "policy_version": queries.version,
+        "policy_pending": queries.pending,
     }
 
 

@@ -16,12 +16,11 @@ from typing import Any
 from slaclock import exit_codes
 from slaclock.args import NotFound, UsageError
 from slaclock.args import month as month_arg
-from slaclock.config import LoadedPolicy
+from slaclock.config import LoadedPolicy, policy_from_text
 from slaclock.output import credits_human, emit, hours_human, table
-from slaclock.projections.answers import credits_answer
+from slaclock.projections.answers import credits_answer, queries_for
 from slaclock.projections.hours import NoHourAccount, statements
 from slaclock.projections.ledger import month_still_open
-from slaclock.projections.queries import Queries
 from slaclock.projections.render import ledger_entry_json
 from slaclock.projections.store import TicketStore
 
@@ -96,7 +95,9 @@ def _ledger_close(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketS
         if not args.dry_run:
             raise UsageError(f"{why}; --dry-run shows the statement it would freeze")
         print(f"slaclock: note: {why}, so closing it now is refused", file=sys.stderr)
-    queries = Queries(store, loaded.policy, version=store.policy_version())
+    # the read model may still be another process's older version: queries_for then
+    # evaluates every ticket from its events under this configuration
+    queries = queries_for(store, loaded.policy, loaded.version, None, policy_from_text)
     statement = credits_answer(queries, month, now, None)
     count = len(statement["customers"])
     if args.dry_run:

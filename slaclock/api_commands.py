@@ -15,11 +15,10 @@ from typing import Any
 from slaclock import exit_codes
 from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
-from slaclock.config import LoadedPolicy
-from slaclock.domain.policy import Policy
+from slaclock.config import LoadedPolicy, policy_from_text
 from slaclock.output import table
+from slaclock.projections.answers import queries_for
 from slaclock.projections.api_tokens import TokenStore
-from slaclock.projections.queries import Queries
 from slaclock.projections.queue import ORDERS, queue_json, work_queue
 from slaclock.projections.store import TicketStore
 
@@ -76,12 +75,11 @@ def register(commands: Any) -> None:
 
 
 def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
-    policy = loaded.policy
     try:
         if args.command == "serve":
-            return _serve(args, policy, store)
+            return _serve(args, loaded, store)
         if args.command == "queue":
-            return _queue(args, policy, store)
+            return _queue(args, loaded, store)
         return _token(args, store)
     except params.ApiError as exc:
         name, _, problem = exc.detail.partition(": ")
@@ -89,7 +87,7 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         return exit_codes.USAGE
 
 
-def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     import uvicorn
 
     from slaclock.api.app import create_app
@@ -101,9 +99,9 @@ def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
         print("slaclock: error: --report-cache: must be 0 or more seconds", file=sys.stderr)
         return exit_codes.USAGE
     app = create_app(
-        policy,
+        loaded.policy,
         store,
-        policy_version=store.policy_version(),
+        policy_version=loaded.version,
         metrics_auth=args.metrics_auth,
         report_cache=args.report_cache,
     )
@@ -114,12 +112,14 @@ def _serve(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
     return exit_codes.OK
 
 
-def _queue(args: argparse.Namespace, policy: Policy, store: TicketStore) -> int:
+def _queue(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
+    policy = loaded.policy
     as_of = params.instant(args.as_of, "as_of") or datetime.now(UTC).replace(microsecond=0)
     if args.limit is not None and args.limit < 1:
         print("slaclock: error: --limit: must be at least 1", file=sys.stderr)
         return exit_codes.USAGE
-    items = work_queue(Queries(store, policy), int(as_of.timestamp()), args.order, args.customer)
+    queries = queries_for(store, policy, loaded.version, None, policy_from_text)
+    items = work_queue(queries, int(as_of.timestamp()), args.order, args.customer)
     shown = items[: args.limit] if args.limit else items
     data = queue_json(shown, as_of, args.order, policy, total=len(items))
     if args.json:

@@ -6,16 +6,28 @@ tickets it can move recomputed) in one place, whichever command runs first after
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from functools import partial
 
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, policy_from_text
+from slaclock.consumers.faults import hold
 from slaclock.domain.policy import Policy
 from slaclock.domain.policy_diff import Change, policy_changes
 from slaclock.domain.policy_version import legacy_version
-from slaclock.projections.policy_versions import Adoption, adopt_policy
+from slaclock.progress import Progress
+from slaclock.projections.policy_versions import BESIDE_FROM, Adoption, Runner, adopt_policy
+from slaclock.projections.recompute_lease import DEFAULT_LEASE_SECONDS
 from slaclock.projections.store import TicketStore
+
+LEASE_VARIABLE = "SLACLOCK_RECOMPUTE_LEASE"
+"""Seconds a recompute's lease runs before it must be renewed (default 60): a crashed
+recompute blocks another one this long at most."""
+WORKERS_VARIABLE = "SLACLOCK_RECOMPUTE_WORKERS"
+"""Worker processes of a large recompute (default: one per core; 0: in this process)."""
+BESIDE_VARIABLE = "SLACLOCK_RECOMPUTE_BESIDE_FROM"
+"""Tickets from which a recompute runs beside the live rows (default 2000)."""
 
 
 def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
@@ -26,12 +38,50 @@ def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
 def adopt(url: str, loaded: LoadedPolicy) -> tuple[TicketStore, Adoption]:
     """Open the store, adopt the configuration, say on stderr what a change recomputed."""
     store = TicketStore(url, loaded.policy)
-    adoption = adopt_policy(
-        store, loaded.version, loaded.text, int(time.time()), partial(changes_from, loaded)
+    progress = Progress("recomputing", sys.stderr)
+    workers = _number(WORKERS_VARIABLE, -1, 0)
+    runner = Runner(
+        policy_factory=policy_factory(loaded, "the configuration"),
+        workers=None if workers < 0 else int(workers),
+        lease_seconds=_number(LEASE_VARIABLE, DEFAULT_LEASE_SECONDS, 0.001),
+        beside_from=int(_number(BESIDE_VARIABLE, BESIDE_FROM, 0)),
+        progress=lambda done, total: (progress.update(done, total), hold("recompute-hold")),
     )
+    try:
+        adoption = adopt_policy(
+            store,
+            loaded.version,
+            loaded.text,
+            int(time.time()),
+            partial(changes_from, loaded),
+            runner,
+        )
+    finally:
+        progress.close()
     if adoption.changed:
         print(f"slaclock: {describe(adoption)}", file=sys.stderr)
+    elif adoption.busy is not None:
+        print(
+            f"slaclock: another process ({adoption.busy.owner}) is applying policy version"
+            f" {adoption.busy.version}; answering from the read model of version"
+            f" {adoption.previous}",
+            file=sys.stderr,
+        )
     return store, adoption
+
+
+def _number(variable: str, default: float, minimum: float) -> float:
+    """A number from the environment (``default`` when unset), at least ``minimum``."""
+    value = os.environ.get(variable, "")
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise ConfigError(f"{variable}: expected a number of at least {minimum:g}, not {value!r}")
+    return number
 
 
 def changes_from(
@@ -56,6 +106,8 @@ def describe(adoption: Adoption) -> str:
         for t in adoption.changes
     ] or ["no change that moves a clock -> 0 tickets"]
     how = f"; {adoption.recomputed} tickets recomputed" + (" (all)" if adoption.full else "")
+    if adoption.caught_up:
+        how += f", {adoption.caught_up} again (events stored meanwhile)"
     return f"configuration changed (policy version {adoption.version}): {'; '.join(parts)}{how}"
 
 

@@ -22,6 +22,7 @@ from slaclock import (
     exit_codes,
     ingest_commands,
     kafka_commands,
+    policy_commands,
     query_commands,
     replay_commands,
     versions,
@@ -41,6 +42,7 @@ STORE_COMMANDS = (
     api_commands,
     replay_commands,
     dead_letter_commands,
+    policy_commands,
 )
 """The command groups that run with the store open; each has ``handle(args, loaded, store)``."""
 
@@ -71,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     api_commands.register(commands)
     replay_commands.register(commands)
     dead_letter_commands.register(commands)
+    policy_commands.register(commands)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from typing import Any
 
 from slaclock import exit_codes
@@ -19,6 +20,7 @@ from slaclock.config import LoadedPolicy, policy_from_text
 from slaclock.output import credits_human, emit, explain_human, table
 from slaclock.projections.answers import (
     compliance_answer,
+    consistently,
     credits_answer,
     explain_answer,
     queries_for,
@@ -82,8 +84,7 @@ def _queries(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore)
     known_at = None
     if args.known_at:
         known_at = int(instant_arg(args.known_at, "--known-at").timestamp())
-    version = store.policy_version()
-    return queries_for(store, loaded.policy, version, known_at, policy_from_text)
+    return queries_for(store, loaded.policy, loaded.version, known_at, policy_from_text)
 
 
 def _ticket(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
@@ -147,12 +148,14 @@ def _tickets(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore)
 def _report(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     as_of = as_of_or_now(args.as_of)
     month = month_arg(args.month)
-    queries = _queries(args, loaded, store)
+    answer = credits_answer if args.report == "credits" else compliance_answer
+    data = consistently(
+        partial(_queries, args, loaded, store),
+        lambda queries: answer(queries, month, as_of, args.customer),
+    )
     if args.report == "credits":
-        data = credits_answer(queries, month, as_of, args.customer)
         emit(args, data, credits_human(data))
         return exit_codes.OK
-    data = compliance_answer(queries, month, as_of, args.customer)
     human = f"compliance {month} as of {data['as_of']}\n" + table(
         ["customer", "metric", "priority", "met", "breached", "attainment"],
         [

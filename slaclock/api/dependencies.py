@@ -19,6 +19,7 @@ from slaclock.api.cache import ReportCache
 from slaclock.api.metrics import Metrics
 from slaclock.api.params import ApiError, Moment
 from slaclock.domain.policy import Policy
+from slaclock.projections.answers import consistently
 from slaclock.projections.api_tokens import Principal, TokenStore
 from slaclock.projections.queries import Queries
 from slaclock.projections.store import TicketStore
@@ -93,8 +94,11 @@ class ApiState:
         params.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
 
         def compute() -> dict[str, Any]:
-            at, queries = self.reader(as_of, known_at)
-            return answer(queries, month, at.as_of, customer)
+            at = params.moment(as_of, known_at)
+            return consistently(  # type: ignore[no-any-return]
+                lambda: params.queries_for(self.store, self.policy, at, self.policy_version),
+                lambda queries: answer(queries, month, at.as_of, customer),
+            )
 
         key = (answer.__name__, month, customer, as_of, known_at)
         return self.reports.get(key, compute)  # type: ignore[no-any-return]

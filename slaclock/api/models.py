@@ -38,6 +38,10 @@ class Ticket(_Out):
     as_of: str
     clocks: dict[str, Clock]
     policy_version: str | None = None
+    policy_pending: str | None = Field(
+        default=None,
+        description="a newer policy version another process is applying to the read model",
+    )
 
 
 class ExplainedClock(Clock):
@@ -77,6 +81,10 @@ class Compliance(_Out):
     as_of: str
     rows: list[ComplianceRow]
     policy_version: str | None = None
+    policy_pending: str | None = Field(
+        default=None,
+        description="a newer policy version another process is applying to the read model",
+    )
 
 
 class CreditEntry(_Out):
@@ -103,6 +111,10 @@ class Credits(_Out):
     currency: str
     customers: list[CustomerCredits]
     policy_version: str | None = None
+    policy_pending: str | None = Field(
+        default=None,
+        description="a newer policy version another process is applying to the read model",
+    )
     closed_at: str | None = Field(default=None, description="set when the month is closed")
 
 

@@ -1,0 +1,99 @@
+"""Read-model rows of many tickets computed in worker processes, a shard of tickets each.
+
+Reading a ticket's events, folding them and evaluating its clocks is most of a recompute's
+cost and needs nothing but the event store and the policy, so worker processes (started with
+``spawn``: no fork of a process holding a store) each open the store themselves, build their
+own policy with a picklable ``policy_factory`` and compute the rows of one shard (a list of
+ticket aggregate ids) at a time. Rows come back ``marshal``-ed (far cheaper to load than
+pickled tuples); the caller writes them, in shard order, while the workers compute the next
+shards (at most two per worker are in flight, which bounds memory). A few shards are
+computed in-process: starting a worker costs about half a second of CPU.
+"""
+
+from __future__ import annotations
+
+import marshal
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from slaclock.domain.policy import Policy
+from slaclock.projections.batch import Batch
+from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.store import TicketStore
+
+SHARD = 1000  # tickets per shard: one read of their events, one marshal'ed answer
+WORKERS_FROM = 4  # shards: fewer are computed in-process
+
+PolicyFactory = Callable[[], Policy]
+
+
+def worker_count(tickets: int, workers: int | None = None, shard: int = SHARD) -> int:
+    """How many worker processes ``tickets`` tickets deserve (0: compute in-process);
+    ``workers`` caps them (default: one per core)."""
+    shards = -(-tickets // shard)
+    if shards < WORKERS_FROM and workers is None:
+        return 0
+    wanted = workers if workers is not None else (os.cpu_count() or 1)
+    return max(0, min(wanted, shards))
+
+
+def compute_rows(
+    store: TicketStore,
+    policy_factory: PolicyFactory | None,
+    ticket_ids: Sequence[str],
+    workers: int = 0,
+    shard: int = SHARD,
+) -> Iterator[tuple[int, Batch]]:
+    """(tickets, their rows) for ``ticket_ids``, ``shard`` tickets at a time, in order.
+    ``workers`` processes compute them (0, or no ``policy_factory``: this process, under
+    ``store.policy``)."""
+    shards = [list(ticket_ids[i : i + shard]) for i in range(0, len(ticket_ids), shard)]
+    if workers <= 0 or policy_factory is None:
+        events = EventPages(store)
+        for ids in shards:
+            yield len(ids), _shard_rows(store, events, ids)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start, initargs=(store.url, policy_factory)
+    ) as pool:
+        waiting: deque[tuple[int, Future[bytes]]] = deque()
+        pending = iter(shards)
+        for ids in pending:
+            waiting.append((len(ids), pool.submit(_rows, ids)))
+            if len(waiting) >= 2 * workers:
+                break
+        while waiting:
+            size, future = waiting.popleft()
+            answer = future.result()
+            ids = next(pending, None)
+            if ids is not None:
+                waiting.append((len(ids), pool.submit(_rows, ids)))
+            tickets, clocks, work_logs = marshal.loads(answer)
+            yield size, Batch(tickets=tickets, clocks=clocks, work_logs=work_logs)
+
+
+# ------------------------------------------------------------------ in the worker
+_worker: dict[str, Any] = {}
+
+
+def _start(url: str, policy_factory: PolicyFactory) -> None:
+    store = TicketStore(url, policy_factory())
+    _worker["store"], _worker["events"] = store, EventPages(store)
+
+
+def _rows(ticket_ids: list[str]) -> bytes:
+    batch = _shard_rows(_worker["store"], _worker["events"], ticket_ids)
+    return marshal.dumps((batch.tickets, batch.clocks, batch.work_logs))
+
+
+def _shard_rows(store: TicketStore, events: EventPages, ticket_ids: list[str]) -> Batch:
+    """The rows of one shard: its tickets' events read in one query, folded, evaluated."""
+    keys = [events.key_of(ticket_id) for ticket_id in ticket_ids]
+    with snapshot(store) as cursor:
+        tickets = events.load(cursor, keys)
+    return store.rows_for(tickets)

@@ -5,6 +5,7 @@ markers survive a restart; the kept state is written in the batch's transaction.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from slaclock.config import parse_policy
 from slaclock.consumers.dead_letter import DeadLetterList
 from slaclock.consumers.ingest import Ingestor
 from slaclock.consumers.source_intake import Payload, SourceIntake
+from slaclock.projections.schema_version import KEY, STORE_SCHEMA_VERSION
 from slaclock.projections.store import TicketStore
 from tests.conftest import Cli
+from tests.integration.test_old_release import OLD, old_postgres_store  # noqa: F401
 from tests.unit.test_source_samples import NAMES, SAMPLES, config_text, lines
 
 # kind -> (ticket, response clock status, elapsed seconds): worked out by hand from the
@@ -115,3 +118,28 @@ def test_source_intake_take_stores_state_with_the_events_and_reports_per_payload
         assert (again.accepted, again.duplicates) == (0, 1)
     finally:
         store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store written by an earlier release (schema version 1, no sources table)."""
+    if request.param == "sqlite":
+        shutil.copy(OLD / "store.db", tmp_path / "store.db")
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("old_postgres_store")
+
+
+def test_an_older_store_is_upgraded_in_place_and_takes_sources(
+    old_store: str, tmp_path: Path
+) -> None:
+    cli = cli_for("zendesk", old_store, tmp_path)
+    done = cli.json("ingest", "--source", "zen", str(SAMPLES / "zendesk" / "payloads.jsonl"))
+    assert (done["accepted"], done["duplicates"]) == (6, 1)
+    store = TicketStore(old_store, parse_policy(config_text("zendesk"), "z").policy)
+    try:
+        version = store.query("SELECT value FROM {p}sla_meta WHERE key = ?", [KEY])
+        assert version[0]["value"] == str(STORE_SCHEMA_VERSION) == "2"
+        assert len(store.query("SELECT ticket_id FROM {p}sla_source_state")) == 1
+    finally:
+        store.close()
+    assert cli.json("replay", "--verify")["ok"] is True

@@ -46,7 +46,11 @@ class Translator:
         """The slaclock wire events of one payload, in rule 6's order (``[]`` for a change
         that moves nothing, a deleted row, a ticket older than ``since``); raises
         :class:`~slaclock.consumers.events.Rejected` with a reason naming the path."""
-        change = read_change(self.config, payload.body)
+        try:
+            change = read_change(self.config, payload.body)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # A shape no reader foresaw: rejected alone, so that it cannot stall a stream.
+            raise Rejected(f"payload: cannot be read ({type(exc).__name__}: {exc})") from None
         if change is None:
             return []
         return apply_change(self.config, change, self.keeper, payload.delivery_id)
@@ -130,28 +134,32 @@ class SourceIntake:
         result = IntakeResult(read=len(payloads))
         raws: list[RawEvent] = []
         owner: list[int] = []  # payload index of each raw event
-        failed: list[tuple[int, str, str, bytes]] = []
+        slot: list[int] = []  # position of each raw event in the batch (payload order)
+        rejected: list[Rejection] = []  # by position: the dead letters go in payload order
         for index, payload in enumerate(payloads):
             try:
                 events = translator.translate(payload)
             except Rejected as exc:
-                failed.append((index, payload.origin, exc.reason, payload.body))
+                position = len(raws) + len(rejected)
+                rejected.append(
+                    (position, payload.origin, exc.reason, *dead_letter_text(payload.body))
+                )
                 result.reasons[index] = exc.reason
                 continue
             for event in events:
+                slot.append(len(raws) + len(rejected))
                 raws.append(RawEvent(source=payload.origin, raw=_line(event)))
                 owner.append(index)
         result.emitted = len(raws)
         decoded = decode(raws, self.ingestor.policy)
-        rejected: list[Rejection] = list(decoded.rejected)
-        for event_index, _source, reason, _text, _raw in decoded.rejected:
-            result.reasons.setdefault(owner[event_index], reason)
-        base = len(raws)
-        for number, (_index, origin, reason, body) in enumerate(failed):
-            rejected.append((base + number, origin, reason, *dead_letter_text(body)))
+        for number, source, reason, text, exact in decoded.rejected:
+            result.reasons.setdefault(owner[number], reason)
+            rejected.append((slot[number], source, reason, text, exact))
+        facts = [(slot[number], raw, ticket, fact) for number, raw, ticket, fact in decoded.facts]
         before = self.ingestor.stats.as_dict()
-        self.ingestor.stats.read += len(raws) + len(failed)
-        self.ingestor.process_decoded(decoded.facts, rejected, source_state=keeper.rows())
+        untranslated = len(rejected) - len(decoded.rejected)
+        self.ingestor.stats.read += len(raws) + untranslated  # counting events, like ingest
+        self.ingestor.process_decoded(facts, rejected, source_state=keeper.rows())
         after = self.ingestor.stats.as_dict()
         result.accepted = after["accepted"] - before["accepted"]
         result.duplicates = after["duplicates"] - before["duplicates"]

@@ -72,6 +72,8 @@ class TicketState:
     priority: int | None  # the priority at creation
     acknowledged: str | None = None  # change id that emitted the first acknowledgement
     intervention: str | None = None  # ... the first intervention
+    acknowledged_at: int | None = None  # their change times (µs): a late earlier one wins
+    intervention_at: int | None = None
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # ordered by change time
 
     def to_json(self) -> dict[str, Any]:
@@ -216,11 +218,9 @@ def _compare(
     if after.priority is not None and after.priority != before.priority:
         types.append("ticket.reprioritised")
     acknowledging = kept["acknowledges"] or entered in config.acknowledge_statuses
-    if acknowledging and state.acknowledged in (None, kept["change"]):
-        state.acknowledged = kept["change"]
+    if acknowledging and _first(state, "acknowledged", kept):
         types.append("ticket.acknowledged")
-    if entered in config.intervention_statuses and state.intervention in (None, kept["change"]):
-        state.intervention = kept["change"]
+    if entered in config.intervention_statuses and _first(state, "intervention", kept):
         types.append("ticket.intervention_started")
     if now == PAUSED and was != PAUSED:
         types.append("ticket.paused")
@@ -230,6 +230,18 @@ def _compare(
         types.append("ticket.resolved")
     for event_type in sorted(types, key=ORDER.index):
         emit.event(event_type, kept, description, after.priority)
+
+
+def _first(state: TicketState, marker: str, kept: dict[str, Any]) -> bool:
+    """Rules 3-4: whether ``kept`` is the ticket's first acknowledgement (or intervention):
+    none yet, the one already emitted (a redelivery repeats its id), or an earlier one that
+    arrived late (the engine then stops the clock at it; the later one is not withdrawn)."""
+    change, at = getattr(state, marker), getattr(state, f"{marker}_at")
+    if change is not None and change != kept["change"] and (at is None or kept["micros"] >= at):
+        return False
+    setattr(state, marker, kept["change"])
+    setattr(state, f"{marker}_at", kept["micros"])
+    return True
 
 
 @dataclass

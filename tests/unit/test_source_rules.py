@@ -223,3 +223,15 @@ def test_ticket_prefix_and_path_overrides() -> None:
         ("Z-4187", "ticket.created", "2025-11-03T08:00:00+00:00"),
         ("Z-4187", "ticket.paused", "2025-11-03T12:00:00+01:00"),
     ]
+
+
+def test_a_late_earlier_acknowledgement_is_still_emitted_a_later_one_never() -> None:
+    translator = Translator(zammad())
+    run(translator, snapshot("new", "2025-11-03T08:00:00Z"))
+    assert run(translator, snapshot("assigned", "2025-11-03T10:00:00Z")) == [
+        ("ticket.acknowledged", "2025-11-03T10:00")
+    ]
+    late = run(translator, snapshot("assigned", "2025-11-03T09:00:00Z"))
+    assert late == [("ticket.acknowledged", "2025-11-03T09:00")]
+    again = run(translator, snapshot("new", "2025-11-03T11:00:00Z"))
+    assert run(translator, snapshot("assigned", "2025-11-03T12:00:00Z")) == [] and again == []

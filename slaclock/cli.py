@@ -25,6 +25,7 @@ from slaclock import (
     policy_commands,
     query_commands,
     replay_commands,
+    source_commands,
     versions,
 )
 from slaclock.args import NotFound, UsageError, valid_text
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     replay_commands.register(commands)
     dead_letter_commands.register(commands)
     policy_commands.register(commands)
+    source_commands.register(commands)
     return parser
 
 
@@ -98,6 +100,8 @@ def _run_command(args: argparse.Namespace) -> int:
         return kafka_commands.handle(args, loaded.policy, store_factory, factory)
     if args.command in calendar_commands.COMMANDS:
         return calendar_commands.handle(args, loaded.policy)
+    if args.command in source_commands.COMMANDS:  # translate: needs no store
+        return source_commands.handle(args, loaded)
     group = next(g for g in STORE_COMMANDS if args.command in g.COMMANDS)
     store = open_store(args.store, loaded)
     try:

@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slaclock.consumers.events import Rejected, Rejection, decode
+from slaclock.consumers.events import Decoded, Rejected, Rejection, decode
 from slaclock.consumers.ingest import Ingestor
 from slaclock.consumers.source_config import SourceConfig
 from slaclock.consumers.source_readers import read_change
 from slaclock.consumers.source_rules import Keeper, MemoryKeeper, TicketState, apply_change
 from slaclock.consumers.sources import RawEvent
+from slaclock.domain.policy import Policy
 from slaclock.projections.source_state import read_state, state_row
 
 
@@ -57,10 +58,14 @@ class StoreKeeper:
     (``projections.source_state``), remembers changes in memory, and gives them as rows to
     write in the batch's transaction (:meth:`rows`)."""
 
-    def __init__(self, store: Any, source: str) -> None:
+    def __init__(
+        self, store: Any, source: str, known: dict[str, TicketState | None] | None = None
+    ) -> None:
+        """``known``: states already read or kept, shared with later keepers (the Kafka
+        consumer translates a batch while the one before is still in its transaction)."""
         self.store = store
         self.source = source
-        self._states: dict[str, TicketState | None] = {}
+        self._states: dict[str, TicketState | None] = {} if known is None else known
         self._changed: dict[str, TicketState] = {}
 
     def load(self, ticket_id: str) -> TicketState | None:
@@ -126,39 +131,63 @@ class SourceIntake:
 
     def _take(self, payloads: Sequence[Payload]) -> IntakeResult:
         keeper = StoreKeeper(self.ingestor.store, self.config.name)
-        translator = Translator(self.config, keeper)
-        result = IntakeResult(read=len(payloads))
-        raws: list[RawEvent] = []
-        owner: list[int] = []  # payload index of each raw event
-        failed: list[tuple[int, str, str, bytes]] = []
-        for index, payload in enumerate(payloads):
-            try:
-                events = translator.translate(payload)
-            except Rejected as exc:
-                failed.append((index, payload.origin, exc.reason, payload.body))
-                result.reasons[index] = exc.reason
-                continue
-            for event in events:
-                raws.append(RawEvent(source=payload.origin, raw=_line(event)))
-                owner.append(index)
-        result.emitted = len(raws)
-        decoded = decode(raws, self.ingestor.policy)
-        rejected: list[Rejection] = list(decoded.rejected)
-        for event_index, _source, reason, _text, _raw in decoded.rejected:
-            result.reasons.setdefault(owner[event_index], reason)
-        base = len(raws)
-        for number, (_index, origin, reason, body) in enumerate(failed):
-            text = body.decode("utf-8", errors="replace")
-            exact = None if text.encode("utf-8") == body else body
-            rejected.append((base + number, origin, reason, text, exact))
+        batch = translate_batch(Translator(self.config, keeper), payloads, self.ingestor.policy)
+        result = IntakeResult(read=len(payloads), emitted=batch.emitted, reasons=batch.reasons)
         before = self.ingestor.stats.as_dict()
-        self.ingestor.stats.read += len(raws) + len(failed)
-        self.ingestor.process_decoded(decoded.facts, rejected, source_state=keeper.rows())
+        self.ingestor.stats.read += batch.decoded.read
+        self.ingestor.process_decoded(
+            batch.decoded.facts, batch.decoded.rejected, source_state=keeper.rows()
+        )
         after = self.ingestor.stats.as_dict()
         result.accepted = after["accepted"] - before["accepted"]
         result.duplicates = after["duplicates"] - before["duplicates"]
         result.rejected = after["rejected"] - before["rejected"]
         return result
+
+
+@dataclass
+class TranslatedBatch:
+    """Payloads translated and validated: ``decoded`` holds the events' facts and every
+    rejection (events that failed validation, then payloads that could not be translated,
+    with their bytes); ``read`` counts both. ``reasons``: per payload index, the first
+    reason it (or an event it produced) was rejected."""
+
+    decoded: Decoded
+    emitted: int
+    reasons: dict[int, str]
+
+
+def translate_batch(
+    translator: Translator, payloads: Sequence[Payload], policy: Policy
+) -> TranslatedBatch:
+    """Translate ``payloads`` in order and validate the events (one way for every intake:
+    :class:`SourceIntake`, the Kafka consumer's ``consumers.source_decoding``)."""
+    reasons: dict[int, str] = {}
+    raws: list[RawEvent] = []
+    owner: list[int] = []  # payload index of each raw event
+    failed: list[tuple[str, str, bytes]] = []
+    for index, payload in enumerate(payloads):
+        try:
+            events = translator.translate(payload)
+        except Rejected as exc:
+            failed.append((payload.origin, exc.reason, payload.body))
+            reasons[index] = exc.reason
+            continue
+        for event in events:
+            raws.append(RawEvent(source=payload.origin, raw=_line(event)))
+            owner.append(index)
+    decoded = decode(raws, policy)
+    rejected: list[Rejection] = list(decoded.rejected)
+    for event_index, _source, reason, _text, _raw in decoded.rejected:
+        reasons.setdefault(owner[event_index], reason)
+    base = len(raws)
+    for number, (origin, reason, body) in enumerate(failed):
+        text = body.decode("utf-8", errors="replace")
+        exact = None if text.encode("utf-8") == body else body
+        rejected.append((base + number, origin, reason, text, exact))
+    decoded.rejected = rejected
+    decoded.read = len(raws) + len(failed)
+    return TranslatedBatch(decoded, len(raws), reasons)
 
 
 def _line(event: dict[str, Any]) -> str:

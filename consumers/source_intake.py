@@ -182,12 +182,16 @@ def translate_batch(
         reasons.setdefault(owner[event_index], reason)
     base = len(raws)
     for number, (origin, reason, body) in enumerate(failed):
-        text = body.decode("utf-8", errors="replace")
-        exact = None if text.encode("utf-8") == body else body
-        rejected.append((base + number, origin, reason, text, exact))
+        rejected.append((base + number, origin, reason, *dead_letter_text(body)))
     decoded.rejected = rejected
     decoded.read = len(raws) + len(failed)
     return TranslatedBatch(decoded, len(raws), reasons)
+
+
+def dead_letter_text(body: bytes) -> tuple[str, bytes | None]:
+    """A payload as text for its dead letter, and its exact bytes when not UTF-8."""
+    text = body.decode("utf-8", errors="replace")
+    return text, (None if text.encode("utf-8") == body else body)
 
 
 def _line(event: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slaclock.consumers.events import parse_json
+from slaclock.consumers.events import Rejected, parse_json
 from slaclock.consumers.source_config import SourceConfig, text_form
 from slaclock.consumers.source_kinds import (
     DEFAULTS,
@@ -248,6 +248,8 @@ def _debezium(config: SourceConfig, data: dict[str, Any]) -> Change | None:
     if data.get("op") == "d":
         return None
     key = "after" if isinstance(data.get("after"), dict) else "before"
+    if not isinstance(data.get(key), dict):
+        raise Rejected("after: no ticket object (nor a before image)")
     ticket = ticket_object(config, data, key)
     status_path = config.status or config.status_column or ""
     after = ticket.state(status_path)

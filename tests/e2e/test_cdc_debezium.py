@@ -270,9 +270,11 @@ def test_consumer_killed_mid_stream_loses_and_doubles_nothing(
     reference = consume(reference_store, config, "helpdesk", topic, unique("ref"))
     assert (reference["accepted"], reference["rejected"]) == (events, 0)
 
-    # One message per batch, so that the kill lands between committed batches.
+    # One message per batch, so that the kill lands between committed batches; a static
+    # member, so that the restarted consumer gets the partition back at once.
     log, group = tmp_path / "consume.log", unique("kill")
-    one_per_batch = ("--source", "helpdesk", "--max-poll-records", "1")
+    member = ("--source", "helpdesk", "--instance-id", group)
+    one_per_batch = (*member, "--max-poll-records", "1")
     proc = start_consumer(store, topic, group, *one_per_batch, log=log, config=config)
     stored = None
     deadline = time.monotonic() + 120
@@ -288,7 +290,7 @@ def test_consumer_killed_mid_stream_loses_and_doubles_nothing(
     killed_at = tracked_offsets(store, topic, [0])[0]
     assert killed_at is not None and killed_at < len(statements), "killed too late"
 
-    until_idle = ("--source", "helpdesk", "--exit-when-idle", "2")
+    until_idle = (*member, "--exit-when-idle", "2")
     restart = start_consumer(store, topic, group, *until_idle, log=log, config=config)
     rest = finish(restart)
     assert rest["rejected"] == 0

@@ -298,3 +298,22 @@ def test_consumer_killed_mid_stream_loses_and_doubles_nothing(
     assert store_counts(store) == store_counts(reference_store)
     assert store_counts(store)["accepted_events"] == events
     assert clocks(store, config) == clocks(reference_store, config)
+
+
+def test_an_unknown_source_is_a_usage_error(config: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "slaclock", "--config", str(config)),
+            *("--store", f"sqlite:///{tmp_path / 's.db'}", "consume", "--source", "nope"),
+            *("--topic", "t", "--bootstrap-servers", KAFKA_BOOTSTRAP),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "[sources.nope]" in proc.stderr and "helpdesk, requests" in proc.stderr
+    assert "Traceback" not in proc.stderr

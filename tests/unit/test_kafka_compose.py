@@ -202,3 +202,20 @@ def test_sample_connector_reaches_the_compose_database(compose: dict[str, Any]) 
     # compose's broker creates no topic by itself: the connector must create its own.
     assert compose["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert config["topic.creation.default.replication.factor"] == "1"
+
+
+def test_sample_source_reads_the_sample_table(tmp_path: Path) -> None:
+    from slaclock.config import load_sources
+
+    config = tmp_path / "slaclock.toml"
+    examples = COMPOSE.parent / "examples"
+    config.write_text(
+        (examples / "slaclock.toml").read_text() + (CDC / "helpdesk-source.toml").read_text()
+    )
+    source = load_sources(config)["helpdesk"]
+    assert source.kind == "debezium"
+    sql = (CDC / "helpdesk.sql").read_text()
+    columns = set(re.findall(r"^\s+([a-z_]+)\s+[a-z]", sql, re.MULTILINE))
+    for column in (source.id_column, source.status_column, source.created_column):
+        assert column in columns, column
+    assert {source.updated_column, source.customer, source.priority} <= columns

@@ -211,10 +211,11 @@ def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
 
 
 def _is_followup(data: dict[str, Any], item: dict[str, Any]) -> bool:
-    """A followup (not a solution or task): named so by an ``itemtype``, else an item with
-    ``is_private`` and no task ``state``/``actiontime``."""
-    itemtype = str(data.get("itemtype") or item.get("itemtype") or "")
-    if itemtype:
+    """A followup (not a solution or task): named so by the payload's ``itemtype``, else an
+    item with ``is_private`` and no task ``state``/``actiontime`` (an item's own
+    ``itemtype`` names its parent's type, ``Ticket``)."""
+    itemtype = data.get("itemtype")
+    if isinstance(itemtype, str) and itemtype:
         return "followup" in itemtype.lower()
     return "is_private" in item and "state" not in item and "actiontime" not in item
 

@@ -14,6 +14,8 @@ Translation runs in this process: it reads the kept state from the store. A batc
 translated while the one before is still in its transaction, so the states read or kept are
 remembered across batches; :meth:`SourceDecoding.reset` forgets them when a batch failed or
 the assignment changed (the consumer then re-reads everything from the stored offsets).
+Beyond :data:`MAX_REMEMBERED` tickets it forgets all but those of the last batch (the only
+ones that may not be stored yet), so memory stays bounded on a long run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from slaclock.consumers.source_rules import TicketState
 from slaclock.domain.policy import Policy
 from slaclock.projections.store import TicketStore
 
+MAX_REMEMBERED = 100_000
+
 
 class SourceDecoding:
     """Batches of one source's message values translated and validated in this process."""
@@ -37,6 +41,7 @@ class SourceDecoding:
         self.policy = policy
         self.store = store
         self._known: dict[str, TicketState | None] = {}
+        self._last: set[str] = set()  # tickets the last batch changed (maybe not stored yet)
         self._batches: deque[tuple[Sequence[bytes | None], Sequence[str]]] = deque()
 
     def submit(self, values: Sequence[bytes | None], sources: Sequence[str]) -> None:
@@ -51,14 +56,19 @@ class SourceDecoding:
             for value, source in zip(values, sources, strict=True)
             if value is not None
         ]
+        if len(self._known) > MAX_REMEMBERED:
+            self._known = {t: self._known[t] for t in self._last if t in self._known}
         keeper = StoreKeeper(self.store, self.config.name, self._known)
         batch = translate_batch(Translator(self.config, keeper), payloads, self.policy)
-        batch.decoded.source_state = keeper.rows()
+        rows = keeper.rows()
+        self._last = {ticket_id for _, ticket_id, _ in rows}
+        batch.decoded.source_state = rows
         return batch.decoded
 
     def reset(self) -> None:
         """Forget the remembered states: read them from the store again."""
         self._known.clear()
+        self._last.clear()
 
     def close(self) -> None:
         self._batches.clear()

@@ -243,7 +243,8 @@ def _requesters(ticket: TicketObject) -> set[str]:
     return people
 
 
-def _debezium(config: SourceConfig, data: dict[str, Any]) -> Change | None:
+def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
+    data = body
     if isinstance(data.get("payload"), dict) and "schema" in data:
         data = data["payload"]  # the JSON converter with schemas enabled
     if data.get("op") == "d":
@@ -263,7 +264,7 @@ def _debezium(config: SourceConfig, data: dict[str, Any]) -> Change | None:
     if at is None:
         at = to_instant(lookup(data, "source.ts_ms"), "source.ts_ms", epoch_unit="ms")
     lsn = lookup(data, "source.lsn")
-    change_id = text_form(lsn) if lsn not in (MISSING, None) else canonical_hash(data)
+    change_id = text_form(lsn) if lsn not in (MISSING, None) else canonical_hash(body)
     label = f"lsn {change_id} op {data.get('op')}" if lsn not in (MISSING, None) else "row"
     return Change(
         at=at,

@@ -33,7 +33,7 @@ from slaclock.consumers.source_intake import (
 COMMANDS = ("translate",)
 
 INTAKE_BATCH = 1_000
-"""Payloads per transaction for ``ingest --source``."""
+"""Payloads per transaction for ``ingest --source`` (at most; ``--batch-size`` may lower it)."""
 
 
 def register(commands: Any) -> None:
@@ -101,10 +101,11 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy) -> int:
 def ingest_source(args: argparse.Namespace, loaded: LoadedPolicy, ingestor: Ingestor) -> None:
     """``ingest --source``: translate and ingest, one transaction per batch of payloads."""
     intake = SourceIntake(source_config(loaded, args.source, args.config), ingestor)
+    size = min(args.batch_size, INTAKE_BATCH)
     batch: list[Payload] = []
     for payload in payloads(args.files):
         batch.append(payload)
-        if len(batch) >= INTAKE_BATCH:
+        if len(batch) >= size:
             intake.take(batch)
             batch = []
     if batch:

@@ -1,7 +1,8 @@
 # slaclock: `make run` shows the engine on the bundled sample, `make test` runs everything,
 # `make test-unit` the fast tests (tests/unit) with no service started. All create .venv and
-# install the project first; `make test` also starts the PostgreSQL server (Debian packages),
-# the Kafka broker (Maven jars) and Chromium that tests/integration and tests/e2e use.
+# install the project first; `make test` also starts the PostgreSQL server (Debian packages,
+# wal_level=logical), the Kafka broker and the Kafka Connect worker with Debezium (Maven jars)
+# and Chromium that tests/integration and tests/e2e use.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,8 @@ BIN := $(VENV)/bin
 SAMPLE_STORE := var/run/sample.db
 SAMPLE := --config examples/slaclock.toml --store sqlite:///$(SAMPLE_STORE)
 
-.PHONY: venv run test test-unit lint contract postgres postgres-stop kafka kafka-stop bench clean
+.PHONY: venv run test test-unit lint contract postgres postgres-stop kafka kafka-stop connect \
+	connect-stop bench clean
 
 # The editable install maps slaclock's subpackages to their folders with setuptools' import
 # finder, whose one notice ("Editable installation ... folders with the same name") is silenced.
@@ -48,11 +50,19 @@ kafka: venv
 kafka-stop:
 	services/kafka/kafka.sh stop
 
+# Kafka Connect (standalone) with the Debezium PostgreSQL connector, for change-data capture;
+# needs the broker. Connectors are added through its REST API (docs/cdc.md).
+connect: kafka
+	services/connect/connect.sh start
+
+connect-stop:
+	services/connect/connect.sh stop
+
 # No service: tests/unit needs none (and must not need one).
 test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit
 
-test: venv lint postgres kafka browser
+test: venv lint postgres kafka connect browser
 	SLACLOCK_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(BIN)/python -m pytest -q
 
 bench: venv

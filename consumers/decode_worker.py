@@ -114,6 +114,9 @@ class InlineWireDecoding:
         values, sources = self._batches.popleft()
         return _decode_values(self.decoder, self.policy, values, sources)
 
+    def reset(self) -> None:
+        """Nothing is remembered between batches (the source decoding's twin)."""
+
     def close(self) -> None:
         pass
 
@@ -163,6 +166,9 @@ class WireDecodeProcess:
             raise DecodeWorkerError(message[1])
         _, read, facts, rejected = message
         return Decoded(read, [_fact(item) for item in facts], [tuple(r) for r in rejected])
+
+    def reset(self) -> None:
+        """Nothing is remembered between batches (the source decoding's twin)."""
 
     def _died(self) -> DecodeWorkerError:
         self._worker.join(5)

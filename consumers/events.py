@@ -188,6 +188,8 @@ class Decoded:
     read: int
     facts: list[DecodedFact]
     rejected: list[Rejection]
+    # What source translation keeps, written in the batch's transaction (sources only).
+    source_state: Sequence[tuple[str, str, str]] = ()
 
 
 def decode(batch: Sequence[RawEvent], policy: Policy) -> Decoded:

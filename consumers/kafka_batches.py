@@ -31,6 +31,7 @@ from slaclock.consumers.ingest_records import Prepared
 from slaclock.consumers.kafka_settings import TRANSIENT
 from slaclock.consumers.partitions import Partitions, tracking_name
 from slaclock.consumers.schema_registry import RegistryUnavailable
+from slaclock.consumers.source_decoding import SourceDecoding
 from slaclock.projections.dead_letters import DeadLetter, last_seq
 from slaclock.projections.store import TicketStore
 
@@ -82,7 +83,7 @@ class BatchPipeline:
         self,
         store: TicketStore,
         partitions: Partitions,
-        decoding: InlineWireDecoding | WireDecodeProcess,
+        decoding: InlineWireDecoding | WireDecodeProcess | SourceDecoding,
         make_ingestor: Callable[[Callable[[Sequence[Rejection]], list[DeadLetter]]], Ingestor],
         *,
         failed: Callable[[BaseException], None],
@@ -137,6 +138,7 @@ class BatchPipeline:
         while self._decoding_results:
             with contextlib.suppress(RegistryUnavailable, FatalSourceError):
                 self._decoded()
+        self.decoding.reset()  # what it remembers may stem from a batch not stored
 
     def forget(self) -> None:
         """The decoding step is gone: forget what it held without asking it."""
@@ -166,6 +168,7 @@ class BatchPipeline:
                 decoded.rejected,
                 tracking,
                 meta=self.partitions.end_offsets(polled.last),
+                source_state=decoded.source_state,
             )
         except TRANSIENT as exc:
             self.failed(exc)

@@ -40,6 +40,7 @@ from slaclock.consumers.kafka_settings import (
     kafka_producer,
 )
 from slaclock.consumers.partitions import Partitions, TopicWatch
+from slaclock.consumers.source_decoding import SourceDecoding
 from slaclock.domain.policy import Policy
 from slaclock.projections.store import TicketStore
 
@@ -65,10 +66,11 @@ class KafkaIngest:
         consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
         on_batch: Callable[[BatchInfo], None] | None = None,
-        decoding: InlineWireDecoding | WireDecodeProcess | None = None,
+        decoding: InlineWireDecoding | WireDecodeProcess | SourceDecoding | None = None,
     ) -> None:
         """``decoding``: what turns message values into facts (default: in this process;
-        the command line gives a :class:`WireDecodeProcess` on a machine with two cores)."""
+        the command line gives a :class:`WireDecodeProcess` on a machine with two cores,
+        and a :class:`SourceDecoding` for a source's own messages, ``consume --source``)."""
         self.settings = settings
         self.store = store
         self._stop, self._force = threading.Event(), threading.Event()

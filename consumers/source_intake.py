@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slaclock.consumers.events import Rejected, Rejection, decode
+from slaclock.consumers.events import Decoded, Rejected, Rejection, decode
 from slaclock.consumers.ingest import Ingestor
 from slaclock.consumers.source_config import SourceConfig
 from slaclock.consumers.source_readers import read_change
 from slaclock.consumers.source_rules import Keeper, MemoryKeeper, TicketState, apply_change
 from slaclock.consumers.sources import RawEvent
+from slaclock.domain.policy import Policy
 from slaclock.projections.source_state import read_state, state_row
 
 
@@ -61,10 +62,14 @@ class StoreKeeper:
     (``projections.source_state``), remembers changes in memory, and gives them as rows to
     write in the batch's transaction (:meth:`rows`)."""
 
-    def __init__(self, store: Any, source: str) -> None:
+    def __init__(
+        self, store: Any, source: str, known: dict[str, TicketState | None] | None = None
+    ) -> None:
+        """``known``: states already read or kept, shared with later keepers (the Kafka
+        consumer translates a batch while the one before is still in its transaction)."""
         self.store = store
         self.source = source
-        self._states: dict[str, TicketState | None] = {}
+        self._states: dict[str, TicketState | None] = {} if known is None else known
         self._changed: dict[str, TicketState] = {}
 
     def load(self, ticket_id: str) -> TicketState | None:
@@ -130,41 +135,66 @@ class SourceIntake:
 
     def _take(self, payloads: Sequence[Payload]) -> IntakeResult:
         keeper = StoreKeeper(self.ingestor.store, self.config.name)
-        translator = Translator(self.config, keeper)
-        result = IntakeResult(read=len(payloads))
-        raws: list[RawEvent] = []
-        owner: list[int] = []  # payload index of each raw event
-        slot: list[int] = []  # position of each raw event in the batch (payload order)
-        rejected: list[Rejection] = []  # by position: the dead letters go in payload order
-        for index, payload in enumerate(payloads):
-            try:
-                events = translator.translate(payload)
-            except Rejected as exc:
-                position = len(raws) + len(rejected)
-                rejected.append(
-                    (position, payload.origin, exc.reason, *dead_letter_text(payload.body))
-                )
-                result.reasons[index] = exc.reason
-                continue
-            for event in events:
-                slot.append(len(raws) + len(rejected))
-                raws.append(RawEvent(source=payload.origin, raw=_line(event)))
-                owner.append(index)
-        result.emitted = len(raws)
-        decoded = decode(raws, self.ingestor.policy)
-        for number, source, reason, text, exact in decoded.rejected:
-            result.reasons.setdefault(owner[number], reason)
-            rejected.append((slot[number], source, reason, text, exact))
-        facts = [(slot[number], raw, ticket, fact) for number, raw, ticket, fact in decoded.facts]
+        batch = translate_batch(Translator(self.config, keeper), payloads, self.ingestor.policy)
+        result = IntakeResult(read=len(payloads), emitted=batch.emitted, reasons=batch.reasons)
         before = self.ingestor.stats.as_dict()
-        untranslated = len(rejected) - len(decoded.rejected)
-        self.ingestor.stats.read += len(raws) + untranslated  # counting events, like ingest
-        self.ingestor.process_decoded(facts, rejected, source_state=keeper.rows())
+        self.ingestor.stats.read += batch.decoded.read
+        self.ingestor.process_decoded(
+            batch.decoded.facts, batch.decoded.rejected, source_state=keeper.rows()
+        )
         after = self.ingestor.stats.as_dict()
         result.accepted = after["accepted"] - before["accepted"]
         result.duplicates = after["duplicates"] - before["duplicates"]
         result.rejected = after["rejected"] - before["rejected"]
         return result
+
+
+@dataclass
+class TranslatedBatch:
+    """Payloads translated and validated: ``decoded`` holds the events' facts and every
+    rejection (events that failed validation, then payloads that could not be translated,
+    with their bytes); ``read`` counts both. ``reasons``: per payload index, the first
+    reason it (or an event it produced) was rejected."""
+
+    decoded: Decoded
+    emitted: int
+    reasons: dict[int, str]
+
+
+def translate_batch(
+    translator: Translator, payloads: Sequence[Payload], policy: Policy
+) -> TranslatedBatch:
+    """Translate ``payloads`` in order and validate the events (one way for every intake:
+    :class:`SourceIntake`, the Kafka consumer's ``consumers.source_decoding``). Positions in
+    the returned batch follow payload order, so dead letters come out in payload order."""
+    reasons: dict[int, str] = {}
+    raws: list[RawEvent] = []
+    owner: list[int] = []  # payload index of each raw event
+    slot: list[int] = []  # position of each raw event in the batch (payload order)
+    rejected: list[Rejection] = []  # untranslatable payloads, by position
+    for index, payload in enumerate(payloads):
+        try:
+            events = translator.translate(payload)
+        except Rejected as exc:
+            position = len(raws) + len(rejected)
+            rejected.append((position, payload.origin, exc.reason, *dead_letter_text(payload.body)))
+            reasons[index] = exc.reason
+            continue
+        for event in events:
+            slot.append(len(raws) + len(rejected))
+            raws.append(RawEvent(source=payload.origin, raw=_line(event)))
+            owner.append(index)
+    untranslated = len(rejected)
+    decoded = decode(raws, policy)
+    for number, source, reason, text, exact in decoded.rejected:
+        reasons.setdefault(owner[number], reason)
+        rejected.append((slot[number], source, reason, text, exact))
+    decoded.facts = [
+        (slot[number], raw, ticket, fact) for number, raw, ticket, fact in decoded.facts
+    ]
+    decoded.rejected = sorted(rejected, key=lambda rejection: rejection[0])
+    decoded.read = len(raws) + untranslated  # counting events, like ingest
+    return TranslatedBatch(decoded, len(raws), reasons)
 
 
 def dead_letter_text(body: bytes) -> tuple[str, bytes | None]:

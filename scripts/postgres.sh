@@ -6,7 +6,8 @@
 # start   installs PostgreSQL with apt-get if no /usr/lib/postgresql/*/bin/initdb exists,
 #         creates a private cluster (initdb -A trust -U slaclock) on first use, starts it on
 #         127.0.0.1:$PGPORT with durability switched off (fsync, synchronous_commit and
-#         full_page_writes off: test speed only, data may be lost on a crash), creates the
+#         full_page_writes off: test speed only, data may be lost on a crash) and
+#         wal_level=logical (change-data capture: Debezium reads the WAL), creates the
 #         database `slaclock` and waits for pg_isready. Already running -> nothing to do.
 #         The cluster is kept between stop/start; `reset` stops it and deletes it.
 # stop    pg_ctl stop -m fast (no-op when not running).
@@ -143,6 +144,10 @@ unix_socket_directories = '$SOCK'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# Logical decoding for change-data capture (Debezium's pgoutput plugin, built in).
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
 EOF
 }
 

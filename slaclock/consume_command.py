@@ -35,6 +35,7 @@ def run(
 
     _check(args)
     store_env(args.store)  # a malformed store URL is a usage error, not something to retry
+    source = _source(args) if args.source is not None else None
     settings = _settings(args)
     stop = threading.Event()
     ingest: KafkaIngest | None = None
@@ -49,7 +50,7 @@ def run(
         if store is None:
             return exit_codes.OK
         try:
-            ingest = _ingest(args, settings, store, policy, policy_factory)
+            ingest = _ingest(args, settings, store, policy, policy_factory, source)
             if stop.is_set():
                 ingest.request_stop()
             counts = _consume(ingest)
@@ -105,14 +106,30 @@ def _ingest(
     store: TicketStore,
     policy: Policy,
     policy_factory: Callable[[], Policy] | None,
+    source: Any,
 ) -> Any:
+    """The consume loop; ``source``: the ``--source`` table (its messages are translated)."""
     from slaclock.consumers.decode_worker import WireDecodeProcess
     from slaclock.consumers.kafka_consumer import KafkaIngest
+    from slaclock.consumers.source_decoding import SourceDecoding
 
-    decoding = None
-    if policy_factory is not None and _decode_in_process(args.decoder):
+    decoding: Any = None
+    if source is not None:  # translation reads kept state from the store: in process
+        decoding = SourceDecoding(source, policy, store)
+    elif policy_factory is not None and _decode_in_process(args.decoder):
         decoding = WireDecodeProcess(policy_factory, settings.schema_registry)
     return KafkaIngest(settings, store, policy, decoding=decoding)
+
+
+def _source(args: argparse.Namespace) -> Any:
+    """The ``[sources.NAME]`` table ``--source`` names (a usage error if there is none)."""
+    from slaclock.config import load_sources
+
+    sources = load_sources(args.config)
+    if args.source not in sources:
+        known = ", ".join(sorted(sources)) or "none"
+        raise UsageError(f"--source: no [sources.{args.source}] in the configuration ({known})")
+    return sources[args.source]
 
 
 def _consume(ingest: Any) -> dict[str, int]:

@@ -39,6 +39,7 @@ ENVIRONMENT: dict[str, str] = {
     "decoder": "SLACLOCK_KAFKA_DECODER",
     "tick_every": "SLACLOCK_KAFKA_TICK_EVERY",
     "topic_grace": "SLACLOCK_KAFKA_TOPIC_GRACE",
+    "source": "SLACLOCK_KAFKA_SOURCE",
 }
 # ``consume`` also uses the main parser's global options: SLACLOCK_STORE, SLACLOCK_CONFIG.
 
@@ -75,6 +76,14 @@ def add_consume_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--source",
+        default=env("source"),
+        metavar="NAME",
+        help="the topic carries the raw messages of this [sources.NAME] (e.g. Debezium "
+        "change events), translated like `slaclock translate` (env "
+        f"{ENVIRONMENT['source']}); default: slaclock events",
+    )
     p.add_argument(
         "--group",
         default=env("group", "slaclock"),

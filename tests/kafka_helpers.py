@@ -281,13 +281,15 @@ def consume_args(topic: str, group: str, *extra: str) -> list[str]:
     ]
 
 
-def start_consumer(store_url: str, topic: str, group: str, *extra: str, log: Path) -> Any:
+def start_consumer(
+    store_url: str, topic: str, group: str, *extra: str, log: Path, config: Path = CONFIG
+) -> Any:
     """A ``slaclock consume`` subprocess writing its stderr to ``log``."""
     return subprocess.Popen(
         [
             *SLACLOCK,
             "--config",
-            str(CONFIG),
+            str(config),
             "--store",
             store_url,
             *consume_args(topic, group, *extra),

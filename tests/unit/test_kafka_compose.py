@@ -143,3 +143,79 @@ def test_consumer_addresses_match_the_other_services(compose: dict[str, Any]) ->
     assert (COMPOSE.parent / config.split(":")[0]).is_file()
     health = services["slaclock"]["healthcheck"]["test"][-1]
     assert env["SLACLOCK_HEALTH_FILE"] in health
+
+
+# ------------------------------------------------------------------ change-data capture
+CONNECT_SCRIPT = COMPOSE.parent / "services" / "connect" / "connect.sh"
+CDC = COMPOSE.parent / "examples" / "cdc"
+
+
+def test_postgres_decodes_logically_and_has_the_helpdesk(compose: dict[str, Any]) -> None:
+    postgres = compose["services"]["postgres"]
+    command = postgres["command"]
+    assert command[0] == "postgres"
+    assert "wal_level=logical" in [command[i + 1] for i, a in enumerate(command) if a == "-c"]
+    init = next(v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v)
+    assert (COMPOSE.parent / init.split(":")[0]).resolve() == CDC / "helpdesk.sql"
+
+
+def test_connect_worker_runs_the_tested_script(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    connect = services["connect"]
+    assert connect["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert connect["healthcheck"]["test"]
+    # The container runs services/connect/connect.sh (the tests' worker) in the foreground.
+    mount = next(v for v in connect["volumes"] if v.startswith("./services/connect:"))
+    inside = mount.split(":")[1]
+    assert connect["command"][-2:] == [f"{inside}/connect.sh", "run"]
+    script = CONNECT_SCRIPT.read_text()
+    assert "run) cmd_run ;;" in script
+    read = set(re.findall(r"\$\{(CONNECT_[A-Z_]+):-", script))
+    env = {k: str(v) for k, v in connect["environment"].items()}
+    assert set(env) <= read, f"not read by connect.sh: {set(env) - read}"
+    kafka_env = services["kafka"]["environment"]
+    internal = listeners(kafka_env["KAFKA_ADVERTISED_LISTENERS"])[
+        kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"]
+    ]
+    assert env["CONNECT_BOOTSTRAP"] == f"{internal[0]}:{internal[1]}"
+    assert f"{env['CONNECT_PORT']}:{env['CONNECT_PORT']}" in connect["ports"]
+    assert env["CONNECT_VAR_DIR"] == next(
+        v.split(":")[1] for v in connect["volumes"] if v.startswith("connect-data:")
+    )
+
+
+def test_sample_connector_reaches_the_compose_database(compose: dict[str, Any]) -> None:
+    import json
+
+    config = json.loads((CDC / "helpdesk-connector.json").read_text())["config"]
+    pg = compose["services"]["postgres"]["environment"]
+    assert config["connector.class"] == "io.debezium.connector.postgresql.PostgresConnector"
+    assert config["database.hostname"] == "postgres" and config["database.port"] == "5432"
+    assert (config["database.user"], config["database.password"]) == (
+        pg["POSTGRES_USER"],
+        pg["POSTGRES_PASSWORD"],
+    )
+    sql = (CDC / "helpdesk.sql").read_text()
+    assert f"CREATE DATABASE {config['database.dbname']};" in sql
+    for table in config["table.include.list"].split(","):
+        assert f"CREATE TABLE {table.split('.')[1]} (" in sql, table
+    # compose's broker creates no topic by itself: the connector must create its own.
+    assert compose["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert config["topic.creation.default.replication.factor"] == "1"
+
+
+def test_sample_source_reads_the_sample_table(tmp_path: Path) -> None:
+    from slaclock.config import load_sources
+
+    config = tmp_path / "slaclock.toml"
+    examples = COMPOSE.parent / "examples"
+    config.write_text(
+        (examples / "slaclock.toml").read_text() + (CDC / "helpdesk-source.toml").read_text()
+    )
+    source = load_sources(config)["helpdesk"]
+    assert source.kind == "debezium"
+    sql = (CDC / "helpdesk.sql").read_text()
+    columns = set(re.findall(r"^\s+([a-z_]+)\s+[a-z]", sql, re.MULTILINE))
+    for column in (source.id_column, source.status_column, source.created_column):
+        assert column in columns, column
+    assert {source.updated_column, source.customer, source.priority} <= columns

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Kafka Connect worker (standalone) with the Debezium PostgreSQL connector, for slaclock's
+# change-data-capture tests. No Docker: the jars come from Maven Central, like the broker's.
+#
+#   services/connect/connect.sh start|stop|status|restart|run
+#
+# start   resolves the worker jars from Maven Central once (services/connect/pom.xml ->
+#         var/connect/libs, reused while the POM is unchanged), writes a log4j2 config and a
+#         worker.properties, and runs
+#           java ... org.apache.kafka.connect.cli.ConnectStandalone worker.properties
+#         in the background with NO connector: tests (and operators) add connectors through
+#         the REST API (PUT /connectors/NAME/config), so one worker serves any database.
+#         The worker's file offset store is emptied at every start (like the broker, which
+#         starts with no topics). Waits until the REST API lists connectors. The broker
+#         (services/kafka/kafka.sh) must answer first. If a worker already answers on the
+#         REST port, start does nothing and succeeds.
+# stop    SIGTERM the worker started by this script, wait up to 30 s, then SIGKILL.
+# status  exit 0 if a worker answers on the REST port, 3 otherwise.
+# run     the same worker in the foreground (exec java): for containers (docker-compose.yml).
+#
+# Environment (all optional):
+#   CONNECT_HOST            REST listener host                  (default 127.0.0.1)
+#   CONNECT_PORT            REST listener port                  (default 8083)
+#   CONNECT_BOOTSTRAP       Kafka bootstrap servers             (default 127.0.0.1:${KAFKA_PORT:-9092})
+#   CONNECT_HEAP_OPTS       JVM heap                            (default -Xms128m -Xmx512m)
+#   CONNECT_START_TIMEOUT   seconds to wait for the REST API    (default 120)
+#   CONNECT_VAR_DIR         state dir (libs, offsets, log, pid) (default <repo>/var/connect)
+# Files: var/connect/connect.pid, var/connect/connect.log (the worker's log4j2 output),
+# var/connect/offsets.dat (source offsets: where each connector is in its database's WAL).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
+POM="$SCRIPT_DIR/pom.xml"
+
+CONNECT_HOST="${CONNECT_HOST:-127.0.0.1}"
+CONNECT_PORT="${CONNECT_PORT:-8083}"
+CONNECT_BOOTSTRAP="${CONNECT_BOOTSTRAP:-127.0.0.1:${KAFKA_PORT:-9092}}"
+CONNECT_HEAP_OPTS="${CONNECT_HEAP_OPTS:--Xms128m -Xmx512m}"
+CONNECT_START_TIMEOUT="${CONNECT_START_TIMEOUT:-120}"
+VAR_DIR="${CONNECT_VAR_DIR:-$REPO/var/connect}"
+LIBS="$VAR_DIR/libs"
+PID_FILE="$VAR_DIR/connect.pid"
+LOG_FILE="$VAR_DIR/connect.log"
+PROPS="$VAR_DIR/worker.properties"
+OFFSETS="$VAR_DIR/offsets.dat"
+LOG4J="$VAR_DIR/log4j2.properties"
+REST="http://$CONNECT_HOST:$CONNECT_PORT"
+
+say() { echo "connect.sh: $*"; }
+die() { echo "connect.sh: ERROR: $*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# The REST API answers and lists connectors (a JSON array).
+worker_answers() {
+  port_open "$CONNECT_HOST" "$CONNECT_PORT" || return 1
+  local body
+  body="$(curl -fsS --max-time 5 "$REST/connectors" 2>/dev/null)" || return 1
+  [[ "$body" == \[* ]]
+}
+
+read_pid() { if [[ -f "$PID_FILE" ]]; then cat "$PID_FILE" 2>/dev/null || true; fi; }
+# Alive AND really our worker (guards against a recycled pid from a stale pid file).
+pid_alive() {
+  [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)"
+  [[ "$cmdline" == *ConnectStandalone* ]]
+}
+
+ensure_tools() {
+  if ! command -v java >/dev/null || ! command -v mvn >/dev/null \
+      || { [[ "${1:-}" != no-curl ]] && ! command -v curl >/dev/null; }; then
+    say "java/mvn/curl missing: installing openjdk-17-jre-headless, maven and curl with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven curl >/dev/null
+  fi
+}
+
+# Copy the worker's runtime jars once; redo it when pom.xml changes (hash stamp).
+ensure_libs() {
+  local stamp want
+  want="$(sha256sum "$POM" | cut -d' ' -f1)"
+  stamp="$LIBS/.pom.sha256"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
+      && compgen -G "$LIBS/debezium-connector-postgres-*.jar" >/dev/null; then
+    return 0
+  fi
+  say "resolving Kafka Connect and Debezium jars with Maven into $LIBS (first run only)..."
+  rm -rf "$LIBS.tmp"
+  local try
+  for try in 1 2; do  # one retry: a flaky registry download should not fail CI
+    if mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" >"$VAR_DIR/mvn.log" 2>&1; then
+      break
+    fi
+    tail -n 30 "$VAR_DIR/mvn.log" >&2
+    (( try == 1 )) || die "mvn dependency:copy-dependencies failed (log: $VAR_DIR/mvn.log)"
+    say "mvn failed; retrying once"
+    sleep 5
+  done
+  echo "$want" >"$LIBS.tmp/.pom.sha256"
+  rm -rf "$LIBS"
+  mv "$LIBS.tmp" "$LIBS"
+  say "$(ls "$LIBS"/*.jar | wc -l) jars in $LIBS ($(basename "$(ls "$LIBS"/debezium-connector-postgres-*.jar)"))"
+}
+
+write_configs() {
+  cat >"$LOG4J" <<'CONF'
+# Written by services/connect/connect.sh. WARN and above, plus the worker's and Debezium's
+# start-up lines (connector and task states, snapshot progress).
+status = warn
+name = slaclock-connect
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.connect.name = org.apache.kafka.connect.runtime.Worker
+logger.connect.level = INFO
+logger.debezium.name = io.debezium.connector.postgresql
+logger.debezium.level = INFO
+CONF
+
+  cat >"$PROPS" <<CONF
+# Written by services/connect/connect.sh: standalone Kafka Connect worker for tests only.
+bootstrap.servers=$CONNECT_BOOTSTRAP
+# Message keys and values as plain JSON (no schema envelope): what slaclock consume --source reads.
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=false
+value.converter.schemas.enable=false
+# Where each connector is in its source (the PostgreSQL LSN); flushed every second.
+offset.storage.file.filename=$OFFSETS
+offset.flush.interval.ms=1000
+listeners=http://$CONNECT_HOST:$CONNECT_PORT
+# The connector jars are on the class path (libs/*): found by their ServiceLoader manifests.
+plugin.discovery=service_load
+CONF
+}
+
+cmd_start() {
+  if worker_answers; then
+    say "a worker already answers on $REST: nothing to do"
+    return 0
+  fi
+  local pid; pid="$(read_pid)"
+  if pid_alive "$pid"; then
+    say "worker process $pid is running but not answering yet; waiting for it"
+  else
+    if port_open "$CONNECT_HOST" "$CONNECT_PORT"; then
+      die "port $CONNECT_HOST:$CONNECT_PORT is in use by something that is not a Connect worker"
+    fi
+    local kafka_host="${CONNECT_BOOTSTRAP%%,*}"
+    port_open "${kafka_host%:*}" "${kafka_host##*:}" \
+      || die "no Kafka broker on $CONNECT_BOOTSTRAP (start it first: services/kafka/kafka.sh start)"
+    rm -f "$PID_FILE"
+    ensure_tools
+    mkdir -p "$VAR_DIR"
+    ensure_libs
+    write_configs
+    rm -f "$OFFSETS"  # fresh worker, like the fresh broker
+
+    say "starting worker (REST $REST, Kafka $CONNECT_BOOTSTRAP), log $LOG_FILE"
+    cd "$VAR_DIR"
+    # Same launch as the broker's (services/kafka/kafka.sh): own session, own pid file.
+    # shellcheck disable=SC2086,SC2016
+    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' kafka-connect "$PID_FILE" \
+      nohup java $CONNECT_HEAP_OPTS -Dlog4j2.configurationFile="$LOG4J" -cp 'libs/*' \
+      org.apache.kafka.connect.cli.ConnectStandalone "$PROPS" >"$LOG_FILE" 2>&1 </dev/null &
+    cd - >/dev/null
+    local waited
+    for ((waited = 0; waited < 100; waited++)); do
+      [[ -s "$PID_FILE" ]] && break
+      sleep 0.1
+    done
+    pid="$(read_pid)"
+    [[ -n "$pid" ]] || die "the worker process did not write $PID_FILE"
+  fi
+
+  local start=$SECONDS
+  while (( SECONDS - start < CONNECT_START_TIMEOUT )); do
+    if ! pid_alive "$pid"; then
+      echo "---- last lines of $LOG_FILE ----" >&2; tail -n 40 "$LOG_FILE" >&2 || true
+      rm -f "$PID_FILE"
+      die "worker process $pid exited during start-up"
+    fi
+    if worker_answers; then
+      say "worker ready on $REST (pid $pid, ${SECONDS}s since script start)"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "---- last lines of $LOG_FILE ----" >&2; tail -n 40 "$LOG_FILE" >&2 || true
+  die "worker did not answer on $REST within ${CONNECT_START_TIMEOUT}s (still running as pid $pid; run '$0 stop')"
+}
+
+cmd_run() {
+  ensure_tools no-curl
+  mkdir -p "$VAR_DIR"
+  ensure_libs
+  write_configs
+  say "running worker in the foreground (REST $REST, Kafka $CONNECT_BOOTSTRAP)"
+  cd "$VAR_DIR"
+  # shellcheck disable=SC2086
+  exec java $CONNECT_HEAP_OPTS -Dlog4j2.configurationFile="$LOG4J" -cp 'libs/*' \
+    org.apache.kafka.connect.cli.ConnectStandalone "$PROPS"
+}
+
+cmd_stop() {
+  local pid; pid="$(read_pid)"
+  if ! pid_alive "$pid"; then
+    rm -f "$PID_FILE"
+    if port_open "$CONNECT_HOST" "$CONNECT_PORT"; then
+      say "no worker started by this script, but something listens on $REST; left alone"
+    else
+      say "not running"
+    fi
+    return 0
+  fi
+  say "stopping worker pid $pid (SIGTERM)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 30; i++)); do
+    pid_alive "$pid" || { rm -f "$PID_FILE"; say "stopped"; return 0; }
+    sleep 1
+  done
+  say "still running after 30 s: SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 10; i++)); do pid_alive "$pid" || break; sleep 0.5; done
+  rm -f "$PID_FILE"
+  say "killed"
+}
+
+cmd_status() {
+  local pid; pid="$(read_pid)"
+  if worker_answers; then
+    if pid_alive "$pid"; then say "running: pid $pid, answering on $REST"
+    else say "a worker (not started by this script) answers on $REST"; fi
+    return 0
+  fi
+  if pid_alive "$pid"; then say "pid $pid is alive but not answering on $REST"
+  else say "not running"; fi
+  return 3
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  restart) cmd_stop; cmd_start ;;
+  run) cmd_run ;;
+  *) echo "usage: $0 start|stop|status|restart|run" >&2; exit 2 ;;
+esac

@@ -177,9 +177,8 @@ def publish_take(
     from slaclock.api.hooks import Taken
     from slaclock.consumers.events import Rejected
     from slaclock.consumers.kafka_publish import PublishStats, publish_events
-    from slaclock.consumers.source_intake import Translator
+    from slaclock.consumers.source_intake import StoreKeeper, Translator
     from slaclock.consumers.sources import RawEvent
-    from slaclock.projections.source_state import StoreKeeper
 
     ingestor = _ingestor(store)
 

@@ -37,7 +37,9 @@ def write_config(directory: Path, *, signed: bool = True, extra: str = "") -> Pa
         if signed:
             table += f'secret_env = "{env_name(kind)}"\n'
         parts.append(table)
-    jira = (WEBHOOKS / "jira" / "source.toml").read_text().replace("[sources.jsm]", "[sources.open]")
+    jira = (
+        (WEBHOOKS / "jira" / "source.toml").read_text().replace("[sources.jsm]", "[sources.open]")
+    )
     parts.append(jira + 'ticket_prefix = "OPEN-"\n')
     parts.append(extra)
     path = directory / "hooks.toml"

@@ -58,7 +58,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One SQLite-backed server for the tests that need no fresh store."""
     tmp = tmp_path_factory.mktemp("hooks")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        running = start(tmp, f"sqlite:///{tmp / 'store.db'}", monkeypatch, "--hook-max-body", "65536")
+        running = start(
+            tmp, f"sqlite:///{tmp / 'store.db'}", monkeypatch, "--hook-max-body", "65536"
+        )
     try:
         yield running
     finally:
@@ -79,7 +81,8 @@ def test_signed_deliveries_of_every_kind_are_stored(
             assert sorted(facts) == sorted(expected(kind)), kind
             # the redelivered line (byte-identical to the one before it) adds nothing
             repeat = next(
-                i for i, d in enumerate(lifecycle(kind)[1:], 1)
+                i
+                for i, d in enumerate(lifecycle(kind)[1:], 1)
                 if d.body == lifecycle(kind)[i - 1].body
             )
             assert answers[repeat].json()["accepted"] == 0
@@ -90,12 +93,17 @@ def test_signed_deliveries_of_every_kind_are_stored(
         text = server.client.get("/metrics").text
         for kind in KINDS:
             source = SOURCES[kind]
-            assert metric(text, "slaclock_webhook_deliveries_total", source=source,
-                          outcome="accepted") == 7 + (kind == "jira")
-            assert metric(text, "slaclock_webhook_events_total", source=source,
-                          outcome="accepted") == 6
-            assert metric(text, "slaclock_webhook_events_total", source=source,
-                          outcome="duplicate") >= 1
+            assert metric(
+                text, "slaclock_webhook_deliveries_total", source=source, outcome="accepted"
+            ) == 7 + (kind == "jira")
+            assert (
+                metric(text, "slaclock_webhook_events_total", source=source, outcome="accepted")
+                == 6
+            )
+            assert (
+                metric(text, "slaclock_webhook_events_total", source=source, outcome="duplicate")
+                >= 1
+            )
     finally:
         server.stop()
 
@@ -117,10 +125,14 @@ def test_bad_or_missing_signature_is_401_and_nothing_is_stored(
     assert stored(server.cli.store, server.cli.config, "99001") == []
     after = server.client.get("/metrics").text
     source = SOURCES[kind]
-    count = metric(after, "slaclock_webhook_deliveries_total", source=source, outcome="unauthorised")
-    assert count - metric(
-        before, "slaclock_webhook_deliveries_total", source=source, outcome="unauthorised"
-    ) == 3
+    count = metric(
+        after, "slaclock_webhook_deliveries_total", source=source, outcome="unauthorised"
+    )
+    assert (
+        count
+        - metric(before, "slaclock_webhook_deliveries_total", source=source, outcome="unauthorised")
+        == 3
+    )
     log = server.log.read_text()
     assert f"hooks/{source}: unauthorised delivery" in log
     assert "99001" not in log and SECRETS[kind] not in log  # neither body nor secret logged
@@ -178,7 +190,9 @@ def test_a_source_without_secret_needs_an_admin_token(server: ApiServer) -> None
     assert refused.status_code == 401
     assert "admin token" in refused.json()["detail"]
     signature_only = {**plain, **signed("jira", body, None).headers}
-    assert server.client.post("/hooks/open", content=body, headers=signature_only).status_code == 401
+    assert (
+        server.client.post("/hooks/open", content=body, headers=signature_only).status_code == 401
+    )
     assert stored(server.cli.store, server.cli.config, "OPEN-NWS-2291") == []
     admin = {**plain, "Authorization": f"Bearer {server.tokens['admin']}"}
     taken = server.client.post("/hooks/open", content=body, headers=admin)
@@ -222,8 +236,11 @@ def test_concurrent_deliveries_lose_no_transition(server: ApiServer) -> None:
     def deliver(n: int, body: bytes) -> None:
         d = signed("jira", body.replace(b"NWS-2291", b"SAME-1"), f"same-{n}")
         barrier.wait()
-        codes.append(httpx.post(f"{server.url}/hooks/jsm", content=d.body, headers=d.headers,
-                                timeout=60).status_code)
+        codes.append(
+            httpx.post(
+                f"{server.url}/hooks/jsm", content=d.body, headers=d.headers, timeout=60
+            ).status_code
+        )
 
     threads = [threading.Thread(target=deliver, args=item) for item in enumerate(bodies)]
     for thread in threads:
@@ -242,9 +259,21 @@ def test_a_missing_secret_variable_stops_serve_at_start(
     for name in secret_env():
         monkeypatch.delenv(name, raising=False)
     done = subprocess.run(
-        [sys.executable, "-m", "slaclock", "--config", str(config), "--store",
-         f"sqlite:///{tmp_path / 'store.db'}", "serve", "--port", "0"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "slaclock",
+            "--config",
+            str(config),
+            "--store",
+            f"sqlite:///{tmp_path / 'store.db'}",
+            "serve",
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert f"sources.jsm.secret_env: environment variable {env_name('jira')} is not set" in (

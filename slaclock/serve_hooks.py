@@ -85,10 +85,18 @@ def hook_state(
     producer = None
     if args.publish_topic:
         from kafka import KafkaProducer
+        from kafka.errors import KafkaError
 
         from slaclock.consumers.kafka_publish import producer_config
 
-        producer = KafkaProducer(**producer_config(kafka_options.client_config(args)))
+        try:
+            producer = KafkaProducer(**producer_config(kafka_options.client_config(args)))
+        except KafkaError as exc:
+            store.close()
+            raise UsageError(
+                f"--publish-topic: cannot reach the brokers {args.bootstrap_servers}:"
+                f" {type(exc).__name__}: {exc}"
+            ) from None
         take = publish_take(configs, store, producer, args.publish_topic, args.publish_format)
     else:
         take = store_take(configs, store)
@@ -107,6 +115,7 @@ def hook_state(
         payload=Payload,
         max_body=args.hook_max_body,
         max_age=args.hook_max_age,
+        publishing=producer is not None,
     )
     return state, close
 
@@ -197,7 +206,7 @@ def publish_take(
                 taken.append(Taken(exc.reason))
                 continue
             raws += [RawEvent(payload.origin, json.dumps(event)) for event in events]
-            taken.append(Taken(None, emitted=len(events), accepted=len(events)))
+            taken.append(Taken(None, emitted=len(events)))  # the consumer dedups them
         stats = publish_events(raws, topic, producer, fmt=fmt, stats=PublishStats())
         if stats.failed or stats.skipped:
             raise RuntimeError("; ".join(stats.problems[:3]) or "not every event was published")

@@ -44,6 +44,8 @@ class HookState:
     """The payload type: ``payload(body, origin, delivery_id)``."""
     max_body: int
     max_age: float | None = None
+    publishing: bool = False
+    """True with ``--publish-topic``: a failure to deliver is the broker's (503)."""
 
 
 router = APIRouter(tags=["webhooks"])
@@ -87,8 +89,10 @@ async def receive(source: str, request: Request, credentials: Credentials) -> JS
     except STORE_ERRORS:
         counters.delivery(source, "failed")
         raise
-    except Exception as exc:  # the broker (with --publish-topic) did not acknowledge
+    except Exception as exc:
         counters.delivery(source, "failed")
+        if not hooks.publishing:
+            raise  # a bug: logged, 500
         log.warning("hooks/%s: not durable: %s: %s", source, type(exc).__name__, exc)
         raise ApiError(503, "event topic: the broker did not acknowledge, try again") from None
     counters.taken(source, taken)

@@ -6,7 +6,7 @@
 Steps:
 
 * writes a configuration (``examples/slaclock.toml`` plus the Jira source of
-  ``tests/fixtures/webhooks/jira`` with a ``secret_env``) and starts ``slaclock serve`` on a
+  ``tests/fixtures/sources/jira`` with a ``secret_env``) and starts ``slaclock serve`` on a
   fresh SQLite store (``--store`` for another) on a free loopback port;
 * builds the deliveries: the seven ``jira:issue_*`` bodies of the fixture lifecycle (about
   4.8 KB each), for as many tickets as the run needs (the issue key replaced per ticket),
@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from slaclock.consumers.webhook_signatures import sign  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixtures" / "webhooks" / "jira"
+FIXTURE = ROOT / "tests" / "fixtures" / "sources" / "jira"
 SECRET = "bench-webhook-secret"
 TARGET_P99_MS = 50.0
 

@@ -1,5 +1,5 @@
 """Signed webhook deliveries for the receiver's tests: the vendor lifecycles of
-``tests/fixtures/webhooks/KIND`` with the headers each vendor would send."""
+``tests/fixtures/sources/KIND`` with the headers each vendor would send."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from slaclock.consumers.webhook_signatures import sign
 from tests.conftest import CONFIG, FIXTURES
 
-WEBHOOKS = FIXTURES / "webhooks"
+WEBHOOKS = FIXTURES / "sources"
 KINDS = ("jira", "zendesk", "zammad", "glpi")
 SOURCES = {"jira": "jsm", "zendesk": "zen", "zammad": "zam", "glpi": "glpi"}
 TICKETS = {"jira": "NWS-2291", "zendesk": "20931", "zammad": "73014", "glpi": "3318"}

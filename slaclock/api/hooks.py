@@ -168,11 +168,13 @@ class HookCounters(Collector):
             self._events[source, "accepted"] += result.accepted
             self._events[source, "duplicate"] += result.duplicates
 
-    def value(self, source: str, outcome: str) -> int:
+    def deliveries(self, source: str, outcome: str) -> int:
         with self._lock:
-            if outcome in EVENT_OUTCOMES:
-                return self._events[source, outcome]
             return self._deliveries[source, outcome]
+
+    def events(self, source: str, outcome: str) -> int:
+        with self._lock:
+            return self._events[source, outcome]
 
     def collect(self) -> Iterator[Any]:
         deliveries = CounterMetricFamily(

@@ -70,9 +70,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 def hook_state(
     args: argparse.Namespace, loaded: LoadedPolicy, open_store: Callable[[], TicketStore]
-) -> tuple[HookState, Callable[[], None]]:
-    """The receiver's state and what to call when the server stops. :class:`UsageError` or
-    ``HookConfigError`` (both naming the option or key) when it cannot work."""
+) -> tuple[HookState | None, Callable[[], None]]:
+    """The receiver's state (None without sources: every ``/hooks`` path answers 404) and
+    what to call when the server stops. :class:`UsageError` or ``HookConfigError`` (both
+    naming the option or key) when it cannot work."""
     from slaclock.api.hooks import HookCounters, IntakeWriter, hook_sources
     from slaclock.api.routes_hooks import HookState
     from slaclock.consumers.source_intake import Payload
@@ -80,6 +81,10 @@ def hook_state(
     if args.hook_max_body < 1:
         raise UsageError("--hook-max-body: must be at least 1 byte")
     sources = hook_sources(loaded.sources)
+    if not sources:
+        if args.publish_topic:
+            raise UsageError("--publish-topic: the configuration declares no [sources.NAME]")
+        return None, lambda: None
     configs = {name: loaded.sources[name] for name in sources}
     store = open_store()
     producer = None

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from slaclock import exit_codes
+from slaclock import exit_codes, serve_hooks
 from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
 from slaclock.config import LoadedPolicy, policy_from_text
@@ -45,6 +45,7 @@ def register(commands: Any) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="server log level (default warning)",
     )
+    serve_hooks.add_options(p)
 
     p = commands.add_parser("queue", help="open tickets in the order they should be worked")
     p.add_argument(
@@ -91,6 +92,7 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     import uvicorn
 
     from slaclock.api.app import create_app
+    from slaclock.api.hooks import HookConfigError
 
     if not 0 <= args.port <= 65535:
         print(f"slaclock: error: --port: {args.port} is not a port", file=sys.stderr)
@@ -98,17 +100,28 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     if args.report_cache < 0:
         print("slaclock: error: --report-cache: must be 0 or more seconds", file=sys.stderr)
         return exit_codes.USAGE
+    try:
+        hooks, close_hooks = serve_hooks.hook_state(
+            args, loaded, lambda: TicketStore(args.store, loaded.policy)
+        )
+    except HookConfigError as exc:
+        print(f"slaclock: error: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
     app = create_app(
         loaded.policy,
         store,
         policy_version=loaded.version,
         metrics_auth=args.metrics_auth,
         report_cache=args.report_cache,
+        hooks=hooks,
     )
     # Short requests should not queue for the GIL behind a report being computed on another
     # thread (CPython hands the GIL over every 5 ms by default).
     sys.setswitchinterval(0.0005)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    finally:
+        close_hooks()
     return exit_codes.OK
 
 

@@ -192,9 +192,9 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the final counts as JSON")
 
 
-def add_connection_options(p: argparse.ArgumentParser) -> None:
+def add_connection_options(p: argparse.ArgumentParser, *, log_level: bool = True) -> None:
     """The broker connection group (brokers, SASL, TLS, any other client setting) and
-    ``--log-level``."""
+    ``--log-level`` (unless the command has its own)."""
     group = p.add_argument_group("Kafka connection (passed through to kafka-python)")
     group.add_argument(
         "--bootstrap-servers",
@@ -220,6 +220,8 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
         help="any other kafka-python client setting, e.g. -X request_timeout_ms=60000 "
         "(repeatable; numbers and true/false are converted)",
     )
+    if not log_level:
+        return
     p.add_argument(
         "--log-level",
         choices=LOG_LEVELS,

@@ -11,7 +11,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
-from slaclock.api import routes_dashboard, routes_operations, routes_reports, routes_tickets
+from slaclock.api import (
+    routes_dashboard,
+    routes_hooks,
+    routes_operations,
+    routes_reports,
+    routes_tickets,
+)
 from slaclock.api.cache import REPORT_CACHE_SECONDS, ReportCache
 from slaclock.api.dependencies import ApiState
 from slaclock.api.errors import install_error_handlers
@@ -34,9 +40,11 @@ def create_app(
     policy_version: str | None = None,
     metrics_auth: bool = False,
     report_cache: float = REPORT_CACHE_SECONDS,
+    hooks: routes_hooks.HookState | None = None,
 ) -> FastAPI:
     """The app for one policy and store (both shared by all requests); month reports are
-    shared for ``report_cache`` seconds (see :mod:`slaclock.api.cache`)."""
+    shared for ``report_cache`` seconds (see :mod:`slaclock.api.cache`). ``hooks``: the
+    webhook receiver's state (``POST /hooks/SOURCE`` answers 404 without it)."""
     app = FastAPI(title="slaclock API", version=_app_version(), description=DESCRIPTION)
     state = ApiState(
         policy=policy,
@@ -48,11 +56,15 @@ def create_app(
         metrics_auth=metrics_auth,
     )
     app.state.api = state
+    app.state.hooks = hooks
+    if hooks is not None:
+        state.metrics.registry.register(hooks.counters)
     app.middleware("http")(state.metrics.middleware)
     install_error_handlers(app)
     app.include_router(routes_tickets.router)
     app.include_router(routes_reports.router)
     app.include_router(routes_operations.router)
+    app.include_router(routes_hooks.router)
     app.mount("/static", routes_dashboard.static_files(), name="static")
     app.include_router(routes_dashboard.router)
     return app

@@ -1,0 +1,55 @@
+"""``slaclock serve --publish-topic``: webhook deliveries become events on the real broker,
+acknowledged before the 202; the store keeps only the source's state, no events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_api_harness import ApiServer
+from tests.integration.test_webhooks import post, start
+from tests.kafka_helpers import KAFKA_BOOTSTRAP, create_topic, read_topic, require_kafka, unique
+from tests.webhook_helpers import TICKETS, expected, lifecycle, stored
+
+
+def test_published_events_arrive_on_the_topic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_kafka()
+    topic = create_topic(unique("hooks-events"))
+    server: ApiServer = start(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        monkeypatch,
+        "--publish-topic",
+        topic,
+        "--bootstrap-servers",
+        KAFKA_BOOTSTRAP,
+    )
+    try:
+        for kind in ("jira", "zammad"):
+            answers = [post(server, delivery) for delivery in lifecycle(kind)]
+            assert [a.status_code for a in answers] == [202] * len(answers), [
+                a.text for a in answers
+            ]
+        # every 202 came after the broker's acknowledgement: the events are there now
+        records = read_topic(topic, expect=12, timeout=15)
+        events = {}
+        for record in records:
+            event = json.loads(record.value)
+            assert record.key == event["ticket_id"].encode()
+            events[event["event_id"]] = event
+        for kind in ("jira", "zammad"):
+            mine = [e for e in events.values() if e["ticket_id"] == TICKETS[kind]]
+            got = sorted((e["type"], e["occurred_at"]) for e in mine)
+            assert [t for t, _ in got] == sorted(t for t, _ in expected(kind)), kind
+            # published, not stored
+            assert stored(server.cli.store, server.cli.config, TICKETS[kind]) == []
+        text = server.client.get("/metrics").text
+        assert 'slaclock_webhook_events_total{outcome="emitted",source="jsm"}' in text or (
+            'slaclock_webhook_events_total{source="jsm",outcome="emitted"}' in text
+        )
+    finally:
+        server.stop()

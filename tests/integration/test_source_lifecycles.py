@@ -199,3 +199,18 @@ def test_translate_prints_each_event_once_with_rule_8_ids(lifecycle, tmp_path):
     change = lifecycle.paused_change or _body_hash(lifecycle, PAUSED_LINE[lifecycle.kind])
     digest = hashlib.sha256(f"{lifecycle.ticket}\n{change}\n{PAUSED}".encode()).hexdigest()
     assert events[3]["event_id"] == f"{lifecycle.source}:{digest[:40]}"
+
+
+def test_jira_comment_created_acknowledges_a_known_ticket(store_url, tmp_path):
+    """Jira's ``comment_created`` carries a trimmed issue (no customer field, no ``created``, no
+    reporter): on a ticket slaclock already knows, the comment still acknowledges it."""
+    jira = LIFECYCLES[0]
+    cli = _cli(jira, store_url, tmp_path)
+    dead = tmp_path / "dead.jsonl"
+    path = HOOKS / "jira" / "comment_created.jsonl"
+    got = cli.json("ingest", "--source", "jsd", str(path), "--dead-letter", str(dead))
+    assert (got["accepted"], got["rejected"]) == (2, 0), dead.read_text()
+    ticket = cli.json("ticket", jira.ticket, "--as-of", _as_of(jira))
+    # created Mon 09:20, comment_created's timestamp Mon 09:50: 30 min = 1800 s, within P2's 4 h
+    assert ticket["clocks"]["response"]["status"] == "met"
+    assert ticket["clocks"]["response"]["elapsed_seconds"] == 1800

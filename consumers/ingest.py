@@ -183,9 +183,11 @@ class Ingestor:
         rejected: list[Rejection],
         tracking: Sequence[Tracking] = (),
         meta: Mapping[str, str] | None = None,
+        source_state: Sequence[tuple[str, str, str]] = (),
     ) -> None:
-        """Deduplicate, apply and store one validated batch (one transaction)."""
-        prepared = self.prepare(decoded, rejected, tracking, meta)
+        """Deduplicate, apply and store one validated batch (one transaction), with the rows
+        source translation keeps (``source_state``, see ``consumers.source_intake``)."""
+        prepared = self.prepare(decoded, rejected, tracking, meta, source_state)
         self.save(prepared)
         self.finish(prepared)
 
@@ -202,13 +204,16 @@ class Ingestor:
         rejected: list[Rejection],
         tracking: Sequence[Tracking] = (),
         meta: Mapping[str, str] | None = None,
+        source_state: Sequence[tuple[str, str, str]] = (),
     ) -> Prepared:
         """Deduplicate and apply one validated batch to its tickets (in memory).
 
         If reading the store fails half-way, the cached tickets already changed are
         forgotten, so that a retry starts from the stored state and loses nothing."""
         try:
-            return self._prepare(decoded, rejected, tracking, meta)
+            prepared = self._prepare(decoded, rejected, tracking, meta)
+            prepared.source_state = list(source_state)
+            return prepared
         except BaseException:
             self.store.forget_cached_tickets()
             raise
@@ -279,7 +284,7 @@ class Ingestor:
         stored state (a cached ticket still holding the batch's unsaved events would record
         them twice)."""
         p = prepared
-        if not (p.tickets or p.tracking or any(p.counters.values())):
+        if not (p.tickets or p.tracking or p.source_state or any(p.counters.values())):
             return
         try:
             self.store.save(
@@ -292,6 +297,7 @@ class Ingestor:
                 counters=p.counters,
                 meta=p.meta,
                 dead_letters=p.dead_letters,
+                source_state=p.source_state,
             )
         except BaseException:
             self.store.forget_cached_tickets()

@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from slaclock.projections import tables
+from slaclock.projections.source_state import UPSERT_SOURCE_STATE
 from slaclock.projections.tables import Dialect
 
 
@@ -30,6 +31,7 @@ class Batch:
     voided_work_logs: list[tuple[str]] = field(default_factory=list)
     counters: list[tuple[str, str, int]] = field(default_factory=list)
     dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
+    source_state: list[tuple[str, str, str]] = field(default_factory=list)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
         # Tracking first, as eventsourcing's recorders do: a batch whose offsets another
@@ -51,6 +53,8 @@ class Batch:
             _insert_many(cursor, dialect, tables.UPSERT_META, self.meta)
         if self.counters:
             _insert_many(cursor, dialect, tables.UPSERT_COUNTER, self.counters)
+        if self.source_state:
+            _insert_many(cursor, dialect, UPSERT_SOURCE_STATE, self.source_state)
         if self.dead_letters:  # a few per batch: no COPY
             cursor.executemany(dialect.sql(tables.INSERT_DEAD_LETTER), self.dead_letters)
 

@@ -3,7 +3,7 @@
 A store says which layout it was written in (``sla_meta`` key ``store_schema_version``), so
 that this code refuses a store written by a newer slaclock instead of misreading it, and
 upgrades an older one in place, one step at a time, recording the version it reached. Stores
-written before versions were recorded have layout 1, which is still the current one.
+written before versions were recorded have layout 1.
 """
 
 from __future__ import annotations
@@ -15,18 +15,19 @@ from typing import Any
 
 import psycopg
 
+from slaclock.projections.source_state import create_source_state
 from slaclock.projections.tables import UPSERT_META, Dialect
 
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
 
 Upgrade = Callable[[Any, Dialect], None]
 
-UPGRADES: dict[int, Upgrade] = {}
+UPGRADES: dict[int, Upgrade] = {1: create_source_state}
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
-transaction that records ``n + 1``). Empty: every store ever written has layout 1."""
+transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``)."""
 
 
 class NewerSchemaError(Exception):

@@ -82,17 +82,20 @@ class TicketStore(EventStore):
         counters: Mapping[tuple[str, str], int] | None = None,
         meta: Mapping[str, str] | None = None,
         dead_letters: Sequence[DeadLetter] = (),
+        source_state: Sequence[tuple[str, str, str]] = (),
     ) -> None:
         """Store the tickets' new events with their read-model rows in one transaction.
 
         ``snapshots`` (by ticket id) saves re-evaluating tickets the caller just evaluated;
         ``watermark`` is the time the engine has reached (alerts due before it were raised);
         ``meta`` are ``sla_meta`` entries to set with them (a partition's end offset);
-        ``dead_letters`` go to the outbox (``projections.dead_letters``) in the same transaction.
+        ``dead_letters`` go to the outbox (``projections.dead_letters``) in the same transaction,
+        and so do ``source_state`` rows (``projections.source_state``).
         """
         try:
             batch = self._batch(event_ids, tracking, ledger, watermark, counters, meta)
             batch.dead_letters = [letter.row() for letter in dead_letters]
+            batch.source_state = list(source_state)
             for ticket in tickets:
                 if snapshots is not None and ticket.ticket_id in snapshots:
                     self._rows(ticket, batch, snapshot=snapshots[ticket.ticket_id])

@@ -9,7 +9,7 @@ and what is wrong.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from slaclock.config_schema import (
     PlanConfig,
     WithinConfig,
 )
+from slaclock.consumers.source_config import SourceConfig, SourceConfigError, parse_sources
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.durations import parse_duration
 from slaclock.domain.holiday_rules import HolidayRule
@@ -56,6 +57,8 @@ class LoadedPolicy:
     version: str
     text: str
     holidays_version: str = ""
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    """The ``[sources.NAME]`` tables; they move no clock, so the version leaves them out."""
 
 
 def installed_holidays_version() -> str:
@@ -104,10 +107,21 @@ def parse_policy(text: str, source: str, holidays_version: str | None = None) ->
         policy = build_policy(parsed)
     except _KeyError as exc:
         raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
+    try:
+        sources = parse_sources(data.get("sources", {}), policy.priorities)
+    except SourceConfigError as exc:
+        raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
     if holidays_version is None:
         holidays_version = installed_holidays_version()
-    version = policy_version(data, holidays_version)
-    return LoadedPolicy(policy, version, text, holidays_version)
+    clocks = {key: value for key, value in data.items() if key != "sources"}
+    version = policy_version(clocks, holidays_version)
+    return LoadedPolicy(policy, version, text, holidays_version, sources)
+
+
+def load_sources(path: str | Path) -> dict[str, SourceConfig]:
+    """The sources declared in the configuration file ``path`` (:class:`ConfigError`
+    naming ``sources.NAME.key`` when one is wrong)."""
+    return read_policy(path).sources
 
 
 def policy_from_text(text: str, source: str) -> Policy:

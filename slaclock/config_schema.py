@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,3 +81,4 @@ class FileConfig(_Strict):
     calendars: dict[str, CalendarConfig] = {}
     plans: dict[str, PlanConfig] = {}
     contracts: list[ContractConfig] = []
+    sources: dict[str, Any] = {}  # checked by consumers.source_config (no clock moves)

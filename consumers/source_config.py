@@ -1,0 +1,271 @@
+"""One ``[sources.NAME]`` table of the configuration, checked and parsed.
+
+A source says how a helpdesk's own changes (webhook bodies, change-data-capture records) map
+to slaclock events: where the ticket's customer, priority, status and times are, which
+statuses pause or resolve, which acknowledge. Parsing is pure; every problem is a
+:class:`SourceConfigError` naming the key (``sources.jsm.priorities``), which the
+configuration loader reports like any other configuration error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+KINDS = ("jira", "zendesk", "zammad", "glpi", "debezium")
+
+_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class SourceConfigError(Exception):
+    """A source table that cannot be used: ``key`` names it (``sources.NAME.key``)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+def text_form(value: Any) -> str:
+    """A payload value as the text that map keys and status lists match (``4`` -> ``"4"``,
+    ``True`` -> ``"true"``); used for config keys and payload values alike."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One source: its name, kind and mapping (paths are dotted, into the ticket object)."""
+
+    name: str
+    kind: str  # "jira" | "zendesk" | "zammad" | "glpi" | "debezium"
+    customer: str
+    priority: str
+    priorities: Mapping[str, int]
+    customers: Mapping[str, str] | None = None
+    paused_statuses: frozenset[str] = frozenset()
+    resolved_statuses: frozenset[str] = frozenset()
+    acknowledge_statuses: frozenset[str] = frozenset()
+    intervention_statuses: frozenset[str] = frozenset()
+    secret_env: str | None = None  # env var holding the webhook secret (None: admin token)
+    since: datetime | None = None  # tickets created before it are ignored
+    ticket_prefix: str = ""
+    status: str | None = None  # path overrides (win over the kind's and *_column keys)
+    created: str | None = None
+    updated: str | None = None
+    id: str | None = None
+    id_column: str | None = None  # debezium
+    status_column: str | None = None
+    created_column: str | None = None
+    updated_column: str | None = None
+
+    def key(self, name: str) -> str:
+        """The configuration key ``sources.NAME.name`` (for messages)."""
+        return f"sources.{self.name}.{name}"
+
+
+_KEYS = [
+    "kind",
+    "customer",
+    "customers",
+    "priority",
+    "priorities",
+    "paused_statuses",
+    "resolved_statuses",
+    "acknowledge_statuses",
+    "intervention_statuses",
+    "secret_env",
+    "since",
+    "ticket_prefix",
+    "status",
+    "created",
+    "updated",
+    "id",
+    "id_column",
+    "status_column",
+    "created_column",
+    "updated_column",
+]
+
+
+def parse_sources(
+    tables: Any, policy_priorities: Sequence[int] | None = None
+) -> dict[str, SourceConfig]:
+    """Every ``[sources.NAME]`` table; ``policy_priorities``: the priorities the policy
+    accepts (a mapped priority outside them is a configuration error)."""
+    if not isinstance(tables, dict):
+        raise SourceConfigError("sources", "expected a table of [sources.NAME] tables")
+    return {name: parse_source(name, table, policy_priorities) for name, table in tables.items()}
+
+
+def parse_source(
+    name: str, table: Any, policy_priorities: Sequence[int] | None = None
+) -> SourceConfig:
+    """One ``[sources.NAME]`` table; :class:`SourceConfigError` naming the key if wrong."""
+    base = f"sources.{name}"
+    if not _NAME.fullmatch(name):
+        raise SourceConfigError(base, "a source name is 1-64 letters, digits, '-' or '_'")
+    if not isinstance(table, dict):
+        raise SourceConfigError(base, "expected a table")
+    for key in table:
+        if key not in _KEYS:
+            raise SourceConfigError(f"{base}.{key}", "unknown key")
+    reader = _Reader(base, table)
+    kind = reader.text("kind", required=True)
+    if kind not in KINDS:
+        raise SourceConfigError(f"{base}.kind", f"{kind!r} is not one of {list(KINDS)}")
+    config = SourceConfig(
+        name=name,
+        kind=kind,
+        customer=reader.path("customer", required=True),
+        priority=reader.path("priority", required=True),
+        priorities=reader.priorities(policy_priorities),
+        customers=reader.customers(),
+        paused_statuses=reader.statuses("paused_statuses"),
+        resolved_statuses=reader.statuses("resolved_statuses"),
+        acknowledge_statuses=reader.statuses("acknowledge_statuses"),
+        intervention_statuses=reader.statuses("intervention_statuses"),
+        secret_env=reader.env("secret_env"),
+        since=reader.since(),
+        ticket_prefix=reader.text("ticket_prefix") or "",
+        status=reader.path("status"),
+        created=reader.path("created"),
+        updated=reader.path("updated"),
+        id=reader.path("id"),
+        id_column=reader.path("id_column"),
+        status_column=reader.path("status_column"),
+        created_column=reader.path("created_column"),
+        updated_column=reader.path("updated_column"),
+    )
+    _check_statuses(config)
+    _check_kind(config)
+    return config
+
+
+def _check_statuses(config: SourceConfig) -> None:
+    both = config.paused_statuses & config.resolved_statuses
+    if both:
+        raise SourceConfigError(
+            config.key("resolved_statuses"), f"{sorted(both)} also in paused_statuses"
+        )
+    stopped = config.paused_statuses | config.resolved_statuses
+    for key in ("acknowledge_statuses", "intervention_statuses"):
+        clash = getattr(config, key) & stopped
+        if clash:
+            raise SourceConfigError(
+                config.key(key),
+                f"{sorted(clash)} also paused or resolved (these must be running statuses)",
+            )
+
+
+def _check_kind(config: SourceConfig) -> None:
+    columns = ("id_column", "status_column", "created_column", "updated_column")
+    if config.kind != "debezium":
+        for key in columns:
+            if getattr(config, key) is not None:
+                raise SourceConfigError(config.key(key), 'only for kind = "debezium"')
+        return
+    for key, override in (
+        ("id_column", "id"),
+        ("status_column", "status"),
+        ("created_column", "created"),
+    ):
+        if getattr(config, key) is None and getattr(config, override) is None:
+            raise SourceConfigError(
+                config.key(key), f'required for kind = "debezium" (or set {override!r})'
+            )
+
+
+class _Reader:
+    """Typed reads of one table's keys, each error naming its key."""
+
+    def __init__(self, base: str, table: dict[str, Any]) -> None:
+        self.base = base
+        self.table = table
+
+    def fail(self, key: str, problem: str) -> SourceConfigError:
+        return SourceConfigError(f"{self.base}.{key}", problem)
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self.table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(key, "required key missing")
+            return None
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {value!r}")
+        return value
+
+    def path(self, key: str, *, required: bool = False) -> str | None:
+        value = self.text(key, required=required)
+        if value is not None and not _PATH.fullmatch(value):
+            raise self.fail(key, f"{value!r} is not a dotted path like 'fields.priority.name'")
+        return value
+
+    def env(self, key: str) -> str | None:
+        value = self.text(key)
+        if value is not None and not _ENV.fullmatch(value):
+            raise self.fail(key, f"{value!r} is not an environment variable name")
+        return value
+
+    def statuses(self, key: str) -> frozenset[str]:
+        value = self.table.get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in value
+        ):
+            raise self.fail(key, f"expected a list of statuses, got {value!r}")
+        return frozenset(text_form(v) for v in value)
+
+    def _map(self, key: str) -> dict[str, Any] | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not value:
+            raise self.fail(key, f"expected a non-empty table of values, got {value!r}")
+        return value
+
+    def priorities(self, allowed: Sequence[int] | None) -> dict[str, int]:
+        value = self._map("priorities")
+        if value is None:
+            raise self.fail("priorities", "required key missing")
+        for text, priority in value.items():
+            if not isinstance(priority, int) or isinstance(priority, bool):
+                raise self.fail(
+                    f"priorities.{text}", f"expected a priority number, got {priority!r}"
+                )
+            if allowed is not None and priority not in allowed:
+                raise self.fail(f"priorities.{text}", f"{priority} is not one of {sorted(allowed)}")
+        return dict(value)
+
+    def customers(self) -> dict[str, str] | None:
+        value = self._map("customers")
+        if value is None:
+            return None
+        for text, customer in value.items():
+            if not isinstance(customer, str) or not customer:
+                raise self.fail(f"customers.{text}", f"expected a customer id, got {customer!r}")
+        return dict(value)
+
+    def since(self) -> datetime | None:
+        value = self.table.get("since")
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        if isinstance(value, str):
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                raise self.fail("since", f"{value!r} is not a date like 2025-01-01") from None
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        raise self.fail("since", f"expected a date like 2025-01-01, got {value!r}")

@@ -1,0 +1,165 @@
+"""Reading helpdesk payloads: paths, timestamps, the ticket object and its mapped values.
+
+The per-kind readers (``consumers.source_readers``) use these to find, in one payload, the
+ticket object, the ticket's id, customer, priority, status and creation time, and the
+change's time. Anything that cannot be mapped is :class:`~slaclock.consumers.events.Rejected`
+with a reason naming its path in the payload (``issue.fields.priority.name: ...``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from slaclock.consumers.events import Rejected
+from slaclock.consumers.source_config import SourceConfig, text_form
+from slaclock.consumers.source_rules import State
+from slaclock.domain.instants import InstantError, check_range, parse_instant
+
+MISSING = object()
+_COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+
+# kind -> (ticket object, id, status, created, status word)
+DEFAULTS: dict[str, tuple[str, str, str, str, str]] = {
+    "jira": ("issue", "key", "fields.status.name", "fields.created", "status"),
+    "zendesk": ("detail", "id", "status", "created_at", "status"),
+    "zammad": ("ticket", "number", "state", "created_at", "state"),
+    "glpi": ("item", "id", "status", "date_creation", "status"),
+    "debezium": ("after", "", "", "", "status"),
+}
+
+
+def canonical_hash(data: Any) -> str:
+    """SHA-256 of the canonical body: sorted keys, separators ``,`` and ``:``, UTF-8."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def lookup(obj: Any, path: str) -> Any:
+    """The value at a dotted path (list items by number), or ``MISSING``."""
+    for part in path.split("."):
+        if isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return MISSING
+    return obj
+
+
+def to_instant(value: Any, where: str, epoch_unit: str | None = None) -> datetime:
+    """A timestamp from text (RFC 3339; ``+0100`` offsets too) or epoch numbers (``ms``,
+    or by magnitude: seconds, ms, µs or ns); kept to microseconds."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return check_range(_epoch(value, epoch_unit))
+        if isinstance(value, str):
+            return parse_instant(_COMPACT_OFFSET.sub(r"\1:\2", value))
+        raise InstantError(f"expected a timestamp, got {value!r}")
+    except (InstantError, OverflowError, OSError, ValueError) as exc:
+        raise Rejected(f"{where}: {exc}") from None
+
+
+def _epoch(value: float, unit: str | None) -> datetime:
+    if unit is None:
+        size = abs(value)
+        unit = "ns" if size >= 1e17 else "us" if size >= 1e14 else "ms" if size >= 1e11 else "s"
+    divisor = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+    whole = int(value) // divisor
+    micros = (int(value) % divisor) * 1_000_000 // divisor
+    return datetime.fromtimestamp(whole, UTC).replace(microsecond=micros)
+
+
+class TicketObject:
+    """The ticket object of a payload and the source's paths into it."""
+
+    def __init__(self, config: SourceConfig, obj: dict[str, Any], where: str) -> None:
+        self.config = config
+        self.obj = obj
+        self.where = where
+
+    def path(self, path: str) -> str:
+        return f"{self.where}.{path}"
+
+    def get(self, path: str) -> Any:
+        return lookup(self.obj, path)
+
+    def required(self, path: str, what: str) -> Any:
+        value = self.get(path)
+        if value is MISSING or value is None or value == "":
+            raise Rejected(f"{self.path(path)}: {what} missing")
+        return value
+
+    def ticket_id(self, default: str) -> str:
+        path = self.config.id or self.config.id_column or default
+        value = self.required(path, "ticket id")
+        if isinstance(value, dict | list):
+            raise Rejected(f"{self.path(path)}: expected a ticket id, got {type(value).__name__}")
+        return f"{self.config.ticket_prefix}{text_form(value)}"
+
+    def customer(self) -> str:
+        path = self.config.customer
+        value = text_form(self.required(path, "customer"))
+        if self.config.customers is None:
+            return value
+        if value not in self.config.customers:
+            raise Rejected(
+                f"{self.path(path)}: {value!r} is not in sources.{self.config.name}.customers"
+            )
+        return self.config.customers[value]
+
+    def priority(self, value: Any = MISSING, where: str | None = None) -> State:
+        """The mapped priority (of the ticket, or of ``value`` found at ``where``)."""
+        if value is MISSING:
+            value, where = self.get(self.config.priority), self.path(self.config.priority)
+        if value is MISSING or value is None:
+            return State(None, None)
+        text = text_form(value)
+        if text not in self.config.priorities:
+            raise Rejected(f"{where}: {text!r} is not in sources.{self.config.name}.priorities")
+        return State(None, self.config.priorities[text], text)
+
+    def status(self, default: str) -> str | None:
+        path = self.config.status or self.config.status_column or default
+        return status_text(self.get(path), self.path(path))
+
+    def created(self, default: str) -> datetime:
+        path = self.config.created or self.config.created_column or default
+        return to_instant(self.required(path, "creation time"), self.path(path))
+
+    def state(self, status_default: str) -> State:
+        priority = self.priority()
+        return State(self.status(status_default), priority.priority, priority.priority_text)
+
+
+def status_text(value: Any, where: str) -> str | None:
+    """A status as the text the status lists name (``{"id", "name"}``: its id)."""
+    if value is MISSING or value is None:
+        return None
+    if isinstance(value, dict):
+        inner = value.get("id", value.get("name"))
+        if inner is None or isinstance(inner, dict | list):
+            raise Rejected(f"{where}: expected a status, got an object without id or name")
+        return text_form(inner)
+    if isinstance(value, list):
+        raise Rejected(f"{where}: expected a status, got a list")
+    return text_form(value)
+
+
+def ticket_object(config: SourceConfig, data: dict[str, Any], key: str) -> TicketObject:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise Rejected(f"{key}: no ticket object")
+    return TicketObject(config, value, key)
+
+
+def updated(config: SourceConfig, ticket: TicketObject, default: str) -> datetime | None:
+    """The change time at the ``updated`` override, else at ``default`` in the ticket (None
+    when neither is set)."""
+    path = config.updated or config.updated_column or default
+    if not path:
+        return None
+    return to_instant(ticket.required(path, "change time"), ticket.path(path))

@@ -1,0 +1,281 @@
+"""One reader per source kind: a payload (parsed JSON) in, a ``Change`` out.
+
+Jira and Zendesk send deltas (Jira's changelog ``fromString``/``toString``, Zendesk's
+``event.previous``/``current``); Zammad and GLPI send whole snapshots; Debezium is a delta
+when its ``before`` image is full (it holds the status), else a snapshot. The paths and
+defaults each kind uses are documented in docs/sources.md; ``consumers.source_kinds`` holds
+the shared helpers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slaclock.consumers.events import parse_json
+from slaclock.consumers.source_config import SourceConfig, text_form
+from slaclock.consumers.source_kinds import (
+    DEFAULTS,
+    MISSING,
+    TicketObject,
+    canonical_hash,
+    lookup,
+    ticket_object,
+    to_instant,
+    updated,
+)
+from slaclock.consumers.source_rules import Change, State
+
+
+def read_change(config: SourceConfig, body: bytes) -> Change | None:
+    """The change in one payload; None when it changes nothing slaclock follows (a deleted
+    row, a tombstone, a ticket created before ``since``)."""
+    if config.kind == "debezium" and body.strip() in (b"", b"null"):
+        return None  # a tombstone
+    data = parse_json(body)
+    change = READERS[config.kind](config, data)
+    if change is None or (config.since is not None and change.created_at < config.since):
+        return None
+    return change
+
+
+def _base(config: SourceConfig, ticket: TicketObject) -> dict[str, Any]:
+    """The fields every kind reads the same way from its ticket object."""
+    _, id_path, _, created_path, word = DEFAULTS[config.kind]
+    return {
+        "ticket_id": ticket.ticket_id(id_path),
+        "customer": ticket.customer(),
+        "created_at": ticket.created(created_path),
+        "status_word": word,
+    }
+
+
+def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
+    ticket = ticket_object(config, data, "issue")
+    after = ticket.state(DEFAULTS["jira"][2])
+    before = after
+    at = updated(config, ticket, "") or to_instant(
+        data.get("timestamp"), "timestamp", epoch_unit="ms"
+    )
+    changelog = data.get("changelog") if isinstance(data.get("changelog"), dict) else {}
+    items = changelog.get("items") if isinstance(changelog.get("items"), list) else []
+    for number, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        where = f"changelog.items.{number}"
+        if item.get("field") == "status":
+            before = State(item.get("fromString"), before.priority, before.priority_text)
+            after = State(item.get("toString"), after.priority, after.priority_text)
+        elif item.get("field") == "priority":
+            old = ticket.priority(item.get("fromString"), f"{where}.fromString")
+            new = ticket.priority(item.get("toString"), f"{where}.toString")
+            before = State(before.status, old.priority, old.priority_text)
+            after = State(after.status, new.priority, new.priority_text)
+    comment = data.get("comment") if isinstance(data.get("comment"), dict) else None
+    change_id, label = _jira_id(data, changelog, comment)
+    notes: tuple[str, ...] = ()
+    acknowledges = False
+    if comment is not None:
+        acknowledges = comment.get("jsdPublic") is not False and not _same_person(
+            comment.get("author"), lookup(ticket.obj, "fields.reporter")
+        )
+        counted = "" if acknowledges else " (not counted)"
+        named = label.startswith("comment")
+        notes = (counted.strip(),) if named else (f"comment {comment.get('id')}{counted}",)
+    return Change(
+        at=at,
+        change_id=change_id,
+        after=after,
+        before=before,
+        acknowledges=acknowledges,
+        label=label,
+        notes=tuple(n for n in notes if n),
+        **_base(config, ticket),
+    )
+
+
+def _jira_id(
+    data: dict[str, Any], changelog: dict[str, Any], comment: dict[str, Any] | None
+) -> tuple[str, str]:
+    if changelog.get("id") is not None:
+        return text_form(changelog["id"]), f"changelog {text_form(changelog['id'])}"
+    if comment is not None and comment.get("id") is not None:
+        return text_form(comment["id"]), f"comment {text_form(comment['id'])}"
+    return canonical_hash(data), str(data.get("webhookEvent") or "webhook")
+
+
+def _same_person(author: Any, requester: Any) -> bool:
+    """Whether a comment's author is the ticket's requester (Jira user objects)."""
+    if not isinstance(author, dict) or not isinstance(requester, dict):
+        return False
+    for key in ("accountId", "key", "name", "emailAddress"):
+        if author.get(key) is not None and author.get(key) == requester.get(key):
+            return True
+    return False
+
+
+def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
+    ticket = ticket_object(config, data, "detail")
+    after = ticket.state(DEFAULTS["zendesk"][2])
+    before = after
+    at = updated(config, ticket, "") or to_instant(data.get("time"), "time")
+    event = data.get("event") if isinstance(data.get("event"), dict) else {}
+    kind = str(data.get("type") or "")
+    acknowledges = False
+    if kind.endswith("status_changed") and "current" in event:
+        before = State(_text(event.get("previous")), after.priority, after.priority_text)
+        after = State(_text(event.get("current")), after.priority, after.priority_text)
+    elif kind.endswith("priority_changed") and "current" in event:
+        old = ticket.priority(event.get("previous"), "event.previous")
+        new = ticket.priority(event.get("current"), "event.current")
+        before = State(after.status, old.priority, old.priority_text)
+        after = State(after.status, new.priority, new.priority_text)
+    comment = event.get("comment") if isinstance(event.get("comment"), dict) else None
+    notes: tuple[str, ...] = ()
+    if comment is not None:
+        author = lookup(comment, "author.id")
+        requester = ticket.get("requester_id")
+        acknowledges = comment.get("is_public") is True and (
+            author is MISSING or requester is MISSING or text_form(author) != text_form(requester)
+        )
+        notes = (f"comment {comment.get('id')}" + ("" if acknowledges else " (not counted)"),)
+    change_id = text_form(data["id"]) if data.get("id") is not None else canonical_hash(data)
+    label = f"event {change_id} {kind.rsplit(':', 1)[-1]}".rstrip()
+    return Change(
+        at=at,
+        change_id=change_id,
+        after=after,
+        before=before,
+        acknowledges=acknowledges,
+        label=label,
+        notes=notes,
+        **_base(config, ticket),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else text_form(value)
+
+
+def _zammad(config: SourceConfig, data: dict[str, Any]) -> Change:
+    ticket = ticket_object(config, data, "ticket")
+    at = updated(config, ticket, "updated_at")
+    assert at is not None
+    article = data.get("article") if isinstance(data.get("article"), dict) else {}
+    acknowledges = (
+        article.get("internal") is False
+        and article.get("sender") == "Agent"
+        and article.get("created_by_id", None) != ticket.get("customer_id")
+    )
+    notes = (f"article {article.get('id')}",) if acknowledges else ()
+    return Change(
+        at=at,
+        change_id=canonical_hash(data),
+        after=ticket.state(DEFAULTS["zammad"][2]),
+        before=None,
+        acknowledges=acknowledges,
+        label="snapshot",
+        notes=notes,
+        **_base(config, ticket),
+    )
+
+
+def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
+    """GLPI: ``item`` is the ticket, or a followup, solution or task of ``parent_item``."""
+    item = data.get("item")
+    if isinstance(data.get("parent_item"), dict):
+        ticket = ticket_object(config, data, "parent_item")
+    else:
+        ticket = ticket_object(config, data, "item")
+        item = None
+    acknowledges = False
+    notes: tuple[str, ...] = ()
+    at = updated(config, ticket, "date_mod")
+    assert at is not None
+    if isinstance(item, dict) and _is_followup(data, item):
+        acknowledges = not item.get("is_private") and _author(item) not in _requesters(ticket)
+        notes = (f"followup {item.get('id')}" + ("" if acknowledges else " (not counted)"),)
+        stamp = item.get("date_creation", item.get("date_mod", item.get("date")))
+        if stamp is not None:
+            at = to_instant(stamp, "item.date_creation")
+    return Change(
+        at=at,
+        change_id=canonical_hash(data),
+        after=ticket.state(DEFAULTS["glpi"][2]),
+        before=None,
+        acknowledges=acknowledges,
+        label="snapshot",
+        notes=notes,
+        **_base(config, ticket),
+    )
+
+
+def _is_followup(data: dict[str, Any], item: dict[str, Any]) -> bool:
+    """A followup (not a solution or task): named so by an ``itemtype``, else an item with
+    ``is_private`` and no task ``state``/``actiontime``."""
+    itemtype = str(data.get("itemtype") or item.get("itemtype") or "")
+    if itemtype:
+        return "followup" in itemtype.lower()
+    return "is_private" in item and "state" not in item and "actiontime" not in item
+
+
+def _author(item: dict[str, Any]) -> str | None:
+    for key in ("users_id", "user", "author"):
+        value = item.get(key)
+        if isinstance(value, dict):
+            value = value.get("id")
+        if value is not None:
+            return text_form(value)
+    return None
+
+
+def _requesters(ticket: TicketObject) -> set[str]:
+    team = ticket.get("team")
+    people = {
+        text_form(member.get("id"))
+        for member in (team if isinstance(team, list) else [])
+        if isinstance(member, dict) and member.get("role") == "requester"
+    }
+    recipient = ticket.get("users_id_recipient")
+    if recipient is not MISSING and recipient is not None:
+        people.add(text_form(recipient))
+    return people
+
+
+def _debezium(config: SourceConfig, data: dict[str, Any]) -> Change | None:
+    if isinstance(data.get("payload"), dict) and "schema" in data:
+        data = data["payload"]  # the JSON converter with schemas enabled
+    if data.get("op") == "d":
+        return None
+    key = "after" if isinstance(data.get("after"), dict) else "before"
+    ticket = ticket_object(config, data, key)
+    status_path = config.status or config.status_column or ""
+    after = ticket.state(status_path)
+    before = None
+    image = data.get("before")
+    if key == "after" and isinstance(image, dict) and lookup(image, status_path) is not MISSING:
+        old = TicketObject(config, image, "before")
+        before = old.state(status_path)
+    at = updated(config, ticket, "")
+    if at is None:
+        at = to_instant(lookup(data, "source.ts_ms"), "source.ts_ms", epoch_unit="ms")
+    lsn = lookup(data, "source.lsn")
+    change_id = text_form(lsn) if lsn not in (MISSING, None) else canonical_hash(data)
+    label = f"lsn {change_id} op {data.get('op')}" if lsn not in (MISSING, None) else "row"
+    return Change(
+        at=at,
+        change_id=change_id,
+        after=after,
+        before=before,
+        label=label,
+        **_base(config, ticket),
+    )
+
+
+READERS: dict[str, Callable[[SourceConfig, dict[str, Any]], Change | None]] = {
+    "jira": _jira,
+    "zendesk": _zendesk,
+    "zammad": _zammad,
+    "glpi": _glpi,
+    "debezium": _debezium,
+}

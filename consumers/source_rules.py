@@ -1,0 +1,271 @@
+"""What a helpdesk's change becomes: the rules every source kind shares.
+
+A kind's reader (``consumers.source_kinds``) turns a payload into a :class:`Change`: the
+ticket, the change's time and id, the state after it and, for delta sources, the state before
+it. :func:`apply_change` compares before and after and emits the slaclock events (first
+sight, status transitions, first-only acknowledgement and intervention, reprioritisation) in
+a fixed order, each with a deterministic id, so that a redelivery emits the same ids again.
+Snapshot sources have no "before": it is the snapshot kept before this one (by change time),
+and a late snapshot also makes the one after it compare again. What must be remembered
+between payloads lives behind a :class:`Keeper` (in memory, or in the store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from slaclock.consumers.source_config import SourceConfig
+
+KEPT_SNAPSHOTS = 500
+"""Snapshots kept per ticket (the newest); an older delivery than all of them compares with
+the ticket's state at creation."""
+
+ORDER = (
+    "ticket.reopened",
+    "ticket.reprioritised",
+    "ticket.acknowledged",
+    "ticket.intervention_started",
+    "ticket.paused",
+    "ticket.resumed",
+    "ticket.resolved",
+)
+"""Rule 6: the order of the events of one change (they share its time)."""
+
+RUNNING, PAUSED, RESOLVED = "running", "paused", "resolved"
+
+
+@dataclass(frozen=True)
+class State:
+    """A ticket's status and priority as the source has it (``status`` None: a plain running
+    status, the state a ticket is created in)."""
+
+    status: str | None
+    priority: int | None
+    priority_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of one ticket, read from a payload."""
+
+    ticket_id: str
+    created_at: datetime
+    customer: str
+    at: datetime  # the change's own time (rule 6)
+    change_id: str  # the body's id of the change, else the hash of the canonical body
+    after: State
+    before: State | None  # delta sources: the state before; None: a snapshot
+    acknowledges: bool = False  # a public comment not by the requester (rule 3)
+    label: str = ""  # "changelog 10234", "snapshot", "event <id>"
+    status_word: str = "status"
+    notes: tuple[str, ...] = ()  # "comment 10931"
+
+
+@dataclass
+class TicketState:
+    """What is remembered of one ticket of one source."""
+
+    first: str  # the change id of the first sight (its redelivery emits the creation again)
+    priority: int | None  # the priority at creation
+    acknowledged: str | None = None  # change id that emitted the first acknowledgement
+    intervention: str | None = None  # ... the first intervention
+    snapshots: list[dict[str, Any]] = field(default_factory=list)  # ordered by change time
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TicketState:
+        return cls(**data)
+
+
+class Keeper(Protocol):
+    """Where a translator keeps what it remembers of each ticket of a source."""
+
+    def load(self, ticket_id: str) -> TicketState | None: ...
+
+    def keep(self, ticket_id: str, state: TicketState) -> None: ...
+
+
+class MemoryKeeper:
+    """A keeper for one run (``slaclock translate``): nothing survives the process."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, TicketState] = {}
+
+    def load(self, ticket_id: str) -> TicketState | None:
+        return self.states.get(ticket_id)
+
+    def keep(self, ticket_id: str, state: TicketState) -> None:
+        self.states[ticket_id] = state
+
+
+def event_id(source: str, ticket_id: str, change_id: str, event_type: str) -> str:
+    """Rule 8: ``<source>:`` + the first 40 hex digits of SHA-256 of
+    ``<ticket id>\\n<change id>\\n<event type>``."""
+    digest = hashlib.sha256(f"{ticket_id}\n{change_id}\n{event_type}".encode()).hexdigest()
+    return f"{source}:{digest[:40]}"
+
+
+def category(config: SourceConfig, status: str | None) -> str:
+    if status is not None and status in config.resolved_statuses:
+        return RESOLVED
+    if status is not None and status in config.paused_statuses:
+        return PAUSED
+    return RUNNING
+
+
+def apply_change(
+    config: SourceConfig, change: Change, keeper: Keeper, delivery_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The events of ``change`` (rules 1-8), remembering what later changes need."""
+    state = keeper.load(change.ticket_id)
+    events: list[dict[str, Any]] = []
+    emit = _Emitter(config, change.ticket_id, delivery_id, events)
+    if state is None or state.first == change.change_id:
+        created_priority = (change.before or change.after).priority
+        if state is None:
+            state = TicketState(first=change.change_id, priority=created_priority)
+        emit.created(change, state.priority)
+    base = State(None, state.priority)
+    kept = _entry(change)
+    if change.before is not None:  # a delta: before and after are in the change
+        before = base if state.first == change.change_id else change.before
+        _compare(config, state, emit, before, change.after, kept, _describe(change, before))
+        _insert(state.snapshots, kept)
+    else:
+        position = _insert(state.snapshots, kept)
+        previous = _state(state.snapshots[position - 1]) if position else base
+        _compare(config, state, emit, previous, change.after, kept, _describe(change, previous))
+        if position + 1 < len(state.snapshots):  # a late snapshot: the next one compares again
+            following = state.snapshots[position + 1]
+            note = f"{following['label']} at {following['at']} re-compared after a late delivery"
+            _compare(config, state, emit, change.after, _state(following), following, note)
+    del state.snapshots[:-KEPT_SNAPSHOTS]
+    keeper.keep(change.ticket_id, state)
+    return events
+
+
+def _entry(change: Change) -> dict[str, Any]:
+    """A change as kept: enough to compare it again with a late neighbour."""
+    return {
+        "at": change.at.isoformat(),
+        "micros": _micros(change.at),
+        "change": change.change_id,
+        "label": change.label,
+        "status": change.after.status,
+        "priority": change.after.priority,
+        "priority_text": change.after.priority_text,
+        "acknowledges": change.acknowledges,
+    }
+
+
+def _state(entry: dict[str, Any]) -> State:
+    return State(entry["status"], entry["priority"], entry.get("priority_text"))
+
+
+def _micros(at: datetime) -> int:
+    return int(at.timestamp()) * 1_000_000 + at.microsecond
+
+
+def _insert(snapshots: list[dict[str, Any]], entry: dict[str, Any]) -> int:
+    """Put ``entry`` in time order (after those of the same time); a redelivered change
+    stays where it is. Returns its position."""
+    for position, kept in enumerate(snapshots):
+        if kept["change"] == entry["change"]:
+            return position
+    position = len(snapshots)
+    while position and snapshots[position - 1]["micros"] > entry["micros"]:
+        position -= 1
+    snapshots.insert(position, entry)
+    return position
+
+
+def _describe(change: Change, before: State) -> str:
+    parts = [change.label] if change.label else []
+    if before.status != change.after.status:
+        parts.append(f"{change.status_word} {before.status or '(new)'} -> {change.after.status}")
+    if change.after.priority is not None and before.priority != change.after.priority:
+        parts.append(
+            f"priority {before.priority_text or before.priority} -> "
+            f"{change.after.priority_text or change.after.priority}"
+        )
+    return " ".join([*parts, *change.notes])
+
+
+def _compare(
+    config: SourceConfig,
+    state: TicketState,
+    emit: _Emitter,
+    before: State,
+    after: State,
+    kept: dict[str, Any],
+    description: str,
+) -> None:
+    """Rules 2-6 for one comparison, emitted at ``kept``'s time with its change id."""
+    was, now = category(config, before.status), category(config, after.status)
+    entered = after.status if after.status != before.status else None
+    types: list[str] = []
+    if was == RESOLVED and now != RESOLVED:
+        types.append("ticket.reopened")
+    if after.priority is not None and after.priority != before.priority:
+        types.append("ticket.reprioritised")
+    acknowledging = kept["acknowledges"] or entered in config.acknowledge_statuses
+    if acknowledging and state.acknowledged in (None, kept["change"]):
+        state.acknowledged = kept["change"]
+        types.append("ticket.acknowledged")
+    if entered in config.intervention_statuses and state.intervention in (None, kept["change"]):
+        state.intervention = kept["change"]
+        types.append("ticket.intervention_started")
+    if now == PAUSED and was != PAUSED:
+        types.append("ticket.paused")
+    if was == PAUSED and now == RUNNING:
+        types.append("ticket.resumed")
+    if now == RESOLVED and was != RESOLVED:
+        types.append("ticket.resolved")
+    for event_type in sorted(types, key=ORDER.index):
+        emit.event(event_type, kept, description, after.priority)
+
+
+@dataclass
+class _Emitter:
+    config: SourceConfig
+    ticket_id: str
+    delivery_id: str | None
+    out: list[dict[str, Any]]
+
+    def _source(self, description: str) -> str:
+        text = f"{self.config.name}: {description}".rstrip()
+        return f"{text} delivery {self.delivery_id}" if self.delivery_id else text
+
+    def created(self, change: Change, priority: int | None) -> None:
+        event: dict[str, Any] = {
+            "event_id": event_id(
+                self.config.name, self.ticket_id, change.change_id, "ticket.created"
+            ),
+            "type": "ticket.created",
+            "ticket_id": self.ticket_id,
+            "occurred_at": change.created_at.isoformat(),
+            "customer_id": change.customer,
+            "source": self._source(f"{change.label} first sight".strip()),
+        }
+        if priority is not None:
+            event["priority"] = priority
+        self.out.append(event)
+
+    def event(
+        self, event_type: str, kept: dict[str, Any], description: str, priority: int | None
+    ) -> None:
+        event: dict[str, Any] = {
+            "event_id": event_id(self.config.name, self.ticket_id, kept["change"], event_type),
+            "type": event_type,
+            "ticket_id": self.ticket_id,
+            "occurred_at": kept["at"],
+            "source": self._source(description),
+        }
+        if event_type == "ticket.reprioritised":
+            event["priority"] = priority
+        self.out.append(event)

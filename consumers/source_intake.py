@@ -148,9 +148,7 @@ class SourceIntake:
             result.reasons.setdefault(owner[event_index], reason)
         base = len(raws)
         for number, (_index, origin, reason, body) in enumerate(failed):
-            text = body.decode("utf-8", errors="replace")
-            exact = None if text.encode("utf-8") == body else body
-            rejected.append((base + number, origin, reason, text, exact))
+            rejected.append((base + number, origin, reason, *dead_letter_text(body)))
         before = self.ingestor.stats.as_dict()
         self.ingestor.stats.read += len(raws) + len(failed)
         self.ingestor.process_decoded(decoded.facts, rejected, source_state=keeper.rows())
@@ -159,6 +157,12 @@ class SourceIntake:
         result.duplicates = after["duplicates"] - before["duplicates"]
         result.rejected = after["rejected"] - before["rejected"]
         return result
+
+
+def dead_letter_text(body: bytes) -> tuple[str, bytes | None]:
+    """A payload as text for its dead letter, and its exact bytes when not UTF-8."""
+    text = body.decode("utf-8", errors="replace")
+    return text, (None if text.encode("utf-8") == body else body)
 
 
 def _line(event: dict[str, Any]) -> str:

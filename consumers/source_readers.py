@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slaclock.consumers.events import parse_json
+from slaclock.consumers.events import Rejected, parse_json
 from slaclock.consumers.source_config import SourceConfig, text_form
 from slaclock.consumers.source_kinds import (
     DEFAULTS,
@@ -211,10 +211,11 @@ def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
 
 
 def _is_followup(data: dict[str, Any], item: dict[str, Any]) -> bool:
-    """A followup (not a solution or task): named so by an ``itemtype``, else an item with
-    ``is_private`` and no task ``state``/``actiontime``."""
-    itemtype = str(data.get("itemtype") or item.get("itemtype") or "")
-    if itemtype:
+    """A followup (not a solution or task): named so by the payload's ``itemtype``, else an
+    item with ``is_private`` and no task ``state``/``actiontime`` (an item's own
+    ``itemtype`` names its parent's type, ``Ticket``)."""
+    itemtype = data.get("itemtype")
+    if isinstance(itemtype, str) and itemtype:
         return "followup" in itemtype.lower()
     return "is_private" in item and "state" not in item and "actiontime" not in item
 
@@ -248,6 +249,8 @@ def _debezium(config: SourceConfig, data: dict[str, Any]) -> Change | None:
     if data.get("op") == "d":
         return None
     key = "after" if isinstance(data.get("after"), dict) else "before"
+    if not isinstance(data.get(key), dict):
+        raise Rejected("after: no ticket object (nor a before image)")
     ticket = ticket_object(config, data, key)
     status_path = config.status or config.status_column or ""
     after = ticket.state(status_path)

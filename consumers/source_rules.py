@@ -137,10 +137,12 @@ def apply_change(
         _compare(config, state, emit, before, change.after, kept, _describe(change, before))
         _insert(state.snapshots, kept)
     else:
+        known = len(state.snapshots)
         position = _insert(state.snapshots, kept)
         previous = _state(state.snapshots[position - 1]) if position else base
         _compare(config, state, emit, previous, change.after, kept, _describe(change, previous))
-        if position + 1 < len(state.snapshots):  # a late snapshot: the next one compares again
+        late = len(state.snapshots) > known and position + 1 < len(state.snapshots)
+        if late:  # a late snapshot: the one after it compares again (a redelivery: no need)
             following = state.snapshots[position + 1]
             note = f"{following['label']} at {following['at']} re-compared after a late delivery"
             _compare(config, state, emit, change.after, _state(following), following, note)

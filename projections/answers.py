@@ -17,7 +17,12 @@ from slaclock.domain.policy import Policy
 from slaclock.projections import reports
 from slaclock.projections.policy_versions import policy_at
 from slaclock.projections.queries import Queries
-from slaclock.projections.render import compliance_json, credits_json, explain_json
+from slaclock.projections.render import (
+    compliance_json,
+    credits_json,
+    events_json,
+    explain_json,
+)
 from slaclock.projections.store import TicketStore
 
 PolicyLoader = Callable[[str, str], Policy]
@@ -92,4 +97,6 @@ def explain_answer(
     if found is None:
         return None
     snapshot, clocks = found
-    return snapshot.customer_id, explain_json(snapshot, clocks, as_of, queries)
+    data = explain_json(snapshot, clocks, as_of, queries)
+    data["events"] = events_json(facts)  # each with its origin: what the desk changed
+    return snapshot.customer_id, data

@@ -5,12 +5,14 @@ Instants are RFC 3339 with offset, shown in the timezone of the calendar they be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slaclock.domain.clocks import TicketSnapshot
 from slaclock.domain.explain import ClockExplanation
+from slaclock.domain.facts import Fact
 from slaclock.domain.policy import Policy
 from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.queries import Queries
@@ -141,6 +143,20 @@ def explain_json(
             {"at": instant(note.at, zone), "text": note.text} for note in explanation.notes
         ]
     return data
+
+
+def events_json(facts: Sequence[Fact]) -> list[dict[str, Any]]:
+    """The events behind an explanation, in time order, each with its ``source`` (for a
+    source's event, the desk's own change: ``jsm: changelog 10234 status A -> B``)."""
+    return [
+        {
+            "event_id": fact.event_id,
+            "type": fact.type,
+            "occurred_at": fact.occurred_at.isoformat(),
+            "source": fact.details.get("source"),
+        }
+        for fact in sorted(facts, key=lambda fact: fact.at)
+    ]
 
 
 def _zone(policy: Policy, calendar_name: str | None) -> ZoneInfo:

@@ -24,6 +24,7 @@ from slaclock import (
     kafka_commands,
     query_commands,
     replay_commands,
+    source_commands,
     versions,
 )
 from slaclock.args import NotFound, UsageError, valid_text
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     api_commands.register(commands)
     replay_commands.register(commands)
     dead_letter_commands.register(commands)
+    source_commands.register(commands)
     return parser
 
 
@@ -95,6 +97,8 @@ def _run_command(args: argparse.Namespace) -> int:
         return kafka_commands.handle(args, loaded.policy, store_factory, factory)
     if args.command in calendar_commands.COMMANDS:
         return calendar_commands.handle(args, loaded.policy)
+    if args.command in source_commands.COMMANDS:  # translate: needs no store
+        return source_commands.handle(args, loaded)
     group = next(g for g in STORE_COMMANDS if args.command in g.COMMANDS)
     store = open_store(args.store, loaded)
     try:

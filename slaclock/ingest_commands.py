@@ -25,6 +25,7 @@ from slaclock.domain.policy import Policy
 from slaclock.output import counts_table, emit
 from slaclock.projections.render import instant
 from slaclock.projections.store import TicketStore
+from slaclock.source_commands import ingest_source
 
 COMMANDS = ("ingest", "tick")
 
@@ -45,6 +46,11 @@ def register(commands: Any) -> None:
         "files", nargs="+", metavar="FILE", help="JSONL or Avro container file; - for stdin"
     )
     p.add_argument("--dead-letter", metavar="PATH", help="append rejected events here (JSONL)")
+    p.add_argument(
+        "--source",
+        metavar="SOURCE",
+        help="FILE holds raw payloads of this [sources.NAME]: translate and ingest them",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 if anything was rejected")
     p.add_argument(
         "--decoder",
@@ -102,7 +108,9 @@ def _ingest(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) 
 
         bar = tqdm(unit=" events", file=sys.stderr, smoothing=0.1)
     progress = bar.update if bar else None
-    for path in args.files:
+    if args.source is not None:
+        ingest_source(args, loaded, ingestor)
+    for path in args.files if args.source is None else ():
         if _in_process(args.decoder, path):
             factory = policy_factory(loaded, args.config)
             ingestor.run_decoded(decoded_batches(path, factory, args.batch_size), progress)

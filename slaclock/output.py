@@ -59,6 +59,10 @@ def explain_human(data: dict[str, Any]) -> str:
         lines.append(table(["from", "to", "kind", "counted", "detail"], rows))
         for note in clock.get("notes", []):
             lines.append(f"  {note['at']}  {note['text']}")
+    if data.get("events"):
+        lines.append("\nevents:")
+        rows = [[e["occurred_at"], e["type"], e["source"]] for e in data["events"]]
+        lines.append(table(["occurred_at", "type", "source"], rows))
     return "\n".join(lines)
 
 

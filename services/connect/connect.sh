@@ -46,6 +46,9 @@ PROPS="$VAR_DIR/worker.properties"
 OFFSETS="$VAR_DIR/offsets.dat"
 LOG4J="$VAR_DIR/log4j2.properties"
 REST="http://$CONNECT_HOST:$CONNECT_PORT"
+MAIN_CLASS="ConnectStandalone"
+# shellcheck source=../java-service.sh
+source "$SCRIPT_DIR/../java-service.sh"
 
 say() { echo "connect.sh: $*"; }
 die() { echo "connect.sh: ERROR: $*" >&2; exit 1; }
@@ -58,52 +61,6 @@ worker_answers() {
   local body
   body="$(curl -fsS --max-time 5 "$REST/connectors" 2>/dev/null)" || return 1
   [[ "$body" == \[* ]]
-}
-
-read_pid() { if [[ -f "$PID_FILE" ]]; then cat "$PID_FILE" 2>/dev/null || true; fi; }
-# Alive AND really our worker (guards against a recycled pid from a stale pid file).
-pid_alive() {
-  [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
-  local cmdline
-  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)"
-  [[ "$cmdline" == *ConnectStandalone* ]]
-}
-
-ensure_tools() {
-  if ! command -v java >/dev/null || ! command -v mvn >/dev/null \
-      || { [[ "${1:-}" != no-curl ]] && ! command -v curl >/dev/null; }; then
-    say "java/mvn/curl missing: installing openjdk-17-jre-headless, maven and curl with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven curl >/dev/null
-  fi
-}
-
-# Copy the worker's runtime jars once; redo it when pom.xml changes (hash stamp).
-ensure_libs() {
-  local stamp want
-  want="$(sha256sum "$POM" | cut -d' ' -f1)"
-  stamp="$LIBS/.pom.sha256"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
-      && compgen -G "$LIBS/debezium-connector-postgres-*.jar" >/dev/null; then
-    return 0
-  fi
-  say "resolving Kafka Connect and Debezium jars with Maven into $LIBS (first run only)..."
-  rm -rf "$LIBS.tmp"
-  local try
-  for try in 1 2; do  # one retry: a flaky registry download should not fail CI
-    if mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" >"$VAR_DIR/mvn.log" 2>&1; then
-      break
-    fi
-    tail -n 30 "$VAR_DIR/mvn.log" >&2
-    (( try == 1 )) || die "mvn dependency:copy-dependencies failed (log: $VAR_DIR/mvn.log)"
-    say "mvn failed; retrying once"
-    sleep 5
-  done
-  echo "$want" >"$LIBS.tmp/.pom.sha256"
-  rm -rf "$LIBS"
-  mv "$LIBS.tmp" "$LIBS"
-  say "$(ls "$LIBS"/*.jar | wc -l) jars in $LIBS ($(basename "$(ls "$LIBS"/debezium-connector-postgres-*.jar)"))"
 }
 
 write_configs() {
@@ -157,9 +114,9 @@ cmd_start() {
     port_open "${kafka_host%:*}" "${kafka_host##*:}" \
       || die "no Kafka broker on $CONNECT_BOOTSTRAP (start it first: services/kafka/kafka.sh start)"
     rm -f "$PID_FILE"
-    ensure_tools
+    ensure_java_tools curl
     mkdir -p "$VAR_DIR"
-    ensure_libs
+    ensure_libs "debezium-connector-postgres-*.jar" "Kafka Connect and Debezium"
     write_configs
     rm -f "$OFFSETS"  # fresh worker, like the fresh broker
 
@@ -198,9 +155,9 @@ cmd_start() {
 }
 
 cmd_run() {
-  ensure_tools no-curl
+  ensure_java_tools
   mkdir -p "$VAR_DIR"
-  ensure_libs
+  ensure_libs "debezium-connector-postgres-*.jar" "Kafka Connect and Debezium"
   write_configs
   say "running worker in the foreground (REST $REST, Kafka $CONNECT_BOOTSTRAP)"
   cd "$VAR_DIR"
@@ -209,42 +166,9 @@ cmd_run() {
     org.apache.kafka.connect.cli.ConnectStandalone "$PROPS"
 }
 
-cmd_stop() {
-  local pid; pid="$(read_pid)"
-  if ! pid_alive "$pid"; then
-    rm -f "$PID_FILE"
-    if port_open "$CONNECT_HOST" "$CONNECT_PORT"; then
-      say "no worker started by this script, but something listens on $REST; left alone"
-    else
-      say "not running"
-    fi
-    return 0
-  fi
-  say "stopping worker pid $pid (SIGTERM)"
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 30; i++)); do
-    pid_alive "$pid" || { rm -f "$PID_FILE"; say "stopped"; return 0; }
-    sleep 1
-  done
-  say "still running after 30 s: SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 10; i++)); do pid_alive "$pid" || break; sleep 0.5; done
-  rm -f "$PID_FILE"
-  say "killed"
-}
-
-cmd_status() {
-  local pid; pid="$(read_pid)"
-  if worker_answers; then
-    if pid_alive "$pid"; then say "running: pid $pid, answering on $REST"
-    else say "a worker (not started by this script) answers on $REST"; fi
-    return 0
-  fi
-  if pid_alive "$pid"; then say "pid $pid is alive but not answering on $REST"
-  else say "not running"; fi
-  return 3
-}
+listening() { port_open "$CONNECT_HOST" "$CONNECT_PORT"; }
+cmd_stop() { stop_service worker "$REST"; }
+cmd_status() { service_status worker "$REST" worker_answers; }
 
 case "${1:-}" in
   start) cmd_start ;;

@@ -40,6 +40,9 @@ LOG_FILE="$VAR_DIR/kafka.log"
 PROPS="$VAR_DIR/server.properties"
 LOG4J="$VAR_DIR/log4j2.properties"
 BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
+MAIN_CLASS="kafka.Kafka"
+# shellcheck source=../java-service.sh
+source "$SCRIPT_DIR/../java-service.sh"
 
 if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x "$REPO/.venv/bin/python" ]]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
@@ -68,51 +71,10 @@ finally:
 PY
 }
 
-read_pid() { if [[ -f "$PID_FILE" ]]; then cat "$PID_FILE" 2>/dev/null || true; fi; }
-# Alive AND really our broker (guards against a recycled pid from a stale pid file).
-# (No `tr | grep -q` pipe here: with pipefail, grep -q's early exit can SIGPIPE tr -> false.)
-pid_alive() {
-  [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
-  local cmdline
-  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)"
-  [[ "$cmdline" == *kafka.Kafka* ]]
-}
-
 ensure_tools() {
-  if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
-    say "java/mvn missing: installing openjdk-17-jre-headless and maven with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
-  fi
+  ensure_java_tools
   "$PYTHON" -c 'import kafka' 2>/dev/null \
     || die "$PYTHON cannot import kafka (kafka-python); install the project into .venv first"
-}
-
-# Copy the broker's runtime jars once; redo it when pom.xml changes (hash stamp).
-ensure_libs() {
-  local stamp want
-  want="$(sha256sum "$POM" | cut -d' ' -f1)"
-  stamp="$LIBS/.pom.sha256"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null; then
-    return 0
-  fi
-  say "resolving broker jars with Maven into $LIBS (first run only)..."
-  rm -rf "$LIBS.tmp"
-  local try
-  for try in 1 2; do  # one retry: a flaky registry download should not fail CI
-    if mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" >"$VAR_DIR/mvn.log" 2>&1; then
-      break
-    fi
-    tail -n 30 "$VAR_DIR/mvn.log" >&2
-    (( try == 1 )) || die "mvn dependency:copy-dependencies failed (log: $VAR_DIR/mvn.log)"
-    say "mvn failed; retrying once"
-    sleep 5
-  done
-  echo "$want" >"$LIBS.tmp/.pom.sha256"
-  rm -rf "$LIBS"
-  mv "$LIBS.tmp" "$LIBS"
-  say "$(ls "$LIBS"/*.jar | wc -l) jars in $LIBS ($(basename "$(ls "$LIBS"/kafka_2.13-*.jar)"))"
 }
 
 write_configs() {
@@ -179,7 +141,7 @@ cmd_start() {
     rm -f "$PID_FILE"
     ensure_tools
     mkdir -p "$VAR_DIR"
-    ensure_libs
+    ensure_libs "kafka_2.13-*.jar" broker
     write_configs
 
     # Fresh log dir every start (tests expect an empty broker).
@@ -232,42 +194,9 @@ while True:
   die "broker did not answer on $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s (still running as pid $pid; run '$0 stop')"
 }
 
-cmd_stop() {
-  local pid; pid="$(read_pid)"
-  if ! pid_alive "$pid"; then
-    rm -f "$PID_FILE"
-    if port_open; then
-      say "no broker started by this script, but something listens on $BOOTSTRAP; left alone"
-    else
-      say "not running"
-    fi
-    return 0
-  fi
-  say "stopping broker pid $pid (SIGTERM)"
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 30; i++)); do
-    pid_alive "$pid" || { rm -f "$PID_FILE"; say "stopped"; return 0; }
-    sleep 1
-  done
-  say "still running after 30 s: SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 10; i++)); do pid_alive "$pid" || break; sleep 0.5; done
-  rm -f "$PID_FILE"
-  say "killed"
-}
-
-cmd_status() {
-  local pid; pid="$(read_pid)"
-  if broker_answers; then
-    if pid_alive "$pid"; then say "running: pid $pid, answering on $BOOTSTRAP"
-    else say "a broker (not started by this script) answers on $BOOTSTRAP"; fi
-    return 0
-  fi
-  if pid_alive "$pid"; then say "pid $pid is alive but not answering on $BOOTSTRAP"
-  else say "not running"; fi
-  return 3
-}
+listening() { port_open; }
+cmd_stop() { stop_service broker "$BOOTSTRAP"; }
+cmd_status() { service_status broker "$BOOTSTRAP" broker_answers; }
 
 case "${1:-}" in
   start) cmd_start ;;

@@ -164,10 +164,11 @@ def test_connect_worker_runs_the_tested_script(compose: dict[str, Any]) -> None:
     connect = services["connect"]
     assert connect["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert connect["healthcheck"]["test"]
-    # The container runs services/connect/connect.sh (the tests' worker) in the foreground.
-    mount = next(v for v in connect["volumes"] if v.startswith("./services/connect:"))
+    # The container runs services/connect/connect.sh (the tests' worker) in the foreground,
+    # with the services folder mounted whole (the script sources services/java-service.sh).
+    mount = next(v for v in connect["volumes"] if v.startswith("./services:"))
     inside = mount.split(":")[1]
-    assert connect["command"][-2:] == [f"{inside}/connect.sh", "run"]
+    assert connect["command"][-2:] == [f"{inside}/connect/connect.sh", "run"]
     script = CONNECT_SCRIPT.read_text()
     assert "run) cmd_run ;;" in script
     read = set(re.findall(r"\$\{(CONNECT_[A-Z_]+):-", script))

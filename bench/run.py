@@ -136,7 +136,21 @@ def export_rev(rev: str, out_dir: Path) -> tuple[Path, str]:
         ).stdout
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
             tar.extractall(target, filter="data")
+    _link_mapped_packages(target)
     return target, sha
+
+
+# Folders the package maps into ``slaclock`` (pyproject's package-dir). The editable install
+# of the venv maps them to the working tree; links inside the export make the commit's own
+# folders win (the import system looks in ``slaclock/`` before asking the editable finder).
+MAPPED_PACKAGES = ("domain", "projections", "consumers", "schemas")
+
+
+def _link_mapped_packages(target: Path) -> None:
+    for name in MAPPED_PACKAGES:
+        link = target / "slaclock" / name
+        if (target / name).is_dir() and not link.exists():
+            link.symlink_to(Path("..") / name, target_is_directory=True)
 
 
 # Extra options for every ``slaclock ingest`` (see ``--clock``).

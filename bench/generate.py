@@ -14,6 +14,15 @@ customer; in JSON Lines also lines that are not JSON, timestamps without an offs
 unknown event types, which Avro cannot carry and which are replaced by an encodable kind of
 invalid event there, so both formats give the same counts).
 
+``--stream varied`` (with ``bench/bench-varied.toml``) makes a harder stream for the same
+engine: customers in four time zones (Europe/Berlin, America/New_York, Australia/Sydney with
+their DST changes inside the year, and Asia/Kolkata), tickets arriving around the clock (the
+overnight desks get work), and more of everything that makes a ticket's clocks move: pauses
+(~45 %, often twice), reopenings (~15 %), reprioritisations (~25 %), late deliveries (2 %)
+and redeliveries (3 %). Its configuration has overnight calendars, 24x7 targets in a DST
+zone and three warning thresholds per plan. The default ``--stream plain`` is unchanged, so
+figures measured on it stay comparable.
+
 Memory is constant: the generator only keeps the future events of tickets still in flight in
 a heap (a few thousand entries), never the stream. Output is deterministic for a given seed,
 event count and configuration.
@@ -36,6 +45,7 @@ import tomllib
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import accumulate
 from pathlib import Path
@@ -44,25 +54,59 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "bench.toml"
+VARIED_CONFIG = Path(__file__).resolve().parent / "bench-varied.toml"
 AVRO_SCHEMA_ID = 1  # schemas/ticket_event.v1.avsc (see schemas/registry.json)
 
 HOUR = 3600
 DAY = 86400
 
-# Rates (per ticket unless stated otherwise).
-P_REPRIORITISE = 0.15
-P_ACK = 0.95
-P_INTERVENTION = 0.60
-P_PAUSE = 0.20
-P_SECOND_PAUSE = 0.25  # of paused tickets
-P_RESOLVE = 0.92
-P_REOPEN = 0.05  # of resolved tickets
-P_RESOLVE_AGAIN = 0.85  # of reopened tickets
-P_PROSPECT = 0.005  # customer without a contract: accepted, no clocks
-P_REDELIVER = 0.01  # per event
-P_LATE = 0.003  # per event: delivered 1-48 h late
-P_INVALID = 0.001  # per event, drawn per ticket
-MEAN_EVENTS_PER_TICKET = 4.2  # measured; scales P_INVALID to a per-ticket probability
+
+@dataclass(frozen=True)
+class Rates:
+    """Probabilities (per ticket unless stated otherwise) and the weekly arrival shape."""
+
+    reprioritise: float = 0.15
+    ack: float = 0.95
+    intervention: float = 0.60
+    pause: float = 0.20
+    second_pause: float = 0.25  # of paused tickets
+    resolve: float = 0.92
+    reopen: float = 0.05  # of resolved tickets
+    resolve_again: float = 0.85  # of reopened tickets
+    prospect: float = 0.005  # customer without a contract: accepted, no clocks
+    redeliver: float = 0.01  # per event
+    late: float = 0.003  # per event: delivered 1-48 h late
+    invalid: float = 0.001  # per event, drawn per ticket
+    mean_events_per_ticket: float = 4.2  # measured; scales ``invalid`` to a per-ticket rate
+    around_the_clock: bool = False  # arrivals: a UTC working week, or every hour alike
+    zones: tuple[str, ...] = ()
+
+
+PLAIN = Rates(
+    zones=(
+        "Europe/Berlin",
+        "Europe/Berlin",
+        "Europe/Berlin",
+        "Europe/Luxembourg",
+        "Europe/Paris",
+        "UTC",
+        "America/New_York",
+    )
+)
+VARIED = replace(
+    PLAIN,
+    reprioritise=0.25,
+    pause=0.45,
+    second_pause=0.40,
+    reopen=0.15,
+    redeliver=0.03,
+    late=0.02,
+    mean_events_per_ticket=5.0,
+    around_the_clock=True,
+    zones=("Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata"),
+)
+STREAMS = {"plain": PLAIN, "varied": VARIED}
+
 MAX_LIFETIME = 30 * DAY
 JITTER = 30  # delivery lag of an on-time event, seconds (events of a ticket are >= 60 s apart)
 
@@ -70,39 +114,33 @@ CHANNELS = ("email", "email", "portal", "portal", "phone", "chat")
 SOURCES = ("zendesk", "jira-sm", "freshdesk")
 REPRIO_REASONS = ("production outage", "impact re-assessed", "customer request", "downgrade")
 PAUSE_REASONS = ("waiting_for_customer", "waiting_for_customer", "waiting_for_vendor")
-ZONES = (
-    "Europe/Berlin",
-    "Europe/Berlin",
-    "Europe/Berlin",
-    "Europe/Luxembourg",
-    "Europe/Paris",
-    "UTC",
-    "America/New_York",
-)
-
 # Invalid kinds: the first ones can be carried by Avro, the last three only by JSON Lines.
 AVRO_INVALID = ("bad_priority", "no_customer", "before_created", "wrong_customer")
 JSON_ONLY_INVALID = ("not_json", "no_offset", "unknown_type")
 INVALID_KINDS = AVRO_INVALID + JSON_ONLY_INVALID
 
 
-def arrival_weight(t: int) -> float:
-    """Relative ticket arrival rate at epoch second ``t``: a busy UTC working day."""
+def arrival_weight(t: int, around_the_clock: bool = False) -> float:
+    """Relative ticket arrival rate at epoch second ``t``: a busy UTC working day, or (for
+    customers all around the world) every hour alike, a little less at weekends."""
     days, rest = divmod(t, DAY)
     weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
     hour = rest // HOUR
+    if around_the_clock:
+        return 0.5 if weekday >= 5 else 1.0
     if weekday >= 5:
         return 0.15
     return 1.0 if 7 <= hour < 17 else 0.25
 
 
 MEAN_ARRIVAL_WEIGHT = (5 * (10 * 1.0 + 14 * 0.25) + 2 * 24 * 0.15) / (7 * 24)
+MEAN_ARRIVAL_WEIGHT_AROUND = (5 * 1.0 + 2 * 0.5) / 7
 
 
 class Customers:
     """The customers of a configuration, with skewed ticket volumes (a few big ones)."""
 
-    def __init__(self, config: Path, rng: random.Random) -> None:
+    def __init__(self, config: Path, rng: random.Random, rates: Rates = PLAIN) -> None:
         data = tomllib.loads(config.read_text())
         names = sorted({c["customer"] for c in data.get("contracts", [])})
         if not names:
@@ -113,13 +151,15 @@ class Customers:
         rng.shuffle(order)
         self.names = order
         self.cum = list(accumulate(1.0 / (k + 10) for k in range(len(order))))
-        self.zone = {name: ZoneInfo(ZONES[i % len(ZONES)]) for i, name in enumerate(order)}
+        zones = rates.zones
+        self.prospect = rates.prospect
+        self.zone = {name: ZoneInfo(zones[i % len(zones)]) for i, name in enumerate(order)}
         self.prospects = [f"prospect-{i:02d}" for i in range(1, 6)]
         for i, name in enumerate(self.prospects):
-            self.zone[name] = ZoneInfo(ZONES[i % len(ZONES)])
+            self.zone[name] = ZoneInfo(zones[i % len(zones)])
 
     def pick(self, rng: random.Random) -> str:
-        if rng.random() < P_PROSPECT:
+        if rng.random() < self.prospect:
             return self.prospects[int(rng.random() * len(self.prospects))]
         return self.names[bisect_right(self.cum, rng.random() * self.cum[-1])]
 
@@ -169,15 +209,18 @@ class Stream:
         start: datetime,
         tickets_per_day: float,
         avro: bool,
+        rates: Rates = PLAIN,
     ) -> None:
         self.n = n
+        self.rates = rates
         self.rng = random.Random(seed)
         self.seed = seed
-        self.customers = Customers(config, random.Random(seed ^ 0x5EED))
+        self.customers = Customers(config, random.Random(seed ^ 0x5EED), rates)
         self.avro = avro
         self.start = int(start.timestamp())
         # Thinning: candidates at the peak rate, kept with probability weight(t).
-        self.peak_gap = DAY / (tickets_per_day / MEAN_ARRIVAL_WEIGHT)
+        mean = MEAN_ARRIVAL_WEIGHT_AROUND if rates.around_the_clock else MEAN_ARRIVAL_WEIGHT
+        self.peak_gap = DAY / (tickets_per_day / mean)
         self.heap: list[tuple[int, int, dict[str, Any]]] = []
         self.seq = 0
         self.tickets = 0
@@ -204,6 +247,7 @@ class Stream:
     ) -> None:
         """Schedule one valid event (and maybe its redelivery), delivered on time or late."""
         rng = self.rng
+        rates = self.rates
         self.event_no += 1
         event: dict[str, Any] = {
             "event_id": f"evt-{self.seed}-{self.event_no:09d}",
@@ -217,11 +261,11 @@ class Stream:
             event["actor"] = f"agent-{int(rng.random() * 80) + 1:02d}"
         event["source"] = source
         deliver = at + int(rng.random() * JITTER)
-        if late or (late is None and rng.random() < P_LATE):
+        if late or (late is None and rng.random() < rates.late):
             deliver = at + HOUR + int(rng.random() * 47 * HOUR)
             event["_late"] = True
         self._push(deliver, event)
-        if rng.random() < P_REDELIVER:
+        if rng.random() < rates.redeliver:
             copy = dict(event)
             copy["_dup"] = True
             copy.pop("_late", None)
@@ -230,6 +274,7 @@ class Stream:
     def _ticket(self, created: int) -> None:
         """Create one ticket and schedule its whole life."""
         rng = self.rng
+        rates = self.rates
         self.tickets += 1
         ticket = f"T-{self.tickets:08d}"
         customer = self.customers.pick(rng)
@@ -239,9 +284,9 @@ class Stream:
         source = SOURCES[self.tickets % len(SOURCES)]
         # Invalid events need the creation delivered first (else they would be pending).
         invalid = None
-        if rng.random() < P_INVALID * MEAN_EVENTS_PER_TICKET:
+        if rng.random() < rates.invalid * rates.mean_events_per_ticket:
             invalid = INVALID_KINDS[int(rng.random() * len(INVALID_KINDS))]
-        created_late = invalid is None and rng.random() < P_LATE
+        created_late = invalid is None and rng.random() < rates.late
         fields: dict[str, Any] = {"customer_id": customer}
         if priority is not None:
             fields["priority"] = priority
@@ -256,17 +301,17 @@ class Stream:
 
         t = created
         resolve_at: int | None = None
-        ack_at = created + _lognormal(rng, 1.5 * HOUR, 1.2) if rng.random() < P_ACK else None
+        ack_at = created + _lognormal(rng, 1.5 * HOUR, 1.2) if rng.random() < rates.ack else None
         later: list[tuple[int, str, dict[str, Any]]] = []
         if ack_at is not None:
             later.append((ack_at, "ticket.acknowledged", maybe_customer()))
             t = ack_at
-            if rng.random() < P_INTERVENTION:
+            if rng.random() < rates.intervention:
                 t_int = ack_at + _expo(rng, 2 * HOUR)
                 later.append((t_int, "ticket.intervention_started", maybe_customer()))
                 t = t_int
-        if rng.random() < P_PAUSE:
-            pauses = 2 if rng.random() < P_SECOND_PAUSE else 1
+        if rng.random() < rates.pause:
+            pauses = 2 if rng.random() < rates.second_pause else 1
             for _ in range(pauses):
                 paused = t + _expo(rng, 3 * HOUR)
                 resumed = paused + _expo(rng, 18 * HOUR)
@@ -274,18 +319,18 @@ class Stream:
                 later.append((paused, "ticket.paused", {"reason": reason}))
                 later.append((resumed, "ticket.resumed", maybe_customer()))
                 t = resumed
-        if rng.random() < P_RESOLVE:
+        if rng.random() < rates.resolve:
             resolve_at = t + _lognormal(rng, 6 * HOUR, 1.3)
             later.append((resolve_at, "ticket.resolved", maybe_customer()))
             t = resolve_at
-            if rng.random() < P_REOPEN:
+            if rng.random() < rates.reopen:
                 reopened = t + _expo(rng, 24 * HOUR)
                 later.append((reopened, "ticket.reopened", {"reason": "customer disagrees"}))
                 t = reopened
-                if rng.random() < P_RESOLVE_AGAIN:
+                if rng.random() < rates.resolve_again:
                     t = reopened + _lognormal(rng, 4 * HOUR, 1.0)
                     later.append((t, "ticket.resolved", maybe_customer()))
-        if rng.random() < P_REPRIORITISE:
+        if rng.random() < rates.reprioritise:
             until = resolve_at if resolve_at is not None else created + 2 * DAY
             at = created + 60 + int(rng.random() * max(1, until - created - 120))
             current = priority if priority is not None else 3
@@ -365,7 +410,7 @@ class Stream:
             # Next arrival (thinned Poisson process).
             while True:
                 next_ticket += max(1, int(rng.expovariate(1 / self.peak_gap)))
-                if rng.random() < arrival_weight(next_ticket):
+                if rng.random() < arrival_weight(next_ticket, self.rates.around_the_clock):
                     break
 
     def _account(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -455,13 +500,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--format", choices=("jsonl", "avro"), required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument(
+        "--stream",
+        choices=sorted(STREAMS),
+        default="plain",
+        help="plain: the original benchmark stream; varied: four zones with DST, overnight"
+        " desks, more pauses, reopens, late and duplicate events (see the module docstring)",
+    )
+    parser.add_argument("--config", type=Path, help="default: bench.toml, bench-varied.toml")
     parser.add_argument("--start", default="2025-01-01T00:00:00+00:00", help="first arrival")
     parser.add_argument("--tickets-per-day", type=float, default=600.0)
     parser.add_argument("--codec", default="null", help="Avro codec (null, deflate, ...)")
     args = parser.parse_args(argv)
     if args.events < 0:
         parser.error("--events must not be negative")
+    if args.config is None:
+        args.config = VARIED_CONFIG if args.stream == "varied" else DEFAULT_CONFIG
     start = datetime.fromisoformat(args.start)
     if start.tzinfo is None:
         parser.error("--start needs a UTC offset")
@@ -472,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         start=start,
         tickets_per_day=args.tickets_per_day,
         avro=args.format == "avro",
+        rates=STREAMS[args.stream],
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
@@ -481,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         write_avro(stream, args.out, args.codec)
     expected = stream.expected()
     expected["stream"]["format"] = args.format
+    expected["stream"]["profile"] = args.stream
     expected["stream"]["config"] = str(args.config)
     Path(f"{args.out}.expected.json").write_text(json.dumps(expected, indent=1) + "\n")
     elapsed = time.perf_counter() - began

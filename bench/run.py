@@ -3,6 +3,7 @@
     python bench/run.py                   # 1,000,000 events (several minutes)
     python bench/run.py --events 100000   # a quick look
     python bench/run.py --profile 100000  # also cProfile an ingest of 100k events
+    python bench/run.py --stream varied   # the varied stream (bench/bench-varied.toml)
 
 For N events (and N/4, to see whether memory grows with the input) it generates one JSON
 Lines and one Avro file with ``bench/generate.py`` into ``bench/out/`` (kept and reused while
@@ -45,6 +46,7 @@ from zoneinfo import ZoneInfo
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DEFAULT_CONFIG = BENCH / "bench.toml"
+VARIED_CONFIG = BENCH / "bench-varied.toml"
 GENERATOR = BENCH / "generate.py"
 
 TARGET_EVENTS_PER_S = 20_000
@@ -52,6 +54,17 @@ TARGET_PEAK_MB = 1024
 TARGET_GROWTH = 1.15  # peak RSS at N may be at most this times the peak at N/4
 TARGET_CALENDAR_CALLS_PER_S = 200_000
 FORMATS = ("jsonl", "avro")
+# Which generated stream (bench/generate.py --stream): "plain" keeps the original file names.
+STREAM = "plain"
+
+
+def bench_calendar() -> str:
+    """The calendar the calendar benchmark and the start-up probe use."""
+    return "berlin" if STREAM == "varied" else "office"
+
+
+def stream_suffix() -> str:
+    return "" if STREAM == "plain" else f"-{STREAM}"
 
 
 # ------------------------------------------------------------------------- processes
@@ -123,7 +136,21 @@ def export_rev(rev: str, out_dir: Path) -> tuple[Path, str]:
         ).stdout
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
             tar.extractall(target, filter="data")
+    _link_mapped_packages(target)
     return target, sha
+
+
+# Folders the package maps into ``slaclock`` (pyproject's package-dir). The editable install
+# of the venv maps them to the working tree; links inside the export make the commit's own
+# folders win (the import system looks in ``slaclock/`` before asking the editable finder).
+MAPPED_PACKAGES = ("domain", "projections", "consumers", "schemas")
+
+
+def _link_mapped_packages(target: Path) -> None:
+    for name in MAPPED_PACKAGES:
+        link = target / "slaclock" / name
+        if (target / name).is_dir() and not link.exists():
+            link.symlink_to(Path("..") / name, target_is_directory=True)
 
 
 # Extra options for every ``slaclock ingest`` (see ``--clock``).
@@ -197,7 +224,8 @@ def slaclock(config: Path, store: Path, *args: str) -> list[str]:
 
 def _fingerprint(events: int, seed: int, config: Path, fmt: str) -> str:
     digest = hashlib.sha256()
-    parts = [GENERATOR.read_bytes(), config.read_bytes(), f"{events}/{seed}/{fmt}".encode()]
+    spec = f"{events}/{seed}/{fmt}" + (f"/{STREAM}" if STREAM != "plain" else "")
+    parts = [GENERATOR.read_bytes(), config.read_bytes(), spec.encode()]
     if fmt == "avro":
         parts += [(ROOT / "consumers" / "avro.py").read_bytes()]
         parts += [(ROOT / "schemas" / "ticket_event.v1.avsc").read_bytes()]
@@ -211,7 +239,7 @@ def generate(events: int, seed: int, fmt: str, config: Path, out_dir: Path) -> t
 
     Returns the path and the generation time (0 when reused).
     """
-    path = out_dir / f"events-{events}-s{seed}.{fmt}"
+    path = out_dir / f"events-{events}-s{seed}{stream_suffix()}.{fmt}"
     stamp = path.with_name(path.name + ".fingerprint")
     fingerprint = _fingerprint(events, seed, config, fmt)
     expected = Path(f"{path}.expected.json")
@@ -219,7 +247,7 @@ def generate(events: int, seed: int, fmt: str, config: Path, out_dir: Path) -> t
     if fresh and stamp.read_text().strip() == fingerprint:
         return path, 0.0
     argv = [sys.executable, str(GENERATOR), "--events", str(events), "--seed", str(seed)]
-    argv += ["--format", fmt, "--out", str(path), "--config", str(config)]
+    argv += ["--format", fmt, "--out", str(path), "--config", str(config), "--stream", STREAM]
     began = time.perf_counter()
     subprocess.run(argv, check=True)
     stamp.write_text(fingerprint + "\n")
@@ -251,12 +279,12 @@ def ingest_and_report(
 ) -> IngestResult:
     meta = json.loads(Path(f"{path}.expected.json").read_text())
     expected = meta["ingest"]
-    store = out_dir / f"store-{events}-{fmt}.db"
+    store = out_dir / f"store-{events}{stream_suffix()}-{fmt}.db"
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{store}{suffix}").unlink(missing_ok=True)
-    dead = out_dir / f"dead-{events}-{fmt}.jsonl"
+    dead = out_dir / f"dead-{events}{stream_suffix()}-{fmt}.jsonl"
     dead.unlink(missing_ok=True)
-    log = out_dir / f"ingest-{events}-{fmt}"
+    log = out_dir / f"ingest-{events}{stream_suffix()}-{fmt}"
     argv = slaclock(config, store, "ingest", str(path), "--json", "--dead-letter", str(dead))
     argv += INGEST_OPTIONS
     run = measure(argv, CODE, log)
@@ -290,7 +318,7 @@ def ingest_and_report(
         as_of = (last + timedelta(days=2)).replace(microsecond=0).isoformat()
         for name in ("compliance", "credits"):
             args = ("report", name, "--month", report_month, "--as-of", as_of, "--json")
-            rlog = out_dir / f"report-{events}-{fmt}-{name}"
+            rlog = out_dir / f"report-{events}{stream_suffix()}-{fmt}-{name}"
             reports[name] = measure(slaclock(config, store, *args), CODE, rlog)
             if reports[name].returncode != 0:
                 problems.append(f"report {name} exited {reports[name].returncode}")
@@ -328,7 +356,7 @@ def calendar_bench(config: Path, seconds: float = 2.0) -> dict[str, float]:
     from slaclock.config import load_policy
 
     policy, _ = load_policy(config)
-    office = policy.calendars["office"]
+    office = policy.calendars[bench_calendar()]
     rng = random.Random(7)
     lo = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
     hi = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
@@ -370,10 +398,10 @@ def profile(events: int, seed: int, config: Path, out_dir: Path, top: int = 15) 
     from io import StringIO
 
     path, _ = generate(events, seed, "jsonl", config, out_dir)
-    store = out_dir / f"profile-{events}.db"
+    store = out_dir / f"profile-{events}{stream_suffix()}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{store}{suffix}").unlink(missing_ok=True)
-    prof = out_dir / f"ingest-{events}.prof"
+    prof = out_dir / f"ingest-{events}{stream_suffix()}.prof"
     argv = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "slaclock"]
     argv += ["--config", str(config), "--store", f"sqlite:///{store}", "ingest", str(path)]
     argv += ["--json", *INGEST_OPTIONS]
@@ -412,7 +440,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument(
+        "--stream",
+        choices=("plain", "varied"),
+        default="plain",
+        help="the generated stream (bench/generate.py --stream); varied uses bench-varied.toml",
+    )
+    parser.add_argument("--config", type=Path, help="default: bench.toml, bench-varied.toml")
     parser.add_argument("--out-dir", type=Path, default=BENCH / "out")
     parser.add_argument("--month", help="report month (default: the stream's middle month)")
     parser.add_argument("--formats", default=",".join(FORMATS), help="jsonl,avro")
@@ -433,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
         help="benchmark this commit (exported with git archive) instead of the working tree",
     )
     args = parser.parse_args(argv)
+    global STREAM
+    STREAM = args.stream
+    if args.config is None:
+        args.config = VARIED_CONFIG if STREAM == "varied" else DEFAULT_CONFIG
     config = args.config.resolve()
     out_dir = args.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -448,7 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [args.events] if args.no_quarter else [args.events // 4, args.events]
 
     print(
-        f"slaclock bench: {args.events:,} events, seed {args.seed}, config {config.name}, "
+        f"slaclock bench: {args.events:,} events ({STREAM} stream), seed {args.seed}, "
+        f"config {config.name}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{datetime.now(UTC).isoformat(timespec='seconds')}\ncode: {describe_code()}"
         f"\ningest options: {' '.join(INGEST_OPTIONS) or '(none)'}",
@@ -481,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {
         "events": n,
         "seed": args.seed,
+        "stream": STREAM,
         "code": describe_code(),
         "ingest_options": INGEST_OPTIONS,
         "ingest": [],
@@ -577,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # What every CLI call pays before touching a store: interpreter, imports, config load.
     base = [sys.executable, "-m", "slaclock", "--config", str(config), "calendar", "add"]
-    base += ["office", "--start", "2025-03-03T10:00:00+01:00", "--duration", "3h"]
+    base += [bench_calendar(), "--start", "2025-03-03T10:00:00+01:00", "--duration", "3h"]
     startup = measure(base, CODE, out_dir / "startup")
     summary["cli_startup_s"] = round(startup.elapsed, 2)
     rows.append(["CLI start-up (calendar add, no store)", f"{startup.elapsed:.2f} s", "", ""])
@@ -607,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
             target = TARGET_CALENDAR_CALLS_PER_S if name != "between_epoch" else None
             rows.append(
                 [
-                    f"calendar office {name}",
+                    f"calendar {bench_calendar()} {name}",
                     f"{value:,.0f} calls/s",
                     f">= {target:,} calls/s" if target else "(no target)",
                     verdict(value >= target) if target else "",

@@ -255,6 +255,7 @@ def _plain(item: tuple[int, RawEvent, str, Fact], render: bool = True) -> tuple[
         fact.event_id,
         fact.type,
         fact.occurred_at.isoformat(),
+        fact.at,
         fact.customer_id,
         fact.priority,
         dict(fact.details),
@@ -262,6 +263,9 @@ def _plain(item: tuple[int, RawEvent, str, Fact], render: bool = True) -> tuple[
 
 
 def _fact(item: tuple[Any, ...]) -> tuple[int, RawEvent, str, Fact]:
-    index, source, text, ticket_id, event_id, type_, occurred_at, customer, priority, details = item
-    fact = Fact(event_id, type_, datetime.fromisoformat(occurred_at), customer, priority, details)
+    index, source, text, ticket_id, event_id, type_, iso, at, customer, priority, details = item
+    occurred_at = datetime.fromisoformat(iso)  # the same instant and offset: iso round-trips
+    fact = Fact(
+        event_id, type_, occurred_at, customer, priority, details, at=at, occurred_at_text=iso
+    )
     return index, RawEvent(source=source, raw=text), ticket_id, fact

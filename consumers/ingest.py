@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
 
 from eventsourcing.persistence import Tracking
 
@@ -22,9 +21,9 @@ from slaclock.consumers.alert_sink import AlertSink
 from slaclock.consumers.dead_letter import DeadLetterSink
 from slaclock.consumers.events import Decoded, DecodedFact, Rejection, decode
 from slaclock.consumers.ingest_records import (
+    AlertMove,
     IngestStats,
     Prepared,
-    alert_record,
     counters,
     fact_json,
 )
@@ -119,7 +118,7 @@ class Ingestor:
         changed: dict[str, Ticket],
         watermark: int,
         recorded_at: datetime,
-    ) -> tuple[dict[str, TicketSnapshot | None], list[LedgerEntry], list[dict[str, Any]]]:
+    ) -> tuple[dict[str, TicketSnapshot | None], list[LedgerEntry], list[AlertMove]]:
         """Raise the alerts now due and withdraw stale ones, on changed tickets and on tickets
         whose next alert the watermark passed; post their credits and reversals."""
         due = [t for t in self.store.tickets_due(watermark) if t not in tickets]
@@ -145,7 +144,7 @@ class Ingestor:
         credits = self.store.open_credits(reversing) if reversing else {}
         closed = self.store.closed_months()
         ledger: list[LedgerEntry] = []
-        published: list[dict[str, Any]] = []
+        published: list[AlertMove] = []
         posted_at = int(recorded_at.timestamp())
         for ticket_id, raised, withdrawn in moved:
             snapshot = snapshots[ticket_id]
@@ -161,8 +160,8 @@ class Ingestor:
                 self.policy_version,
             )
             if snapshot is not None:
-                published += [alert_record(ticket_id, snapshot, a, "withdrawn") for a in withdrawn]
-                published += [alert_record(ticket_id, snapshot, a, "raised") for a in raised]
+                published += [AlertMove(ticket_id, snapshot, a, "withdrawn") for a in withdrawn]
+                published += [AlertMove(ticket_id, snapshot, a, "raised") for a in raised]
         return snapshots, ledger, published
 
     def process(
@@ -310,8 +309,8 @@ class Ingestor:
         self.stats.duplicates += p.duplicates
         self.stats.alerts += len(p.alerts)
         if self.alert_sink is not None:
-            for alert in p.alerts:
-                self.alert_sink.send(alert)
+            for move in p.alerts:
+                self.alert_sink.send(move.record())
             self.alert_sink.flush()
         self.stats.rejected += len(p.rejected) - p.voided
         self.stats.voided += p.voided

@@ -1,6 +1,6 @@
 """What the ingest pipeline hands on: a batch ready to store (:class:`Prepared`), the run's
-counts (:class:`IngestStats`), and the records a batch writes beside its tickets (alert
-records, counter increments, the JSON of a pending event a late creation voided).
+counts (:class:`IngestStats`), and the records a batch writes beside its tickets (alerts
+raised or withdrawn, counter increments, the JSON of a pending event a late creation voided).
 
 Plain data and functions of their inputs, apart from ``consumers.ingest`` so that it reads
 as steps.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.persistence import Tracking
 
@@ -42,6 +42,20 @@ class IngestStats:
         return asdict(self)
 
 
+class AlertMove(NamedTuple):
+    """An alert a batch raised or withdrew (``state``), on the ticket's new snapshot. Turned
+    into the published record (:meth:`record`) only when someone listens: a busy stream
+    raises several alerts per ticket, and most ingests only count them."""
+
+    ticket_id: str
+    snapshot: TicketSnapshot
+    alert: Alert
+    state: str
+
+    def record(self) -> dict[str, Any]:
+        return alert_record(self.ticket_id, self.snapshot, self.alert, self.state)
+
+
 @dataclass
 class Prepared:
     """A batch applied to its tickets in memory, ready to store (see ``Ingestor.prepare``)."""
@@ -55,7 +69,7 @@ class Prepared:
     counters: dict[tuple[str, str], int]
     meta: dict[str, str]
     duplicates: int
-    alerts: list[dict[str, Any]]
+    alerts: list[AlertMove]
     rejected: list[Rejection]
     voided: int
     waiting: dict[str, int]
@@ -65,7 +79,7 @@ class Prepared:
 
 
 def counters(
-    accepted: int, duplicates: int, rejected: list[str], alerts: list[dict[str, Any]]
+    accepted: int, duplicates: int, rejected: list[str], alerts: list[AlertMove]
 ) -> dict[tuple[str, str], int]:
     """What one batch adds to the store's running totals (labels stay few: the field name of
     a rejection, the kind of an alert)."""
@@ -78,8 +92,8 @@ def counters(
         field = reason.split(":", 1)[0] if ":" in reason else "event"
         key = ("rejected", field if field.isidentifier() else "event")
         counts[key] = counts.get(key, 0) + 1
-    for alert in alerts:
-        key = ("alerts", f"{alert['alert']}:{alert['kind']}")
+    for move in alerts:
+        key = ("alerts", f"{move.state}:{move.alert.kind}")
         counts[key] = counts.get(key, 0) + 1
     return counts
 

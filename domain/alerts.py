@@ -40,8 +40,17 @@ def clock_alerts(clock: ClockSnapshot) -> list[Alert]:
 
 
 def alerts_due(snapshot: TicketSnapshot, watermark: int) -> set[Alert]:
-    """The alerts whose instant the watermark has passed."""
-    return {a for c in snapshot.clocks.values() for a in clock_alerts(c) if a.at < watermark}
+    """The alerts whose instant the watermark has passed (those of :func:`clock_alerts`,
+    filtered before they are built: this runs for every evaluated ticket)."""
+    due = set()
+    for clock in snapshot.clocks.values():
+        for percent, at in clock.warnings:
+            if at < watermark:
+                due.add(Alert(clock.metric, WARNING, percent, at))
+        breach_at = clock.breach_at
+        if breach_at is not None and breach_at < watermark:
+            due.add(Alert(clock.metric, BREACH, 100, breach_at))
+    return due
 
 
 def next_alert_at(clock: ClockSnapshot, watermark: int) -> int | None:

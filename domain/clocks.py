@@ -323,7 +323,13 @@ def _run_clock(
     stretches, since = w.stretches, w.since
     lengths = [cal.between_epoch(start, end) for start, end in stretches]
     accrued = sum(lengths)
-    deadline = _reached(cal.add_epoch, target.seconds, stretches, lengths)
+    # The closed stretches reach a part of the target only if their sum does: skip the walk
+    # when it does not (most clocks, and most of their warning thresholds).
+    deadline = (
+        _reached(cal.add_epoch, target.seconds, stretches, lengths)
+        if accrued >= target.seconds
+        else None
+    )
     if deadline is None and since is not None:
         deadline = cal.add_epoch(since, target.seconds - accrued)
     elif deadline is None and w.stopped_at is not None and w.stopped_running and stretches:
@@ -337,7 +343,7 @@ def _run_clock(
     warnings = []
     for percent in plan.warnings:
         part = target.seconds * percent // 100
-        at = _reached(cal.add_epoch, part, stretches, lengths)
+        at = _reached(cal.add_epoch, part, stretches, lengths) if accrued >= part else None
         if at is None and since is not None:
             at = cal.add_epoch(since, part - accrued)
         if at is not None and (stopped_at is None or at < stopped_at):

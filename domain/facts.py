@@ -46,7 +46,9 @@ class Fact:
     ``recorded_at`` is when the engine stored it (None before it is stored).
 
     A plain slotted class rather than a dataclass: the engine builds one per event on every
-    replay, and this keeps that cheap. Treat instances as immutable.
+    replay, and this keeps that cheap. Treat instances as immutable. ``occurred_at_text`` is
+    ``occurred_at.isoformat()`` when the caller already has it (a decoding process sends it):
+    the stored event needs that text, and a conversion costs more than the rest of a fact.
     """
 
     __slots__ = (
@@ -55,6 +57,7 @@ class Fact:
         "details",
         "event_id",
         "occurred_at",
+        "occurred_at_text",
         "priority",
         "recorded_at",
         "type",
@@ -69,14 +72,20 @@ class Fact:
         priority: int | None = None,
         details: Mapping[str, str] | None = None,
         recorded_at: int | None = None,
+        *,
+        at: int | None = None,
+        occurred_at_text: str | None = None,
     ) -> None:
+        """``at`` and ``occurred_at_text``, when given, must be ``epoch(occurred_at)`` and
+        ``occurred_at.isoformat()`` (computed already by whoever parsed the event)."""
         self.event_id = event_id
         self.type = type
         self.occurred_at = occurred_at
         self.customer_id = customer_id
         self.priority = priority
         self.details: Mapping[str, str] = details or {}
-        self.at = epoch(occurred_at)
+        self.at = epoch(occurred_at) if at is None else at
+        self.occurred_at_text = occurred_at_text
         self.recorded_at = recorded_at  # when the engine stored it (epoch s), for known-at
 
     def __repr__(self) -> str:
@@ -84,10 +93,14 @@ class Fact:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Fact) and all(
-            getattr(self, k) == getattr(other, k) for k in self.__slots__ if k != "recorded_at"
+            getattr(self, k) == getattr(other, k) for k in _COMPARED
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+_COMPARED = tuple(k for k in Fact.__slots__ if k not in ("recorded_at", "occurred_at_text"))
+"""What makes two facts equal: not when they were stored, nor a cached text of a field."""
 
 
 def in_order(facts: list[Fact]) -> list[Fact]:

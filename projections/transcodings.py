@@ -24,7 +24,7 @@ class FactAsDict(Transcoding):
         data: dict[str, Any] = {
             "event_id": obj.event_id,
             "type": obj.type,
-            "occurred_at": obj.occurred_at.isoformat(),
+            "occurred_at": obj.occurred_at_text or obj.occurred_at.isoformat(),
         }
         if obj.customer_id is not None:
             data["customer_id"] = obj.customer_id

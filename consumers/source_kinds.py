@@ -130,6 +130,10 @@ class TicketObject:
         path = self.config.created or self.config.created_column or default
         return to_instant(self.required(path, "creation time"), self.path(path))
 
+    def first_sight(self, created_default: str) -> tuple[str, datetime]:
+        """The mapped customer and the creation time (what ``ticket.created`` needs)."""
+        return self.customer(), self.created(created_default)
+
     def state(self, status_default: str) -> State:
         priority = self.priority()
         return State(self.status(status_default), priority.priority, priority.priority_text)

@@ -34,6 +34,8 @@ class SourceConfigError(Exception):
 def text_form(value: Any) -> str:
     """A payload value as the text that map keys and status lists match (``4`` -> ``"4"``,
     ``True`` -> ``"true"``); used for config keys and payload values alike."""
+    if type(value) is str:
+        return value  # the common case, first
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from slaclock.consumers.events import Rejected
@@ -32,15 +33,26 @@ DEFAULTS: dict[str, tuple[str, str, str, str, str]] = {
 }
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+"""``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, built once; a
+parsed body cannot hold a cycle, so the (costly) cycle check is off: same text."""
+
+
 def canonical_hash(data: Any) -> str:
     """SHA-256 of the canonical body: sorted keys, separators ``,`` and ``:``, UTF-8."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(data).encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=1024)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 def lookup(obj: Any, path: str) -> Any:
     """The value at a dotted path (list items by number), or ``MISSING``."""
-    for part in path.split("."):
+    for part in _parts(path):
         if isinstance(obj, dict) and part in obj:
             obj = obj[part]
         elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
@@ -57,10 +69,18 @@ def to_instant(value: Any, where: str, epoch_unit: str | None = None) -> datetim
         if isinstance(value, int | float) and not isinstance(value, bool):
             return check_range(_epoch(value, epoch_unit))
         if isinstance(value, str):
-            return parse_instant(_COMPACT_OFFSET.sub(r"\1:\2", value))
+            return _text_instant(value)
         raise InstantError(f"expected a timestamp, got {value!r}")
     except (InstantError, OverflowError, OSError, ValueError) as exc:
         raise Rejected(f"{where}: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _text_instant(value: str) -> datetime:
+    """A text timestamp parsed (cached: one body often repeats a time, such as a GLPI
+    followup's creation and its ticket's ``date_mod``, and redeliveries repeat them all;
+    errors are not cached)."""
+    return parse_instant(_COMPACT_OFFSET.sub(r"\1:\2", value))
 
 
 def _epoch(value: float, unit: str | None) -> datetime:
@@ -129,6 +149,10 @@ class TicketObject:
     def created(self, default: str) -> datetime:
         path = self.config.created or self.config.created_column or default
         return to_instant(self.required(path, "creation time"), self.path(path))
+
+    def first_sight(self, created_default: str) -> tuple[str, datetime]:
+        """The mapped customer and the creation time (what ``ticket.created`` needs)."""
+        return self.customer(), self.created(created_default)
 
     def state(self, status_default: str) -> State:
         priority = self.priority()

@@ -10,6 +10,7 @@ the shared helpers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slaclock.consumers.events import Rejected, parse_json
@@ -29,14 +30,12 @@ from slaclock.consumers.source_rules import Change, State
 
 def read_change(config: SourceConfig, body: bytes) -> Change | None:
     """The change in one payload; None when it changes nothing slaclock follows (a deleted
-    row, a tombstone, a ticket created before ``since``)."""
+    row, a tombstone). The customer and creation time are read later, at first sight only
+    (``Change.first_sight``; the ``since`` filter applies there)."""
     if config.kind == "debezium" and body.strip() in (b"", b"null"):
         return None  # a tombstone
     data = parse_json(body)
-    change = READERS[config.kind](config, data)
-    if change is None or (config.since is not None and change.created_at < config.since):
-        return None
-    return change
+    return READERS[config.kind](config, data)
 
 
 def _base(config: SourceConfig, ticket: TicketObject) -> dict[str, Any]:
@@ -44,8 +43,7 @@ def _base(config: SourceConfig, ticket: TicketObject) -> dict[str, Any]:
     _, id_path, _, created_path, word = DEFAULTS[config.kind]
     return {
         "ticket_id": ticket.ticket_id(id_path),
-        "customer": ticket.customer(),
-        "created_at": ticket.created(created_path),
+        "first_sight": partial(ticket.first_sight, created_path),
         "status_word": word,
     }
 
@@ -181,10 +179,13 @@ def _zammad(config: SourceConfig, data: dict[str, Any]) -> Change:
 
 
 def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
-    """GLPI: ``item`` is the ticket, or a followup, solution or task of ``parent_item``."""
+    """GLPI: ``item`` is the ticket, or a followup, solution or task of ``parent_item`` (such
+    an item without ``parent_item`` has no ticket object: rejected)."""
     item = data.get("item")
     if isinstance(data.get("parent_item"), dict):
         ticket = ticket_object(config, data, "parent_item")
+    elif isinstance(item, dict) and _is_child(data, item):
+        raise Rejected("parent_item: no ticket object (item is a followup, solution or task)")
     else:
         ticket = ticket_object(config, data, "item")
         item = None
@@ -208,6 +209,16 @@ def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
         notes=notes,
         **_base(config, ticket),
     )
+
+
+def _is_child(data: dict[str, Any], item: dict[str, Any]) -> bool:
+    """Whether ``item`` is a followup, solution or task rather than a ticket: named so by the
+    payload's ``itemtype``, else it points at its parent (followups and solutions carry
+    ``itemtype`` + ``items_id``, tasks ``tickets_id``; a ticket has neither)."""
+    itemtype = data.get("itemtype")
+    if isinstance(itemtype, str) and itemtype:
+        return any(word in itemtype.lower() for word in ("followup", "solution", "task"))
+    return "items_id" in item or "tickets_id" in item
 
 
 def _is_followup(data: dict[str, Any], item: dict[str, Any]) -> bool:

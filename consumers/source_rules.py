@@ -13,9 +13,10 @@ between payloads lives behind a :class:`Keeper` (in memory, or in the store).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from slaclock.consumers.source_config import SourceConfig
 
@@ -37,23 +38,27 @@ ORDER = (
 RUNNING, PAUSED, RESOLVED = "running", "paused", "resolved"
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     """A ticket's status and priority as the source has it (``status`` None: a plain running
-    status, the state a ticket is created in)."""
+    status, the state a ticket is created in). A named tuple: several are made per payload,
+    and a tuple is made several times faster than a frozen dataclass."""
 
     status: str | None
     priority: int | None
     priority_text: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Change:
-    """One change of one ticket, read from a payload."""
+    """One change of one ticket, read from a payload (made once and not changed; not frozen,
+    which would cost a ``__setattr__`` per field on the translation's hot path).
+
+    ``first_sight`` reads the ticket's mapped customer and creation time (raising
+    :class:`~slaclock.consumers.events.Rejected` naming the path): only the first sight of
+    a ticket needs them, and later bodies may not carry them (Jira's ``comment_created``)."""
 
     ticket_id: str
-    created_at: datetime
-    customer: str
+    first_sight: Callable[[], tuple[str, datetime]]  # -> (customer, created_at)
     at: datetime  # the change's own time (rule 6)
     change_id: str  # the body's id of the change, else the hash of the canonical body
     after: State
@@ -123,15 +128,20 @@ def category(config: SourceConfig, status: str | None) -> str:
 def apply_change(
     config: SourceConfig, change: Change, keeper: Keeper, delivery_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """The events of ``change`` (rules 1-8), remembering what later changes need."""
+    """The events of ``change`` (rules 1-8), remembering what later changes need. The
+    customer and creation time are read at first sight only (a ticket created before the
+    source's ``since`` is then ignored: nothing is emitted nor kept)."""
     state = keeper.load(change.ticket_id)
     events: list[dict[str, Any]] = []
     emit = _Emitter(config, change.ticket_id, delivery_id, events)
     if state is None or state.first == change.change_id:
+        customer, created_at = change.first_sight()
+        if state is None and config.since is not None and created_at < config.since:
+            return events
         created_priority = (change.before or change.after).priority
         if state is None:
             state = TicketState(first=change.change_id, priority=created_priority)
-        emit.created(change, state.priority)
+        emit.created(change, customer, created_at, state.priority)
     base = State(None, state.priority)
     kept = _entry(change)
     if change.before is not None:  # a delta: before and after are in the change
@@ -255,15 +265,17 @@ class _Emitter:
         text = f"{self.config.name}: {description}".rstrip()
         return f"{text} delivery {self.delivery_id}" if self.delivery_id else text
 
-    def created(self, change: Change, priority: int | None) -> None:
+    def created(
+        self, change: Change, customer: str, created_at: datetime, priority: int | None
+    ) -> None:
         event: dict[str, Any] = {
             "event_id": event_id(
                 self.config.name, self.ticket_id, change.change_id, "ticket.created"
             ),
             "type": "ticket.created",
             "ticket_id": self.ticket_id,
-            "occurred_at": change.created_at.isoformat(),
-            "customer_id": change.customer,
+            "occurred_at": created_at.isoformat(),
+            "customer_id": customer,
             "source": self._source(f"{change.label} first sight".strip()),
         }
         if priority is not None:

@@ -166,3 +166,65 @@ def test_not_json_is_rejected(body: bytes) -> None:
     with pytest.raises(Rejected) as caught:
         Translator(sample_config("zammad")).translate(Payload(body, "t"))
     assert caught.value.reason.startswith(("not valid JSON", "not a JSON object"))
+
+
+@pytest.mark.parametrize(
+    ("item", "extra"),
+    [
+        ({"id": 90, "itemtype": "Ticket", "items_id": 3318, "is_private": 0}, {}),  # followup
+        ({"id": 91, "tickets_id": 3318, "state": 1, "actiontime": 600}, {}),  # task
+        ({"id": 92, "content": "Replaced the sensor"}, {"itemtype": "ITILSolution"}),
+    ],
+)  # fmt: skip
+def test_glpi_followup_solution_or_task_without_parent_item_is_rejected(
+    item: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    body = {"item": {**item, "date_creation": "2025-11-20T10:11:00+01:00"}, "event": "new"}
+    with pytest.raises(Rejected) as caught:
+        translate("glpi", sample("glpi", 1), body | extra)
+    assert caught.value.reason.startswith("parent_item: no ticket object"), caught.value.reason
+
+
+def _trimmed(body: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+    """``body`` with its Jira issue cut to ``keep`` fields (as ``comment_created`` sends it)."""
+    fields = body["issue"]["fields"]
+    return {**body, "issue": {**body["issue"], "fields": {k: fields[k] for k in keep}}}
+
+
+def test_jira_comment_created_acknowledges_a_known_ticket_without_customer_or_created() -> None:
+    created, comment = sample("jira", 1), sample("jira", 2)
+    trimmed = _trimmed(comment, ("summary", "priority", "status"))
+    trimmed["webhookEvent"] = "comment_created"
+    events = translate("jira", created, trimmed)
+    assert types(events) == ["ticket.created", "ticket.acknowledged"]
+    alone = translate("jira", created, comment)
+    assert events[1]["event_id"] == alone[1]["event_id"]  # the comment id is the change id
+    with pytest.raises(Rejected) as caught:  # first sight: the customer is needed
+        translate("jira", trimmed)
+    assert caught.value.reason.startswith("issue.fields.customfield_10057.value: customer missing")
+
+
+@pytest.mark.parametrize(
+    ("kind", "customer", "created"),
+    [
+        ("jira", "issue.fields.customfield_10057", "issue.fields.created"),
+        ("zendesk", "detail.organization_id", "detail.created_at"),
+        ("zammad", "ticket.organization", "ticket.created_at"),
+        ("glpi", "item.entity", "item.date_creation"),
+        ("debezium", "after.org_code", "after.created_at"),
+    ],
+)  # fmt: skip
+def test_customer_and_creation_time_are_needed_at_first_sight_only(
+    kind: str, customer: str, created: str
+) -> None:
+    first, later = sample(kind, 1), sample(kind, 2)
+    bare = _without(_without(later, customer), created)
+    expected, got = translate(kind, first, later), translate(kind, first, bare)
+    assert len(got) > 1
+    if kind in ("zammad", "glpi"):  # ids from the body's hash, which differs: all but the ids
+        expected, got = ([{**e, "event_id": ""} for e in x] for x in (expected, got))
+    assert got == expected
+    for missing, what in ((customer, "customer"), (created, "creation time")):
+        with pytest.raises(Rejected) as caught:
+            translate(kind, _without(first, missing))
+        assert f": {what} missing" in caught.value.reason, caught.value.reason

@@ -8,6 +8,9 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
+
+from slaclock.consumers.events import Rejected
 from slaclock.consumers.source_config import SourceConfig, parse_source
 from slaclock.consumers.source_intake import Payload, Translator
 from slaclock.consumers.source_rules import MemoryKeeper, event_id
@@ -212,6 +215,18 @@ def test_tickets_created_before_since_are_ignored() -> None:
     assert translator.translate(Payload(snapshot("waiting", "2025-11-05T09:00:00Z"), "x")) == []
     translator = Translator(zammad(since="2025-11-03"))
     assert translator.translate(Payload(snapshot("new", "2025-11-05T09:00:00Z"), "x")) != []
+
+
+def test_an_ignored_ticket_is_not_kept_so_every_later_body_is_a_first_sight_again() -> None:
+    translator = Translator(zammad(since="2025-11-04"))
+    bodies = [snapshot("new", "2025-11-05T09:00:00Z"), snapshot("waiting", "2025-11-05T10:00:00Z")]
+    assert [translator.translate(Payload(body, "x")) for body in bodies] == [[], []]
+    assert translator.keeper.load("7") is None
+    without = json.loads(bodies[1])
+    del without["ticket"]["created_at"]  # a first sight again: the creation time is needed
+    with pytest.raises(Rejected) as caught:
+        translator.translate(Payload(json.dumps(without).encode(), "x"))
+    assert caught.value.reason == "ticket.created_at: creation time missing"
 
 
 def test_ticket_prefix_and_path_overrides() -> None:

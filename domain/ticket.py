@@ -148,10 +148,7 @@ class Ticket(Aggregate):
         withdrawn: list[Alert]  # no longer due: later facts changed the clock
 
         def apply(self, aggregate: Any) -> None:
-            for alert in self.withdrawn:
-                aggregate.alerts.pop(alert.key, None)
-            for alert in self.raised:
-                aggregate.alerts[alert.key] = alert
+            aggregate._reconcile(self.raised, self.withdrawn)
 
     def __init__(self, ticket_id: str) -> None:
         self.ticket_id = ticket_id
@@ -160,7 +157,10 @@ class Ticket(Aggregate):
         self.alerts: dict[tuple[str, str, int], Alert] = {}
 
     def _record(self, facts: list[Fact], voided: dict[str, str], timestamp: datetime) -> None:
-        stamp = _recorded_epoch(timestamp)
+        self._record_stamped(facts, voided, _recorded_epoch(timestamp))
+
+    def _record_stamped(self, facts: list[Fact], voided: dict[str, str], stamp: int) -> None:
+        """Record ``facts`` learnt at ``stamp`` (epoch s), voiding the ``voided`` ones."""
         for fact in facts:
             fact.recorded_at = stamp  # the one write to a fact: when the engine learnt it
         self.facts.extend(facts)
@@ -170,6 +170,12 @@ class Ticket(Aggregate):
                 fact = by_id[event_id]
                 self.facts.remove(fact)
                 self.voided[event_id] = Voided(fact, reason, stamp)
+
+    def _reconcile(self, raised: list[Alert], withdrawn: list[Alert]) -> None:
+        for alert in withdrawn:
+            self.alerts.pop(alert.key, None)
+        for alert in raised:
+            self.alerts[alert.key] = alert
 
     # ----------------------------------------------------------------- commands
     @classmethod

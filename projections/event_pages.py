@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from slaclock.domain.ticket import Ticket, ticket_uuid
+from slaclock.domain.ticket import Ticket, ticket_uuid, ticket_uuid_hex
 from slaclock.projections.event_store import EventStore
 from slaclock.projections.stored_tickets import fold_tickets
 from slaclock.projections.stored_topics import topics_of
@@ -41,8 +41,7 @@ class EventPages:
         return text if self.sqlite else UUID(text)
 
     def key_of(self, ticket_id: str) -> Any:
-        uuid = ticket_uuid(ticket_id)
-        return uuid.hex if self.sqlite else uuid
+        return ticket_uuid_hex(ticket_id) if self.sqlite else ticket_uuid(ticket_id)
 
     def count(self, cursor: Any, after: str | None = None) -> int:
         where, params = self._after(after)

@@ -145,7 +145,7 @@ def evaluate(
 
     Returns None when the ticket had not been created by the cut-off.
     """
-    ordered = in_order([f for f in facts if cutoff is None or f.at <= cutoff])
+    ordered = in_order(list(facts) if cutoff is None else [f for f in facts if f.at <= cutoff])
     created = next((f for f in ordered if f.type == CREATED), None)
     if created is None:
         return None

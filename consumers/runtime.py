@@ -1,5 +1,5 @@
-"""Process-wide settings for the processes that ingest (the command line and its decoding
-processes)."""
+"""Process-wide settings for the processes that ingest or recompute (the command line, its
+decoding processes and the recompute's row workers)."""
 
 from __future__ import annotations
 

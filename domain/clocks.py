@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from slaclock.domain.facts import (
@@ -144,7 +145,7 @@ def evaluate(
 
     Returns None when the ticket had not been created by the cut-off.
     """
-    ordered = in_order([f for f in facts if cutoff is None or f.at <= cutoff])
+    ordered = in_order(list(facts) if cutoff is None else [f for f in facts if f.at <= cutoff])
     created = next((f for f in ordered if f.type == CREATED), None)
     if created is None:
         return None
@@ -314,11 +315,11 @@ def _run_clock(
 ) -> ClockSnapshot:
     """The clock's snapshot: its walk, then deadline and breach on its target's calendar."""
     if plan is None or metric not in plan.targets:
-        return ClockSnapshot(metric=metric, priority=priority)
+        return _not_applicable(metric, priority)
     w = walk_clock(metric, ordered, plan, priority, trace=False)
     target = plan.target(metric, w.priority)
     if target is None:
-        return ClockSnapshot(metric=metric, priority=w.priority)
+        return _not_applicable(metric, w.priority)
     cal = target.calendar
     stretches, since = w.stretches, w.since
     lengths = [cal.between_epoch(start, end) for start, end in stretches]
@@ -362,6 +363,12 @@ def _run_clock(
         paused=w.live and since is None,
         warnings=tuple(warnings),
     )
+
+
+@lru_cache(maxsize=256)
+def _not_applicable(metric: str, priority: int) -> ClockSnapshot:
+    """A clock without a target (immutable, so one per metric and priority is shared)."""
+    return ClockSnapshot(metric=metric, priority=priority)
 
 
 def _reached(

@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-
-from slaclock.domain.ticket import Ticket, ticket_uuid
+from slaclock.domain.ticket import Ticket, ticket_uuid, ticket_uuid_hex
 from slaclock.projections.event_store import EventStore
+from slaclock.projections.stored_tickets import fold_tickets
 from slaclock.projections.stored_topics import topics_of
 
 _REGISTERED = topics_of(Ticket.Registered)  # and its old topics, from before a move
@@ -42,8 +41,7 @@ class EventPages:
         return text if self.sqlite else UUID(text)
 
     def key_of(self, ticket_id: str) -> Any:
-        uuid = ticket_uuid(ticket_id)
-        return uuid.hex if self.sqlite else uuid
+        return ticket_uuid_hex(ticket_id) if self.sqlite else ticket_uuid(ticket_id)
 
     def count(self, cursor: Any, after: str | None = None) -> int:
         where, params = self._after(after)
@@ -100,8 +98,10 @@ class EventPages:
         )
         return {str(row["originator_id"]) for row in cursor.fetchall()}
 
-    def load(self, cursor: Any, keys: Sequence[Any]) -> list[Ticket]:
-        """The tickets with aggregate ids ``keys``, folded from their events (one query)."""
+    def load(self, cursor: Any, keys: Sequence[Any], *, library: bool = False) -> list[Ticket]:
+        """The tickets with aggregate ids ``keys``, folded from their events (one query),
+        in the order of their ids. ``library``: every ticket folded by ``eventsourcing``
+        (``projections.stored_tickets`` folds the shapes it knows itself, faster)."""
         if not keys:
             return []
         marks = ", ".join("?" * len(keys))
@@ -112,27 +112,7 @@ class EventPages:
             ),
             list(keys),
         )
-        mapper = self.store.app.mapper
-        tickets: list[Ticket] = []
-        current: Any = None
-        ticket: Any = None
-        for row in cursor.fetchall():
-            if row["originator_id"] != current:
-                if isinstance(ticket, Ticket):
-                    tickets.append(ticket)
-                current, ticket = row["originator_id"], None
-            event = mapper.to_domain_event(
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-            )
-            ticket = event.mutate(ticket)
-        if isinstance(ticket, Ticket):
-            tickets.append(ticket)
-        return tickets
+        return fold_tickets(self.store.app.mapper, cursor.fetchall(), library=library)
 
     def _after(self, after: str | None) -> tuple[str, list[Any]]:
         return ("", []) if not after else (" AND originator_id > ?", [self.key(after)])

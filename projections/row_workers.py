@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from slaclock.consumers.runtime import tune_gc
 from slaclock.domain.policy import Policy
 from slaclock.projections.batch import Batch
 from slaclock.projections.event_pages import EventPages, snapshot
@@ -82,6 +83,7 @@ _worker: dict[str, Any] = {}
 
 
 def _start(url: str, policy_factory: PolicyFactory) -> None:
+    tune_gc()  # a shard allocates a million short-lived objects: see the function
     store = TicketStore(url, policy_factory())
     _worker["store"], _worker["events"] = store, EventPages(store)
 

@@ -24,11 +24,11 @@ from typing import Any
 from slaclock.consumers.errors import FatalSourceError
 from slaclock.consumers.events import Decoded, decode
 from slaclock.consumers.kafka_wire import SchemaResolver, WireDecoder
-from slaclock.consumers.runtime import tune_gc
 from slaclock.consumers.schema_registry import RegistryAccess, RegistryUnavailable
 from slaclock.consumers.sources import RawEvent, read_events
 from slaclock.domain.facts import Fact
 from slaclock.domain.policy import Policy
+from slaclock.projections.runtime import tune_gc
 
 
 class DecodeWorkerError(Exception):

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from slaclock.consumers.runtime import tune_gc
 from slaclock.domain.policy import Policy
 from slaclock.projections.batch import Batch
 from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.runtime import tune_gc
 from slaclock.projections.store import TicketStore
 
 SHARD = 1000  # tickets per shard: one read of their events, one marshal'ed answer

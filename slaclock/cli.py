@@ -33,8 +33,8 @@ from slaclock.bootstrap import open_store, policy_factory
 from slaclock.config import ConfigError, read_policy
 from slaclock.consumers.decode_worker import DecodeWorkerError
 from slaclock.consumers.errors import FatalSourceError
-from slaclock.consumers.runtime import tune_gc
 from slaclock.projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
+from slaclock.projections.runtime import tune_gc
 
 STORE_COMMANDS = (
     ingest_commands,

@@ -1,5 +1,7 @@
 """Process-wide settings for the processes that ingest or recompute (the command line, its
-decoding processes and the recompute's row workers)."""
+decoding processes and the recompute's row workers). It sits here, not in ``consumers``,
+because the row workers of ``projections`` use it too and dependencies point from consumers
+to projections, never back."""
 
 from __future__ import annotations
 

@@ -16,3 +16,10 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+def tune_gc_for_serving() -> None:
+    """A server answers requests: CPython's default thresholds (many small collections) keep
+    each pause short, where :func:`tune_gc`'s rare large ones stalled webhook deliveries for up
+    to 100 ms (bench/RESULTS-sources.md). What was frozen at start-up stays frozen."""
+    gc.set_threshold(700, 10, 10)

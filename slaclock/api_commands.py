@@ -93,6 +93,7 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
 
     from slaclock.api.app import create_app
     from slaclock.api.hooks import HookConfigError
+    from slaclock.projections.runtime import tune_gc_for_serving
 
     if not 0 <= args.port <= 65535:
         print(f"slaclock: error: --port: {args.port} is not a port", file=sys.stderr)
@@ -118,6 +119,7 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     # Short requests should not queue for the GIL behind a report being computed on another
     # thread (CPython hands the GIL over every 5 ms by default).
     sys.setswitchinterval(0.0005)
+    tune_gc_for_serving()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     finally:

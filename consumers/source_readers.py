@@ -10,6 +10,7 @@ the shared helpers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -166,16 +167,7 @@ def _zammad(config: SourceConfig, data: dict[str, Any]) -> Change:
         and article.get("created_by_id", None) != ticket.get("customer_id")
     )
     notes = (f"article {article.get('id')}",) if acknowledges else ()
-    return Change(
-        at=at,
-        change_id=canonical_hash(data),
-        after=ticket.state(DEFAULTS["zammad"][2]),
-        before=None,
-        acknowledges=acknowledges,
-        label="snapshot",
-        notes=notes,
-        **_base(config, ticket),
-    )
+    return _snapshot(config, "zammad", data, ticket, at, acknowledges, notes)
 
 
 def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
@@ -199,10 +191,23 @@ def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
         stamp = item.get("date_creation", item.get("date_mod", item.get("date")))
         if stamp is not None:
             at = to_instant(stamp, "item.date_creation")
+    return _snapshot(config, "glpi", data, ticket, at, acknowledges, notes)
+
+
+def _snapshot(
+    config: SourceConfig,
+    kind: str,
+    data: dict[str, Any],
+    ticket: TicketObject,
+    at: datetime,
+    acknowledges: bool,
+    notes: tuple[str, ...],
+) -> Change:
+    """A whole-ticket snapshot (Zammad, GLPI): its change id is the canonical body's hash."""
     return Change(
         at=at,
         change_id=canonical_hash(data),
-        after=ticket.state(DEFAULTS["glpi"][2]),
+        after=ticket.state(DEFAULTS[kind][2]),
         before=None,
         acknowledges=acknowledges,
         label="snapshot",

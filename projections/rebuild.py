@@ -33,6 +33,7 @@ from slaclock.projections.meta import (
 from slaclock.projections.store import TicketStore
 
 NEW = "_new"  # suffix of the tables a rebuild fills before the switch
+PAGE = 500  # tickets folded and written at a time
 
 
 @dataclass
@@ -223,14 +224,31 @@ def _start(store: TicketStore, events: EventPages, version: str) -> None:
 
 def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) -> tuple[int, int]:
     """Recompute the tickets with events stored after ``mark``; (tickets, new mark)."""
+    count, last = catch_up(cursor, store, events, mark, NEW)
+    if last != mark:
+        write_meta(cursor, store.dialect, [(REPLAY_MARK, str(last))])
+    return count, last
+
+
+def catch_up(
+    cursor: Any, store: TicketStore, events: EventPages, mark: int, suffix: str
+) -> tuple[int, int]:
+    """Rewrite, in the tables + ``suffix``, the rows of the tickets with events stored after
+    event-store position ``mark``; (tickets, the position now)."""
     last = events.last_position(cursor)
     if last <= mark:
         return 0, mark
     keys = events.changed_since(cursor, mark)
-    for start in range(0, len(keys), 500):
-        _write_new(cursor, store, events.load(cursor, keys[start : start + 500]))
-    write_meta(cursor, store.dialect, [(REPLAY_MARK, str(last))])
+    rewrite_rows(cursor, store, events, keys, suffix)
     return len(keys), last
+
+
+def rewrite_rows(
+    cursor: Any, store: TicketStore, events: EventPages, keys: Sequence[Any], suffix: str
+) -> None:
+    """Fold the tickets of ``keys`` a page at a time and write their rows (tables + ``suffix``)."""
+    for start in range(0, len(keys), PAGE):
+        write_rows(cursor, store, events.load(cursor, keys[start : start + PAGE]), suffix)
 
 
 def _count(cursor: Any, store: TicketStore, table: str) -> int:

@@ -25,12 +25,10 @@ from slaclock.domain.policy_diff import Scope
 from slaclock.projections import tables
 from slaclock.projections.derived_tables import REBUILT, columns
 from slaclock.projections.event_pages import EventPages
-from slaclock.projections.rebuild import insert_rows, lock_writers, write_rows
+from slaclock.projections.rebuild import catch_up, insert_rows, lock_writers, rewrite_rows
 from slaclock.projections.recompute_lease import release_in, still_held
 from slaclock.projections.row_workers import SHARD, PolicyFactory, compute_rows
 from slaclock.projections.store import TicketStore
-
-PAGE = 500  # tickets folded and written at a time
 
 
 def select_tickets(cursor: Any, store: TicketStore, scope: Scope) -> set[str]:
@@ -75,8 +73,7 @@ def recompute(cursor: Any, store: TicketStore, ticket_ids: set[str]) -> None:
     """Replace the rows of ``ticket_ids`` with rows computed under ``store.policy``."""
     events = EventPages(store)
     keys = [events.key_of(ticket_id) for ticket_id in sorted(ticket_ids)]
-    for start in range(0, len(keys), PAGE):
-        write_rows(cursor, store, events.load(cursor, keys[start : start + PAGE]), "")
+    rewrite_rows(cursor, store, events, keys, "")
 
 
 # ----------------------------------------------------- many tickets: shadow rows, one switch
@@ -124,14 +121,14 @@ def recompute_beside(
         for _ in range(3):  # catch up without the writers' lock first: the switch stays short
             with store.write() as cursor:
                 _check(cursor, store, shadow)
-                count, mark = _catch_up(cursor, store, events, mark)
+                count, mark = catch_up(cursor, store, events, mark, SHADOW)
             caught_up += count
             if not count:
                 break
         with store.write() as cursor:
             lock_writers(cursor, store, events)
             _check(cursor, store, shadow)
-            count, _ = _catch_up(cursor, store, events, mark)
+            count, _ = catch_up(cursor, store, events, mark, SHADOW)
             _switch_rows(cursor, store)
             on_switch(cursor, caught_up + count)
             release_in(cursor, store.dialect, shadow.owner)
@@ -168,17 +165,6 @@ def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
         if shadow.progress is not None:
             shadow.progress(done, len(ticket_ids))
     return done
-
-
-def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) -> tuple[int, int]:
-    """Recompute into the shadow tables the tickets with events stored after ``mark``."""
-    last = events.last_position(cursor)
-    if last <= mark:
-        return 0, mark
-    keys = events.changed_since(cursor, mark)
-    for start in range(0, len(keys), PAGE):
-        write_rows(cursor, store, events.load(cursor, keys[start : start + PAGE]), SHADOW)
-    return len(keys), last
 
 
 def _create_shadow(store: TicketStore) -> None:

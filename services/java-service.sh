@@ -97,3 +97,44 @@ service_status() {
   else say "not running"; fi
   return 3
 }
+
+# Start `java ARGS...` in the background from $VAR_DIR (stdout/stderr to $LOG_FILE) and print
+# its pid. setsid: own session, so the JVM outlives the caller's process group / terminal. The
+# JVM's shell writes its own pid file (`echo $$` right before `exec`): `$!` is not its pid when
+# this script runs with job control on (SHELLOPTS=monitor, as some CI runners export), because
+# setsid then forks and its parent exits at once.
+# launch_java <what> <java arguments...>
+launch_java() {
+  local what="$1" waited pid
+  shift
+  # shellcheck disable=SC2016
+  (cd "$VAR_DIR" && exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' "slaclock-$what" \
+    "$PID_FILE" nohup java "$@") >"$LOG_FILE" 2>&1 </dev/null &
+  for ((waited = 0; waited < 100; waited++)); do
+    [[ -s "$PID_FILE" ]] && break
+    sleep 0.1
+  done
+  pid="$(read_pid)"
+  [[ -n "$pid" ]] || die "the $what process did not write $PID_FILE"
+  echo "$pid"
+}
+
+# Wait until <answers> succeeds; die (with the log's tail) if the process exits or the
+# timeout passes. wait_ready <what> <address> <pid> <timeout s> <function telling it answers>
+wait_ready() {
+  local what="$1" address="$2" pid="$3" timeout="$4" answers="$5" start=$SECONDS
+  while (( SECONDS - start < timeout )); do
+    if ! pid_alive "$pid"; then
+      echo "---- last lines of $LOG_FILE ----" >&2; tail -n 40 "$LOG_FILE" >&2 || true
+      rm -f "$PID_FILE"
+      die "$what process $pid exited during start-up"
+    fi
+    if "$answers"; then
+      say "$what ready on $address (pid $pid, ${SECONDS}s since script start)"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "---- last lines of $LOG_FILE ----" >&2; tail -n 40 "$LOG_FILE" >&2 || true
+  die "$what did not answer on $address within ${timeout}s (still running as pid $pid; run '$0 stop')"
+}

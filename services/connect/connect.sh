@@ -121,37 +121,12 @@ cmd_start() {
     rm -f "$OFFSETS"  # fresh worker, like the fresh broker
 
     say "starting worker (REST $REST, Kafka $CONNECT_BOOTSTRAP), log $LOG_FILE"
-    cd "$VAR_DIR"
-    # Same launch as the broker's (services/kafka/kafka.sh): own session, own pid file.
-    # shellcheck disable=SC2086,SC2016
-    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' kafka-connect "$PID_FILE" \
-      nohup java $CONNECT_HEAP_OPTS -Dlog4j2.configurationFile="$LOG4J" -cp 'libs/*' \
-      org.apache.kafka.connect.cli.ConnectStandalone "$PROPS" >"$LOG_FILE" 2>&1 </dev/null &
-    cd - >/dev/null
-    local waited
-    for ((waited = 0; waited < 100; waited++)); do
-      [[ -s "$PID_FILE" ]] && break
-      sleep 0.1
-    done
-    pid="$(read_pid)"
-    [[ -n "$pid" ]] || die "the worker process did not write $PID_FILE"
+    # shellcheck disable=SC2086
+    pid="$(launch_java worker $CONNECT_HEAP_OPTS -Dlog4j2.configurationFile="$LOG4J" \
+      -cp 'libs/*' org.apache.kafka.connect.cli.ConnectStandalone "$PROPS")"
   fi
 
-  local start=$SECONDS
-  while (( SECONDS - start < CONNECT_START_TIMEOUT )); do
-    if ! pid_alive "$pid"; then
-      echo "---- last lines of $LOG_FILE ----" >&2; tail -n 40 "$LOG_FILE" >&2 || true
-      rm -f "$PID_FILE"
-      die "worker process $pid exited during start-up"
-    fi
-    if worker_answers; then
-      say "worker ready on $REST (pid $pid, ${SECONDS}s since script start)"
-      return 0
-    fi
-    sleep 1
-  done
-  echo "---- last lines of $LOG_FILE ----" >&2; tail -n 40 "$LOG_FILE" >&2 || true
-  die "worker did not answer on $REST within ${CONNECT_START_TIMEOUT}s (still running as pid $pid; run '$0 stop')"
+  wait_ready worker "$REST" "$pid" "$CONNECT_START_TIMEOUT" worker_answers
 }
 
 cmd_run() {

@@ -158,40 +158,12 @@ while True:
       >"$VAR_DIR/format.log" 2>&1 || { cat "$VAR_DIR/format.log" >&2; die "storage format failed"; }
 
     say "starting broker on $BOOTSTRAP (controller $KAFKA_HOST:$KAFKA_CONTROLLER_PORT), log $LOG_FILE"
-    cd "$VAR_DIR"
-    # setsid: own session, so the broker outlives the caller's process group / terminal.
-    # The broker writes its own pid file (`echo $$` right before `exec`): `$!` is not its pid
-    # when this script runs with job control on (SHELLOPTS=monitor, as some CI runners
-    # export), because setsid then forks and its parent exits at once.
-    # shellcheck disable=SC2086,SC2016
-    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' kafka-broker "$PID_FILE" \
-      nohup java $KAFKA_HEAP_OPTS -Dlog4j2.configurationFile="$LOG4J" -cp 'libs/*' \
-      kafka.Kafka "$PROPS" >"$LOG_FILE" 2>&1 </dev/null &
-    cd - >/dev/null
-    local waited
-    for ((waited = 0; waited < 100; waited++)); do
-      [[ -s "$PID_FILE" ]] && break
-      sleep 0.1
-    done
-    pid="$(read_pid)"
-    [[ -n "$pid" ]] || die "the broker process did not write $PID_FILE"
+    # shellcheck disable=SC2086
+    pid="$(launch_java broker $KAFKA_HEAP_OPTS -Dlog4j2.configurationFile="$LOG4J" \
+      -cp 'libs/*' kafka.Kafka "$PROPS")"
   fi
 
-  local start=$SECONDS
-  while (( SECONDS - start < KAFKA_START_TIMEOUT )); do
-    if ! pid_alive "$pid"; then
-      echo "---- last lines of $LOG_FILE ----" >&2; tail -n 40 "$LOG_FILE" >&2 || true
-      rm -f "$PID_FILE"
-      die "broker process $pid exited during start-up"
-    fi
-    if broker_answers; then
-      say "broker ready on $BOOTSTRAP (pid $pid, ${SECONDS}s since script start)"
-      return 0
-    fi
-    sleep 1
-  done
-  echo "---- last lines of $LOG_FILE ----" >&2; tail -n 40 "$LOG_FILE" >&2 || true
-  die "broker did not answer on $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s (still running as pid $pid; run '$0 stop')"
+  wait_ready broker "$BOOTSTRAP" "$pid" "$KAFKA_START_TIMEOUT" broker_answers
 }
 
 listening() { port_open; }

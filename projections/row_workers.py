@@ -60,7 +60,10 @@ def compute_rows(
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start, initargs=(store.url, policy_factory)
+        workers,
+        mp_context=context,
+        initializer=_start,
+        initargs=(store.url, policy_factory, context.Lock()),
     ) as pool:
         waiting: deque[tuple[int, Future[bytes]]] = deque()
         pending = iter(shards)
@@ -82,9 +85,13 @@ def compute_rows(
 _worker: dict[str, Any] = {}
 
 
-def _start(url: str, policy_factory: PolicyFactory) -> None:
+def _start(url: str, policy_factory: PolicyFactory, opening: Any) -> None:
+    """``opening``: a lock the workers take one at a time to open the store (PostgreSQL
+    answers "tuple concurrently updated" when two connections run the schema's
+    ``CREATE ... IF NOT EXISTS`` at once)."""
     tune_gc()  # a shard allocates a million short-lived objects: see the function
-    store = TicketStore(url, policy_factory())
+    with opening:
+        store = TicketStore(url, policy_factory())
     _worker["store"], _worker["events"] = store, EventPages(store)
 
 

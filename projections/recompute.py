@@ -6,10 +6,11 @@ days; the tickets it selects are found from the read model itself (``sla_tickets
 folded again from their events and their rows replaced. A few tickets are recomputed in one
 transaction that holds the writers' lock (:func:`recompute`). Many tickets
 (:func:`recompute_beside`) are computed by worker processes (``projections.row_workers``)
-into shadow tables (``sla_tickets_next`` ...) while readers and writers go on, then swapped
-into the live tables in one short transaction, after the tickets that consumers touched
-meanwhile are recomputed again. Either way readers see the old rows or the new ones, never
-a mixture.
+while readers and writers go on; the rows that differ from the live ones, and the keys of
+live rows gone, are kept in shadow tables (``sla_tickets_next`` ..., ``sla_gone_next``) and
+applied to the live tables in one short transaction, after the tickets that consumers
+touched meanwhile are compared again. Either way readers see the old rows or the new ones,
+never a mixture.
 """
 
 from __future__ import annotations
@@ -23,11 +24,20 @@ from typing import Any
 
 from slaclock.domain.policy_diff import Scope
 from slaclock.projections import tables
-from slaclock.projections.derived_tables import REBUILT, columns
+from slaclock.projections.derived_tables import REBUILT
 from slaclock.projections.event_pages import EventPages
-from slaclock.projections.rebuild import catch_up, insert_rows, lock_writers, rewrite_rows
+from slaclock.projections.rebuild import PAGE, lock_writers, rewrite_rows
 from slaclock.projections.recompute_lease import release_in, still_held
-from slaclock.projections.row_workers import SHARD, PolicyFactory, compute_rows
+from slaclock.projections.row_diff import (
+    GONE,
+    apply_diff,
+    diff,
+    forget,
+    gone_table,
+    live_rows,
+    write_diff,
+)
+from slaclock.projections.row_workers import SHARD, PolicyFactory, compute_changes
 from slaclock.projections.store import TicketStore
 
 
@@ -48,7 +58,14 @@ def select_tickets(cursor: Any, store: TicketStore, scope: Scope) -> set[str]:
                 sorted(values),
             )
             found.update(row["ticket_id"] for row in cursor.fetchall())
-    calendars = sorted(scope.calendars | scope.days.keys())
+    if scope.calendars:  # every clock on these calendars
+        marks = ", ".join("?" * len(scope.calendars))
+        cursor.execute(
+            sql(f"SELECT DISTINCT ticket_id FROM {{p}}sla_clocks WHERE calendar IN ({marks})"),
+            sorted(scope.calendars),
+        )
+        found.update(row["ticket_id"] for row in cursor.fetchall())
+    calendars = sorted(scope.days.keys() - scope.calendars)  # clocks over changed days
     if calendars:
         marks = ", ".join("?" * len(calendars))
         cursor.execute(
@@ -106,8 +123,9 @@ def recompute_beside(
     on_switch: Callable[[Any, int], None],
 ) -> int:
     """Recompute ``ticket_ids`` into shadow tables while readers and writers go on, then
-    replace their live rows in one transaction that also runs ``on_switch(cursor, caught
-    up)`` (caught up: the tickets recomputed again because events were stored meanwhile).
+    apply their changes to the live rows in one transaction that also runs
+    ``on_switch(cursor, caught up)`` (caught up: the tickets recomputed again because events
+    were stored meanwhile).
 
     ``mark`` is the event-store position the selection of ``ticket_ids`` saw: tickets with
     events stored after it (by a consumer meanwhile) are recomputed again before and during
@@ -121,15 +139,15 @@ def recompute_beside(
         for _ in range(3):  # catch up without the writers' lock first: the switch stays short
             with store.write() as cursor:
                 _check(cursor, store, shadow)
-                count, mark = catch_up(cursor, store, events, mark, SHADOW)
+                count, mark = _catch_up(cursor, store, events, mark)
             caught_up += count
             if not count:
                 break
         with store.write() as cursor:
             lock_writers(cursor, store, events)
             _check(cursor, store, shadow)
-            count, _ = catch_up(cursor, store, events, mark, SHADOW)
-            _switch_rows(cursor, store)
+            count, _ = _catch_up(cursor, store, events, mark)
+            apply_diff(cursor, store, SHADOW)
             on_switch(cursor, caught_up + count)
             release_in(cursor, store.dialect, shadow.owner)
         _drop_shadow(store)
@@ -150,16 +168,18 @@ def _check(cursor: Any, store: TicketStore, shadow: Shadow, renew: bool = False)
 
 
 def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
-    """Compute and write the shadow rows of ``ticket_ids``, a few shards per transaction
-    (each commit costs a sync; a short transaction keeps consumers' waits short)."""
+    """Compute and write the changes of ``ticket_ids``, a few shards per transaction (each
+    commit costs a sync; a short transaction keeps consumers' waits short)."""
     done, renewed = 0, time.monotonic()
-    rows = compute_rows(store, shadow.policy_factory, ticket_ids, shadow.workers, shadow.shard)
-    for group in batched(rows, SHARDS_PER_COMMIT):
+    changes = compute_changes(
+        store, shadow.policy_factory, ticket_ids, shadow.workers, shadow.shard
+    )
+    for group in batched(changes, SHARDS_PER_COMMIT):
         due = time.monotonic() - renewed > shadow.lease_seconds / 3
         with store.write() as cursor:
             _check(cursor, store, shadow, renew=due)
-            for _, batch in group:
-                insert_rows(cursor, store, batch, SHADOW)
+            for _, shard in group:
+                write_diff(cursor, store, shard, SHADOW)
         renewed = time.monotonic() if due else renewed
         done += sum(size for size, _ in group)
         if shadow.progress is not None:
@@ -167,33 +187,38 @@ def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
     return done
 
 
+def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) -> tuple[int, int]:
+    """Compare again, with the live rows now, the tickets with events stored after
+    event-store position ``mark``; (tickets, the position now)."""
+    last = events.last_position(cursor)
+    if last <= mark:
+        return 0, mark
+    keys = events.changed_since(cursor, mark)
+    for start in range(0, len(keys), PAGE):
+        tickets = events.load(cursor, keys[start : start + PAGE])
+        ids = [ticket.ticket_id for ticket in tickets]
+        forget(cursor, store, ids, SHADOW)
+        changes = diff(store.rows_for(tickets), live_rows(cursor, store, ids))
+        write_diff(cursor, store, changes, SHADOW)
+    return len(keys), last
+
+
 def _create_shadow(store: TicketStore) -> None:
-    """Empty shadow tables: the live tables' DDL (primary keys, no other index)."""
+    """Empty shadow tables: the live tables' DDL (primary keys, no other index), and the
+    table of live rows gone."""
     pattern = re.compile(r"\{p\}(" + "|".join(REBUILT) + r")\b")
+    _drop_shadow(store)
     with store.write() as cursor:
-        for table in REBUILT:
-            cursor.execute(store.dialect.sql(f"DROP TABLE IF EXISTS {{p}}{table}{SHADOW}"))
         for statement in tables.TABLES:
             if pattern.search(statement) and "CREATE TABLE" in statement.upper():
                 cursor.execute(store.dialect.sql(pattern.sub(r"{p}\1" + SHADOW, statement)))
+        cursor.execute(store.dialect.sql(gone_table(SHADOW)))
 
 
 def _drop_shadow(store: TicketStore) -> None:
     with store.write() as cursor:
-        for table in REBUILT:
+        for table in (*REBUILT, GONE):
             cursor.execute(store.dialect.sql(f"DROP TABLE IF EXISTS {{p}}{table}{SHADOW}"))
-
-
-def _switch_rows(cursor: Any, store: TicketStore) -> None:
-    """Replace the live rows of the shadow's tickets with the shadow rows."""
-    sql = store.dialect.sql
-    ids = f"SELECT ticket_id FROM {{p}}sla_tickets{SHADOW}"
-    for table in REBUILT:
-        cursor.execute(sql(f"DELETE FROM {{p}}{table} WHERE ticket_id IN ({ids})"))
-        names = ", ".join(columns(table))
-        cursor.execute(
-            sql(f"INSERT INTO {{p}}{table} ({names}) SELECT {names} FROM {{p}}{table}{SHADOW}")
-        )
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -1,10 +1,11 @@
-"""Read-model rows of many tickets computed in worker processes, a shard of tickets each.
+"""Read-model changes of many tickets computed in worker processes, a shard of tickets each.
 
 Reading a ticket's events, folding them and evaluating its clocks is most of a recompute's
 cost and needs nothing but the event store and the policy, so worker processes (started with
 ``spawn``: no fork of a process holding a store) each open the store themselves, build their
 own policy with a picklable ``policy_factory`` and compute the rows of one shard (a list of
-ticket aggregate ids) at a time. Rows come back ``marshal``-ed (far cheaper to load than
+ticket ids) at a time, compared with the live rows read with the events
+(``projections.row_diff``). Changes come back ``marshal``-ed (far cheaper to load than
 pickled tuples); the caller writes them, in shard order, while the workers compute the next
 shards (at most two per worker are in flight, which bounds memory). A few shards are
 computed in-process: starting a worker costs about half a second of CPU.
@@ -23,6 +24,7 @@ from typing import Any
 from slaclock.domain.policy import Policy
 from slaclock.projections.batch import Batch
 from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.row_diff import RowDiff, diff, live_rows
 from slaclock.projections.runtime import tune_gc
 from slaclock.projections.store import TicketStore
 
@@ -42,21 +44,21 @@ def worker_count(tickets: int, workers: int | None = None, shard: int = SHARD) -
     return max(0, min(wanted, shards))
 
 
-def compute_rows(
+def compute_changes(
     store: TicketStore,
     policy_factory: PolicyFactory | None,
     ticket_ids: Sequence[str],
     workers: int = 0,
     shard: int = SHARD,
-) -> Iterator[tuple[int, Batch]]:
-    """(tickets, their rows) for ``ticket_ids``, ``shard`` tickets at a time, in order.
-    ``workers`` processes compute them (0, or no ``policy_factory``: this process, under
-    ``store.policy``)."""
+) -> Iterator[tuple[int, RowDiff]]:
+    """(tickets, how their rows change) for ``ticket_ids``, ``shard`` tickets at a time, in
+    order. ``workers`` processes compute them (0, or no ``policy_factory``: this process,
+    under ``store.policy``)."""
     shards = [list(ticket_ids[i : i + shard]) for i in range(0, len(ticket_ids), shard)]
     if workers <= 0 or policy_factory is None:
         events = EventPages(store)
         for ids in shards:
-            yield len(ids), _shard_rows(store, events, ids)
+            yield len(ids), shard_changes(store, events, ids)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
@@ -68,7 +70,7 @@ def compute_rows(
         waiting: deque[tuple[int, Future[bytes]]] = deque()
         pending = iter(shards)
         for ids in pending:
-            waiting.append((len(ids), pool.submit(_rows, ids)))
+            waiting.append((len(ids), pool.submit(_changes, ids)))
             if len(waiting) >= 2 * workers:
                 break
         while waiting:
@@ -76,9 +78,9 @@ def compute_rows(
             answer = future.result()
             ids = next(pending, None)
             if ids is not None:
-                waiting.append((len(ids), pool.submit(_rows, ids)))
-            tickets, clocks, work_logs = marshal.loads(answer)
-            yield size, Batch(tickets=tickets, clocks=clocks, work_logs=work_logs)
+                waiting.append((len(ids), pool.submit(_changes, ids)))
+            tickets, clocks, work_logs, gone = marshal.loads(answer)
+            yield size, RowDiff(Batch(tickets=tickets, clocks=clocks, work_logs=work_logs), gone)
 
 
 # ------------------------------------------------------------------ in the worker
@@ -95,14 +97,17 @@ def _start(url: str, policy_factory: PolicyFactory, opening: Any) -> None:
     _worker["store"], _worker["events"] = store, EventPages(store)
 
 
-def _rows(ticket_ids: list[str]) -> bytes:
-    batch = _shard_rows(_worker["store"], _worker["events"], ticket_ids)
-    return marshal.dumps((batch.tickets, batch.clocks, batch.work_logs))
+def _changes(ticket_ids: list[str]) -> bytes:
+    changes = shard_changes(_worker["store"], _worker["events"], ticket_ids)
+    rows = changes.rows
+    return marshal.dumps((rows.tickets, rows.clocks, rows.work_logs, changes.gone))
 
 
-def _shard_rows(store: TicketStore, events: EventPages, ticket_ids: list[str]) -> Batch:
-    """The rows of one shard: its tickets' events read in one query, folded, evaluated."""
+def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[str]) -> RowDiff:
+    """How the rows of ``ticket_ids`` change: their events and live rows read in one
+    snapshot, the tickets folded and evaluated under ``store.policy``, the rows compared."""
     keys = [events.key_of(ticket_id) for ticket_id in ticket_ids]
     with snapshot(store) as cursor:
         tickets = events.load(cursor, keys)
-    return store.rows_for(tickets)
+        live = live_rows(cursor, store, ticket_ids)
+    return diff(store.rows_for(tickets), live)

@@ -105,6 +105,32 @@ def test_a_parallel_full_recompute_equals_a_serial_one(store_url: str, tmp_path:
     assert mine.json("tickets", "--as-of", AS_OF) == fresh.json("tickets", "--as-of", AS_OF)
 
 
+def test_a_parallel_recompute_deletes_the_rows_a_change_removes(
+    store_url: str, tmp_path: Path
+) -> None:
+    Cli(CONFIG, store_url, tmp_path).json("ingest", str(EVENTS), "--clock", "event")
+    changed = tmp_path / "no-p3.toml"  # plan 'professional' loses its P3 response target
+    changed.write_text(CONFIG.read_text().replace('2 = "6h", 3 = "9h" }', '2 = "6h" }', 1))
+    loaded = parse_policy(changed.read_text(), str(changed))
+    store = TicketStore(store_url, loaded.policy)
+    p3 = (
+        "SELECT COUNT(*) AS n FROM {p}sla_clocks c JOIN {p}sla_tickets t"
+        " ON t.ticket_id = c.ticket_id WHERE t.plan = 'professional' AND c.priority = 3"
+        " AND c.metric = 'response'"
+    )
+    try:
+        before = store.query(p3)[0]["n"]
+        runner = Runner(
+            policy_factory=policy_factory(loaded, str(changed)), workers=2, beside_from=0, shard=3
+        )
+        adoption = adopt_policy(store, loaded.version, loaded.text, int(time.time()), None, runner)
+        assert adoption.workers == 2 and adoption.recomputed > 0
+        assert before > 0 and store.query(p3)[0]["n"] == 0  # those rows are gone
+        assert verify(store).ok  # and every other row equals a serial recompute's
+    finally:
+        store.close()
+
+
 def test_readers_answer_of_one_version_while_a_recompute_runs(
     store_url: str, tmp_path: Path
 ) -> None:

@@ -1,0 +1,126 @@
+"""What a large recompute changes in the read model: rows new or different, and rows gone.
+
+A recompute of many tickets (``projections.recompute``) keeps beside the live tables only
+the rows that differ from the live ones, and the keys of live rows the new rows lack, so
+its switch writes what changed: new hours for a calendar move clock rows, not ticket rows
+or work logs. New rows are compared with live rows read in the same transaction as the
+events they were computed from; a ticket that gets events later is compared again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+
+from slaclock.projections.batch import Batch
+from slaclock.projections.derived_tables import KEYS, REBUILT, batch_rows, columns
+from slaclock.projections.rebuild import insert_rows
+from slaclock.projections.store import TicketStore
+
+GONE = "sla_gone"  # + the shadow suffix: (table, ticket, key) of live rows to delete
+
+Key = tuple[Any, ...]
+Gone = tuple[str, str, Any, Any]  # table, ticket id, first key column, second (or None)
+
+
+@dataclass
+class RowDiff:
+    """The rows of some tickets that differ from the live ones, and the live rows gone."""
+
+    rows: Batch = field(default_factory=Batch)
+    gone: list[Gone] = field(default_factory=list)
+
+
+def gone_table(suffix: str) -> str:
+    return f"""CREATE TABLE {{p}}{GONE}{suffix} (
+        tbl TEXT NOT NULL, ticket_id TEXT NOT NULL, key1 TEXT NOT NULL, key2 TEXT)"""
+
+
+def live_rows(cursor: Any, store: TicketStore, ticket_ids: Sequence[str]) -> dict[str, list[Key]]:
+    """The live rows of ``ticket_ids`` in each :data:`REBUILT` table, in column order."""
+    found: dict[str, list[Key]] = {}
+    marks = ", ".join("?" * len(ticket_ids))
+    for table in REBUILT:
+        names = columns(table)
+        cursor.execute(
+            store.dialect.sql(
+                f"SELECT {', '.join(names)} FROM {{p}}{table} WHERE ticket_id IN ({marks})"
+            ),
+            list(ticket_ids),
+        )
+        found[table] = [_values(row) for row in cursor.fetchall()]
+    return found
+
+
+def _values(row: Any) -> Key:
+    """A row's values in column order (SQLite's rows are sequences, PostgreSQL's dicts)."""
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
+def diff(batch: Batch, live: dict[str, list[Key]]) -> RowDiff:
+    """The rows of ``batch`` that are not in ``live`` as they are, and the keys of the rows
+    of ``live`` that ``batch`` lacks (both for the same tickets)."""
+    changes = RowDiff()
+    for table in REBUILT:
+        names = columns(table)
+        key_of = itemgetter(*(names.index(name) for name in KEYS[table]))
+        ticket_at = names.index("ticket_id")
+        old = {key_of(row): row for row in live.get(table, [])}
+        changed = batch_rows(changes.rows, table)
+        for row in batch_rows(batch, table):
+            if old.pop(key_of(row), None) != row:  # True == 1: booleans compare as stored
+                changed.append(row)
+        for key, row in old.items():
+            first, second = key if len(KEYS[table]) > 1 else (key, None)
+            changes.gone.append((table, row[ticket_at], first, second))
+    return changes
+
+
+def write_diff(cursor: Any, store: TicketStore, changes: RowDiff, suffix: str) -> None:
+    """Add ``changes`` to the shadow tables (table + ``suffix``) and the gone keys."""
+    insert_rows(cursor, store, changes.rows, suffix)
+    if changes.gone:
+        cursor.executemany(
+            store.dialect.sql(f"INSERT INTO {{p}}{GONE}{suffix} VALUES (?, ?, ?, ?)"),
+            changes.gone,
+        )
+
+
+def forget(cursor: Any, store: TicketStore, ticket_ids: Sequence[str], suffix: str) -> None:
+    """Drop what the shadow tables hold for ``ticket_ids`` (they are compared again)."""
+    if not ticket_ids:
+        return
+    marks = ", ".join("?" * len(ticket_ids))
+    for table in (*REBUILT, GONE):
+        cursor.execute(
+            store.dialect.sql(f"DELETE FROM {{p}}{table}{suffix} WHERE ticket_id IN ({marks})"),
+            list(ticket_ids),
+        )
+
+
+def apply_diff(cursor: Any, store: TicketStore, suffix: str) -> None:
+    """Make the live tables what the shadow says: delete the gone rows, then insert or
+    update the shadow rows (same transaction as the caller's)."""
+    sql = store.dialect.sql
+    for table in REBUILT:
+        keys = KEYS[table]
+        wanted = ", ".join(f"key{n}" for n in range(1, len(keys) + 1))
+        target = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
+        cursor.execute(
+            sql(
+                f"DELETE FROM {{p}}{table} WHERE {target} IN"
+                f" (SELECT {wanted} FROM {{p}}{GONE}{suffix} WHERE tbl = ?)"
+            ),
+            [table],
+        )
+        names = columns(table)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in keys)
+        cursor.execute(
+            sql(
+                f"INSERT INTO {{p}}{table} ({', '.join(names)})"
+                f" SELECT {', '.join(names)} FROM {{p}}{table}{suffix} WHERE true"
+                f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+            )
+        )

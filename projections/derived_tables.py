@@ -14,6 +14,7 @@ from typing import Any
 
 from slaclock.projections import tables
 from slaclock.projections.batch import Batch
+from slaclock.projections.tables import Dialect
 
 # table, its upsert in projections.tables, the Batch field holding its rows, its primary key
 _PROJECTIONS = (
@@ -33,6 +34,24 @@ def columns(table: str) -> tuple[str, ...]:
     if match is None:  # pragma: no cover - a change in projections.tables
         raise RuntimeError(f"cannot find the columns of {table} in projections.tables")
     return tuple(name.strip() for name in match.group(1).split(","))
+
+
+def rows_where(
+    cursor: Any, dialect: Dialect, table: str, column: str, values: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of ``table`` (in :func:`columns` order) whose ``column`` is one of ``values``."""
+    if not values:
+        return []
+    names = columns(table)
+    marks = ", ".join("?" * len(values))
+    cursor.execute(
+        dialect.sql(f"SELECT {', '.join(names)} FROM {{p}}{table} WHERE {column} IN ({marks})"),
+        list(values),
+    )
+    # SQLite's rows are sequences, PostgreSQL's dicts (both in the order selected)
+    return [
+        tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in cursor.fetchall()
+    ]
 
 
 def batch_rows(batch: Batch, table: str) -> list[tuple[Any, ...]]:

@@ -198,7 +198,7 @@ def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) ->
         tickets = events.load(cursor, keys[start : start + PAGE])
         ids = [ticket.ticket_id for ticket in tickets]
         forget(cursor, store, ids, SHADOW)
-        changes = diff(store.rows_for(tickets), live_rows(cursor, store, ids))
+        changes = diff(store.rows_for(tickets), live_rows(cursor, store, ids, tickets))
         write_diff(cursor, store, changes, SHADOW)
     return len(keys), last
 

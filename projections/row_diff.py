@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from slaclock.domain.facts import WORK_LOGGED
+from slaclock.domain.ticket import Ticket
 from slaclock.projections.batch import Batch
-from slaclock.projections.derived_tables import KEYS, REBUILT, batch_rows, columns
+from slaclock.projections.derived_tables import KEYS, REBUILT, batch_rows, columns, rows_where
 from slaclock.projections.rebuild import insert_rows
 from slaclock.projections.store import TicketStore
 
@@ -38,25 +40,20 @@ def gone_table(suffix: str) -> str:
         tbl TEXT NOT NULL, ticket_id TEXT NOT NULL, key1 TEXT NOT NULL, key2 TEXT)"""
 
 
-def live_rows(cursor: Any, store: TicketStore, ticket_ids: Sequence[str]) -> dict[str, list[Key]]:
-    """The live rows of ``ticket_ids`` in each :data:`REBUILT` table, in column order."""
-    found: dict[str, list[Key]] = {}
-    marks = ", ".join("?" * len(ticket_ids))
-    for table in REBUILT:
-        names = columns(table)
-        cursor.execute(
-            store.dialect.sql(
-                f"SELECT {', '.join(names)} FROM {{p}}{table} WHERE ticket_id IN ({marks})"
-            ),
-            list(ticket_ids),
-        )
-        found[table] = [_values(row) for row in cursor.fetchall()]
-    return found
-
-
-def _values(row: Any) -> Key:
-    """A row's values in column order (SQLite's rows are sequences, PostgreSQL's dicts)."""
-    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+def live_rows(
+    cursor: Any, store: TicketStore, ticket_ids: Sequence[str], tickets: Sequence[Ticket]
+) -> dict[str, list[Key]]:
+    """The live rows of ``ticket_ids`` in each :data:`REBUILT` table, in column order; work
+    logs are found by the event ids of ``tickets``' work-log facts (their primary key: a
+    work log row only ever comes from one)."""
+    logs = [f.event_id for t in tickets for f in t.facts if f.type == WORK_LOGGED]
+    logs += [i for t in tickets for i, v in t.voided.items() if v.fact.type == WORK_LOGGED]
+    return {
+        table: rows_where(cursor, store.dialect, table, "event_id", logs)
+        if table == "sla_work_logs"
+        else rows_where(cursor, store.dialect, table, "ticket_id", ticket_ids)
+        for table in REBUILT
+    }
 
 
 def diff(batch: Batch, live: dict[str, list[Key]]) -> RowDiff:

@@ -109,5 +109,5 @@ def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[s
     keys = [events.key_of(ticket_id) for ticket_id in ticket_ids]
     with snapshot(store) as cursor:
         tickets = events.load(cursor, keys)
-        live = live_rows(cursor, store, ticket_ids)
+        live = live_rows(cursor, store, ticket_ids, tickets)
     return diff(store.rows_for(tickets), live)

@@ -12,7 +12,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slaclock.projections.derived_tables import KEYS, REBUILT, columns, key, keyed, plain
+from slaclock.projections.derived_tables import (
+    KEYS,
+    REBUILT,
+    columns,
+    key,
+    keyed,
+    plain,
+    rows_where,
+)
 from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.store import TicketStore
 
@@ -155,15 +163,5 @@ def _orphans(
 def _live_rows(
     store: TicketStore, cursor: Any, table: str, ticket_ids: Sequence[str]
 ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    if not ticket_ids:
-        return {}
-    names = columns(table)
-    marks = ", ".join("?" * len(ticket_ids))
-    cursor.execute(
-        store.dialect.sql(
-            f"SELECT {', '.join(names)} FROM {{p}}{table} WHERE ticket_id IN ({marks})"
-        ),
-        list(ticket_ids),
-    )
-    rows = (tuple(plain(row[name]) for name in names) for row in cursor.fetchall())
-    return {key(table, row): row for row in rows}
+    rows = rows_where(cursor, store.dialect, table, "ticket_id", ticket_ids)
+    return {key(table, row): tuple(plain(value) for value in row) for row in rows}

@@ -30,6 +30,9 @@ LATE_TICKET = [
     {"event_id": "evt-9002", "type": "ticket.acknowledged", "ticket_id": "T-3999",
      "occurred_at": "2025-09-10T11:00:00+02:00"},
 ]  # fmt: skip
+WORK_LOG = {"event_id": "w1", "type": "ticket.work_logged", "ticket_id": "T-2001",
+            "occurred_at": "2025-09-10T10:00:00+02:00", "minutes": 25, "mode": "remote",
+            "actor": "ann"}  # fmt: skip
 REPORT = ("report", "compliance", "--month", "2025-09", "--as-of", AS_OF, "--json")
 
 
@@ -108,7 +111,9 @@ def test_a_parallel_full_recompute_equals_a_serial_one(store_url: str, tmp_path:
 def test_a_parallel_recompute_deletes_the_rows_a_change_removes(
     store_url: str, tmp_path: Path
 ) -> None:
-    Cli(CONFIG, store_url, tmp_path).json("ingest", str(EVENTS), "--clock", "event")
+    work = tmp_path / "work.jsonl"  # a work log, whose row is then spoilt by hand
+    work.write_text(json.dumps(WORK_LOG) + "\n")
+    Cli(CONFIG, store_url, tmp_path).json("ingest", str(EVENTS), str(work), "--clock", "event")
     changed = tmp_path / "no-p3.toml"  # plan 'professional' loses its P3 response target
     changed.write_text(CONFIG.read_text().replace('2 = "6h", 3 = "9h" }', '2 = "6h" }', 1))
     loaded = parse_policy(changed.read_text(), str(changed))
@@ -118,14 +123,18 @@ def test_a_parallel_recompute_deletes_the_rows_a_change_removes(
         " ON t.ticket_id = c.ticket_id WHERE t.plan = 'professional' AND c.priority = 3"
         " AND c.metric = 'response'"
     )
+    minutes = "SELECT minutes FROM {p}sla_work_logs WHERE event_id = 'w1'"
     try:
         before = store.query(p3)[0]["n"]
+        with store.write() as cursor:
+            cursor.execute(store.dialect.sql("UPDATE {p}sla_work_logs SET minutes = 250"))
         runner = Runner(
             policy_factory=policy_factory(loaded, str(changed)), workers=2, beside_from=0, shard=3
         )
         adoption = adopt_policy(store, loaded.version, loaded.text, int(time.time()), None, runner)
         assert adoption.workers == 2 and adoption.recomputed > 0
         assert before > 0 and store.query(p3)[0]["n"] == 0  # those rows are gone
+        assert store.query(minutes)[0]["minutes"] == 25  # the spoilt row is mended
         assert verify(store).ok  # and every other row equals a serial recompute's
     finally:
         store.close()

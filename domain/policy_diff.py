@@ -46,19 +46,6 @@ class Scope:
     def empty(self) -> bool:
         return not (self.everything or self.customers or self.plans or self.calendars or self.days)
 
-    def touches_ticket(self, customer_id: str | None, plan: str | None) -> bool:
-        return self.everything or customer_id in self.customers or plan in self.plans
-
-    def touches_clock(self, calendar: str | None, start: int | None, until: int | None) -> bool:
-        """Whether a clock on ``calendar`` spanning ``start``..``until`` (None: unbounded)
-        can move."""
-        if self.everything or calendar in self.calendars:
-            return True
-        for low, high in self.days.get(calendar or "", ()):
-            if (start is None or start < high) and (until is None or until >= low):
-                return True
-        return False
-
 
 @dataclass(frozen=True)
 class Change:

@@ -136,18 +136,24 @@ def adopt_policy(
             adoption.changes.append(Touched(change.what, frozenset(touched)))
             every |= touched
     if len(every) < runner.beside_from:
-        adoption.changes = []
-        return _recompute(store, text, now, adoption, changes)
+        return _recompute(store, text, now, adoption, changes, mark)
     return _recompute_beside(store, text, now, adoption, every, mark, runner)
 
 
 def _recompute(
-    store: TicketStore, text: str, now: int, adoption: Adoption, changes: list[Change]
+    store: TicketStore,
+    text: str,
+    now: int,
+    adoption: Adoption,
+    changes: list[Change],
+    mark: int,
 ) -> Adoption:
     """Recompute a few tickets and switch version, in one transaction that holds the writers'
-    lock (so the tickets are selected again there: none is stored meanwhile)."""
+    lock; the tickets are selected again there if events were stored since the selection
+    (at event-store position ``mark``)."""
+    events = EventPages(store)
     with store.write() as cursor:
-        lock_writers(cursor, store, EventPages(store))
+        lock_writers(cursor, store, events)
         current = read_meta(cursor, store.dialect, [POLICY_VERSION]).get(POLICY_VERSION)
         if current == adoption.version:
             return Adoption(adoption.version, adoption.version)  # adopted meanwhile
@@ -156,11 +162,12 @@ def _recompute(
         held = read_lease(cursor, store.dialect)
         if held is not None and held.live(time.time()):
             return Adoption(adoption.version, adoption.previous, busy=held)
-        every: set[str] = set()
-        for change in changes:
-            touched = select_tickets(cursor, store, change.scope)
-            adoption.changes.append(Touched(change.what, frozenset(touched)))
-            every |= touched
+        if events.last_position(cursor) != mark:  # a consumer stored events meanwhile
+            adoption.changes = [
+                Touched(change.what, frozenset(select_tickets(cursor, store, change.scope)))
+                for change in changes
+            ]
+        every: set[str] = set().union(*(touched.tickets for touched in adoption.changes))
         recompute(cursor, store, every)
         adoption.recomputed = len(every)
         _record(cursor, store, adoption.version, text, now, adoption)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -65,25 +65,32 @@ def select_tickets(cursor: Any, store: TicketStore, scope: Scope) -> set[str]:
             sorted(scope.calendars),
         )
         found.update(row["ticket_id"] for row in cursor.fetchall())
-    calendars = sorted(scope.days.keys() - scope.calendars)  # clocks over changed days
-    if calendars:
-        marks = ", ".join("?" * len(calendars))
-        cursor.execute(
-            sql(
-                "SELECT c.ticket_id, c.calendar, t.created_at, c.deadline, c.stopped_at,"
-                " t.last_fact_at FROM {p}sla_clocks c JOIN {p}sla_tickets t"
-                f" ON t.ticket_id = c.ticket_id WHERE c.calendar IN ({marks})"
-            ),
-            calendars,
-        )
-        for row in cursor.fetchall():
-            ends = [
-                row[k] for k in ("deadline", "stopped_at", "last_fact_at") if row[k] is not None
-            ]
-            until = max(ends) if ends else None
-            if scope.touches_clock(row["calendar"], row["created_at"], until):
-                found.add(row["ticket_id"])
+    for calendar in sorted(scope.days.keys() - scope.calendars):
+        found.update(_over_days(cursor, store, calendar, scope.days[calendar]))
     return found
+
+
+def _over_days(
+    cursor: Any, store: TicketStore, calendar: str, days: Sequence[tuple[int, int]]
+) -> list[str]:
+    """Tickets with a clock on ``calendar`` whose span meets one of the ``days`` ranges
+    [low, high): it started before ``high`` (or its ticket's creation is unknown) and its
+    latest instant (deadline, stop, or the ticket's last fact) is at ``low`` or later (or it
+    has none: unbounded)."""
+    if not days:
+        return []
+    unbounded = "(c.deadline IS NULL AND c.stopped_at IS NULL AND t.last_fact_at IS NULL)"
+    until = "c.deadline >= ? OR c.stopped_at >= ? OR t.last_fact_at >= ?"
+    meets = f"((t.created_at IS NULL OR t.created_at < ?) AND ({unbounded} OR {until}))"
+    any_day = " OR ".join([meets] * len(days))
+    cursor.execute(
+        store.dialect.sql(
+            "SELECT DISTINCT c.ticket_id FROM {p}sla_clocks c JOIN {p}sla_tickets t"
+            f" ON t.ticket_id = c.ticket_id WHERE c.calendar = ? AND ({any_day})"
+        ),
+        [calendar, *(value for low, high in days for value in (high, low, low, low))],
+    )
+    return [row["ticket_id"] for row in cursor.fetchall()]
 
 
 def recompute(cursor: Any, store: TicketStore, ticket_ids: set[str]) -> None:

@@ -15,7 +15,17 @@ from pathlib import Path
 
 from slaclock.bootstrap import policy_factory
 from slaclock.config import parse_policy
-from slaclock.projections.policy_versions import Runner, adopt_policy, last_change
+from slaclock.domain.policy_diff import Change, Scope
+from slaclock.projections.event_pages import EventPages
+from slaclock.projections.policy_versions import (
+    Adoption,
+    Runner,
+    Touched,
+    _recompute,
+    adopt_policy,
+    last_change,
+)
+from slaclock.projections.recompute import select_tickets
 from slaclock.projections.recompute_lease import acquire, renew
 from slaclock.projections.store import TicketStore
 from slaclock.projections.verify import verify
@@ -136,6 +146,32 @@ def test_a_parallel_recompute_deletes_the_rows_a_change_removes(
         assert before > 0 and store.query(p3)[0]["n"] == 0  # those rows are gone
         assert store.query(minutes)[0]["minutes"] == 25  # the spoilt row is mended
         assert verify(store).ok  # and every other row equals a serial recompute's
+    finally:
+        store.close()
+
+
+def test_a_small_recompute_selects_again_if_events_arrived_after_its_selection(
+    store_url: str, tmp_path: Path
+) -> None:
+    old = Cli(CONFIG, store_url, tmp_path)
+    old.json("ingest", str(EVENTS), "--clock", "event")
+    changed = _changed(tmp_path)
+    loaded = parse_policy(changed.read_text(), str(changed))
+    store = TicketStore(store_url, loaded.policy)
+    try:
+        change = Change(
+            "plan 'professional' targets changed", Scope(plans=frozenset({"professional"}))
+        )
+        events = EventPages(store)
+        with store.read() as cursor:  # the selection, as adopt_policy makes it
+            mark = events.last_position(cursor)
+            selected = select_tickets(cursor, store, change.scope)
+        old.json("ingest", str(_late_events(tmp_path)), "--clock", "event")  # then T-3999
+        adoption = Adoption(loaded.version, store.policy_version())
+        adoption.changes = [Touched(change.what, frozenset(selected))]
+        _recompute(store, loaded.text, int(time.time()), adoption, [change], mark)
+        assert "T-3999" not in selected and "T-3999" in adoption.changes[0].tickets
+        assert verify(store).ok and store.policy_version() == loaded.version
     finally:
         store.close()
 

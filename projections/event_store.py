@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
     OperationalError,
     PersistenceError,
     StoredEvent,
+    Transcoder,
 )
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder
@@ -37,7 +38,12 @@ from slaclock.projections import schema_version, tables
 from slaclock.projections.batch import Batch
 from slaclock.projections.source_state import SOURCE_STATE_TABLES
 from slaclock.projections.tables import Dialect
-from slaclock.projections.transcodings import AlertAsList, DatetimeAsISO, FactAsDict
+from slaclock.projections.transcodings import (
+    AlertAsList,
+    DatetimeAsISO,
+    FactAsDict,
+    TicketTranscoder,
+)
 
 
 class StoreError(Exception):
@@ -157,6 +163,11 @@ class TicketApplication(Application):
     """The event-sourced application holding Ticket aggregates."""
 
     name = "slaclock"
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = TicketTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -3,6 +3,7 @@
 A ``Fact`` is stored as its event fields (``occurred_at`` as ISO 8601 with its offset, absent
 optional fields left out); ``recorded_at`` is not stored: it is the timestamp of the event
 that records the fact. An ``Alert`` is stored as ``[metric, kind, percent, at]``.
+:class:`TicketTranscoder` writes the same JSON, faster.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.persistence import Transcoding
+import msgspec
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from slaclock.domain.alerts import Alert
 from slaclock.domain.facts import Fact
@@ -75,3 +77,39 @@ class DatetimeAsISO(Transcoding):
 
     def decode(self, data: str) -> datetime:
         return datetime.fromisoformat(data)
+
+
+class TicketTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, whose encoding of a ticket event's state runs in
+    ``msgspec`` (C) instead of ``json`` with a Python ``default`` hook: the same JSON.
+
+    ``msgspec`` writes some types natively (datetimes, UUIDs, dataclasses such as ``Alert``)
+    where the library writes ``{"_type_": ..., "_data_": ...}``; so the fast way takes only
+    states whose values are plain scalars, instants, lists of facts and alerts, or dicts of
+    text, and turns the instants, facts and alerts into their transcoded form itself.
+    Anything else is encoded by the library's way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._fast = msgspec.json.Encoder()
+
+    def encode(self, obj: Any) -> bytes:
+        if type(obj) is not dict:
+            return super().encode(obj)
+        state: dict[str, Any] = {}
+        for key, value in obj.items():
+            kind = type(value)
+            if kind in _SCALARS:
+                state[key] = value
+            elif kind is datetime:
+                state[key] = self._encode_obj(value)
+            elif kind is list and all(type(item) in (Fact, Alert) for item in value):
+                state[key] = [self._encode_obj(item) for item in value]
+            elif kind is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
+                state[key] = value
+            else:
+                return super().encode(obj)
+        return self._fast.encode(state)
+
+
+_SCALARS = (str, int, bool, type(None))

@@ -2,6 +2,9 @@
 
 The recorders (``projections.event_store``) write a :class:`Batch` in the transaction that
 stores its events, so after a crash the store holds either all of a batch or none of it.
+A batch names the policy version its rows were computed under; if the read model is of
+another version by then (another process applied a configuration change), nothing is
+written (:class:`PolicyMoved`): rows of two versions never mix.
 """
 
 from __future__ import annotations
@@ -13,8 +16,21 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from slaclock.projections import tables
+from slaclock.projections.meta import POLICY_VERSION, read_meta
 from slaclock.projections.source_state import UPSERT_SOURCE_STATE
 from slaclock.projections.tables import Dialect
+
+
+class PolicyMoved(Exception):
+    """The read model is of policy version ``stored``, not ``expected`` (the version of the
+    policy a batch was computed under): the batch was not written."""
+
+    def __init__(self, stored: str | None, expected: str) -> None:
+        super().__init__(
+            f"the store's read model is of policy version {stored}, not {expected}: the"
+            " configuration was changed by another process"
+        )
+        self.stored, self.expected = stored, expected
 
 
 @dataclass
@@ -32,12 +48,17 @@ class Batch:
     counters: list[tuple[str, str, int]] = field(default_factory=list)
     dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
     source_state: list[tuple[str, str, str]] = field(default_factory=list)
+    policy_version: str | None = None  # of the rows (None: not checked)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
         # Tracking first, as eventsourcing's recorders do: a batch whose offsets another
         # consumer stored meanwhile fails before anything else is written.
         for tracking in self.tracking:
             insert_tracking(cursor, tracking)
+        if self.policy_version is not None:  # after the events: the writers' lock is held
+            stored = read_meta(cursor, dialect, [POLICY_VERSION]).get(POLICY_VERSION)
+            if stored != self.policy_version:
+                raise PolicyMoved(stored, self.policy_version)
         for statement, rows in (
             (tables.INSERT_EVENT_ID, self.event_ids),
             (tables.UPSERT_TICKET, self.tickets),

@@ -115,7 +115,7 @@ def adopt_policy(
         with store.write() as cursor:
             _record(cursor, store, version, text, now, Adoption(version, None))
         return Adoption(version, None)
-    previous = _text_of(store, stored)
+    previous = policy_text(store, stored)
     changes = compare(stored, previous) if compare and previous is not None else None
     if changes is None:
         changes = [
@@ -224,7 +224,8 @@ def _record(
     write_meta(cursor, store.dialect, [(POLICY_VERSION, version), (POLICY_CHANGE, summary)])
 
 
-def _text_of(store: TicketStore, version: str) -> str | None:
+def policy_text(store: TicketStore, version: str) -> str | None:
+    """The TOML text of a policy version the store has used."""
     rows = store.query("SELECT content FROM {p}sla_policies WHERE version = ?", [version])
     return rows[0]["content"] if rows else None
 

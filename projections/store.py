@@ -37,6 +37,9 @@ class TicketStore(EventStore):
     def __init__(self, url: str, policy: Policy, *, cache_size: int = 20000) -> None:
         super().__init__(url, cache_size=cache_size)
         self.policy = policy
+        self.version: str | None = None
+        """The policy version of ``policy``: when set, a save fails (``PolicyMoved``, nothing
+        written) unless the read model is of that version (``slaclock.bootstrap`` sets it)."""
         self.positions = Positions(self)
         self.ledger = LedgerBook(self)
 
@@ -94,6 +97,7 @@ class TicketStore(EventStore):
         """
         try:
             batch = self._batch(event_ids, tracking, ledger, watermark, counters, meta)
+            batch.policy_version = self.version
             batch.dead_letters = [letter.row() for letter in dead_letters]
             batch.source_state = list(source_state)
             for ticket in tickets:

@@ -88,6 +88,14 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         return exit_codes.USAGE
 
 
+def _writer_store(url: str, loaded: LoadedPolicy) -> TicketStore:
+    """The webhook writer's own connection (the store is already adopted): rows of the
+    configuration's version only (``PolicyMoved`` otherwise, see ``serve_hooks``)."""
+    store = TicketStore(url, loaded.policy)
+    store.version = loaded.version
+    return store
+
+
 def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     import uvicorn
 
@@ -103,7 +111,7 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         return exit_codes.USAGE
     try:
         hooks, close_hooks = serve_hooks.hook_state(
-            args, loaded, lambda: TicketStore(args.store, loaded.policy)
+            args, loaded, lambda: _writer_store(args.store, loaded)
         )
     except HookConfigError as exc:
         print(f"slaclock: error: {exc}", file=sys.stderr)

@@ -6,9 +6,11 @@ tickets it can move recomputed) in one place, whichever command runs first after
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, policy_from_text
@@ -17,7 +19,14 @@ from slaclock.domain.policy import Policy
 from slaclock.domain.policy_diff import Change, policy_changes
 from slaclock.domain.policy_version import legacy_version
 from slaclock.progress import Progress
-from slaclock.projections.policy_versions import BESIDE_FROM, Adoption, Runner, adopt_policy
+from slaclock.projections.batch import PolicyMoved
+from slaclock.projections.policy_versions import (
+    BESIDE_FROM,
+    Adoption,
+    Runner,
+    adopt_policy,
+    policy_text,
+)
 from slaclock.projections.recompute_lease import DEFAULT_LEASE_SECONDS
 from slaclock.projections.store import TicketStore
 
@@ -28,6 +37,8 @@ WORKERS_VARIABLE = "SLACLOCK_RECOMPUTE_WORKERS"
 """Worker processes of a large recompute (default: one per core; 0: in this process)."""
 BESIDE_VARIABLE = "SLACLOCK_RECOMPUTE_BESIDE_FROM"
 """Tickets from which a recompute runs beside the live rows (default 2000)."""
+
+log = logging.getLogger("slaclock.policy")
 
 
 def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
@@ -58,6 +69,7 @@ def adopt(url: str, loaded: LoadedPolicy) -> tuple[TicketStore, Adoption]:
         )
     finally:
         progress.close()
+    store.version = loaded.version  # rows of this version only (not before a pending switch)
     if adoption.changed:
         print(f"slaclock: {describe(adoption)}", file=sys.stderr)
     elif adoption.busy is not None:
@@ -114,3 +126,24 @@ def describe(adoption: Adoption) -> str:
 def policy_factory(loaded: LoadedPolicy, source: str) -> partial[Policy]:
     """A picklable callable giving the policy again: a decoding process builds its own."""
     return partial(policy_from_text, loaded.text, source)
+
+
+def follow_store_policy(
+    store: TicketStore, moved: PolicyMoved
+) -> tuple[Policy, Callable[[], Policy]]:
+    """A long-running writer's batch was refused: the read model moved to another policy
+    version (another process applied a configuration change, or finished applying this
+    one). Go on under the store's version, read from the store, so that rows of two
+    versions never mix: the store's policy is set, and returned with a picklable factory."""
+    text = policy_text(store, moved.stored) if moved.stored is not None else None
+    if text is None or moved.stored is None:
+        raise ConfigError(f"the store's policy version {moved.stored} is not recorded in it")
+    name = f"the store's policy version {moved.stored}"
+    policy = policy_from_text(text, name)
+    store.policy, store.version = policy, moved.stored
+    log.warning(
+        "the store moved to policy version %s (this process had %s): going on under it",
+        moved.stored,
+        moved.expected,
+    )
+    return policy, partial(policy_from_text, text, name)

@@ -33,6 +33,7 @@ from slaclock.bootstrap import open_store, policy_factory
 from slaclock.config import ConfigError, read_policy
 from slaclock.consumers.decode_worker import DecodeWorkerError
 from slaclock.consumers.errors import FatalSourceError
+from slaclock.projections.batch import PolicyMoved
 from slaclock.projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
 from slaclock.projections.runtime import tune_gc
 
@@ -129,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FatalSourceError as exc:  # retrying cannot cure it; the stored offsets are intact
         print(f"slaclock: error: {exc}", file=sys.stderr)
         code = exit_codes.SOURCE_FATAL
+    except PolicyMoved as exc:  # the batches before the refused one are stored
+        print(f"slaclock: error: {exc}; the last batch was not stored: run again", file=sys.stderr)
+        code = exit_codes.POLICY_MOVED
     except KeyboardInterrupt:
         code = exit_codes.INTERRUPTED
     sys.stdout.flush()

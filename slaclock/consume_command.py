@@ -17,9 +17,11 @@ from typing import Any
 
 from slaclock import exit_codes, registry_options
 from slaclock.args import UsageError
+from slaclock.bootstrap import follow_store_policy
 from slaclock.domain.policy import Policy
 from slaclock.kafka_options import client_config
 from slaclock.output import counts_table, emit
+from slaclock.projections.batch import PolicyMoved
 from slaclock.projections.event_store import store_env
 from slaclock.projections.store import TicketStore
 
@@ -50,10 +52,17 @@ def run(
         if store is None:
             return exit_codes.OK
         try:
-            ingest = _ingest(args, settings, store, policy, policy_factory, source)
-            if stop.is_set():
-                ingest.request_stop()
-            counts = _consume(ingest)
+            counts: dict[str, int] = {}
+            while True:
+                ingest = _ingest(args, settings, store, policy, policy_factory, source)
+                if stop.is_set():
+                    ingest.request_stop()
+                try:
+                    counts = _added(counts, _consume(ingest))
+                    break
+                except PolicyMoved as moved:  # its batch was not stored: consumed again
+                    counts = _added(counts, _counts(ingest))
+                    policy, policy_factory = follow_store_policy(store, moved)
             forced = ingest.forced
         finally:
             store.close()
@@ -137,10 +146,22 @@ def _consume(ingest: Any) -> dict[str, int]:
     from kafka.errors import KafkaConfigurationError
 
     try:
-        stats = ingest.run()
+        ingest.run()
     except KafkaConfigurationError as exc:
         raise UsageError(f"Kafka client settings: {exc}") from None
-    return {**stats.as_dict(), "dead_lettered": ingest.dead_letters.sent}
+    return _counts(ingest)
+
+
+def _counts(ingest: Any) -> dict[str, int]:
+    return {**ingest.stats.as_dict(), "dead_lettered": ingest.dead_letters.sent}
+
+
+def _added(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """The counts of two runs of the loop (``pending`` is a level: the last one's)."""
+    return {
+        key: value if key == "pending" else before.get(key, 0) + value
+        for key, value in after.items()
+    }
 
 
 def _decode_in_process(decoder: str) -> bool:

@@ -24,5 +24,11 @@ SOURCE_FATAL = 4
 """``consume``: Kafka or the schema registry refused in a way retrying cannot cure (a missing
 compression codec, authentication or authorisation, a topic that does not exist, a bad client
 setting); the stored offsets are intact, fix the cause and start again."""
+POLICY_MOVED = 5
+"""A one-shot command that writes (``ingest``, ``tick``): another process applied a change of
+configuration while it ran, so its last batch, computed under the old policy version, was
+not stored (the batches before it were). Run it again under the configuration now in use;
+what was stored already counts as duplicates. ``consume`` and ``serve`` go on under the
+store's new version instead."""
 INTERRUPTED = 130
 """Stopped by Ctrl-C (SIGINT) outside ``consume``, as shells report it (128 + 2)."""

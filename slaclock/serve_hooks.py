@@ -156,13 +156,24 @@ def store_take(
     configs: dict[str, SourceConfig], store: TicketStore
 ) -> Callable[[str, Sequence[Any]], list[Taken]]:
     """Deliveries into the store, one ``SourceIntake.take`` (one transaction) per group."""
+    from slaclock.bootstrap import follow_store_policy
     from slaclock.consumers.source_intake import SourceIntake
+    from slaclock.projections.batch import PolicyMoved
 
-    ingestor = _ingestor(store)
-    intakes = {name: SourceIntake(config, ingestor) for name, config in configs.items()}
+    def intakes() -> dict[str, SourceIntake]:
+        ingestor = _ingestor(store)  # under store.policy
+        return {name: SourceIntake(config, ingestor) for name, config in configs.items()}
+
+    current = intakes()
 
     def take(source: str, payloads: Sequence[Any]) -> list[Taken]:
-        return _per_payload(intakes[source].take(payloads), len(payloads))
+        nonlocal current
+        try:
+            return _per_payload(current[source].take(payloads), len(payloads))
+        except PolicyMoved as moved:  # nothing was stored: take them under the store's policy
+            follow_store_policy(store, moved)
+            current = intakes()
+            return _per_payload(current[source].take(payloads), len(payloads))
 
     return take
 

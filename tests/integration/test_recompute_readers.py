@@ -11,11 +11,17 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from slaclock.bootstrap import policy_factory
 from slaclock.config import parse_policy
+from slaclock.domain.facts import Fact
 from slaclock.domain.policy_diff import Change, Scope
+from slaclock.domain.ticket import Ticket
+from slaclock.projections.batch import PolicyMoved
 from slaclock.projections.event_pages import EventPages
 from slaclock.projections.policy_versions import (
     Adoption,
@@ -174,6 +180,31 @@ def test_a_small_recompute_selects_again_if_events_arrived_after_its_selection(
         assert verify(store).ok and store.policy_version() == loaded.version
     finally:
         store.close()
+
+
+def test_a_batch_computed_under_another_policy_version_is_not_stored(
+    store_url: str, tmp_path: Path
+) -> None:
+    old = Cli(CONFIG, store_url, tmp_path)
+    old.json("ingest", str(EVENTS), "--clock", "event")
+    loaded_old = parse_policy(CONFIG.read_text(), str(CONFIG))
+    writer = TicketStore(store_url, loaded_old.policy)
+    writer.version = loaded_old.version  # as a long-running writer under the old version
+    try:
+        Cli(_changed(tmp_path), store_url, tmp_path).json("policy", "status")  # switches
+        count = "SELECT COUNT(*) AS n FROM {p}sla_tickets"
+        before = writer.query(count)[0]["n"]
+        created = Fact(
+            "evt-9101", "ticket.created", datetime(2025, 9, 10, 8, tzinfo=UTC), "initech", 1
+        )
+        ticket, _ = Ticket.register("T-3998", [created], datetime.now(UTC))
+        with pytest.raises(PolicyMoved) as refused:
+            writer.save([ticket], [("evt-9101", "T-3998")])
+        assert refused.value.expected == loaded_old.version != refused.value.stored
+        assert writer.query(count)[0]["n"] == before  # nothing of the batch was written
+        assert writer.load_ticket("T-3998") is None
+    finally:
+        writer.close()
 
 
 def test_readers_answer_of_one_version_while_a_recompute_runs(

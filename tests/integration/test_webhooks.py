@@ -288,3 +288,32 @@ def test_a_missing_secret_variable_stops_serve_at_start(
         done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+def test_serve_takes_deliveries_under_the_policy_version_another_process_applied(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slaclock.config import parse_policy
+    from slaclock.projections.store import TicketStore
+    from slaclock.projections.verify import verify
+
+    server = start(tmp_path, store_url, monkeypatch)
+    try:
+        deliveries = lifecycle("jira")
+        assert [post(server, d).status_code for d in deliveries[:3]] == [202] * 3
+        changed = tmp_path / "changed.toml"  # plan 'professional': P1 within 30m, not 3h
+        changed.write_text(server.cli.config.read_text().replace('{ 1 = "3h"', '{ 1 = "30m"'))
+        new = parse_policy(changed.read_text(), str(changed))
+        applied = Cli(changed, store_url, tmp_path).json("policy", "status")
+        assert applied["policy_version"] == new.version
+        answers = [post(server, d) for d in deliveries[3:]]  # refused once, taken again
+        assert [a.status_code for a in answers] == [202] * len(answers), [a.text for a in answers]
+        assert sorted(stored(store_url, changed, TICKETS["jira"])) == sorted(expected("jira"))
+    finally:
+        server.stop()
+    opened = TicketStore(store_url, new.policy)
+    try:
+        assert opened.policy_version() == new.version
+        assert verify(opened).ok  # every row is of the new version
+    finally:
+        opened.close()

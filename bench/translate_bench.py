@@ -158,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         wall, cpu, emitted, rejected = best
         size = sum(len(p.body) for _, p in work) / len(work) / 1024
         rate = len(work) / wall
-        print(f"{name:<8} {len(work):>8} {size:>6.1f} {emitted:>7} {rejected:>8} {wall:>7.3f} "
-              f"{rate:>10,.0f} {cpu:>6.3f} {len(work) / cpu:>9,.0f} {len(work) / floor:>11,.0f}  "
-              f"{'met' if rate >= TARGET else 'MISSED'} ({TARGET:,})")
+        print(
+            f"{name:<8} {len(work):>8} {size:>6.1f} {emitted:>7} {rejected:>8} {wall:>7.3f} "
+            f"{rate:>10,.0f} {cpu:>6.3f} {len(work) / cpu:>9,.0f} {len(work) / floor:>11,.0f}  "
+            f"{'met' if rate >= TARGET else 'MISSED'} ({TARGET:,})"
+        )
     return 0
 
 

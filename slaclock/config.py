@@ -318,9 +318,7 @@ def _hours(cfg: HoursConfig, key: str) -> HourAccountPlan:
     return HourAccountPlan(
         rule=rule,
         monthly_credit_minutes=_minutes(cfg.monthly_credit, f"{key}.monthly_credit", zero=True),
-        overdraft_limit_minutes=_minutes(
-            cfg.overdraft_limit, f"{key}.overdraft_limit", zero=True
-        ),
+        overdraft_limit_minutes=_minutes(cfg.overdraft_limit, f"{key}.overdraft_limit", zero=True),
         rollover=cfg.rollover,
     )
 
@@ -371,9 +369,7 @@ def build_policy(cfg: FileConfig) -> Policy:
         opening = _minutes(
             c.opening_hour_balance, f"contracts.{i}.opening_hour_balance", zero=True, signed=True
         )
-        contracts.append(
-            Contract(c.customer, plans[c.plan], c.valid_from, c.monthly_fee, opening)
-        )
+        contracts.append(Contract(c.customer, plans[c.plan], c.valid_from, c.monthly_fee, opening))
     assert set(METRICS) >= {m for p in plans.values() for m in p.targets}
     return Policy(
         currency=cfg.currency,

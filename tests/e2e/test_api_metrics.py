@@ -53,9 +53,10 @@ def test_metrics_expose_latencies_and_store_gauges_that_move(server: ApiServer) 
 
     after = scrape(server)
     consumed = "slaclock_events_consumed_total"
-    assert after[(consumed, (("outcome", "accepted"),))] == before[
-        (consumed, (("outcome", "accepted"),))
-    ] + 3
+    assert (
+        after[(consumed, (("outcome", "accepted"),))]
+        == before[(consumed, (("outcome", "accepted"),))] + 3
+    )
     assert after[(consumed, (("outcome", "rejected"),))] == 2
     assert after[("slaclock_events_rejected_total", (("field", "type"),))] == 1
     assert after[("slaclock_events_rejected_total", (("field", "event"),))] == 1

@@ -23,14 +23,25 @@ from tests.conftest import FIXTURES, Cli
 
 HOOKS = FIXTURES / "sources" / "hooks"
 CREATED, ACK, REPRIO, PAUSED, RESUMED, RESOLVED, REOPENED = (
-    "ticket.created", "ticket.acknowledged", "ticket.reprioritised", "ticket.paused",
-    "ticket.resumed", "ticket.resolved", "ticket.reopened",
+    "ticket.created",
+    "ticket.acknowledged",
+    "ticket.reprioritised",
+    "ticket.paused",
+    "ticket.resumed",
+    "ticket.resolved",
+    "ticket.reopened",
 )
 EVENTS = [CREATED, ACK, REPRIO, PAUSED, RESUMED, RESOLVED, REOPENED, RESOLVED]
 # (day after Monday, Berlin time, milliseconds) of each event above; the fixtures use these times
 TIMELINE = [
-    (0, "09:20:00", 120), (0, "09:50:00", 560), (0, "10:10:00", 705), (0, "11:10:00", 310),
-    (1, "10:40:00", 50), (1, "12:30:00", 290), (2, "09:30:00", 100), (2, "10:15:00", 400),
+    (0, "09:20:00", 120),
+    (0, "09:50:00", 560),
+    (0, "10:10:00", 705),
+    (0, "11:10:00", 310),
+    (1, "10:40:00", 50),
+    (1, "12:30:00", 290),
+    (2, "09:30:00", 100),
+    (2, "10:15:00", 400),
 ]
 
 
@@ -61,17 +72,37 @@ class Lifecycle:
 def _body_hash(lifecycle: Lifecycle, number: int) -> str:
     """Rule 8's change id of a body without an id of its own: SHA-256 of the canonical JSON."""
     canonical = json.dumps(
-        json.loads(lifecycle.line(number)), sort_keys=True, separators=(",", ":"),
+        json.loads(lifecycle.line(number)),
+        sort_keys=True,
+        separators=(",", ":"),
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 LIFECYCLES = [
-    Lifecycle("jira", "jsd", "SUP-481", "acme", "2025-11-03", True, 11,
-              "fields.customfield_10010.value", "31882"),  # changelog.id
-    Lifecycle("zendesk", "zd", "48213", "globex", "2025-11-10", False, 14,
-              "organization_id", "9c1f4a86-7d3b-4b5e-a0c2-6e8f2d4b7a68"),  # the event's id
+    Lifecycle(
+        "jira",
+        "jsd",
+        "SUP-481",
+        "acme",
+        "2025-11-03",
+        True,
+        11,
+        "fields.customfield_10010.value",
+        "31882",
+    ),  # changelog.id
+    Lifecycle(
+        "zendesk",
+        "zd",
+        "48213",
+        "globex",
+        "2025-11-10",
+        False,
+        14,
+        "organization_id",
+        "9c1f4a86-7d3b-4b5e-a0c2-6e8f2d4b7a68",
+    ),  # the event's id
     Lifecycle("zammad", "zm", "91007", "initech", "2025-11-17", True, 12, "priority.name", ""),
     Lifecycle("glpi", "gl", "5120", "umbrella", "2025-11-24", False, 12, "parent_item", ""),
 ]
@@ -81,8 +112,9 @@ PAUSED_LINE = {"zammad": 5, "glpi": 5}  # snapshot kinds: the body of the pause
 def _cli(lifecycle: Lifecycle, store_url: str, tmp_path: Path) -> Cli:
     config = tmp_path / "slaclock.toml"
     config.write_text(
-        (HOOKS / "slaclock.toml").read_text() + "\n" + (HOOKS / lifecycle.kind / "source.toml")
-        .read_text()
+        (HOOKS / "slaclock.toml").read_text()
+        + "\n"
+        + (HOOKS / lifecycle.kind / "source.toml").read_text()
     )
     return Cli(config, store_url, tmp_path)
 
@@ -108,7 +140,9 @@ def test_lifecycle_ends_with_the_clocks_worked_out_by_hand(lifecycle, store_url,
 
     ticket = cli.json("ticket", lifecycle.ticket, "--as-of", _as_of(lifecycle))
     assert (ticket["customer_id"], ticket["plan"], ticket["priority"]) == (
-        lifecycle.customer, "desk", 1
+        lifecycle.customer,
+        "desk",
+        1,
     )
     response, resolution = ticket["clocks"]["response"], ticket["clocks"]["resolution"]
     mon = lifecycle.at
@@ -132,9 +166,7 @@ def test_lifecycle_ends_with_the_clocks_worked_out_by_hand(lifecycle, store_url,
     assert _instant(resolution["stopped_at"]) == _instant(mon(2, "10:15:00").isoformat())
     assert _instant(resolution["deadline"]) == _instant(mon(2, "13:50:00").isoformat())
 
-    report = cli.json(
-        "report", "compliance", "--month", "2025-11", "--as-of", _as_of(lifecycle)
-    )
+    report = cli.json("report", "compliance", "--month", "2025-11", "--as-of", _as_of(lifecycle))
     rows = {
         (r["metric"], r["priority"]): (r["met"], r["breached"])
         for r in report["rows"]
@@ -191,7 +223,9 @@ def test_translate_prints_each_event_once_with_rule_8_ids(lifecycle, tmp_path):
         exact = [datetime.fromisoformat(e["occurred_at"]) for e in events]
         assert exact == [lifecycle.at(*when) for when in TIMELINE]
     assert (events[0]["customer_id"], events[0]["priority"], events[2]["priority"]) == (
-        lifecycle.customer, 2, 1
+        lifecycle.customer,
+        2,
+        1,
     )
     ids = [e["event_id"] for e in events]
     assert len(set(ids)) == 8

@@ -15,6 +15,7 @@ import pytest
 from slaclock.config import parse_policy
 from slaclock.projections.store import TicketStore
 from slaclock.projections.verify import verify
+from tests.integration.test_recompute_readers import FASTER_P1, LATE_TICKET
 from tests.kafka_helpers import (
     CONFIG,
     EVENTS,
@@ -30,15 +31,6 @@ from tests.kafka_helpers import (
 )
 
 pytestmark = pytest.mark.kafka
-
-FASTER_P1 = ('{ 1 = "3h", 2 = "6h"', '{ 1 = "30m", 2 = "6h"')  # plan 'professional'
-LATE_TICKET = [  # plan 'professional', P1, acknowledged after 1 h: met under 3h, not 30m
-    {"event_id": "evt-9001", "type": "ticket.created", "ticket_id": "T-3999",
-     "occurred_at": "2025-09-10T10:00:00+02:00", "customer_id": "initech", "priority": 1,
-     "channel": "phone"},
-    {"event_id": "evt-9002", "type": "ticket.acknowledged", "ticket_id": "T-3999",
-     "occurred_at": "2025-09-10T11:00:00+02:00"},
-]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

@@ -79,6 +79,10 @@ class Adoption:
     workers: int = 0  # worker processes that computed the rows (0: this process)
     busy: Lease | None = None  # another process is recomputing: nothing was done here
 
+    def tickets(self) -> set[str]:
+        """Every ticket one of the changes can move."""
+        return set().union(*(touched.tickets for touched in self.changes))
+
     @property
     def changed(self) -> bool:
         return self.busy is None and self.previous is not None and self.previous != self.version
@@ -130,11 +134,8 @@ def adopt_policy(
     events = EventPages(store)
     with snapshot(store) as cursor:
         mark = events.last_position(cursor)  # what the selection below sees
-        every: set[str] = set()
-        for change in changes:
-            touched = select_tickets(cursor, store, change.scope)
-            adoption.changes.append(Touched(change.what, frozenset(touched)))
-            every |= touched
+        adoption.changes = _touched(cursor, store, changes)
+    every = adoption.tickets()
     if len(every) < runner.beside_from:
         return _recompute(store, text, now, adoption, changes, mark)
     return _recompute_beside(store, text, now, adoption, every, mark, runner)
@@ -163,11 +164,8 @@ def _recompute(
         if held is not None and held.live(time.time()):
             return Adoption(adoption.version, adoption.previous, busy=held)
         if events.last_position(cursor) != mark:  # a consumer stored events meanwhile
-            adoption.changes = [
-                Touched(change.what, frozenset(select_tickets(cursor, store, change.scope)))
-                for change in changes
-            ]
-        every: set[str] = set().union(*(touched.tickets for touched in adoption.changes))
+            adoption.changes = _touched(cursor, store, changes)
+        every = adoption.tickets()
         recompute(cursor, store, every)
         adoption.recomputed = len(every)
         _record(cursor, store, adoption.version, text, now, adoption)
@@ -210,6 +208,14 @@ def _recompute_beside(
     finally:
         release(store, owner)
     return adoption
+
+
+def _touched(cursor: Any, store: TicketStore, changes: list[Change]) -> list[Touched]:
+    """Each change with the stored tickets it can move."""
+    return [
+        Touched(change.what, frozenset(select_tickets(cursor, store, change.scope)))
+        for change in changes
+    ]
 
 
 def _record(

@@ -139,12 +139,13 @@ def _finish(
     return tickets, caught_up
 
 
-def new_table_statements(store: TicketStore) -> tuple[list[str], list[str]]:
-    """DDL of the ``_new`` tables and of their indexes, from ``projections.tables``.
+def new_table_statements(store: TicketStore, suffix: str = NEW) -> tuple[list[str], list[str]]:
+    """DDL of the :data:`REBUILT` tables + ``suffix`` and of their indexes, from
+    ``projections.tables``.
 
     Index statements keep the live index names on SQLite (created at the switch, after the
-    old tables and their indexes are dropped) and get a ``_new`` suffix on PostgreSQL
-    (created before the switch, renamed during it)."""
+    old tables and their indexes are dropped) and get the suffix on PostgreSQL (created
+    before the switch, renamed during it)."""
     new_tables, indexes = [], []
     pattern = re.compile(r"\{p\}(" + "|".join(REBUILT) + r")\b")
     for statement in tables.TABLES:
@@ -152,10 +153,10 @@ def new_table_statements(store: TicketStore) -> tuple[list[str], list[str]]:
             continue
         if statement.lstrip().upper().startswith("CREATE INDEX"):
             if store.dialect.name == "postgres":
-                statement = re.sub(r"(INDEX IF NOT EXISTS )(\w+)", r"\1\2" + NEW, statement)
-            indexes.append(pattern.sub(r"{p}\1" + NEW, statement))
+                statement = re.sub(r"(INDEX IF NOT EXISTS )(\w+)", r"\1\2" + suffix, statement)
+            indexes.append(pattern.sub(r"{p}\1" + suffix, statement))
         else:
-            new_tables.append(pattern.sub(r"{p}\1" + NEW, statement))
+            new_tables.append(pattern.sub(r"{p}\1" + suffix, statement))
     return new_tables, indexes
 
 
@@ -224,22 +225,24 @@ def _start(store: TicketStore, events: EventPages, version: str) -> None:
 
 def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) -> tuple[int, int]:
     """Recompute the tickets with events stored after ``mark``; (tickets, new mark)."""
-    count, last = catch_up(cursor, store, events, mark, NEW)
+    count, last = catch_up(cursor, events, mark, lambda c, page: write_rows(c, store, page, NEW))
     if last != mark:
         write_meta(cursor, store.dialect, [(REPLAY_MARK, str(last))])
     return count, last
 
 
-def catch_up(
-    cursor: Any, store: TicketStore, events: EventPages, mark: int, suffix: str
-) -> tuple[int, int]:
-    """Rewrite, in the tables + ``suffix``, the rows of the tickets with events stored after
-    event-store position ``mark``; (tickets, the position now)."""
+PageWriter = Callable[[Any, Sequence[Ticket]], None]
+"""Writes what a page of folded tickets changes: (cursor, tickets)."""
+
+
+def catch_up(cursor: Any, events: EventPages, mark: int, write: PageWriter) -> tuple[int, int]:
+    """Fold, a page at a time, the tickets with events stored after event-store position
+    ``mark`` and hand each page to ``write``; (tickets, the position now)."""
     last = events.last_position(cursor)
     if last <= mark:
         return 0, mark
     keys = events.changed_since(cursor, mark)
-    rewrite_rows(cursor, store, events, keys, suffix)
+    fold_pages(cursor, events, keys, write)
     return len(keys), last
 
 
@@ -247,8 +250,13 @@ def rewrite_rows(
     cursor: Any, store: TicketStore, events: EventPages, keys: Sequence[Any], suffix: str
 ) -> None:
     """Fold the tickets of ``keys`` a page at a time and write their rows (tables + ``suffix``)."""
+    fold_pages(cursor, events, keys, lambda c, page: write_rows(c, store, page, suffix))
+
+
+def fold_pages(cursor: Any, events: EventPages, keys: Sequence[Any], write: PageWriter) -> None:
+    """``write(cursor, tickets)`` for the tickets of ``keys``, folded a page at a time."""
     for start in range(0, len(keys), PAGE):
-        write_rows(cursor, store, events.load(cursor, keys[start : start + PAGE]), suffix)
+        write(cursor, events.load(cursor, keys[start : start + PAGE]))
 
 
 def _count(cursor: Any, store: TicketStore, table: str) -> int:

@@ -15,7 +15,6 @@ never a mixture.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,10 +22,15 @@ from itertools import islice
 from typing import Any
 
 from slaclock.domain.policy_diff import Scope
-from slaclock.projections import tables
+from slaclock.domain.ticket import Ticket
 from slaclock.projections.derived_tables import REBUILT
 from slaclock.projections.event_pages import EventPages
-from slaclock.projections.rebuild import PAGE, lock_writers, rewrite_rows
+from slaclock.projections.rebuild import (
+    catch_up,
+    lock_writers,
+    new_table_statements,
+    rewrite_rows,
+)
 from slaclock.projections.recompute_lease import release_in, still_held
 from slaclock.projections.row_diff import (
     GONE,
@@ -197,28 +201,24 @@ def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
 def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) -> tuple[int, int]:
     """Compare again, with the live rows now, the tickets with events stored after
     event-store position ``mark``; (tickets, the position now)."""
-    last = events.last_position(cursor)
-    if last <= mark:
-        return 0, mark
-    keys = events.changed_since(cursor, mark)
-    for start in range(0, len(keys), PAGE):
-        tickets = events.load(cursor, keys[start : start + PAGE])
+
+    def compare_again(cursor: Any, tickets: Sequence[Ticket]) -> None:
         ids = [ticket.ticket_id for ticket in tickets]
         forget(cursor, store, ids, SHADOW)
         changes = diff(store.rows_for(tickets), live_rows(cursor, store, ids, tickets))
         write_diff(cursor, store, changes, SHADOW)
-    return len(keys), last
+
+    return catch_up(cursor, events, mark, compare_again)
 
 
 def _create_shadow(store: TicketStore) -> None:
     """Empty shadow tables: the live tables' DDL (primary keys, no other index), and the
     table of live rows gone."""
-    pattern = re.compile(r"\{p\}(" + "|".join(REBUILT) + r")\b")
+    shadow_tables, _ = new_table_statements(store, SHADOW)
     _drop_shadow(store)
     with store.write() as cursor:
-        for statement in tables.TABLES:
-            if pattern.search(statement) and "CREATE TABLE" in statement.upper():
-                cursor.execute(store.dialect.sql(pattern.sub(r"{p}\1" + SHADOW, statement)))
+        for statement in shadow_tables:
+            cursor.execute(store.dialect.sql(statement))
         cursor.execute(store.dialect.sql(gone_table(SHADOW)))
 
 

@@ -98,6 +98,29 @@ service_status() {
   return 3
 }
 
+# write_log4j FILE NAME COMMENT LOGGER...: a Log4j 2 configuration printing WARN and above
+# to the console, plus INFO from each LOGGER (a class or package name).
+write_log4j() {
+  local file=$1 name=$2 comment=$3 logger n=0
+  shift 3
+  {
+    echo "# $comment"
+    echo "status = warn"
+    echo "name = $name"
+    echo "appender.console.type = Console"
+    echo "appender.console.name = STDOUT"
+    echo "appender.console.layout.type = PatternLayout"
+    echo "appender.console.layout.pattern = [%d] %p %m (%c)%n"
+    echo "rootLogger.level = WARN"
+    echo "rootLogger.appenderRef.stdout.ref = STDOUT"
+    for logger in "$@"; do
+      n=$((n + 1))
+      echo "logger.info$n.name = $logger"
+      echo "logger.info$n.level = INFO"
+    done
+  } >"$file"
+}
+
 # Start `java ARGS...` in the background from $VAR_DIR (stdout/stderr to $LOG_FILE) and print
 # its pid. setsid: own session, so the JVM outlives the caller's process group / terminal. The
 # JVM's shell writes its own pid file (`echo $$` right before `exec`): `$!` is not its pid when

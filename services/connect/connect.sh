@@ -64,22 +64,9 @@ worker_answers() {
 }
 
 write_configs() {
-  cat >"$LOG4J" <<'CONF'
-# Written by services/connect/connect.sh. WARN and above, plus the worker's and Debezium's
-# start-up lines (connector and task states, snapshot progress).
-status = warn
-name = slaclock-connect
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.connect.name = org.apache.kafka.connect.runtime.Worker
-logger.connect.level = INFO
-logger.debezium.name = io.debezium.connector.postgresql
-logger.debezium.level = INFO
-CONF
+  write_log4j "$LOG4J" slaclock-connect \
+    "Written by services/connect/connect.sh: WARN and above, plus connector, task and snapshot states." \
+    org.apache.kafka.connect.runtime.Worker io.debezium.connector.postgresql
 
   cat >"$PROPS" <<CONF
 # Written by services/connect/connect.sh: standalone Kafka Connect worker for tests only.

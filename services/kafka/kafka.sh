@@ -78,19 +78,9 @@ ensure_tools() {
 }
 
 write_configs() {
-  cat >"$LOG4J" <<'EOF'
-# Written by services/kafka/kafka.sh. WARN and above, plus the "Kafka Server started" line.
-status = warn
-name = slaclock-kafka
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.raftserver.name = kafka.server.KafkaRaftServer
-logger.raftserver.level = INFO
-EOF
+  write_log4j "$LOG4J" slaclock-kafka \
+    'Written by services/kafka/kafka.sh. WARN and above, plus the "Kafka Server started" line.' \
+    kafka.server.KafkaRaftServer
 
   cat >"$PROPS" <<EOF
 # Written by services/kafka/kafka.sh: single-node KRaft broker+controller for tests only.

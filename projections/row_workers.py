@@ -1,21 +1,28 @@
 """Read-model changes of many tickets computed in worker processes, a shard of tickets each.
 
 Reading a ticket's events, folding them and evaluating its clocks is most of a recompute's
-cost and needs nothing but the event store and the policy, so worker processes (started with
-``spawn``: no fork of a process holding a store) each open the store themselves, build their
-own policy with a picklable ``policy_factory`` and compute the rows of one shard (a list of
-ticket ids) at a time, compared with the live rows read with the events
-(``projections.row_diff``). Changes come back ``marshal``-ed (far cheaper to load than
-pickled tuples); the caller writes them, in shard order, while the workers compute the next
-shards (at most two per worker are in flight, which bounds memory). A few shards are
-computed in-process: starting a worker costs about half a second of CPU.
+cost and needs nothing but the event store and the policy, so worker processes each open
+the store themselves and compute the rows of one shard (a list of ticket ids) at a time,
+compared with the live rows read with the events (``projections.row_diff``). Changes come
+back ``marshal``-ed (far cheaper to load than pickled tuples); the caller writes them, in
+shard order, while the workers compute the next shards (at most two per worker are in
+flight, which bounds memory). A few shards are computed in-process.
+
+Workers are forked when that is safe (a platform with ``fork`` and a process running one
+thread): they start at once with the caller's modules and policy. Otherwise they are
+spawned, import the code and build their own policy with the picklable ``policy_factory``
+(about half a second of CPU each). A forked worker never touches the caller's connection:
+it freezes what it inherited (``gc.freeze``) so that no collection closes it underneath
+the caller.
 """
 
 from __future__ import annotations
 
+import gc
 import marshal
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -60,12 +67,14 @@ def compute_changes(
         for ids in shards:
             yield len(ids), shard_changes(store, events, ids)
         return
-    context = multiprocessing.get_context("spawn")
+    method = start_method()
+    context = multiprocessing.get_context(method)
+    policy: Policy | PolicyFactory = store.policy if method == "fork" else policy_factory
     with ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_start,
-        initargs=(store.url, policy_factory, context.Lock()),
+        initargs=(store.url, policy, context.Lock()),
     ) as pool:
         waiting: deque[tuple[int, Future[bytes]]] = deque()
         pending = iter(shards)
@@ -83,17 +92,26 @@ def compute_changes(
             yield size, RowDiff(Batch(tickets=tickets, clocks=clocks, work_logs=work_logs), gone)
 
 
+def start_method() -> str:
+    """``fork`` where it is safe (forking a process that runs other threads can copy a lock
+    one of them holds), else ``spawn``."""
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    return "fork" if forkable and threading.active_count() == 1 else "spawn"
+
+
 # ------------------------------------------------------------------ in the worker
 _worker: dict[str, Any] = {}
 
 
-def _start(url: str, policy_factory: PolicyFactory, opening: Any) -> None:
-    """``opening``: a lock the workers take one at a time to open the store (PostgreSQL
-    answers "tuple concurrently updated" when two connections run the schema's
-    ``CREATE ... IF NOT EXISTS`` at once)."""
+def _start(url: str, policy: Policy | PolicyFactory, opening: Any) -> None:
+    """``policy``: the caller's (forked) or how to build it (spawned). ``opening``: a lock
+    the workers take one at a time to open the store (PostgreSQL answers "tuple
+    concurrently updated" when two connections run the schema's ``CREATE ... IF NOT
+    EXISTS`` at once)."""
+    gc.freeze()  # forked: what the caller had (its store too) is never collected here
     tune_gc()  # a shard allocates a million short-lived objects: see the function
     with opening:
-        store = TicketStore(url, policy_factory())
+        store = TicketStore(url, policy if isinstance(policy, Policy) else policy())
     _worker["store"], _worker["events"] = store, EventPages(store)
 
 

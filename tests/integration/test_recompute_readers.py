@@ -21,6 +21,7 @@ from slaclock.config import parse_policy
 from slaclock.domain.facts import Fact
 from slaclock.domain.policy_diff import Change, Scope
 from slaclock.domain.ticket import Ticket
+from slaclock.projections import row_workers
 from slaclock.projections.batch import PolicyMoved
 from slaclock.projections.event_pages import EventPages
 from slaclock.projections.policy_versions import (
@@ -93,7 +94,11 @@ def _start_held(config: Path, store: str, tmp_path: Path, **env: str) -> tuple:
     return process, hold
 
 
-def test_a_parallel_full_recompute_equals_a_serial_one(store_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_parallel_full_recompute_equals_a_serial_one(
+    store_url: str, tmp_path: Path, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(row_workers, "start_method", lambda: method)
     Cli(CONFIG, store_url, tmp_path).json("ingest", str(EVENTS), "--clock", "event")
     changed = _changed(tmp_path)
     loaded = parse_policy(changed.read_text(), str(changed))

@@ -6,7 +6,10 @@ the store themselves and compute the rows of one shard (a list of ticket ids) at
 compared with the live rows read with the events (``projections.row_diff``). Changes come
 back ``marshal``-ed (far cheaper to load than pickled tuples); the caller writes them, in
 shard order, while the workers compute the next shards (at most two per worker are in
-flight, which bounds memory). A few shards are computed in-process.
+flight, which bounds memory). A few shards are computed in-process. When the change can
+move clock rows only (a calendar's or a plan's terms), resolved tickets are evaluated from
+the clock inputs their rows keep (``projections.clock_inputs``: about 25 µs less per ticket
+than folding events) and only their clock rows compared.
 
 Workers are forked when that is safe (a platform with ``fork`` and a process running one
 thread): they start at once with the caller's modules and policy. Otherwise they are
@@ -29,7 +32,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from slaclock.domain.policy import Policy
+from slaclock.projections import clock_inputs
 from slaclock.projections.batch import Batch
+from slaclock.projections.derived_tables import rows_where
 from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.row_diff import RowDiff, diff, live_rows
 from slaclock.projections.runtime import tune_gc
@@ -57,15 +62,16 @@ def compute_changes(
     ticket_ids: Sequence[str],
     workers: int = 0,
     shard: int = SHARD,
+    clocks_only: bool = False,
 ) -> Iterator[tuple[int, RowDiff]]:
     """(tickets, how their rows change) for ``ticket_ids``, ``shard`` tickets at a time, in
     order. ``workers`` processes compute them (0, or no ``policy_factory``: this process,
-    under ``store.policy``)."""
+    under ``store.policy``). ``clocks_only``: the change can move clock rows only."""
     shards = [list(ticket_ids[i : i + shard]) for i in range(0, len(ticket_ids), shard)]
     if workers <= 0 or policy_factory is None:
         events = EventPages(store)
         for ids in shards:
-            yield len(ids), shard_changes(store, events, ids)
+            yield len(ids), shard_changes(store, events, ids, clocks_only)
         return
     method = start_method()
     context = multiprocessing.get_context(method)
@@ -79,7 +85,7 @@ def compute_changes(
         waiting: deque[tuple[int, Future[bytes]]] = deque()
         pending = iter(shards)
         for ids in pending:
-            waiting.append((len(ids), pool.submit(_changes, ids)))
+            waiting.append((len(ids), pool.submit(_changes, ids, clocks_only)))
             if len(waiting) >= 2 * workers:
                 break
         while waiting:
@@ -87,7 +93,7 @@ def compute_changes(
             answer = future.result()
             ids = next(pending, None)
             if ids is not None:
-                waiting.append((len(ids), pool.submit(_changes, ids)))
+                waiting.append((len(ids), pool.submit(_changes, ids, clocks_only)))
             tickets, clocks, work_logs, gone = marshal.loads(answer)
             yield size, RowDiff(Batch(tickets=tickets, clocks=clocks, work_logs=work_logs), gone)
 
@@ -115,17 +121,29 @@ def _start(url: str, policy: Policy | PolicyFactory, opening: Any) -> None:
     _worker["store"], _worker["events"] = store, EventPages(store)
 
 
-def _changes(ticket_ids: list[str]) -> bytes:
-    changes = shard_changes(_worker["store"], _worker["events"], ticket_ids)
+def _changes(ticket_ids: list[str], clocks_only: bool) -> bytes:
+    changes = shard_changes(_worker["store"], _worker["events"], ticket_ids, clocks_only)
     rows = changes.rows
     return marshal.dumps((rows.tickets, rows.clocks, rows.work_logs, changes.gone))
 
 
-def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[str]) -> RowDiff:
+def shard_changes(
+    store: TicketStore, events: EventPages, ticket_ids: Sequence[str], clocks_only: bool = False
+) -> RowDiff:
     """How the rows of ``ticket_ids`` change: their events and live rows read in one
-    snapshot, the tickets folded and evaluated under ``store.policy``, the rows compared."""
-    keys = [events.key_of(ticket_id) for ticket_id in ticket_ids]
+    snapshot, the tickets folded and evaluated under ``store.policy``, the rows compared.
+    ``clocks_only`` (the change can move clock rows only): the tickets whose rows keep
+    their clock inputs are evaluated from those instead, and only their clock rows
+    compared."""
     with snapshot(store) as cursor:
-        tickets = events.load(cursor, keys)
-        live = live_rows(cursor, store, ticket_ids, tickets)
-    return diff(store.rows_for(tickets), live)
+        kept = clock_inputs.read(cursor, store.dialect, ticket_ids) if clocks_only else {}
+        folded = [ticket_id for ticket_id in ticket_ids if ticket_id not in kept]
+        tickets = events.load(cursor, [events.key_of(ticket_id) for ticket_id in folded])
+        live = live_rows(cursor, store, folded, tickets)
+        live_clocks = rows_where(cursor, store.dialect, "sla_clocks", "ticket_id", list(kept))
+    changes = diff(store.rows_for(tickets), live)
+    if kept:
+        clocks = diff(store.clock_rows_for(kept), {"sla_clocks": live_clocks})
+        changes.rows.clocks += clocks.rows.clocks
+        changes.gone += clocks.gone
+    return changes

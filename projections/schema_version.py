@@ -18,16 +18,24 @@ import psycopg
 from slaclock.projections.source_state import create_source_state
 from slaclock.projections.tables import UPSERT_META, Dialect
 
-STORE_SCHEMA_VERSION = 2
+STORE_SCHEMA_VERSION = 3
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
 
 Upgrade = Callable[[Any, Dialect], None]
 
-UPGRADES: dict[int, Upgrade] = {1: create_source_state}
+
+def add_clock_inputs(cursor: Any, dialect: Dialect) -> None:
+    """Step 2 -> 3: a ticket row's clock inputs (``projections.clock_inputs``); the rows
+    written before have none, which only means their tickets are folded from events."""
+    cursor.execute(dialect.sql("ALTER TABLE {p}sla_tickets ADD COLUMN clock_inputs BYTEA"))
+
+
+UPGRADES: dict[int, Upgrade] = {1: create_source_state, 2: add_clock_inputs}
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
-transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``)."""
+transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
+2 -> 3: ``sla_tickets.clock_inputs``."""
 
 
 class NewerSchemaError(Exception):

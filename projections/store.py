@@ -17,6 +17,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from slaclock.domain.clocks import TicketSnapshot, evaluate
+from slaclock.domain.facts import Fact
 from slaclock.domain.policy import Policy
 from slaclock.domain.ticket import Ticket, ticket_uuid
 from slaclock.projections.batch import Batch
@@ -26,7 +27,7 @@ from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.ledger_book import LedgerBook
 from slaclock.projections.meta import POLICY_VERSION, WATERMARK, read_meta
 from slaclock.projections.positions import PartitionLag, Positions
-from slaclock.projections.ticket_rows import add_rows
+from slaclock.projections.ticket_rows import add_clock_rows, add_rows
 
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
@@ -165,6 +166,16 @@ class TicketStore(EventStore):
         batch = Batch()
         for ticket in tickets:
             self._rows(ticket, batch, policy or self.policy)
+        return batch
+
+    def clock_rows_for(self, inputs: dict[str, list[Fact]]) -> Batch:
+        """The ``sla_clocks`` rows of tickets evaluated from their clock inputs (by ticket
+        id: ``projections.clock_inputs``) under the store's policy."""
+        batch, watermark = Batch(), self.watermark() or 0
+        for ticket_id, facts in inputs.items():
+            snapshot = evaluate(ticket_id, facts, self.policy)
+            if snapshot is not None:
+                add_clock_rows(batch, snapshot, watermark)
         return batch
 
     def _rows(

@@ -25,7 +25,8 @@ TABLES: tuple[str, ...] = (
         last_fact_at BIGINT,
         last_recorded_at BIGINT NOT NULL,
         pending INTEGER NOT NULL,
-        resolved_at BIGINT)""",
+        resolved_at BIGINT,
+        clock_inputs BYTEA)""",
     """CREATE INDEX IF NOT EXISTS sla_tickets_customer ON {p}sla_tickets (customer_id)""",
     """CREATE TABLE IF NOT EXISTS {p}sla_clocks (
         ticket_id TEXT NOT NULL,
@@ -98,13 +99,13 @@ TABLES: tuple[str, ...] = (
 )
 
 UPSERT_TICKET = """INSERT INTO {p}sla_tickets (ticket_id, customer_id, contract, plan,
-    priority, created_at, last_fact_at, last_recorded_at, pending, resolved_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    priority, created_at, last_fact_at, last_recorded_at, pending, resolved_at, clock_inputs)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (ticket_id) DO UPDATE SET customer_id = excluded.customer_id,
     contract = excluded.contract, plan = excluded.plan, priority = excluded.priority,
     created_at = excluded.created_at, last_fact_at = excluded.last_fact_at,
     last_recorded_at = excluded.last_recorded_at, pending = excluded.pending,
-    resolved_at = excluded.resolved_at"""
+    resolved_at = excluded.resolved_at, clock_inputs = excluded.clock_inputs"""
 
 CLOCK_COLUMNS = (
     "ticket_id, metric, customer_id, contract, priority, target_seconds, calendar, started_at,"

@@ -2,7 +2,9 @@
 
 Rows are derived from the ticket's events and its evaluation under a policy (a
 :class:`TicketSnapshot`; None while the ticket is pending, i.e. facts wait for its
-creation), so they can always be recomputed: by each save, and by a rebuild or verify.
+creation), so they can always be recomputed: by each save, and by a rebuild or verify. A
+resolved ticket's row also keeps its clock inputs (``projections.clock_inputs``), from which
+a change that moves clocks only recomputes its clock rows without folding its events.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from slaclock.domain.alerts import next_alert_at
 from slaclock.domain.clocks import TicketSnapshot
 from slaclock.domain.facts import WORK_LOGGED
 from slaclock.domain.ticket import Ticket
+from slaclock.projections import clock_inputs
 from slaclock.projections.batch import Batch
 
 
@@ -21,15 +24,19 @@ def add_rows(batch: Batch, ticket: Ticket, snapshot: TicketSnapshot | None, wate
     due before ``watermark`` were raised already."""
     batch.tickets.append(ticket_row(ticket, snapshot))
     _work_log_rows(ticket, snapshot, batch)
-    if snapshot is None:
-        return
+    if snapshot is not None:
+        add_clock_rows(batch, snapshot, watermark)
+
+
+def add_clock_rows(batch: Batch, snapshot: TicketSnapshot, watermark: int) -> None:
+    """Append the ``sla_clocks`` rows of a ticket evaluated as ``snapshot``."""
     contract = snapshot.contract.key if snapshot.contract else None
     for clock in snapshot.clocks.values():
         if not clock.applicable:
             continue  # no row: a missing metric reads as not_applicable
         batch.clocks.append(
             (
-                ticket.ticket_id,
+                snapshot.ticket_id,
                 clock.metric,
                 snapshot.customer_id,
                 contract,
@@ -53,9 +60,11 @@ def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ..
     recorded = ticket.last_recorded_at
     if snapshot is None:
         return (
-            ticket.ticket_id, None, None, None, None, None, None, recorded, len(ticket.facts), None
+            ticket.ticket_id, None, None, None, None, None, None, recorded, len(ticket.facts), None,
+            None,
         )  # fmt: skip
     contract = snapshot.contract
+    resolved = snapshot.resolved_at is not None
     return (
         ticket.ticket_id,
         snapshot.customer_id,
@@ -67,6 +76,7 @@ def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ..
         recorded,
         0,
         snapshot.resolved_at,
+        clock_inputs.encode(ticket.facts) if resolved else None,
     )
 
 

@@ -20,7 +20,10 @@ the same report on the same copy shows the answer time once the change is adopte
 * (b) a contract for a new customer (no stored tickets);
 * (c) one more closed date (a weekday in the report month) in calendar ``office``;
 * (d) the hours of calendar ``office`` changed (09:00-17:00 -> 08:00-17:00): a full recompute
-  of every ticket with a clock on that calendar.
+  of every ticket with a clock on that calendar (clock rows only: resolved tickets are
+  evaluated from the clock inputs their rows keep);
+* (e) the default priority changed (3 -> 2): every ticket recomputed, each folded from its
+  events (a ticket's own row can move), few rows actually change.
 
 This is a benchmark: nothing asserts and the exit code is 0 whatever the figures (1 only if a
 command failed). Figures go to stdout as a table and, with ``--results``, to a Markdown file.
@@ -60,6 +63,7 @@ CALENDAR = "office"
 OLD_HOURS = "[calendars.office]            # Mon-Fri 09:00-17:00, German holidays (NRW)\n"
 OLD_HOURS += 'timezone = "Europe/Berlin"\nhours = { "mon-fri" = "09:00-17:00" }\n'
 OLD_CLOSED = 'closed = ["2025-12-24", "2025-12-31"]'
+OLD_DEFAULT = "default_priority = 3 "
 CHANGED = re.compile(r"^slaclock: configuration changed \(policy version [^)]*\): ")
 RECOMPUTED = re.compile(r"; (?P<n>\d+) tickets recomputed(?P<all> \(all\))?$")
 SUFFIXES = ("", "-wal", "-shm", "-journal")
@@ -102,6 +106,12 @@ def hours(text: str, _day: date) -> str:
     if OLD_HOURS not in text:
         raise SystemExit("the configuration's [calendars.office] is not the expected one")
     return text.replace(OLD_HOURS, OLD_HOURS.replace('"09:00-17:00"', '"08:00-17:00"'))
+
+
+def default_priority(text: str, _day: date) -> str:
+    if OLD_DEFAULT not in text:
+        raise SystemExit(f"the configuration has no {OLD_DEFAULT!r}")
+    return text.replace(OLD_DEFAULT, OLD_DEFAULT.replace("3", "2"))
 
 
 def copy_store(src: Path, dst: Path) -> None:
@@ -215,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         Step("b", "new customer's contract", new_contract(base_text, day)),
         Step("c", f"closed date {day} in calendar {CALENDAR}", closed_date(base_text, day)),
         Step("d", f"hours of calendar {CALENDAR} 09-17 -> 08-17", hours(base_text, day)),
+        Step("e", "default priority 3 -> 2 (every ticket)", default_priority(base_text, day)),
     ]
     failed = False
     for step in steps:

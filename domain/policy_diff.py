@@ -46,12 +46,6 @@ class Scope:
     def empty(self) -> bool:
         return not (self.everything or self.customers or self.plans or self.calendars or self.days)
 
-    @property
-    def clocks_only(self) -> bool:
-        """The change can move clock rows only, not a ticket's own row: its contract and
-        plan follow from customers' contracts, its priority from the top-level settings."""
-        return not (self.everything or self.customers)
-
 
 @dataclass(frozen=True)
 class Change:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -90,21 +90,33 @@ def decode(blob: bytes) -> list[Fact] | None:
     ]
 
 
-def read(cursor: Any, dialect: Dialect, ticket_ids: Sequence[str]) -> dict[str, list[Fact]]:
-    """The decoded clock inputs kept in the rows of ``ticket_ids`` (those that have them)."""
+class Kept(NamedTuple):
+    """What a resolved ticket's row keeps for a recompute."""
+
+    facts: list[Fact]  # decoded clock inputs
+    last_recorded_at: int  # when the engine last learnt something of the ticket
+    blob: bytes  # the inputs as stored
+    terms: tuple[str | None, str | None, int | None]  # its contract, plan and priority
+
+
+def read(cursor: Any, dialect: Dialect, ticket_ids: Sequence[str]) -> dict[str, Kept]:
+    """What the rows of ``ticket_ids`` keep, by ticket id (those with clock inputs of this
+    format)."""
     if not ticket_ids:
         return {}
     marks = ", ".join("?" * len(ticket_ids))
     cursor.execute(
         dialect.sql(
-            "SELECT ticket_id, clock_inputs FROM {p}sla_tickets"
-            f" WHERE ticket_id IN ({marks}) AND clock_inputs IS NOT NULL"
+            f"SELECT ticket_id, last_recorded_at, {COLUMN}, contract, plan, priority"
+            f" FROM {{p}}sla_tickets WHERE ticket_id IN ({marks}) AND {COLUMN} IS NOT NULL"
         ),
         list(ticket_ids),
     )
     found = {}
     for row in cursor.fetchall():
-        facts = decode(bytes(row["clock_inputs"]))
+        blob = bytes(row[COLUMN])
+        facts = decode(blob)
         if facts is not None:
-            found[row["ticket_id"]] = facts
+            terms = (row["contract"], row["plan"], row["priority"])
+            found[row["ticket_id"]] = Kept(facts, row["last_recorded_at"], blob, terms)
     return found

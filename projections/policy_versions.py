@@ -138,8 +138,7 @@ def adopt_policy(
     every = adoption.tickets()
     if len(every) < runner.beside_from:
         return _recompute(store, text, now, adoption, changes, mark)
-    clocks_only = all(change.scope.clocks_only for change in changes)
-    return _recompute_beside(store, text, now, adoption, every, mark, runner, clocks_only)
+    return _recompute_beside(store, text, now, adoption, every, mark, runner)
 
 
 def _recompute(
@@ -181,10 +180,8 @@ def _recompute_beside(
     every: set[str],
     mark: int,
     runner: Runner,
-    clocks_only: bool,
 ) -> Adoption:
-    """Many tickets: take the lease, recompute them beside the live rows, switch at once
-    (``clocks_only``: every change can move clock rows only)."""
+    """Many tickets: take the lease, recompute them beside the live rows, switch at once."""
     owner = new_owner()
     busy = acquire(store, owner, adoption.version, runner.lease_seconds)
     if busy is not None:
@@ -195,7 +192,7 @@ def _recompute_beside(
     workers = adoption.workers = worker_count(len(every), runner.workers, runner.shard)
     shadow = Shadow(
         owner, adoption.version, runner.lease_seconds, runner.policy_factory, workers,
-        runner.progress, runner.shard, clocks_only,
+        runner.progress, runner.shard,
     )  # fmt: skip
 
     def switch(cursor: Any, caught_up: int) -> None:

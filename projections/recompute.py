@@ -124,7 +124,6 @@ class Shadow:
     workers: int = 0
     progress: Callable[[int, int], Any] | None = None
     shard: int = SHARD
-    clocks_only: bool = False  # the change can move clock rows only (row_workers)
 
 
 def recompute_beside(
@@ -184,7 +183,7 @@ def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
     commit costs a sync; a short transaction keeps consumers' waits short)."""
     done, renewed = 0, time.monotonic()
     changes = compute_changes(
-        store, shadow.policy_factory, ticket_ids, shadow.workers, shadow.shard, shadow.clocks_only
+        store, shadow.policy_factory, ticket_ids, shadow.workers, shadow.shard
     )
     for group in batched(changes, SHARDS_PER_COMMIT):
         due = time.monotonic() - renewed > shadow.lease_seconds / 3

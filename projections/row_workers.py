@@ -6,10 +6,9 @@ the store themselves and compute the rows of one shard (a list of ticket ids) at
 compared with the live rows read with the events (``projections.row_diff``). Changes come
 back ``marshal``-ed (far cheaper to load than pickled tuples); the caller writes them, in
 shard order, while the workers compute the next shards (at most two per worker are in
-flight, which bounds memory). A few shards are computed in-process. When the change can
-move clock rows only (a calendar's or a plan's terms), resolved tickets are evaluated from
-the clock inputs their rows keep (``projections.clock_inputs``: about 25 µs less per ticket
-than folding events) and only their clock rows compared.
+flight, which bounds memory). A few shards are computed in-process. Resolved tickets are
+evaluated from the clock inputs their rows keep (``projections.clock_inputs``: about 25 µs
+less per ticket than folding their events).
 
 Workers are forked when that is safe (a platform with ``fork`` and a process running one
 thread): they start at once with the caller's modules and policy. Otherwise they are
@@ -62,16 +61,15 @@ def compute_changes(
     ticket_ids: Sequence[str],
     workers: int = 0,
     shard: int = SHARD,
-    clocks_only: bool = False,
 ) -> Iterator[tuple[int, RowDiff]]:
     """(tickets, how their rows change) for ``ticket_ids``, ``shard`` tickets at a time, in
     order. ``workers`` processes compute them (0, or no ``policy_factory``: this process,
-    under ``store.policy``). ``clocks_only``: the change can move clock rows only."""
+    under ``store.policy``)."""
     shards = [list(ticket_ids[i : i + shard]) for i in range(0, len(ticket_ids), shard)]
     if workers <= 0 or policy_factory is None:
         events = EventPages(store)
         for ids in shards:
-            yield len(ids), shard_changes(store, events, ids, clocks_only)
+            yield len(ids), shard_changes(store, events, ids)
         return
     method = start_method()
     context = multiprocessing.get_context(method)
@@ -85,7 +83,7 @@ def compute_changes(
         waiting: deque[tuple[int, Future[bytes]]] = deque()
         pending = iter(shards)
         for ids in pending:
-            waiting.append((len(ids), pool.submit(_changes, ids, clocks_only)))
+            waiting.append((len(ids), pool.submit(_changes, ids)))
             if len(waiting) >= 2 * workers:
                 break
         while waiting:
@@ -93,7 +91,7 @@ def compute_changes(
             answer = future.result()
             ids = next(pending, None)
             if ids is not None:
-                waiting.append((len(ids), pool.submit(_changes, ids, clocks_only)))
+                waiting.append((len(ids), pool.submit(_changes, ids)))
             tickets, clocks, work_logs, gone = marshal.loads(answer)
             yield size, RowDiff(Batch(tickets=tickets, clocks=clocks, work_logs=work_logs), gone)
 
@@ -121,29 +119,27 @@ def _start(url: str, policy: Policy | PolicyFactory, opening: Any) -> None:
     _worker["store"], _worker["events"] = store, EventPages(store)
 
 
-def _changes(ticket_ids: list[str], clocks_only: bool) -> bytes:
-    changes = shard_changes(_worker["store"], _worker["events"], ticket_ids, clocks_only)
+def _changes(ticket_ids: list[str]) -> bytes:
+    changes = shard_changes(_worker["store"], _worker["events"], ticket_ids)
     rows = changes.rows
     return marshal.dumps((rows.tickets, rows.clocks, rows.work_logs, changes.gone))
 
 
-def shard_changes(
-    store: TicketStore, events: EventPages, ticket_ids: Sequence[str], clocks_only: bool = False
-) -> RowDiff:
-    """How the rows of ``ticket_ids`` change: their events and live rows read in one
-    snapshot, the tickets folded and evaluated under ``store.policy``, the rows compared.
-    ``clocks_only`` (the change can move clock rows only): the tickets whose rows keep
-    their clock inputs are evaluated from those instead, and only their clock rows
-    compared."""
+def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[str]) -> RowDiff:
+    """How the rows of ``ticket_ids`` change: the tickets evaluated under ``store.policy``
+    and their rows compared with the live ones, all read in one snapshot. Resolved tickets
+    are evaluated from the clock inputs their rows keep (``TicketStore.rows_kept``); the
+    others are folded from their events."""
     with snapshot(store) as cursor:
-        kept = clock_inputs.read(cursor, store.dialect, ticket_ids) if clocks_only else {}
+        kept = clock_inputs.read(cursor, store.dialect, ticket_ids)
         folded = [ticket_id for ticket_id in ticket_ids if ticket_id not in kept]
         tickets = events.load(cursor, [events.key_of(ticket_id) for ticket_id in folded])
         live = live_rows(cursor, store, folded, tickets)
-        live_clocks = rows_where(cursor, store.dialect, "sla_clocks", "ticket_id", list(kept))
+        live_clocks = rows_where(cursor, store.dialect, "sla_clocks", "ticket_id", [*kept])
     changes = diff(store.rows_for(tickets), live)
-    if kept:
-        clocks = diff(store.clock_rows_for(kept), {"sla_clocks": live_clocks})
-        changes.rows.clocks += clocks.rows.clocks
-        changes.gone += clocks.gone
+    if kept:  # their ticket rows come back only if they changed
+        more = diff(store.rows_kept(kept), {"sla_clocks": live_clocks})
+        changes.rows.tickets += more.rows.tickets
+        changes.rows.clocks += more.rows.clocks
+        changes.gone += more.gone
     return changes

@@ -17,17 +17,17 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from slaclock.domain.clocks import TicketSnapshot, evaluate
-from slaclock.domain.facts import Fact
 from slaclock.domain.policy import Policy
 from slaclock.domain.ticket import Ticket, ticket_uuid
 from slaclock.projections.batch import Batch
+from slaclock.projections.clock_inputs import Kept
 from slaclock.projections.dead_letters import DeadLetter
 from slaclock.projections.event_store import EventStore
 from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.ledger_book import LedgerBook
 from slaclock.projections.meta import POLICY_VERSION, WATERMARK, read_meta
 from slaclock.projections.positions import PartitionLag, Positions
-from slaclock.projections.ticket_rows import add_clock_rows, add_rows
+from slaclock.projections.ticket_rows import TERMS, add_clock_rows, add_rows, created_ticket_row
 
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
@@ -168,14 +168,20 @@ class TicketStore(EventStore):
             self._rows(ticket, batch, policy or self.policy)
         return batch
 
-    def clock_rows_for(self, inputs: dict[str, list[Fact]]) -> Batch:
-        """The ``sla_clocks`` rows of tickets evaluated from their clock inputs (by ticket
-        id: ``projections.clock_inputs``) under the store's policy."""
+    def rows_kept(self, kept: Mapping[str, Kept]) -> Batch:
+        """The rows of resolved tickets evaluated under the store's policy from what their
+        rows keep (``projections.clock_inputs``): every clock row, and the ticket row only
+        if its contract, plan or priority moved (its other columns follow from the facts
+        alone, as do its work logs: no policy moves them)."""
         batch, watermark = Batch(), self.watermark() or 0
-        for ticket_id, facts in inputs.items():
+        for ticket_id, (facts, recorded, blob, terms) in kept.items():
             snapshot = evaluate(ticket_id, facts, self.policy)
-            if snapshot is not None:
-                add_clock_rows(batch, snapshot, watermark)
+            if snapshot is None:
+                continue
+            row = created_ticket_row(snapshot, recorded, blob)
+            if row[TERMS] != terms:
+                batch.tickets.append(row)
+            add_clock_rows(batch, snapshot, watermark)
         return batch
 
     def _rows(

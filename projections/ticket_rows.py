@@ -4,7 +4,7 @@ Rows are derived from the ticket's events and its evaluation under a policy (a
 :class:`TicketSnapshot`; None while the ticket is pending, i.e. facts wait for its
 creation), so they can always be recomputed: by each save, and by a rebuild or verify. A
 resolved ticket's row also keeps its clock inputs (``projections.clock_inputs``), from which
-a change that moves clocks only recomputes its clock rows without folding its events.
+a configuration change recomputes its rows without folding its events.
 """
 
 from __future__ import annotations
@@ -63,20 +63,32 @@ def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ..
             ticket.ticket_id, None, None, None, None, None, None, recorded, len(ticket.facts), None,
             None,
         )  # fmt: skip
-    contract = snapshot.contract
     resolved = snapshot.resolved_at is not None
+    kept = clock_inputs.encode(ticket.facts) if resolved else None
+    return created_ticket_row(snapshot, recorded, kept)
+
+
+TERMS = slice(2, 5)  # the contract, plan and priority of a ticket row: what a policy decides
+
+
+def created_ticket_row(
+    snapshot: TicketSnapshot, last_recorded_at: int, kept: bytes | None
+) -> tuple[Any, ...]:
+    """The ``sla_tickets`` row of a created ticket evaluated as ``snapshot``, last recorded
+    at ``last_recorded_at``, keeping the clock inputs ``kept``."""
+    contract = snapshot.contract
     return (
-        ticket.ticket_id,
+        snapshot.ticket_id,
         snapshot.customer_id,
         contract.key if contract else None,
         contract.plan.name if contract else None,
         snapshot.priority,
         snapshot.created_at,
         snapshot.last_fact_at,
-        recorded,
+        last_recorded_at,
         0,
         snapshot.resolved_at,
-        clock_inputs.encode(ticket.facts) if resolved else None,
+        kept,
     )
 
 

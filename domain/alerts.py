@@ -54,6 +54,10 @@ def alerts_due(snapshot: TicketSnapshot, watermark: int) -> set[Alert]:
 
 
 def next_alert_at(clock: ClockSnapshot, watermark: int) -> int | None:
-    """When this clock's next alert falls due (None: nothing pending)."""
-    future = [a.at for a in clock_alerts(clock) if a.at >= watermark]
+    """When this clock's next alert falls due (None: nothing pending): the first instant
+    of :func:`clock_alerts` at or after the watermark (without building the alerts: this
+    runs for every clock row written)."""
+    future = [at for _, at in clock.warnings if at >= watermark]
+    if clock.breach_at is not None and clock.breach_at >= watermark:
+        future.append(clock.breach_at)
     return min(future, default=None)

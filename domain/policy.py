@@ -102,7 +102,7 @@ class Contract:
     monthly_fee: Decimal
     opening_hour_balance_minutes: int = 0
 
-    @property
+    @cached_property
     def key(self) -> str:
         """A stable name for the contract, used by reports to group credits per contract."""
         return f"{self.customer}@{self.valid_from.isoformat()}"

@@ -34,6 +34,7 @@ from slaclock.projections.rebuild import (
 from slaclock.projections.recompute_lease import release_in, still_held
 from slaclock.projections.row_diff import (
     GONE,
+    add_moved,
     apply_diff,
     diff,
     forget,
@@ -143,22 +144,23 @@ def recompute_beside(
     the switch, which holds the writers' lock. Returns the tickets recomputed (caught-up
     ones included). Raises :class:`LeaseLost` if the lease was lost on the way."""
     events = EventPages(store)
+    moved: dict[str, set[str]] = {}  # columns the shadow rows change (row_diff.RowDiff)
     _create_shadow(store)
     try:
-        done = _fill(store, sorted(ticket_ids), shadow)
+        done = _fill(store, sorted(ticket_ids), shadow, moved)
         caught_up = 0
         for _ in range(3):  # catch up without the writers' lock first: the switch stays short
             with store.write() as cursor:
                 _check(cursor, store, shadow)
-                count, mark = _catch_up(cursor, store, events, mark)
+                count, mark = _catch_up(cursor, store, events, mark, moved)
             caught_up += count
             if not count:
                 break
         with store.write() as cursor:
             lock_writers(cursor, store, events)
             _check(cursor, store, shadow)
-            count, _ = _catch_up(cursor, store, events, mark)
-            apply_diff(cursor, store, SHADOW)
+            count, _ = _catch_up(cursor, store, events, mark, moved)
+            apply_diff(cursor, store, SHADOW, moved)
             on_switch(cursor, caught_up + count)
             release_in(cursor, store.dialect, shadow.owner)
         _drop_shadow(store)
@@ -178,9 +180,12 @@ def _check(cursor: Any, store: TicketStore, shadow: Shadow, renew: bool = False)
         raise LeaseLost("the recompute lease expired and was taken by another process")
 
 
-def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
+def _fill(
+    store: TicketStore, ticket_ids: list[str], shadow: Shadow, moved: dict[str, set[str]]
+) -> int:
     """Compute and write the changes of ``ticket_ids``, a few shards per transaction (each
-    commit costs a sync; a short transaction keeps consumers' waits short)."""
+    commit costs a sync; a short transaction keeps consumers' waits short); add the
+    columns they move to ``moved``."""
     done, renewed = 0, time.monotonic()
     changes = compute_changes(
         store, shadow.policy_factory, ticket_ids, shadow.workers, shadow.shard
@@ -191,6 +196,7 @@ def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
             _check(cursor, store, shadow, renew=due)
             for _, shard in group:
                 write_diff(cursor, store, shard, SHADOW)
+                add_moved(moved, shard.moved)
         renewed = time.monotonic() if due else renewed
         done += sum(size for size, _ in group)
         if shadow.progress is not None:
@@ -198,15 +204,19 @@ def _fill(store: TicketStore, ticket_ids: list[str], shadow: Shadow) -> int:
     return done
 
 
-def _catch_up(cursor: Any, store: TicketStore, events: EventPages, mark: int) -> tuple[int, int]:
+def _catch_up(
+    cursor: Any, store: TicketStore, events: EventPages, mark: int, moved: dict[str, set[str]]
+) -> tuple[int, int]:
     """Compare again, with the live rows now, the tickets with events stored after
-    event-store position ``mark``; (tickets, the position now)."""
+    event-store position ``mark`` (adding the columns they move to ``moved``); (tickets,
+    the position now)."""
 
     def compare_again(cursor: Any, tickets: Sequence[Ticket]) -> None:
         ids = [ticket.ticket_id for ticket in tickets]
         forget(cursor, store, ids, SHADOW)
         changes = diff(store.rows_for(tickets), live_rows(cursor, store, ids, tickets))
         write_diff(cursor, store, changes, SHADOW)
+        add_moved(moved, changes.moved)
 
     return catch_up(cursor, events, mark, compare_again)
 

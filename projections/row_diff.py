@@ -29,10 +29,25 @@ Gone = tuple[str, str, Any, Any]  # table, ticket id, first key column, second (
 
 @dataclass
 class RowDiff:
-    """The rows of some tickets that differ from the live ones, and the live rows gone."""
+    """The rows of some tickets that differ from the live ones, the live rows gone, and by
+    table the columns in which a changed row differs from the live row it replaces (what
+    the switch sets: an index on other columns is left alone)."""
 
     rows: Batch = field(default_factory=Batch)
     gone: list[Gone] = field(default_factory=list)
+    moved: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, other: RowDiff) -> None:
+        for table in REBUILT:
+            batch_rows(self.rows, table).extend(batch_rows(other.rows, table))
+        self.gone += other.gone
+        add_moved(self.moved, other.moved)
+
+
+def add_moved(into: dict[str, set[str]], more: dict[str, set[str]]) -> None:
+    """Add the moved columns ``more`` to ``into``."""
+    for table, names in more.items():
+        into.setdefault(table, set()).update(names)
 
 
 def gone_table(suffix: str) -> str:
@@ -66,9 +81,15 @@ def diff(batch: Batch, live: dict[str, list[Key]]) -> RowDiff:
         ticket_at = names.index("ticket_id")
         old = {key_of(row): row for row in live.get(table, [])}
         changed = batch_rows(changes.rows, table)
+        moved: set[int] = set()
         for row in batch_rows(batch, table):
-            if old.pop(key_of(row), None) != row:  # True == 1: booleans compare as stored
+            before = old.pop(key_of(row), None)
+            if before != row:  # True == 1: booleans compare as stored
                 changed.append(row)
+                if before is not None:
+                    moved.update(at for at, value in enumerate(before) if value != row[at])
+        if moved:
+            changes.moved[table] = {names[at] for at in moved}
         for key, row in old.items():
             first, second = key if len(KEYS[table]) > 1 else (key, None)
             changes.gone.append((table, row[ticket_at], first, second))
@@ -97,9 +118,10 @@ def forget(cursor: Any, store: TicketStore, ticket_ids: Sequence[str], suffix: s
         )
 
 
-def apply_diff(cursor: Any, store: TicketStore, suffix: str) -> None:
-    """Make the live tables what the shadow says: delete the gone rows, then insert or
-    update the shadow rows (same transaction as the caller's)."""
+def apply_diff(cursor: Any, store: TicketStore, suffix: str, moved: dict[str, set[str]]) -> None:
+    """Make the live tables what the shadow says: delete the gone rows, then insert the
+    shadow rows, or set the ``moved`` columns of the live rows they replace (same
+    transaction as the caller's)."""
     sql = store.dialect.sql
     for table in REBUILT:
         keys = KEYS[table]
@@ -113,11 +135,13 @@ def apply_diff(cursor: Any, store: TicketStore, suffix: str) -> None:
             [table],
         )
         names = columns(table)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in keys)
+        sets = [name for name in names if name in moved.get(table, ())]
+        update = ", ".join(f"{name} = excluded.{name}" for name in sets)
         cursor.execute(
             sql(
                 f"INSERT INTO {{p}}{table} ({', '.join(names)})"
                 f" SELECT {', '.join(names)} FROM {{p}}{table}{suffix} WHERE true"
-                f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+                f" ON CONFLICT ({', '.join(keys)}) DO "
+                + (f"UPDATE SET {update}" if update else "NOTHING")
             )
         )

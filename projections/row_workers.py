@@ -38,6 +38,7 @@ from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.row_diff import RowDiff, diff, live_rows
 from slaclock.projections.runtime import tune_gc
 from slaclock.projections.store import TicketStore
+from slaclock.projections.ticket_rows import TERMS
 
 SHARD = 1000  # tickets per shard: one read of their events, one marshal'ed answer
 WORKERS_FROM = 4  # shards: fewer are computed in-process
@@ -92,8 +93,9 @@ def compute_changes(
             ids = next(pending, None)
             if ids is not None:
                 waiting.append((len(ids), pool.submit(_changes, ids)))
-            tickets, clocks, work_logs, gone = marshal.loads(answer)
-            yield size, RowDiff(Batch(tickets=tickets, clocks=clocks, work_logs=work_logs), gone)
+            tickets, clocks, work_logs, gone, moved = marshal.loads(answer)
+            rows = Batch(tickets=tickets, clocks=clocks, work_logs=work_logs)
+            yield size, RowDiff(rows, gone, {table: set(names) for table, names in moved})
 
 
 def start_method() -> str:
@@ -121,8 +123,8 @@ def _start(url: str, policy: Policy | PolicyFactory, opening: Any) -> None:
 
 def _changes(ticket_ids: list[str]) -> bytes:
     changes = shard_changes(_worker["store"], _worker["events"], ticket_ids)
-    rows = changes.rows
-    return marshal.dumps((rows.tickets, rows.clocks, rows.work_logs, changes.gone))
+    rows, moved = changes.rows, [(table, list(names)) for table, names in changes.moved.items()]
+    return marshal.dumps((rows.tickets, rows.clocks, rows.work_logs, changes.gone, moved))
 
 
 def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[str]) -> RowDiff:
@@ -137,9 +139,9 @@ def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[s
         live = live_rows(cursor, store, folded, tickets)
         live_clocks = rows_where(cursor, store.dialect, "sla_clocks", "ticket_id", [*kept])
     changes = diff(store.rows_for(tickets), live)
-    if kept:  # their ticket rows come back only if they changed
+    if kept:
         more = diff(store.rows_kept(kept), {"sla_clocks": live_clocks})
-        changes.rows.tickets += more.rows.tickets
-        changes.rows.clocks += more.rows.clocks
-        changes.gone += more.gone
+        if more.rows.tickets:  # rows_kept returns a ticket row only if its terms moved
+            more.moved["sla_tickets"] = set(TERMS)
+        changes.add(more)
     return changes

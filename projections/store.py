@@ -27,7 +27,7 @@ from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.ledger_book import LedgerBook
 from slaclock.projections.meta import POLICY_VERSION, WATERMARK, read_meta
 from slaclock.projections.positions import PartitionLag, Positions
-from slaclock.projections.ticket_rows import TERMS, add_clock_rows, add_rows, created_ticket_row
+from slaclock.projections.ticket_rows import TERMS_AT, add_clock_rows, add_rows, created_ticket_row
 
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
@@ -179,7 +179,7 @@ class TicketStore(EventStore):
             if snapshot is None:
                 continue
             row = created_ticket_row(snapshot, recorded, blob)
-            if row[TERMS] != terms:
+            if row[TERMS_AT] != terms:
                 batch.tickets.append(row)
             add_clock_rows(batch, snapshot, watermark)
         return batch

@@ -68,7 +68,8 @@ def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ..
     return created_ticket_row(snapshot, recorded, kept)
 
 
-TERMS = slice(2, 5)  # the contract, plan and priority of a ticket row: what a policy decides
+TERMS = ("contract", "plan", "priority")  # of a ticket row, what a policy decides
+TERMS_AT = slice(2, 5)  # where they are in the row (tests/unit/test_row_diff.py checks)
 
 
 def created_ticket_row(

@@ -25,6 +25,10 @@ KEPT = "SELECT ticket_id FROM {p}sla_tickets WHERE clock_inputs IS NOT NULL ORDE
 
 
 DEFAULT = ("default_priority = 3", "default_priority = 1")  # every ticket
+PLAN_OF_GLOBEX = (
+    'customer = "globex"\nplan = "advanced"',
+    'customer = "globex"\nplan = "business"',
+)
 
 
 def _changed(tmp_path: Path, change: tuple[str, str] = FASTER) -> LoadedPolicy:
@@ -51,6 +55,22 @@ def test_a_change_of_every_ticket_equals_a_serial_recompute(store_url: str, tmp_
         _recompute_in_workers(store, loaded, len(store.ticket_ids()))
         result = verify(store)  # every row against tickets folded from their events
         assert result.ok and result.policy_version == loaded.version
+    finally:
+        store.close()
+
+
+def test_a_contract_change_moves_the_rows_of_resolved_tickets(
+    store_url: str, tmp_path: Path
+) -> None:
+    Cli(CONFIG, store_url, tmp_path).json("ingest", str(EVENTS), "--clock", "event")
+    loaded = _changed(tmp_path, PLAN_OF_GLOBEX)
+    store = TicketStore(store_url, loaded.policy)
+    plans = "SELECT DISTINCT plan FROM {p}sla_tickets WHERE customer_id = 'globex'"
+    try:
+        assert [row["plan"] for row in store.query(plans)] == ["advanced"]
+        _recompute_in_workers(store, loaded)  # T-2001 to T-2003, all resolved
+        assert [row["plan"] for row in store.query(plans)] == ["business"]
+        assert verify(store).ok  # clocks too, against tickets folded from their events
     finally:
         store.close()
 

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from slaclock.projections.batch import Batch
+from slaclock.projections.derived_tables import columns
 from slaclock.projections.row_diff import diff
+from slaclock.projections.ticket_rows import TERMS, TERMS_AT
 
 
 def _ticket(ticket_id: str, priority: int) -> tuple:
@@ -35,6 +37,7 @@ def test_unchanged_rows_are_left_out_and_changed_ones_kept() -> None:
     assert changes.rows.tickets == [] and changes.rows.work_logs == []
     assert changes.rows.clocks == [_clock("T-2", "response", 900)]
     assert changes.gone == []
+    assert changes.moved == {"sla_clocks": {"deadline"}}  # what the switch sets
 
 
 def test_new_rows_are_kept_and_rows_the_new_ones_lack_are_gone() -> None:
@@ -55,9 +58,23 @@ def test_new_rows_are_kept_and_rows_the_new_ones_lack_are_gone() -> None:
         ("sla_clocks", "T-1", "T-1", "resolution"),
         ("sla_work_logs", "T-1", "w-1", None),
     ]
+    assert changes.moved == {"sla_tickets": {"priority"}}  # a new row moves no column
 
 
 def test_a_boolean_equals_the_integer_the_database_returns() -> None:
     live = {"sla_clocks": [_clock("T-1", "response", 500, paused=1)]}
     changes = diff(Batch(clocks=[_clock("T-1", "response", 500, paused=True)]), live)
     assert changes.rows.clocks == [] and changes.gone == []
+
+
+def test_the_moved_columns_of_many_shards_add_up() -> None:
+    live = {"sla_clocks": [_clock("T-1", "response", 500), _clock("T-2", "response", 500)]}
+    first = diff(Batch(clocks=[_clock("T-1", "response", 900)]), live)
+    second = diff(Batch(clocks=[_clock("T-2", "response", 500, paused=1)]), live)
+    first.add(second)
+    assert first.moved == {"sla_clocks": {"deadline", "paused"}}
+    assert len(first.rows.clocks) == 2
+
+
+def test_the_terms_a_policy_decides_are_where_ticket_rows_have_them() -> None:
+    assert columns("sla_tickets")[TERMS_AT] == TERMS

@@ -27,7 +27,7 @@ from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.ledger_book import LedgerBook
 from slaclock.projections.meta import POLICY_VERSION, WATERMARK, read_meta
 from slaclock.projections.positions import PartitionLag, Positions
-from slaclock.projections.ticket_rows import TERMS_AT, add_clock_rows, add_rows, created_ticket_row
+from slaclock.projections.ticket_rows import add_clock_rows, add_rows, created_ticket_row, terms
 
 _EVALUATE = object()  # "evaluate the ticket yourself" (None is a valid snapshot: pending)
 
@@ -174,13 +174,12 @@ class TicketStore(EventStore):
         if its contract, plan or priority moved (its other columns follow from the facts
         alone, as do its work logs: no policy moves them)."""
         batch, watermark = Batch(), self.watermark() or 0
-        for ticket_id, (facts, recorded, blob, terms) in kept.items():
+        for ticket_id, (facts, recorded, blob, stored_terms) in kept.items():
             snapshot = evaluate(ticket_id, facts, self.policy)
             if snapshot is None:
                 continue
-            row = created_ticket_row(snapshot, recorded, blob)
-            if row[TERMS_AT] != terms:
-                batch.tickets.append(row)
+            if stored_terms != terms(snapshot):
+                batch.tickets.append(created_ticket_row(snapshot, recorded, blob))
             add_clock_rows(batch, snapshot, watermark)
         return batch
 

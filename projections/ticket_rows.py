@@ -68,8 +68,14 @@ def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ..
     return created_ticket_row(snapshot, recorded, kept)
 
 
-TERMS = ("contract", "plan", "priority")  # of a ticket row, what a policy decides
-TERMS_AT = slice(2, 5)  # where they are in the row (tests/unit/test_row_diff.py checks)
+TERMS = ("contract", "plan", "priority")  # the columns of a ticket row a policy decides
+
+
+def terms(snapshot: TicketSnapshot) -> tuple[str | None, str | None, int]:
+    """The :data:`TERMS` of the row of a ticket evaluated as ``snapshot``."""
+    contract = snapshot.contract
+    plan = contract.plan.name if contract else None
+    return (contract.key if contract else None, plan, snapshot.priority)
 
 
 def created_ticket_row(
@@ -77,13 +83,10 @@ def created_ticket_row(
 ) -> tuple[Any, ...]:
     """The ``sla_tickets`` row of a created ticket evaluated as ``snapshot``, last recorded
     at ``last_recorded_at``, keeping the clock inputs ``kept``."""
-    contract = snapshot.contract
     return (
         snapshot.ticket_id,
         snapshot.customer_id,
-        contract.key if contract else None,
-        contract.plan.name if contract else None,
-        snapshot.priority,
+        *terms(snapshot),
         snapshot.created_at,
         snapshot.last_fact_at,
         last_recorded_at,

@@ -81,19 +81,31 @@ def diff(batch: Batch, live: dict[str, list[Key]]) -> RowDiff:
         ticket_at = names.index("ticket_id")
         old = {key_of(row): row for row in live.get(table, [])}
         changed = batch_rows(changes.rows, table)
-        moved: set[int] = set()
+        replaced: list[tuple[Key, Key]] = []  # (live row, new row) where they differ
         for row in batch_rows(batch, table):
             before = old.pop(key_of(row), None)
             if before != row:  # True == 1: booleans compare as stored
                 changed.append(row)
                 if before is not None:
-                    moved.update(at for at, value in enumerate(before) if value != row[at])
-        if moved:
-            changes.moved[table] = {names[at] for at in moved}
+                    replaced.append((before, row))
+        if replaced:
+            changes.moved[table] = _moved(names, replaced)
         for key, row in old.items():
             first, second = key if len(KEYS[table]) > 1 else (key, None)
             changes.gone.append((table, row[ticket_at], first, second))
     return changes
+
+
+def _moved(names: Sequence[str], replaced: list[tuple[Key, Key]]) -> set[str]:
+    """The columns in which some live row differs from the row replacing it (compared a
+    column of all rows at a time: a few per shard, not one per row)."""
+    befores, afters = zip(*replaced, strict=True)
+    moved = set()
+    for at, name in enumerate(names):
+        column = itemgetter(at)
+        if list(map(column, befores)) != list(map(column, afters)):
+            moved.add(name)
+    return moved
 
 
 def write_diff(cursor: Any, store: TicketStore, changes: RowDiff, suffix: str) -> None:

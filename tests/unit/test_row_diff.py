@@ -10,7 +10,7 @@ from slaclock.projections.ticket_rows import TERMS
 
 
 def _ticket(ticket_id: str, priority: int) -> tuple:
-    return (ticket_id, "acme", "acme/gold", "gold", priority, 100, 200, 300, 0, None)
+    return (ticket_id, "acme", "acme/gold", "gold", priority, 100, 200, 300, 0, None, None)
 
 
 def _clock(ticket_id: str, metric: str, deadline: int, paused: bool | int = 0) -> tuple:

@@ -57,13 +57,18 @@ class ClockView:
     remaining_seconds: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClockSnapshot:
     """A clock after a set of facts, independent of the instant it is looked at.
 
     ``breach_at`` is the deadline when the deadline passes before any stop (the clock is then
     breached for every ``as_of`` after it). ``accrued`` is the open time of closed running
     stretches; ``running_since`` starts the stretch still running, if any.
+
+    A value: never assign to one (clocks without a target share one instance). Not
+    ``frozen``: a frozen dataclass costs three times as much to build (1.7 µs here), and
+    every evaluation builds one per clock, on the path of every event stored and every
+    ticket recomputed.
     """
 
     metric: str
@@ -116,9 +121,10 @@ class ClockSnapshot:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TicketSnapshot:
-    """A ticket after the facts up to a cut-off: who, under which contract, and its clocks."""
+    """A ticket after the facts up to a cut-off: who, under which contract, and its clocks.
+    A value, not ``frozen`` for the reason :class:`ClockSnapshot` gives."""
 
     ticket_id: str
     customer_id: str

@@ -34,7 +34,6 @@ from slaclock.projections.rebuild import (
 from slaclock.projections.recompute_lease import release_in, still_held
 from slaclock.projections.row_diff import (
     GONE,
-    add_moved,
     apply_diff,
     diff,
     forget,
@@ -195,8 +194,7 @@ def _fill(
         with store.write() as cursor:
             _check(cursor, store, shadow, renew=due)
             for _, shard in group:
-                write_diff(cursor, store, shard, SHADOW)
-                add_moved(moved, shard.moved)
+                write_diff(cursor, store, shard, SHADOW, moved)
         renewed = time.monotonic() if due else renewed
         done += sum(size for size, _ in group)
         if shadow.progress is not None:
@@ -215,8 +213,7 @@ def _catch_up(
         ids = [ticket.ticket_id for ticket in tickets]
         forget(cursor, store, ids, SHADOW)
         changes = diff(store.rows_for(tickets), live_rows(cursor, store, ids, tickets))
-        write_diff(cursor, store, changes, SHADOW)
-        add_moved(moved, changes.moved)
+        write_diff(cursor, store, changes, SHADOW, moved)
 
     return catch_up(cursor, events, mark, compare_again)
 

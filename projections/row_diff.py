@@ -108,8 +108,12 @@ def _moved(names: Sequence[str], replaced: list[tuple[Key, Key]]) -> set[str]:
     return moved
 
 
-def write_diff(cursor: Any, store: TicketStore, changes: RowDiff, suffix: str) -> None:
-    """Add ``changes`` to the shadow tables (table + ``suffix``) and the gone keys."""
+def write_diff(
+    cursor: Any, store: TicketStore, changes: RowDiff, suffix: str, moved: dict[str, set[str]]
+) -> None:
+    """Add ``changes`` to the shadow tables (table + ``suffix``) and the gone keys, and the
+    columns they move to ``moved`` (what the switch will set)."""
+    add_moved(moved, changes.moved)
     insert_rows(cursor, store, changes.rows, suffix)
     if changes.gone:
         cursor.executemany(

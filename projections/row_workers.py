@@ -35,7 +35,7 @@ from slaclock.projections import clock_inputs
 from slaclock.projections.batch import Batch
 from slaclock.projections.derived_tables import rows_where
 from slaclock.projections.event_pages import EventPages, snapshot
-from slaclock.projections.row_diff import RowDiff, diff, live_rows
+from slaclock.projections.row_diff import Key, RowDiff, diff, live_rows
 from slaclock.projections.runtime import tune_gc
 from slaclock.projections.store import TicketStore
 from slaclock.projections.ticket_rows import TERMS
@@ -140,8 +140,18 @@ def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[s
         live_clocks = rows_where(cursor, store.dialect, "sla_clocks", "ticket_id", [*kept])
     changes = diff(store.rows_for(tickets), live)
     if kept:
-        more = diff(store.rows_kept(kept), {"sla_clocks": live_clocks})
-        if more.rows.tickets:  # rows_kept returns a ticket row only if its terms moved
-            more.moved["sla_tickets"] = set(TERMS)
-        changes.add(more)
+        changes.add(_kept_changes(store, kept, live_clocks))
+    return changes
+
+
+def _kept_changes(
+    store: TicketStore, kept: dict[str, clock_inputs.Kept], live_clocks: list[Key]
+) -> RowDiff:
+    """How the rows of tickets evaluated from their kept clock inputs change: their clock
+    rows compared with ``live_clocks``; a ticket row comes back only if its terms moved
+    (``TicketStore.rows_kept``), so those are the columns it changes."""
+    rows = store.rows_kept(kept)
+    changes = diff(rows, {"sla_clocks": live_clocks})
+    if rows.tickets:
+        changes.moved["sla_tickets"] = set(TERMS)
     return changes

@@ -19,19 +19,19 @@ from pathlib import Path
 
 import pytest
 
+from slaclock.domain.facts import (
+    ACKNOWLEDGED,
+    CREATED,
+    PAUSED,
+    REOPENED,
+    REPRIORITISED,
+    RESOLVED,
+    RESUMED,
+)
 from tests.conftest import FIXTURES, Cli
 
 HOOKS = FIXTURES / "sources" / "hooks"
-CREATED, ACK, REPRIO, PAUSED, RESUMED, RESOLVED, REOPENED = (
-    "ticket.created",
-    "ticket.acknowledged",
-    "ticket.reprioritised",
-    "ticket.paused",
-    "ticket.resumed",
-    "ticket.resolved",
-    "ticket.reopened",
-)
-EVENTS = [CREATED, ACK, REPRIO, PAUSED, RESUMED, RESOLVED, REOPENED, RESOLVED]
+EVENTS = [CREATED, ACKNOWLEDGED, REPRIORITISED, PAUSED, RESUMED, RESOLVED, REOPENED, RESOLVED]
 # (day after Monday, Berlin time, milliseconds) of each event above; the fixtures use these times
 TIMELINE = [
     (0, "09:20:00", 120),

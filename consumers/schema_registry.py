@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slaclock.consumers.errors import FatalSourceError
+from slaclock.projections.store_url import credentials
 
 
 class RegistryUnavailable(Exception):
@@ -52,9 +53,9 @@ class RegistryAccess:
         """``url`` may carry ``user:password@`` (percent-encoded); a user or password given
         both there and separately must agree. :class:`RegistrySettingError` names what is
         wrong, never a credential."""
-        split = urllib.parse.urlsplit(url.strip())
-        host = split.netloc.rpartition("@")[2]
-        safe = urllib.parse.urlunsplit((split.scheme, host, split.path.rstrip("/"), "", ""))
+        in_user, in_password, bare = credentials(url.strip())  # a password may hold '#', '/'
+        split = urllib.parse.urlsplit(bare)
+        safe = urllib.parse.urlunsplit((split.scheme, split.netloc, split.path.rstrip("/"), "", ""))
         if split.scheme not in ("http", "https") or not split.hostname:
             raise RegistrySettingError(f"{safe or '(empty)'}: not an http:// or https:// URL")
         try:
@@ -65,8 +66,8 @@ class RegistryAccess:
             raise RegistrySettingError(f"{safe}: a registry URL has no query or fragment")
         if cafile and split.scheme != "https":
             raise RegistrySettingError(f"{safe}: a CA file needs an https:// URL")
-        user = _agree(safe, "user", _unquoted(split.username), username)
-        secret = _agree(safe, "password", _unquoted(split.password), password)
+        user = _agree(safe, "user", _unquoted(in_user), username)
+        secret = _agree(safe, "password", _unquoted(in_password), password)
         if secret is not None and not user:
             raise RegistrySettingError(f"{safe}: a registry password needs a user")
         if user and secret is None:

@@ -109,8 +109,9 @@ class TokenStore:
         row = rows[0]
         return Principal(row["token_id"], row["customer_id"], bool(row["admin"]))
 
-    def revoke(self, token_or_id: str) -> bool:
-        """Revoke by public id or by the token itself; False when no active token matched."""
+    def revoke(self, token_or_id: str) -> list[str]:
+        """Revoke by public id or by the token itself: the ids revoked (none when no active
+        token matched)."""
         now = datetime.now(UTC).replace(microsecond=0).isoformat()
         sql = self.store.dialect.sql
         with self.store.write() as cursor:
@@ -127,7 +128,7 @@ class TokenStore:
                     sql("UPDATE {p}sla_api_tokens SET revoked_at = ? WHERE token_id = ?"),
                     [now, token_id],
                 )
-        return bool(ids)
+        return ids
 
     def list(self) -> list[TokenRecord]:
         rows = self.store.query(

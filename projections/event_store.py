@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import psycopg
 from eventsourcing.application import Application
@@ -30,13 +29,14 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder
-from eventsourcing.utils import get_topic, retry
+from eventsourcing.utils import retry
 from psycopg.sql import SQL
 
 import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
 from slaclock.projections import schema_version, tables
 from slaclock.projections.batch import Batch
 from slaclock.projections.source_state import SOURCE_STATE_TABLES
+from slaclock.projections.store_url import StoreError, hide_password, redact, store_env
 from slaclock.projections.tables import Dialect
 from slaclock.projections.transcodings import (
     AlertAsList,
@@ -44,10 +44,6 @@ from slaclock.projections.transcodings import (
     FactAsDict,
     TicketTranscoder,
 )
-
-
-class StoreError(Exception):
-    """A store URL that cannot be used (a usage error); the message says which and why."""
 
 
 class StoreUnavailable(Exception):
@@ -59,10 +55,7 @@ class StoreUnavailable(Exception):
     def of(cls, url: str, exc: BaseException, doing: str = "unavailable") -> StoreUnavailable:
         if isinstance(exc, StoreUnavailable):
             return exc
-        reason = " ".join(str(exc).split()) or type(exc).__name__  # one line
-        password = urlparse(url).password
-        if password:
-            reason = reason.replace(password, "***")
+        reason = hide_password(url, " ".join(str(exc).split()) or type(exc).__name__)
         return cls(f"store {redact(url)}: {doing}: {reason}")
 
 
@@ -77,14 +70,6 @@ STORE_FAILURES: tuple[type[BaseException], ...] = (
 )
 """What a lost or unreachable database raises (the drivers' errors, and eventsourcing's
 translations of them): a command that meets one reports :class:`StoreUnavailable`."""
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
 
 
 SQLITE_CACHE_KIB = 64 * 1024
@@ -188,57 +173,9 @@ def _open_application(env: dict[str, str], url: str) -> TicketApplication:
                 continue
             if isinstance(exc, (PersistenceError, psycopg.Error, sqlite3.Error)):
                 raise StoreUnavailable.of(url, exc, "cannot open") from None
-            raise StoreError(f"store {redact(url)}: cannot open: {exc}") from None
+            reason = hide_password(url, str(exc))
+            raise StoreError(f"store {redact(url)}: cannot open: {reason}") from None
     raise AssertionError("unreachable")
-
-
-def _seconds(url: str, query: dict[str, str], key: str, default: str) -> str:
-    """A whole number of seconds from the URL's query (``?lock_timeout=5``)."""
-    value = query.get(key, default)
-    if not value.isdigit():
-        raise StoreError(f"store {redact(url)!r}: {key}: expected whole seconds, not {value!r}")
-    return value
-
-
-def store_env(url: str) -> dict[str, str]:
-    """``eventsourcing`` settings for a store URL (``sqlite:///path`` or ``postgresql://``).
-
-    Query options: ``lock_timeout`` (SQLite: seconds to wait for the file lock, default 30),
-    ``connect_timeout`` (PostgreSQL: seconds to wait for a connection, default 30) and
-    ``schema`` (PostgreSQL)."""
-    parsed = urlparse(url)
-    query = dict(part.split("=", 1) for part in parsed.query.split("&") if "=" in part)
-    if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-            path = path.lstrip("/") or path
-        if not path:
-            raise StoreError(f"store {url!r}: expected sqlite:///PATH")
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": _seconds(url, query, "lock_timeout", "30"),
-            "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteStoreRecorder),
-        }
-    if parsed.scheme in ("postgresql", "postgres"):
-        if not parsed.hostname or not parsed.path.strip("/"):
-            raise StoreError(f"store {redact(url)!r}: expected postgresql://user:pass@host:port/db")
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": unquote(parsed.path.strip("/")),
-            "POSTGRES_HOST": parsed.hostname,
-            "POSTGRES_PORT": str(parsed.port or 5432),
-            "POSTGRES_USER": unquote(parsed.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_LOCK_TIMEOUT": "30",
-            "POSTGRES_CONNECT_TIMEOUT": _seconds(url, query, "connect_timeout", "30"),
-            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
-            "APPLICATION_RECORDER_TOPIC": get_topic(PostgresStoreRecorder),
-        }
-        if "schema" in query:
-            env["POSTGRES_SCHEMA"] = query["schema"]
-        return env
-    raise StoreError(f"store {redact(url)!r}: unknown scheme, expected sqlite:/// or postgresql://")
 
 
 class EventStore:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,8 @@ from slaclock.projections.queue import ORDERS, queue_json, work_queue
 from slaclock.projections.store import TicketStore
 
 COMMANDS = ("serve", "queue", "token")
+TOKEN_ID = re.compile(r"[0-9a-f]{10}")
+"""A token's public id (``projections.api_tokens``): the only part of a token ever printed."""
 
 
 def register(commands: Any) -> None:
@@ -68,8 +71,16 @@ def register(commands: Any) -> None:
     who.add_argument("--admin", action="store_true", help="the token sees every customer")
     c.add_argument("--label", help="a note to recognise the token by")
     c.add_argument("--json", action="store_true")
-    r = tokens.add_parser("revoke", help="revoke a token by its id (or the token itself)")
-    r.add_argument("token", metavar="ID")
+    r = tokens.add_parser(
+        "revoke", help="revoke a token by its id, or the token itself read from stdin"
+    )
+    r.add_argument(
+        "token",
+        metavar="ID",
+        nargs="?",
+        default="-",
+        help="the token's id (`token list`); - or nothing: read the token from stdin",
+    )
     r.add_argument("--json", action="store_true")
     listing = tokens.add_parser("list", help="list tokens (ids and scopes, never the tokens)")
     listing.add_argument("--json", action="store_true")
@@ -184,6 +195,22 @@ def _queue(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     return exit_codes.OK
 
 
+def _revoke(args: argparse.Namespace, tokens: TokenStore) -> int:
+    """Revoke by id, or the token read from stdin (never from the command line, where
+    ``ps`` shows it); what is printed names token ids only, never what was given."""
+    given = sys.stdin.readline().strip() if args.token == "-" else args.token
+    done = tokens.revoke(given) if given else []
+    if args.json:
+        print(json.dumps({"revoked": bool(done)}))
+    if not done:
+        what = f"token {given!r}" if TOKEN_ID.fullmatch(given) else "token"
+        print(f"slaclock: {what}: no active token with this id or token", file=sys.stderr)
+        return exit_codes.NOT_FOUND
+    if not args.json:
+        print("\n".join(f"revoked {token_id}" for token_id in done))
+    return exit_codes.OK
+
+
 def _token(args: argparse.Namespace, store: TicketStore) -> int:
     tokens = TokenStore(store)
     if args.token_command == "create":
@@ -201,15 +228,7 @@ def _token(args: argparse.Namespace, store: TicketStore) -> int:
             )
         return exit_codes.OK
     if args.token_command == "revoke":
-        done = tokens.revoke(args.token)
-        if args.json:
-            print(json.dumps({"revoked": done}))
-        if not done:
-            print(f"slaclock: token {args.token!r}: no active token with this id", file=sys.stderr)
-            return exit_codes.NOT_FOUND
-        if not args.json:
-            print(f"revoked {args.token}")
-        return exit_codes.OK
+        return _revoke(args, tokens)
     records = tokens.list()
     if args.json:
         print(json.dumps([r.as_dict() for r in records], indent=1))

@@ -10,6 +10,7 @@ import argparse
 from datetime import UTC, datetime
 
 from slaclock.domain.instants import InstantError, parse_instant, parse_month
+from slaclock.projections.store_url import read_secret
 
 
 class UsageError(Exception):
@@ -43,6 +44,25 @@ def valid_text(args: argparse.Namespace) -> argparse.Namespace:
                     f"{name}: not valid UTF-8: byte 0x{byte:02x} at offset {offset}"
                 ) from None
     return args
+
+
+def secret_file(path: str, what: str) -> str:
+    """The secret held in the file ``path`` (``what``: the option or setting that names it),
+    without its final line break; :class:`UsageError` naming both, never the secret."""
+    try:
+        return read_secret(path)
+    except ValueError as exc:
+        raise UsageError(f"{what} {path}: {exc}") from None
+
+
+def one_secret(value: str | None, path: str | None, option: str) -> str | None:
+    """A secret given as a value (``option``, or its variable) or in a file
+    (``option-file``): the file's when only it is given; the same secret twice is fine,
+    two different ones are a :class:`UsageError`."""
+    from_file = secret_file(path, f"{option}-file") if path else None
+    if value and from_file is not None and value != from_file:
+        raise UsageError(f"{option}: given both as a value and in {option}-file, differently")
+    return from_file if from_file is not None else (value or None)
 
 
 def instant(text: str, option: str) -> datetime:

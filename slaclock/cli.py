@@ -36,6 +36,7 @@ from slaclock.consumers.errors import FatalSourceError
 from slaclock.projections.batch import PolicyMoved
 from slaclock.projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
 from slaclock.projections.runtime import tune_gc
+from slaclock.projections.store_url import PASSWORD_FILE_VARIABLE, credentials
 
 STORE_COMMANDS = (
     ingest_commands,
@@ -61,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--store",
         default=os.environ.get("SLACLOCK_STORE", "sqlite:///slaclock.db"),
-        help="sqlite:///PATH or postgresql://user:pass@host:port/db (env SLACLOCK_STORE)",
+        help="sqlite:///PATH or postgresql://user@host:port/db (env SLACLOCK_STORE); the"
+        f" password from env {PASSWORD_FILE_VARIABLE} (a file), PGPASSWORD or ~/.pgpass",
     )
     parser.add_argument(
         "--version", action="version", version=versions.text(), help="print the versions and exit"
@@ -85,10 +87,24 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(answer)
         return exit_codes.OK
     args = valid_text(_parser().parse_args(argv))
+    _warn_visible_password(args)
     try:
         return _run_command(args)
     except STORE_FAILURES as exc:  # lost during the command: its transaction was rolled back
         raise StoreUnavailable.of(args.store, exc) from None
+
+
+def _warn_visible_password(args: argparse.Namespace) -> None:
+    """A long-running command with the store's password typed on its command line: any user
+    can read it there (``ps``) for as long as it runs."""
+    if args.command not in ("serve", "consume") or args.store == os.environ.get("SLACLOCK_STORE"):
+        return
+    if credentials(args.store)[1] is not None:
+        print(
+            f"slaclock: warning: --store: the password is visible in the process list; give it"
+            f" in {PASSWORD_FILE_VARIABLE} (a file), PGPASSWORD or SLACLOCK_STORE instead",
+            file=sys.stderr,
+        )
 
 
 def _run_command(args: argparse.Namespace) -> int:

@@ -9,11 +9,12 @@ to batch, group membership, output, connection) so each block reads on one scree
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from typing import Any
 
 from slaclock import registry_options
-from slaclock.args import UsageError
+from slaclock.args import UsageError, one_secret
 
 # option dest -> environment variable (docker-compose.yml uses these names).
 ENVIRONMENT: dict[str, str] = {
@@ -28,10 +29,12 @@ ENVIRONMENT: dict[str, str] = {
     "sasl_mechanism": "SLACLOCK_KAFKA_SASL_MECHANISM",
     "sasl_username": "SLACLOCK_KAFKA_SASL_USERNAME",
     "sasl_password": "SLACLOCK_KAFKA_SASL_PASSWORD",
+    "sasl_password_file": "SLACLOCK_KAFKA_SASL_PASSWORD_FILE",
     "ssl_cafile": "SLACLOCK_KAFKA_SSL_CAFILE",
     "ssl_certfile": "SLACLOCK_KAFKA_SSL_CERTFILE",
     "ssl_keyfile": "SLACLOCK_KAFKA_SSL_KEYFILE",
     "ssl_password": "SLACLOCK_KAFKA_SSL_PASSWORD",
+    "ssl_password_file": "SLACLOCK_KAFKA_SSL_PASSWORD_FILE",
     "log_level": "SLACLOCK_LOG_LEVEL",
     "health_file": "SLACLOCK_HEALTH_FILE",
     "clock": "SLACLOCK_CLOCK",
@@ -245,7 +248,14 @@ def _add_sasl_options(group: Any) -> None:
     group.add_argument(
         "--sasl-password",
         default=env("sasl_password"),
-        help=f"prefer the environment: {ENVIRONMENT['sasl_password']}",
+        help="visible in the process list: prefer --sasl-password-file or the environment"
+        f" ({ENVIRONMENT['sasl_password']})",
+    )
+    group.add_argument(
+        "--sasl-password-file",
+        default=env("sasl_password_file"),
+        metavar="PATH",
+        help=f"file holding the SASL password (env {ENVIRONMENT['sasl_password_file']})",
     )
 
 
@@ -268,7 +278,14 @@ def _add_ssl_options(group: Any) -> None:
     group.add_argument(
         "--ssl-password",
         default=env("ssl_password"),
-        help=f"client key password; prefer the environment: {ENVIRONMENT['ssl_password']}",
+        help="client key password, visible in the process list: prefer --ssl-password-file"
+        f" or the environment ({ENVIRONMENT['ssl_password']})",
+    )
+    group.add_argument(
+        "--ssl-password-file",
+        default=env("ssl_password_file"),
+        metavar="PATH",
+        help=f"file holding the client key password (env {ENVIRONMENT['ssl_password_file']})",
     )
     group.add_argument(
         "--ssl-no-check-hostname",
@@ -287,11 +304,11 @@ def client_config(args: argparse.Namespace) -> dict[str, Any]:
     optional = {
         "sasl_mechanism": args.sasl_mechanism,
         "sasl_plain_username": args.sasl_username,
-        "sasl_plain_password": args.sasl_password,
+        "sasl_plain_password": _password(args, "sasl_password"),
         "ssl_cafile": args.ssl_cafile,
         "ssl_certfile": args.ssl_certfile,
         "ssl_keyfile": args.ssl_keyfile,
-        "ssl_password": args.ssl_password,
+        "ssl_password": _password(args, "ssl_password"),
     }
     config.update({k: v for k, v in optional.items() if v})
     if args.ssl_no_check_hostname:
@@ -303,6 +320,21 @@ def client_config(args: argparse.Namespace) -> dict[str, Any]:
         config[key.strip()] = _option_value(value.strip())
         _check_option_type(key.strip(), config[key.strip()])
     return config
+
+
+def _password(args: argparse.Namespace, dest: str) -> str | None:
+    """``--sasl-password`` or ``--ssl-password``, or the file of its ``-file`` option; a
+    warning when the value was typed on the command line (any user can read it with ``ps``)."""
+    value = getattr(args, dest)
+    option = "--" + dest.replace("_", "-")
+    if value and value != env(dest):
+        logging.getLogger("slaclock.kafka").warning(
+            "%s is visible in the process list: give it in %s-file or %s instead",
+            option,
+            option,
+            ENVIRONMENT[dest],
+        )
+    return one_secret(value, getattr(args, f"{dest}_file"), option)
 
 
 def _check_option_type(key: str, value: Any) -> None:

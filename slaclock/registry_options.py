@@ -14,9 +14,8 @@ import argparse
 import logging
 import os
 import urllib.parse
-from pathlib import Path
 
-from slaclock.args import UsageError
+from slaclock.args import UsageError, secret_file
 from slaclock.consumers.schema_registry import RegistryAccess, RegistrySettingError
 
 URL_ENV = "SLACLOCK_SCHEMA_REGISTRY_URL"
@@ -99,10 +98,5 @@ def _secret(path: str | None, env: str, what: str) -> str | None:
     """A secret from its file (the file wins over the variable) or its variable. A file's
     final line break is not part of it."""
     if path:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8"
-            raise UsageError(f"schema registry {what} file {path}: {reason}") from None
-        return text.removesuffix("\n").removesuffix("\r")
+        return secret_file(path, f"schema registry {what} file")
     return os.environ.get(env) or None

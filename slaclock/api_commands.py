@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from typing import Any
 from slaclock import exit_codes, serve_hooks
 from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
+from slaclock.api.metrics import METRICS_CACHE_SECONDS
+from slaclock.args import one_secret
 from slaclock.config import LoadedPolicy, policy_from_text
 from slaclock.output import table
 from slaclock.projections.answers import queries_for
@@ -24,6 +27,8 @@ from slaclock.projections.queue import ORDERS, queue_json, work_queue
 from slaclock.projections.store import TicketStore
 
 COMMANDS = ("serve", "queue", "token")
+METRICS_TOKEN_ENV = "SLACLOCK_METRICS_TOKEN"
+METRICS_TOKEN_FILE_ENV = "SLACLOCK_METRICS_TOKEN_FILE"
 TOKEN_ID = re.compile(r"[0-9a-f]{10}")
 """A token's public id (``projections.api_tokens``): the only part of a token ever printed."""
 
@@ -34,6 +39,27 @@ def register(commands: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--metrics-auth", action="store_true", help="/metrics needs an admin token")
+    p.add_argument(
+        "--metrics-token",
+        default=os.environ.get(METRICS_TOKEN_ENV),
+        metavar="TOKEN",
+        help="/metrics needs this bearer token (or an admin token); visible in the process"
+        f" list: prefer --metrics-token-file or env {METRICS_TOKEN_ENV}",
+    )
+    p.add_argument(
+        "--metrics-token-file",
+        default=os.environ.get(METRICS_TOKEN_FILE_ENV),
+        metavar="PATH",
+        help=f"file holding the /metrics token (env {METRICS_TOKEN_FILE_ENV})",
+    )
+    p.add_argument(
+        "--metrics-cache",
+        type=float,
+        default=METRICS_CACHE_SECONDS,
+        metavar="SECONDS",
+        help="serve the store gauges read by one scrape to the next ones for this long"
+        f" (0 = read on every scrape; default {METRICS_CACHE_SECONDS:g})",
+    )
     p.add_argument(
         "--report-cache",
         type=float,
@@ -117,8 +143,16 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     if not 0 <= args.port <= 65535:
         print(f"slaclock: error: --port: {args.port} is not a port", file=sys.stderr)
         return exit_codes.USAGE
-    if args.report_cache < 0:
-        print("slaclock: error: --report-cache: must be 0 or more seconds", file=sys.stderr)
+    for option in ("report_cache", "metrics_cache"):
+        if getattr(args, option) < 0:
+            name = option.replace("_", "-")
+            print(f"slaclock: error: --{name}: must be 0 or more seconds", file=sys.stderr)
+            return exit_codes.USAGE
+    metrics_token = one_secret(
+        args.metrics_token, args.metrics_token_file, "--metrics-token", METRICS_TOKEN_ENV
+    )
+    if metrics_token is not None and not metrics_token.strip():
+        print("slaclock: error: --metrics-token: empty", file=sys.stderr)
         return exit_codes.USAGE
     try:
         hooks, close_hooks = serve_hooks.hook_state(
@@ -132,6 +166,8 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         store,
         policy_version=loaded.version,
         metrics_auth=args.metrics_auth,
+        metrics_token=metrics_token.strip() if metrics_token else None,
+        metrics_cache=args.metrics_cache,
         report_cache=args.report_cache,
         hooks=hooks,
     )

@@ -7,6 +7,8 @@ something asked for that does not exist is :class:`NotFound` (exit 1).
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from datetime import UTC, datetime
 
 from slaclock.domain.instants import InstantError, parse_instant, parse_month
@@ -55,10 +57,17 @@ def secret_file(path: str, what: str) -> str:
         raise UsageError(f"{what} {path}: {exc}") from None
 
 
-def one_secret(value: str | None, path: str | None, option: str) -> str | None:
-    """A secret given as a value (``option``, or its variable) or in a file
-    (``option-file``): the file's when only it is given; the same secret twice is fine,
-    two different ones are a :class:`UsageError`."""
+def one_secret(value: str | None, path: str | None, option: str, variable: str) -> str | None:
+    """A secret given as a value (``option``, or the environment ``variable``) or in a file
+    (``option-file``): the file's when only it is given; the same secret twice is fine, two
+    different ones are a :class:`UsageError`. A value typed on the command line is warned
+    about: any user can read it in the process list (``ps``)."""
+    if value and value != os.environ.get(variable):
+        print(
+            f"slaclock: warning: {option} is visible in the process list: give it in"
+            f" {option}-file or {variable} instead",
+            file=sys.stderr,
+        )
     from_file = secret_file(path, f"{option}-file") if path else None
     if value and from_file is not None and value != from_file:
         raise UsageError(f"{option}: given both as a value and in {option}-file, differently")

@@ -9,7 +9,6 @@ to batch, group membership, output, connection) so each block reads on one scree
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from typing import Any
 
@@ -323,18 +322,9 @@ def client_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _password(args: argparse.Namespace, dest: str) -> str | None:
-    """``--sasl-password`` or ``--ssl-password``, or the file of its ``-file`` option; a
-    warning when the value was typed on the command line (any user can read it with ``ps``)."""
-    value = getattr(args, dest)
+    """``--sasl-password`` or ``--ssl-password``, or the file of its ``-file`` option."""
     option = "--" + dest.replace("_", "-")
-    if value and value != env(dest):
-        logging.getLogger("slaclock.kafka").warning(
-            "%s is visible in the process list: give it in %s-file or %s instead",
-            option,
-            option,
-            ENVIRONMENT[dest],
-        )
-    return one_secret(value, getattr(args, f"{dest}_file"), option)
+    return one_secret(getattr(args, dest), getattr(args, f"{dest}_file"), option, ENVIRONMENT[dest])
 
 
 def _check_option_type(key: str, value: Any) -> None:

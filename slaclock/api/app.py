@@ -21,7 +21,7 @@ from slaclock.api import (
 from slaclock.api.cache import REPORT_CACHE_SECONDS, ReportCache
 from slaclock.api.dependencies import ApiState
 from slaclock.api.errors import install_error_handlers
-from slaclock.api.metrics import Metrics
+from slaclock.api.metrics import METRICS_CACHE_SECONDS, Metrics
 from slaclock.domain.policy import Policy
 from slaclock.projections.api_tokens import TokenStore
 from slaclock.projections.store import TicketStore
@@ -39,11 +39,15 @@ def create_app(
     *,
     policy_version: str | None = None,
     metrics_auth: bool = False,
+    metrics_token: str | None = None,
+    metrics_cache: float = METRICS_CACHE_SECONDS,
     report_cache: float = REPORT_CACHE_SECONDS,
     hooks: routes_hooks.HookState | None = None,
 ) -> FastAPI:
     """The app for one policy and store (both shared by all requests); month reports are
-    shared for ``report_cache`` seconds (see :mod:`slaclock.api.cache`). ``hooks``: the
+    shared for ``report_cache`` seconds (see :mod:`slaclock.api.cache`), the store's gauges
+    for ``metrics_cache`` seconds; ``/metrics`` takes ``metrics_token`` (or an admin token)
+    when it is set, an admin token with ``metrics_auth``. ``hooks``: the
     webhook receiver's state (``POST /hooks/SOURCE`` answers 404 without it)."""
     app = FastAPI(title="slaclock API", version=_app_version(), description=DESCRIPTION)
     state = ApiState(
@@ -51,9 +55,10 @@ def create_app(
         store=store,
         policy_version=policy_version,
         tokens=TokenStore(store),
-        metrics=Metrics(store, policy_version),
+        metrics=Metrics(store, policy_version, metrics_cache),
         reports=ReportCache(report_cache),
         metrics_auth=metrics_auth,
+        metrics_token=metrics_token,
     )
     app.state.api = state
     app.state.hooks = hooks

@@ -6,8 +6,9 @@ dependency injection (``State``, ``Who``). The query parameter and error declara
 too, so that every route documents the same names and answers in the OpenAPI document.
 """
 
+import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from slaclock.api.metrics import Metrics
 from slaclock.api.params import ApiError, Moment
 from slaclock.domain.policy import Policy
 from slaclock.projections.answers import consistently
-from slaclock.projections.api_tokens import Principal, TokenStore
+from slaclock.projections.api_tokens import Principal, TokenStore, token_hash
 from slaclock.projections.queries import Queries
 from slaclock.projections.store import TicketStore
 
@@ -76,6 +77,7 @@ class ApiState:
     metrics: Metrics
     reports: ReportCache
     metrics_auth: bool
+    metrics_token: str | None = field(default=None, repr=False)
 
     def reader(self, as_of: str | None, known_at: str | None) -> tuple[Moment, Queries]:
         """The instant asked about and the queries that answer for it."""
@@ -126,6 +128,20 @@ def authenticate(tokens: TokenStore, credentials: HTTPAuthorizationCredentials |
     if found is None:
         raise ApiError(401, "authorization: unknown or revoked token")
     return found
+
+
+def metrics_access(state: ApiState, credentials: HTTPAuthorizationCredentials | None) -> None:
+    """``/metrics``: open, unless ``serve --metrics-token`` (that token, or an admin token)
+    or ``--metrics-auth`` (an admin token) asks for a token; 401 otherwise."""
+    if state.metrics_token is None and not state.metrics_auth:
+        return
+    if state.metrics_token is not None and credentials is not None:
+        given = token_hash(credentials.credentials)  # compared in constant time
+        if hmac.compare_digest(given, token_hash(state.metrics_token)):
+            return
+    who = authenticate(state.tokens, credentials)
+    if not who.admin:
+        raise ApiError(401, "authorization: /metrics needs the metrics token or an admin token")
 
 
 def principal(state: State, credentials: Credentials) -> Principal:

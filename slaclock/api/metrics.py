@@ -1,13 +1,17 @@
 """Operator metrics in the Prometheus text format.
 
 Request latencies are measured by a middleware, per route template (never per raw path, so
-that ticket ids do not become label values). Store gauges are computed from the read model at
-scrape time, so they move as soon as an ingest or consumer commits.
+that ticket ids do not become label values) and method (the standard ones; any other method a
+client sends is counted as ``other``, so that made-up methods cannot grow the series). Store
+gauges are read from the read model when Prometheus scrapes and kept ``cache_seconds`` (5 by
+default, ``serve --metrics-cache``), so that frequent or hostile scrapes cost at most one set
+of table counts per period; they move at most that long after an ingest or consumer commits.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -27,14 +31,34 @@ log = logging.getLogger("slaclock.api")
 disable_created_metrics()  # no *_created series: they double the output and say little
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods labelled as themselves; any other is labelled ``other``."""
+METRICS_CACHE_SECONDS = 5.0
+"""How long the store gauges of one scrape serve the next ones (``serve --metrics-cache``)."""
+
+
+def method_label(method: str) -> str:
+    """The latency histogram's ``method`` label: one of a fixed few values."""
+    return method if method in METHODS else "other"
 
 
 class StoreCollector(Collector):
     """Gauges read from the store when Prometheus scrapes."""
 
-    def __init__(self, store: TicketStore, policy_version: str | None) -> None:
+    def __init__(
+        self,
+        store: TicketStore,
+        policy_version: str | None,
+        cache_seconds: float = METRICS_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.policy_version = policy_version
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._lock = threading.Lock()  # one scrape reads the store, the others wait for it
+        self._figures: StoreFigures | None = None
+        self._read_at = 0.0
 
     def collect(self) -> Iterator[Any]:
         info = InfoMetricFamily("slaclock", "slaclock API server")
@@ -58,8 +82,18 @@ class StoreCollector(Collector):
         yield seconds
         yield from families
 
+    def figures(self) -> StoreFigures:
+        """The store's figures, read again once the last reading is ``cache_seconds`` old."""
+        with self._lock:
+            now = self.clock()
+            if self._figures is None or now - self._read_at >= self.cache_seconds:
+                self._figures = None  # a failed reading is not served again
+                self._figures = store_figures(self.store, int(datetime.now(UTC).timestamp()))
+                self._read_at = now
+            return self._figures
+
     def _store_families(self) -> Iterator[Any]:
-        figures = store_figures(self.store, int(datetime.now(UTC).timestamp()))
+        figures = self.figures()
         events = GaugeMetricFamily(
             "slaclock_events_stored", "ticket events accepted into the store (incl. pending)"
         )
@@ -147,7 +181,12 @@ def _lag_families(figures: StoreFigures) -> Iterator[Any]:
 class Metrics:
     """One registry per app (tests start several apps in one process)."""
 
-    def __init__(self, store: TicketStore, policy_version: str | None) -> None:
+    def __init__(
+        self,
+        store: TicketStore,
+        policy_version: str | None,
+        cache_seconds: float = METRICS_CACHE_SECONDS,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.latency = Histogram(
             "slaclock_http_request_duration_seconds",
@@ -156,7 +195,8 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(StoreCollector(store, policy_version))
+        self.store_collector = StoreCollector(store, policy_version, cache_seconds)
+        self.registry.register(self.store_collector)
 
     async def middleware(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -170,6 +210,6 @@ class Metrics:
         finally:
             route = request.scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
-            self.latency.labels(template, request.method, str(status)).observe(
+            self.latency.labels(template, method_label(request.method), str(status)).observe(
                 time.perf_counter() - started
             )

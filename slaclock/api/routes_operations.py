@@ -1,4 +1,4 @@
-"""The operator routes: Prometheus metrics (optionally behind an admin token), liveness and
+"""The operator routes: Prometheus metrics (optionally behind a token), liveness and
 readiness."""
 
 from typing import Any
@@ -9,8 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from slaclock.api import models
-from slaclock.api.dependencies import ERRORS, Credentials, State, authenticate
-from slaclock.api.params import ApiError
+from slaclock.api.dependencies import ERRORS, Credentials, State, metrics_access
 
 router = APIRouter()
 
@@ -26,10 +25,7 @@ router = APIRouter()
 )
 def prometheus_metrics(state: State, credentials: Credentials) -> Response:
     """Prometheus metrics: request latencies per route and store gauges."""
-    if state.metrics_auth:
-        who = authenticate(state.tokens, credentials)
-        if not who.admin:
-            raise ApiError(401, "authorization: /metrics needs an admin token")
+    metrics_access(state, credentials)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

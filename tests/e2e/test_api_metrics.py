@@ -16,11 +16,15 @@ from tests.e2e.test_api_harness import OPEN_EVENTS, ApiServer, serve
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ApiServer]:
-    yield from serve(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", open_tickets=False)
+    """A server whose store gauges are read on every scrape (``--metrics-cache 0``)."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    yield from serve(tmp_path, url, "--metrics-cache", "0", open_tickets=False)
 
 
-def scrape(server: ApiServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = server.get("/metrics", token=None)
+def scrape(
+    server: ApiServer, token: str | None = None
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = server.get("/metrics", token=token)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     samples = {}
@@ -89,6 +93,43 @@ def test_metrics_can_require_an_admin_token(tmp_path: Path) -> None:
         assert server.get("/metrics", token="acme").status_code == 401
         response = server.get("/metrics", token="admin")
         assert response.status_code == 200 and "slaclock_store_up 1.0" in response.text
+
+
+def test_a_hostile_client_cannot_grow_the_series_or_the_scrape_cost(tmp_path: Path) -> None:
+    """Made-up methods share one label; the store gauges of a scrape serve the next ones for
+    ``--metrics-cache`` seconds; ``--metrics-token-file`` makes /metrics need that token."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    token_file = tmp_path / "metrics-token"
+    token_file.write_text("scrape-me-0123456789\n")
+    options = ("--metrics-cache", "600", "--metrics-token-file", str(token_file))
+    for server in serve(tmp_path, url, *options, open_tickets=False):
+        for n in range(20):
+            server.client.request(f"M{n}X", "/healthz")
+        server.client.request("DELETE", "/healthz")
+        assert server.get("/metrics", token=None).status_code == 401
+        assert server.get("/metrics", token="acme").status_code == 401
+        assert server.get("/metrics", token="scrape-me-0123456789x").status_code == 401
+        before = scrape(server, "scrape-me-0123456789")
+        methods = {
+            dict(labels)["method"]
+            for name, labels in before
+            if name == "slaclock_http_request_duration_seconds_count"
+        }
+        assert methods == {"GET", "DELETE", "other"}
+        other = [
+            value
+            for (name, labels), value in before.items()
+            if name == "slaclock_http_request_duration_seconds_count"
+            and ("method", "other") in labels
+        ]
+        assert sum(other) == 20
+
+        path = server.cli.cwd / "more.jsonl"
+        path.write_text("".join(json.dumps(e) + "\n" for e in OPEN_EVENTS))
+        assert server.cli.json("ingest", str(path))["accepted"] == 3
+        after = scrape(server, "admin")  # an admin token is accepted too
+        assert after[("slaclock_events_stored", ())] == before[("slaclock_events_stored", ())]
+        assert after[("slaclock_tickets", (("state", "created"),))] == 11
 
 
 def test_consumer_lag_and_alert_watermark(server: ApiServer) -> None:

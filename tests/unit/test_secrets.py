@@ -3,7 +3,6 @@ from a file or the environment, Kafka passwords from files, registry URLs (issue
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from urllib.parse import quote
 
@@ -132,7 +131,7 @@ def _kafka(*argv: str) -> dict[str, object]:
 
 
 def test_kafka_passwords_come_from_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sasl, key = tmp_path / "sasl", tmp_path / "key"
     sasl.write_text("sasl-secret\n")
@@ -147,10 +146,14 @@ def test_kafka_passwords_come_from_files(
     with pytest.raises(UsageError, match=r"--ssl-password-file .*nope: No such file"):
         _kafka("--ssl-password-file", str(tmp_path / "nope"))
     monkeypatch.delenv("SLACLOCK_KAFKA_SASL_PASSWORD_FILE")
-    with caplog.at_level(logging.WARNING, "slaclock.kafka"):
-        assert _kafka("--sasl-password", "typed")["sasl_plain_password"] == "typed"
-    assert "--sasl-password is visible in the process list" in caplog.text
-    assert "typed" not in caplog.text
+    capsys.readouterr()
+    assert _kafka("--sasl-password", "typed")["sasl_plain_password"] == "typed"
+    err = capsys.readouterr().err
+    assert "warning: --sasl-password is visible in the process list" in err
+    assert "typed" not in err
+    monkeypatch.setenv("SLACLOCK_KAFKA_SASL_PASSWORD", "typed")  # from the environment
+    assert _kafka()["sasl_plain_password"] == "typed"
+    assert "warning" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from typing import Any
 from slaclock import exit_codes, serve_hooks
 from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
+from slaclock.api.limits import REPORT_CONCURRENCY
 from slaclock.api.metrics import METRICS_CACHE_SECONDS
 from slaclock.args import one_secret
 from slaclock.config import LoadedPolicy, policy_from_text
@@ -67,6 +68,14 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="share each month report between identical requests for this long (its as_of"
         f" says which instant it describes; 0 = always compute; default {REPORT_CACHE_SECONDS:g})",
+    )
+    p.add_argument(
+        "--report-concurrency",
+        type=int,
+        default=REPORT_CONCURRENCY,
+        metavar="N",
+        help="uncached report computations one token may run at once; more are answered 429"
+        f" with Retry-After (0 = no limit; default {REPORT_CONCURRENCY})",
     )
     p.add_argument(
         "--log-level",
@@ -148,6 +157,9 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
             name = option.replace("_", "-")
             print(f"slaclock: error: --{name}: must be 0 or more seconds", file=sys.stderr)
             return exit_codes.USAGE
+    if args.report_concurrency < 0:
+        print("slaclock: error: --report-concurrency: must be 0 or more", file=sys.stderr)
+        return exit_codes.USAGE
     metrics_token = one_secret(
         args.metrics_token, args.metrics_token_file, "--metrics-token", METRICS_TOKEN_ENV
     )
@@ -169,6 +181,7 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         metrics_token=metrics_token.strip() if metrics_token else None,
         metrics_cache=args.metrics_cache,
         report_cache=args.report_cache,
+        report_concurrency=args.report_concurrency,
         hooks=hooks,
     )
     # Short requests should not queue for the GIL behind a report being computed on another

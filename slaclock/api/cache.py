@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,9 +60,17 @@ class ReportCache:
         self._guard = threading.Lock()
         self._refresher = ThreadPoolExecutor(1, thread_name_prefix="slaclock-report-refresh")
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def get(
+        self,
+        key: Hashable,
+        compute: Callable[[], Any],
+        guard: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    ) -> Any:
+        """The answer for ``key``; ``guard()`` is entered around each computation made for
+        this request (not around background refreshes, nor for answers it waited for)."""
         if self.ttl <= 0:
-            return compute()
+            with guard():
+                return compute()
         entry = self._entry(key)
         age = None if entry.computed_at is None else self.clock() - entry.computed_at
         if age is not None and age < self.ttl:
@@ -77,7 +86,8 @@ class ReportCache:
                 self.hits += 1
                 return entry.value
             self.misses += 1
-            value = compute()
+            with guard():
+                value = compute()
             entry.value, entry.computed_at = value, self.clock()
             return value
 

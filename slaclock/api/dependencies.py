@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Security
@@ -17,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from slaclock.api import models, params
 from slaclock.api.cache import ReportCache
+from slaclock.api.limits import ComputeLimiter
 from slaclock.api.metrics import Metrics
 from slaclock.api.params import ApiError, Moment
 from slaclock.domain.policy import Policy
@@ -76,6 +78,7 @@ class ApiState:
     tokens: TokenStore
     metrics: Metrics
     reports: ReportCache
+    limiter: ComputeLimiter
     metrics_auth: bool
     metrics_token: str | None = field(default=None, repr=False)
 
@@ -86,13 +89,15 @@ class ApiState:
 
     def month_report(
         self,
+        who: Principal,
         answer: Answer,
         month: str,
         customer: str | None,
         as_of: str | None,
         known_at: str | None,
     ) -> dict[str, Any]:
-        """A month report, shared with identical requests (``slaclock.api.cache``)."""
+        """A month report, shared with identical requests (``slaclock.api.cache``); one
+        computed for this request counts against the token's limit (``slaclock.api.limits``)."""
         params.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
 
         def compute() -> dict[str, Any]:
@@ -103,7 +108,8 @@ class ApiState:
             )
 
         key = (answer.__name__, month, customer, as_of, known_at)
-        return self.reports.get(key, compute)  # type: ignore[no-any-return]
+        guard = partial(self.limiter.slot, who.token_id)
+        return self.reports.get(key, compute, guard)  # type: ignore[no-any-return]
 
 
 async def api_state(request: Request) -> ApiState:

@@ -23,14 +23,15 @@ log = logging.getLogger("slaclock.api")
 STORE_ERRORS = (PersistenceError, psycopg.Error, sqlite3.Error)
 
 
-def _error(status: int, detail: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="slaclock"'} if status == 401 else None
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="slaclock"', **(headers or {})}
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 def on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _error(exc.status, exc.detail)
+    return _error(exc.status, exc.detail, exc.headers)
 
 
 def on_validation(request: Request, exc: Exception) -> Response:

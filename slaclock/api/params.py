@@ -20,10 +20,11 @@ MAX_ID = 128
 class ApiError(Exception):
     """An answer other than 200, with a message for the client."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers
 
 
 def bad(parameter: str, problem: str) -> ApiError:

@@ -48,7 +48,7 @@ def compliance_report(
     """Met and breached clocks per customer, metric and deciding priority in a month."""
     the_month = params.month(month) or ""
     customer = scoped(who, customer)
-    data = state.month_report(compliance_answer, the_month, customer, as_of, known_at)
+    data = state.month_report(who, compliance_answer, the_month, customer, as_of, known_at)
     if format == "csv":
         return compliance_csv(data, the_month, customer)
     return JSONResponse(data)
@@ -72,7 +72,7 @@ def credits_report(
     """Credits owed per customer in a month: entries, subtotal, cap and total."""
     the_month = params.month(month) or ""
     customer = scoped(who, customer)
-    data = state.month_report(credits_answer, the_month, customer, as_of, known_at)
+    data = state.month_report(who, credits_answer, the_month, customer, as_of, known_at)
     if format == "csv":
         return credits_csv(data, the_month, customer)
     return JSONResponse(data)
@@ -117,11 +117,12 @@ def attainment(
     start = params.month_index(first) if first else end - 5
     _check_months(start, end)
     months = []
-    for index in range(start, end + 1):
-        name = params.month_name(index)
-        rows = compliance(month_outcomes(queries, name, at.epoch, customer))
-        totals = metric_totals(rows)
-        months.append({"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals})
+    with state.limiter.slot(who.token_id):  # never cached: always counts
+        for index in range(start, end + 1):
+            name = params.month_name(index)
+            rows = compliance(month_outcomes(queries, name, at.epoch, customer))
+            totals = metric_totals(rows)
+            months.append({"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals})
     return JSONResponse(
         {
             "as_of": at.as_of.isoformat(),

@@ -33,7 +33,14 @@
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(params || {})) if (v) query.set(k, v);
     const url = path + (query.toString() ? "?" + query : "");
-    const response = await fetch(url, { headers: { Authorization: "Bearer " + token } });
+    let response;
+    for (let attempt = 1; ; attempt++) {
+      response = await fetch(url, { headers: { Authorization: "Bearer " + token } });
+      // 429: this token runs its share of report computations already; wait as told.
+      if (response.status !== 429 || attempt >= 4) break;
+      const wait = Number(response.headers.get("Retry-After")) || 1;
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
     let body = null;
     try { body = await response.json(); } catch (e) { body = null; }
     if (!response.ok) throw new ApiError(response.status, (body && body.detail) || response.statusText);

@@ -105,11 +105,18 @@ def credits_answer(
 
 
 def explain_answer(
-    store: TicketStore, queries: Queries, ticket_id: str, as_of: datetime
+    store: TicketStore,
+    queries: Queries,
+    ticket_id: str,
+    as_of: datetime,
+    customer: str | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
     """Why each clock of a ticket came out as it did, from the facts ``queries`` may see
     (all, or those recorded by its ``known_at``): (the ticket's customer, the answer), or
-    ``None`` when the ticket is not known as of then."""
+    ``None`` when the ticket is not known as of then, or is not ``customer``'s when one is
+    given (then it is not loaded: one indexed read, as for a ticket that does not exist)."""
+    if customer is not None and store.ticket_customer(ticket_id) != customer:
+        return None
     ticket = store.load_ticket(ticket_id)
     if ticket is None:
         return None

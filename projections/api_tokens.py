@@ -1,8 +1,10 @@
 """Bearer tokens for the HTTP API, kept in the store next to the read model.
 
 A token is shown once, when it is created; the store keeps only its SHA-256 hash, with its
-public id (for listing and revoking), its scope (one customer, or admin) and when it was
-created and revoked. The table is created on first use, in the store's own schema.
+public id (for listing and revoking), its scope and when it was created and revoked. A scope
+is one customer, admin (every customer), or one source's webhooks (``POST /hooks/SOURCE``
+only: what a relay in front of a helpdesk holds, never a reader of any customer). The table is
+created on first use, in the store's own schema (its ``source`` column: store schema 4).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ TABLE = """CREATE TABLE IF NOT EXISTS {p}sla_api_tokens (
     admin INTEGER NOT NULL,
     label TEXT,
     created_at TEXT NOT NULL,
-    revoked_at TEXT)"""
+    revoked_at TEXT,
+    source TEXT)"""
 
 PREFIX = "slk"
 
@@ -33,11 +36,13 @@ def token_hash(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts for: one customer, or an admin who sees every customer."""
+    """Who a request acts for: one customer, an admin who sees every customer, or a relay
+    that may only deliver one source's webhooks (``source``) and sees no customer."""
 
     token_id: str
     customer_id: str | None
     admin: bool
+    source: str | None = None
 
     def sees(self, customer_id: str | None) -> bool:
         return self.admin or (customer_id is not None and customer_id == self.customer_id)
@@ -51,12 +56,22 @@ class TokenRecord:
     label: str | None
     created_at: str
     revoked_at: str | None
+    source: str | None = None
+
+    @property
+    def scope(self) -> str:
+        if self.admin:
+            return "admin"
+        if self.source is not None:
+            return f"source {self.source}"
+        return f"customer {self.customer_id}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "token_id": self.token_id,
             "customer_id": self.customer_id,
             "admin": self.admin,
+            "source": self.source,
             "label": self.label,
             "created_at": self.created_at,
             "revoked_at": self.revoked_at,
@@ -79,35 +94,40 @@ class TokenStore:
             cursor.execute(self.store.dialect.sql(statement), params)
 
     def create(
-        self, *, customer: str | None = None, admin: bool = False, label: str | None = None
+        self,
+        *,
+        customer: str | None = None,
+        admin: bool = False,
+        label: str | None = None,
+        source: str | None = None,
     ) -> tuple[str, TokenRecord]:
         """A new token (returned once, never stored) and its record."""
-        if admin == (customer is not None):
-            raise ValueError("a token is either for one customer or admin")
+        if [admin, customer is not None, source is not None].count(True) != 1:
+            raise ValueError("a token is for one customer, admin, or one source's webhooks")
         token_id = secrets.token_hex(5)
         token = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
         now = datetime.now(UTC).replace(microsecond=0).isoformat()
         self._execute(
             "INSERT INTO {p}sla_api_tokens"
-            " (token_id, token_hash, customer_id, admin, label, created_at, revoked_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, NULL)",
-            [token_id, token_hash(token), customer, int(admin), label, now],
+            " (token_id, token_hash, customer_id, admin, label, created_at, revoked_at, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+            [token_id, token_hash(token), customer, int(admin), label, now, source],
         )
-        return token, TokenRecord(token_id, customer, admin, label, now, None)
+        return token, TokenRecord(token_id, customer, admin, label, now, None, source)
 
     def verify(self, token: str) -> Principal | None:
         """The principal of a valid, unrevoked token (None: unknown or revoked)."""
         if not token or len(token) > 256:
             return None
         rows = self.store.query(
-            "SELECT token_id, customer_id, admin FROM {p}sla_api_tokens"
+            "SELECT token_id, customer_id, admin, source FROM {p}sla_api_tokens"
             " WHERE token_hash = ? AND revoked_at IS NULL",
             [token_hash(token)],
         )
         if not rows:
             return None
         row = rows[0]
-        return Principal(row["token_id"], row["customer_id"], bool(row["admin"]))
+        return Principal(row["token_id"], row["customer_id"], bool(row["admin"]), row["source"])
 
     def revoke(self, token_or_id: str) -> list[str]:
         """Revoke by public id or by the token itself: the ids revoked (none when no active
@@ -132,7 +152,7 @@ class TokenStore:
 
     def list(self) -> list[TokenRecord]:
         rows = self.store.query(
-            "SELECT token_id, customer_id, admin, label, created_at, revoked_at"
+            "SELECT token_id, customer_id, admin, label, created_at, revoked_at, source"
             " FROM {p}sla_api_tokens ORDER BY created_at, token_id"
         )
         return [
@@ -143,6 +163,7 @@ class TokenStore:
                 r["label"],
                 r["created_at"],
                 r["revoked_at"],
+                r["source"],
             )
             for r in rows
         ]

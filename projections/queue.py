@@ -152,11 +152,16 @@ def tickets_page(
     return [by_id[i] for i in ids if i in by_id], int(total[0]["n"])
 
 
-def ticket_snapshot(queries: Queries, ticket_id: str, as_of: int) -> TicketSnapshot | None:
+def ticket_snapshot(
+    queries: Queries, ticket_id: str, as_of: int, customer: str | None = None
+) -> TicketSnapshot | None:
     """One ticket as of ``as_of`` from its read-model rows when they answer then (None:
-    unknown, pending, or not created by then); otherwise re-evaluated from its events."""
-    found = queries.snapshots("t.ticket_id = ? AND t.created_at <= ?", [ticket_id, as_of], as_of)
-    return next(iter(found), None)
+    unknown, pending, not created by then, or not ``customer``'s when one is given: such a
+    ticket is not evaluated); otherwise re-evaluated from its events."""
+    where, values = "t.ticket_id = ? AND t.created_at <= ?", [ticket_id, as_of]
+    if customer is not None:
+        where, values = f"{where} AND t.customer_id = ?", [*values, customer]
+    return next(iter(queries.snapshots(where, values, as_of)), None)
 
 
 # ------------------------------------------------------------------------------ JSON

@@ -18,7 +18,7 @@ import psycopg
 from slaclock.projections.source_state import create_source_state
 from slaclock.projections.tables import UPSERT_META, Dialect
 
-STORE_SCHEMA_VERSION = 3
+STORE_SCHEMA_VERSION = 4
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -32,10 +32,31 @@ def add_clock_inputs(cursor: Any, dialect: Dialect) -> None:
     cursor.execute(dialect.sql("ALTER TABLE {p}sla_tickets ADD COLUMN clock_inputs BYTEA"))
 
 
-UPGRADES: dict[int, Upgrade] = {1: create_source_state, 2: add_clock_inputs}
+def add_token_sources(cursor: Any, dialect: Dialect) -> None:
+    """Step 3 -> 4: ``sla_api_tokens.source`` (tokens scoped to one source's webhooks), when
+    the table exists (``projections.api_tokens`` creates it on first use, with the column).
+    Its tokens are then unknown to an older slaclock, which refuses the store."""
+    if dialect.name == "postgres":
+        cursor.execute(
+            dialect.sql(
+                "ALTER TABLE IF EXISTS {p}sla_api_tokens ADD COLUMN IF NOT EXISTS source TEXT"
+            )
+        )
+        return
+    cursor.execute("SELECT name FROM pragma_table_info('sla_api_tokens')")
+    columns = {row["name"] for row in cursor.fetchall()}
+    if columns and "source" not in columns:
+        cursor.execute("ALTER TABLE sla_api_tokens ADD COLUMN source TEXT")
+
+
+UPGRADES: dict[int, Upgrade] = {
+    1: create_source_state,
+    2: add_clock_inputs,
+    3: add_token_sources,
+}
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
-2 -> 3: ``sla_tickets.clock_inputs``."""
+2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_api_tokens.source``."""
 
 
 class NewerSchemaError(Exception):

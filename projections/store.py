@@ -201,6 +201,11 @@ class TicketStore(EventStore):
         rows = self.query("SELECT ticket_id FROM {p}sla_tickets ORDER BY ticket_id")
         return [row["ticket_id"] for row in rows]
 
+    def ticket_customer(self, ticket_id: str) -> str | None:
+        """The customer of a created ticket (None: unknown or pending), from its row."""
+        rows = self.query("SELECT customer_id FROM {p}sla_tickets WHERE ticket_id = ?", [ticket_id])
+        return rows[0]["customer_id"] if rows else None
+
     def load_ticket(self, ticket_id: str) -> Ticket | None:
         return self.get_tickets([ticket_id]).get(ticket_id)
 

@@ -19,7 +19,7 @@ from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
 from slaclock.api.limits import REPORT_CONCURRENCY
 from slaclock.api.metrics import METRICS_CACHE_SECONDS
-from slaclock.args import one_secret
+from slaclock.args import UsageError, one_secret
 from slaclock.config import LoadedPolicy, policy_from_text
 from slaclock.output import table
 from slaclock.projections.answers import queries_for
@@ -104,6 +104,12 @@ def register(commands: Any) -> None:
     who = c.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer", help="the token sees only this customer")
     who.add_argument("--admin", action="store_true", help="the token sees every customer")
+    who.add_argument(
+        "--source",
+        metavar="NAME",
+        help="the token may only deliver webhooks of [sources.NAME] (POST /hooks/NAME) and"
+        " reads nothing: for a relay in front of a helpdesk",
+    )
     c.add_argument("--label", help="a note to recognise the token by")
     c.add_argument("--json", action="store_true")
     r = tokens.add_parser(
@@ -127,7 +133,7 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
             return _serve(args, loaded, store)
         if args.command == "queue":
             return _queue(args, loaded, store)
-        return _token(args, store)
+        return _token(args, loaded, store)
     except params.ApiError as exc:
         name, _, problem = exc.detail.partition(": ")
         print(f"slaclock: error: --{name.replace('_', '-')}: {problem}", file=sys.stderr)
@@ -260,19 +266,22 @@ def _revoke(args: argparse.Namespace, tokens: TokenStore) -> int:
     return exit_codes.OK
 
 
-def _token(args: argparse.Namespace, store: TicketStore) -> int:
+def _token(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     tokens = TokenStore(store)
     if args.token_command == "create":
         if args.customer is not None:
             params.identifier(args.customer, "customer")
-        token, record = tokens.create(customer=args.customer, admin=args.admin, label=args.label)
+        if args.source is not None and args.source not in loaded.sources:
+            raise UsageError(f"--source: the configuration has no [sources.{args.source}]")
+        token, record = tokens.create(
+            customer=args.customer, admin=args.admin, label=args.label, source=args.source
+        )
         if args.json:
             print(json.dumps({"token": token, **record.as_dict()}, indent=1))
         else:
-            scope = "admin" if record.admin else f"customer {record.customer_id}"
             print(token)
             print(
-                f"token {record.token_id} ({scope}): shown once, only its hash is stored",
+                f"token {record.token_id} ({record.scope}): shown once, only its hash is stored",
                 file=sys.stderr,
             )
         return exit_codes.OK
@@ -288,7 +297,7 @@ def _token(args: argparse.Namespace, store: TicketStore) -> int:
             [
                 [
                     r.token_id,
-                    "admin" if r.admin else f"customer {r.customer_id}",
+                    r.scope,
                     r.label or "-",
                     r.created_at,
                     r.revoked_at or "-",

@@ -29,6 +29,7 @@ from slaclock.projections.store import TicketStore
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": models.Error, "description": "no token, or an unknown or revoked token"},
+    403: {"model": models.Error, "description": "a token for one source's webhooks only"},
     404: {"model": models.Error, "description": "not found (or not this token's customer)"},
     422: {"model": models.Error, "description": "a parameter is not valid; detail names it"},
     501: {"model": models.Error, "description": "known_at is not supported by this store yet"},
@@ -145,13 +146,23 @@ def metrics_access(state: ApiState, credentials: HTTPAuthorizationCredentials | 
         given = token_hash(credentials.credentials)  # compared in constant time
         if hmac.compare_digest(given, token_hash(state.metrics_token)):
             return
-    who = authenticate(state.tokens, credentials)
+    who = reader(authenticate(state.tokens, credentials))
     if not who.admin:
         raise ApiError(401, "authorization: /metrics needs the metrics token or an admin token")
 
 
+def reader(who: Principal) -> Principal:
+    """``who``, unless it is a token for one source's webhooks: 403, before anything else
+    is read (such a token reads nothing, not even which customers exist)."""
+    if who.source is not None:
+        raise ApiError(
+            403, f"authorization: token {who.token_id} may only deliver webhooks of {who.source}"
+        )
+    return who
+
+
 def principal(state: State, credentials: Credentials) -> Principal:
-    return authenticate(state.tokens, credentials)
+    return reader(authenticate(state.tokens, credentials))
 
 
 Who = Annotated[Principal, Depends(principal)]
@@ -162,6 +173,8 @@ def scoped(who: Principal, customer: str | None) -> str | None:
     customer = params.identifier(customer, "customer")
     if who.admin:
         return customer
+    if who.customer_id is None:  # neither admin nor a customer's: sees nobody
+        raise ApiError(403, f"authorization: token {who.token_id} reads no customer")
     if customer is None or customer == who.customer_id:
         return who.customer_id
     raise ApiError(404, f"customer {customer!r}: not found")

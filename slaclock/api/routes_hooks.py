@@ -3,10 +3,11 @@
 In order: an unknown source is 404; a body announced larger than the limit is 413 before a
 byte of it is read (and one that turns out larger while it is read, too); a source with a
 secret needs the vendor's signature (``consumers.webhook_signatures``), one without needs an
-admin bearer token, else 401 — nothing of such a body is stored, it is counted and logged
-without it. The body then goes to the one intake writer (``slaclock.api.hooks``): 202 when
-it is stored (or acknowledged by the broker with ``serve --publish-topic``), also for a
-redelivery that adds nothing; 422 with the reason when it cannot be mapped (it is
+admin bearer token or a token scoped to this source (``token create --source``), else 401
+(403 for a token scoped to another source) — nothing of such a body is stored, it is counted
+and logged without it. The body then goes to the one intake writer (``slaclock.api.hooks``):
+202 when it is stored (or acknowledged by the broker with ``serve --publish-topic``), also for
+a redelivery that adds nothing; 422 with the reason when it cannot be mapped (it is
 dead-lettered too).
 """
 
@@ -52,6 +53,7 @@ router = APIRouter(tags=["webhooks"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": models.Error, "description": "bad or missing signature, or no admin token"},
+    403: {"model": models.Error, "description": "a token scoped to another source"},
     404: {"model": models.Error, "description": "no source of this name"},
     413: {"model": models.Error, "description": "the body is larger than the limit"},
     422: {"model": models.Error, "description": "the payload cannot be mapped; detail says why"},
@@ -117,12 +119,18 @@ def _admin(
     source: str,
     request: Request,
 ) -> None:
-    """A source without a secret takes deliveries only with an admin token."""
+    """A source without a secret takes deliveries only with an admin token or a token
+    scoped to this source."""
     try:
         who = authenticate(tokens, credentials)
     except ApiError:
         _unauthorised(counters, source, request, "no admin token")
         raise
+    if who.source == source:
+        return
+    if who.source is not None:
+        _unauthorised(counters, source, request, f"token {who.token_id} is for {who.source}")
+        raise ApiError(403, f"authorization: token {who.token_id} may only deliver {who.source}")
     if not who.admin:
         _unauthorised(counters, source, request, f"token {who.token_id} is not an admin token")
         raise ApiError(401, "authorization: an admin token is required (the source has no secret)")

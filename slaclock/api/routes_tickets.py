@@ -83,7 +83,8 @@ def explain_ticket(
     timeline (counted, outside hours, weekend, holiday, closed, paused) and notes."""
     ticket_id = params.identifier(ticket_id, "ticket_id") or ""
     at, queries = state.reader(as_of, known_at)
-    answer = explain_answer(state.store, queries, ticket_id, at.as_of)
+    # A customer token: another customer's ticket is never loaded (found as fast as none).
+    answer = explain_answer(state.store, queries, ticket_id, at.as_of, who.customer_id)
     if answer is None or not who.sees(answer[0]):
         raise ApiError(404, f"ticket {ticket_id!r}: not found as of {at.as_of.isoformat()}")
     return JSONResponse(answer[1])
@@ -105,7 +106,8 @@ def one_ticket(
     """One ticket with its clocks (404 when unknown, or another customer's)."""
     ticket_id = params.identifier(ticket_id, "ticket_id") or ""
     at, queries = state.reader(as_of, known_at)
-    snapshot = ticket_snapshot(queries, ticket_id, at.epoch)
+    # A customer token: another customer's ticket is never evaluated (found as fast as none).
+    snapshot = ticket_snapshot(queries, ticket_id, at.epoch, who.customer_id)
     if snapshot is None or not who.sees(snapshot.customer_id):
         raise ApiError(404, f"ticket {ticket_id!r}: not found as of {at.as_of.isoformat()}")
     return JSONResponse(ticket_json(snapshot, at.as_of, queries, queries.policy))

@@ -203,6 +203,42 @@ def test_a_source_without_secret_needs_an_admin_token(server: ApiServer) -> None
     ]
 
 
+def test_a_source_token_delivers_its_source_only_and_reads_nothing(server: ApiServer) -> None:
+    """A relay's token (``token create --source``) is taken on its source's webhooks alone:
+    403 on another source's and on every read route (issue 18 item 9)."""
+    relay = server.cli.json("token", "create", "--source", "open", "--label", "relay")
+    assert (relay["source"], relay["customer_id"], relay["admin"]) == ("open", None, False)
+    other = server.cli.run("token", "create", "--source", "jsm").stdout.strip()
+    listed = server.cli.run("token", "list").stdout
+    assert "source open" in listed and "source jsm" in listed
+    missing = server.cli.run("token", "create", "--source", "nosuch")
+    assert missing.returncode == 2
+    assert missing.stderr.endswith("--source: the configuration has no [sources.nosuch]\n")
+
+    body = lifecycle("jira")[0].body
+    plain = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": "relay-1"}
+    wrong = server.client.post(
+        "/hooks/open", content=body, headers={**plain, "Authorization": f"Bearer {other}"}
+    )
+    assert wrong.status_code == 403 and "may only deliver jsm" in wrong.json()["detail"]
+    bearer = {"Authorization": f"Bearer {relay['token']}"}
+    for path, params in [
+        ("/api/me", {}),
+        ("/api/tickets", {}),
+        ("/api/tickets/OPEN-NWS-2291", {}),
+        ("/api/tickets/OPEN-NWS-2291/explain", {}),
+        ("/api/queue", {}),
+        ("/api/reports/compliance", {"month": "2025-09"}),
+        ("/api/reports/attainment", {}),
+    ]:
+        refused = server.client.get(path, params=params, headers=bearer)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["detail"].endswith("may only deliver webhooks of open")
+    taken = server.client.post("/hooks/open", content=body, headers={**plain, **bearer})
+    assert taken.status_code == 202, taken.text
+    assert taken.json()["delivery_id"] == "relay-1"
+
+
 def test_concurrent_deliveries_lose_no_transition(server: ApiServer) -> None:
     """Twelve tickets' lifecycles at once (each ticket's deliveries in order), and one
     ticket's deliveries all at once: every transition is stored."""

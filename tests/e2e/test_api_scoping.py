@@ -6,14 +6,26 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
+import uvicorn
 
-from tests.conftest import AS_OF
-from tests.e2e.test_api_harness import ApiServer, serve
+from slaclock.api.app import create_app
+from slaclock.config import read_policy
+from slaclock.domain.policy import Policy
+from slaclock.domain.ticket import Ticket
+from slaclock.projections.api_tokens import TokenStore
+from slaclock.projections.store import TicketStore
+from tests.conftest import AS_OF, CONFIG, Cli
+from tests.e2e.test_api_harness import ApiServer, free_port, prepare_store, serve
 
 ACME = {"T-1001", "T-1002", "T-1003", "T-1004", "T-9003"}
 GLOBEX = {"T-2001", "T-2002", "T-2003", "T-9001", "T-9002"}
@@ -151,3 +163,82 @@ def test_revoking_takes_effect_on_the_running_server(server: ApiServer) -> None:
     assert server.get("/api/me", token["token"]).status_code == 200
     assert server.cli.json("token", "revoke", token["token_id"]) == {"revoked": True}
     assert server.get("/api/me", token["token"]).status_code == 401
+
+
+class RecordingStore(TicketStore):
+    """The real store, recording what each request reads: statements and loaded tickets."""
+
+    def __init__(self, url: str, policy: Policy) -> None:
+        super().__init__(url, policy)
+        self.statements: list[str] = []
+        self.loaded: list[str] = []
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.statements.append(statement)
+        return super().query(statement, params)
+
+    def get_tickets(self, ticket_ids: Iterable[str]) -> dict[str, Ticket]:
+        wanted = list(ticket_ids)
+        self.loaded.extend(wanted)
+        return super().get_tickets(wanted)
+
+
+@dataclass
+class Recorded:
+    url: str
+    store: RecordingStore
+    tokens: dict[str, str]
+
+    def reads(self, path: str, token: str, **params: str) -> tuple[int, list[str], list[str]]:
+        """The status of a GET and what the store was asked for while answering it."""
+        self.store.statements.clear()
+        self.store.loaded.clear()
+        headers = {"Authorization": f"Bearer {self.tokens[token]}"}
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            answer = client.get(path, params=params, headers=headers)
+        return answer.status_code, list(self.store.statements), list(self.store.loaded)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
+    """The app of ``slaclock serve``, run in this process on real HTTP over a recording
+    store (the same store, policy and tokens as the server above)."""
+    tmp = tmp_path_factory.mktemp("order")
+    cli = Cli(CONFIG, f"sqlite:///{tmp / 'store.db'}", tmp)
+    tokens = prepare_store(cli)
+    loaded = read_policy(str(CONFIG))
+    store = RecordingStore(cli.store, loaded.policy)
+    store.version = loaded.version
+    tokens["relay"] = TokenStore(store).create(source="open")[0]
+    app = create_app(loaded.policy, store, policy_version=loaded.version)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the in-process server did not start"
+        time.sleep(0.02)
+    try:
+        yield Recorded(f"http://127.0.0.1:{port}", store, tokens)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
+
+
+def test_scope_is_checked_before_a_ticket_is_loaded(recorded: Recorded) -> None:
+    """Another customer's ticket costs what a missing one does (the same reads, no ticket
+    loaded or evaluated); a source token reads nothing but its own token (issue 18 item 9).
+    As of 10:40 T-2001 (globex) is mid-life: its rows do not answer then, so a read that got
+    past the scope would fold it from its events."""
+    at = "2025-09-10T10:40:00+02:00"
+    for suffix in ("", "/explain"):
+        other = recorded.reads(f"/api/tickets/T-2001{suffix}", "acme", as_of=at)
+        missing = recorded.reads(f"/api/tickets/T-0000{suffix}", "acme", as_of=at)
+        assert other == missing
+        assert other[0] == 404 and other[2] == []
+        own = recorded.reads(f"/api/tickets/T-2001{suffix}", "globex", as_of=at)
+        assert own[0] == 200 and own[2] == ["T-2001"]  # the recording does see loads
+    status, statements, loaded = recorded.reads("/api/tickets/T-2001", "relay", as_of=at)
+    assert (status, loaded) == (403, [])
+    assert len(statements) == 1 and "sla_api_tokens" in statements[0]

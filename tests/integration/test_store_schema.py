@@ -21,7 +21,9 @@ from eventsourcing.utils import resolve_topic
 from slaclock.config import read_policy
 from slaclock.domain import ticket as ticket_module
 from slaclock.projections import schema_version
+from slaclock.projections.api_tokens import Principal, TokenStore
 from slaclock.projections.store import TicketStore
+from slaclock.projections.tables import UPSERT_META
 from tests.conftest import Cli
 
 OLD = Path(__file__).parents[1] / "fixtures" / "old_release"
@@ -150,3 +152,30 @@ def test_an_old_store_takes_a_new_ticket_and_still_verifies(tmp_path: Path) -> N
     assert verified["ok"] is True, verified
     assert cli.json("replay")["rebuilt"] == before + 1
     assert len(cli.json("tickets")) == before + 1
+
+
+def test_tokens_of_a_schema_3_store_are_kept_and_can_be_scoped_to_a_source(
+    store_url: str,
+) -> None:
+    """3 -> 4 adds ``sla_api_tokens.source`` to a token table made before it (the old
+    tokens keep their scope); a store without the table is upgraded all the same."""
+    policy = read_policy(CONFIG).policy
+    store = TicketStore(store_url, policy)
+    token = TokenStore(store).create(customer="acme")[0]
+    with store.write() as cursor:
+        cursor.execute(store.dialect.sql("ALTER TABLE {p}sla_api_tokens DROP COLUMN source"))
+        cursor.execute(store.dialect.sql(UPSERT_META), [schema_version.KEY, "3"])
+    store.close()
+    store = TicketStore(store_url, policy)  # upgraded here
+    try:
+        version = store.query("SELECT value FROM {p}sla_meta WHERE key = ?", [schema_version.KEY])
+        assert version[0]["value"] == str(schema_version.STORE_SCHEMA_VERSION)
+        tokens = TokenStore(store)
+        found = tokens.verify(token)
+        assert found is not None and (found.customer_id, found.source) == ("acme", None)
+        relay = tokens.create(source="open")[0]
+        assert tokens.verify(relay) == Principal(relay.split("_")[1], None, False, "open")
+        with store.write() as cursor:  # the step again: nothing to do
+            schema_version.add_token_sources(cursor, store.dialect)
+    finally:
+        store.close()

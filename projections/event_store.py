@@ -34,7 +34,7 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.sql import SQL
 
 import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
-from slaclock.projections import schema_version, tables
+from slaclock.projections import analytics, schema_version, tables
 from slaclock.projections.batch import Batch
 from slaclock.projections.source_state import SOURCE_STATE_TABLES
 from slaclock.projections.tables import Dialect
@@ -89,9 +89,9 @@ def redact(url: str) -> str:
 
 SQLITE_CACHE_KIB = 64 * 1024
 
-CREATE = tables.TABLES + tables.DEAD_LETTER_TABLES + SOURCE_STATE_TABLES
+CREATE = tables.TABLES + tables.DEAD_LETTER_TABLES + SOURCE_STATE_TABLES + tables.ANALYTICS_TABLES
 """The read model's tables, the dead-letter outbox and the sources' kept state, created with
-the event store's."""
+the event store's (and the configuration's terms the analytics views read)."""
 
 
 class SQLiteStoreRecorder(SQLiteProcessRecorder):
@@ -266,6 +266,7 @@ class EventStore:
         except schema_version.NewerSchemaError as exc:
             self.app.close()
             raise StoreError(f"store {redact(url)}: {exc}") from None
+        analytics.install(self.datastore, self.dialect)
 
     def close(self) -> None:
         self.app.close()

@@ -25,7 +25,7 @@ from slaclock.projections.analytics_columns import (
     SQLITE_TYPES,
     Dataset,
 )
-from slaclock.projections.analytics_sql import PLAIN, typed
+from slaclock.projections.analytics_sql import PLAIN, plain, typed
 from slaclock.projections.meta import ANALYTICS_INTERFACE, read_meta, write_meta
 from slaclock.projections.tables import Dialect
 
@@ -48,11 +48,6 @@ _DICTIONARY_COLUMNS = (
 def analytics_schema(store_schema: str) -> str:
     """The PostgreSQL schema of the views of a store kept in ``store_schema``."""
     return "slaclock_analytics" if store_schema in ("", "public") else f"{store_schema}_analytics"
-
-
-def plain_sql(dataset: str, dialect: Dialect, now: str) -> str:
-    """``dataset``'s plain-valued SELECT for ``dialect``, as of ``now`` (SQL)."""
-    return dialect.sql(PLAIN[dataset]).replace("{now}", now)
 
 
 # ------------------------------------------------------------------------ installing
@@ -93,7 +88,7 @@ def drop_views(cursor: Any, dialect: Dialect, schema: str) -> None:
 def create_views(cursor: Any, dialect: Dialect, schema: str) -> None:
     """The PostgreSQL views with their comments, and the column dictionary."""
     for name, dataset in DATASETS.items():
-        select = typed(name, "postgres", plain_sql(name, dialect, PG_NOW))
+        select = typed(name, "postgres", plain(name, dialect, PG_NOW))
         view = _id(schema, name)
         cursor.execute(pgsql.SQL("CREATE VIEW {} AS ").format(view) + pgsql.SQL(select))  # type: ignore[arg-type]
         cursor.execute(pgsql.SQL("COMMENT ON VIEW {} IS {}").format(view, _comment(dataset)))
@@ -182,7 +177,7 @@ def refresh(store: Any, now: int) -> dict[str, int]:
             table = SQLITE_PREFIX + name
             cursor.execute(f"DELETE FROM {table}")
             names = ", ".join(c.name for c in dataset.columns)
-            select = typed(name, "sqlite", plain_sql(name, store.dialect, str(int(now))))
+            select = typed(name, "sqlite", plain(name, store.dialect, str(int(now))))
             cursor.execute(f"INSERT INTO {table} ({names}) {select}")
             cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
             counts[name] = int(cursor.fetchall()[0]["n"])
@@ -194,7 +189,7 @@ def dataset_rows(store: Any, dataset: str, months: Sequence[str], now: int) -> l
     (``YYYY-MM``), as of ``now`` (epoch s)."""
     firsts = [f"{month}-01" for month in months]
     marks = ", ".join("?" * len(firsts))
-    select = plain_sql(dataset, store.dialect, str(int(now)))
+    select = plain(dataset, store.dialect, str(int(now)))
     names = ", ".join(f"x.{c.name}" for c in DATASETS[dataset].columns)
     where = f"x.period_month IN ({marks})".replace(
         "?", "%s" if store.dialect.name == "postgres" else "?"

@@ -13,6 +13,7 @@ the month the reports count it in. A cycle column (when cycles exist) is one mor
 from __future__ import annotations
 
 from slaclock.projections.analytics_columns import DATASETS
+from slaclock.projections.tables import Dialect
 
 # The outcome rule of ``domain.clocks.ClockSnapshot.view``: a stopped clock with a breach
 # instant was breached, without one met; a running one is breached once its breach instant
@@ -31,15 +32,16 @@ CLOCKS = f"""SELECT s.ticket_id, s.metric, s.customer_id, s.contract, s.plan, s.
     s.target_seconds, s.business_elapsed_seconds, s.running_since, s.calendar, k.time_zone,
     m.period_month,
     CASE WHEN cm.month IS NULL THEN 0 ELSE 1 END AS month_closed
-FROM (SELECT c.ticket_id, c.metric, c.customer_id, c.contract, t.plan, c.priority,
+FROM (SELECT r.*, COALESCE(r.outcome_at, {{now}}) AS month_at FROM (
+    SELECT c.ticket_id, c.metric, c.customer_id, c.contract, t.plan, c.priority,
         {_STATUS} AS status,
         {_OUTCOME_AT} AS outcome_at,
         c.started_at, c.deadline AS due_at, c.stopped_at, c.target_seconds,
         c.accrued AS business_elapsed_seconds, c.running_since, c.calendar
-    FROM {{p}}sla_clocks c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id) s
+    FROM {{p}}sla_clocks c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id) r) s
 LEFT JOIN {{p}}sla_analytics_contracts k ON k.contract = s.contract
 LEFT JOIN {{p}}sla_analytics_months m ON m.time_zone = k.time_zone
-    AND COALESCE(s.outcome_at, {{now}}) >= m.start_at AND COALESCE(s.outcome_at, {{now}}) < m.end_at
+    AND m.utc_month = {{utc_month}} AND s.month_at >= m.start_at AND s.month_at < m.end_at
 LEFT JOIN {{p}}sla_closed_months cm ON cm.month = m.month"""
 
 COMPLIANCE = """SELECT g.period_month, g.customer_id, g.metric, g.priority, g.met, g.breached,
@@ -76,7 +78,22 @@ PLAIN = {
     "contracts": CONTRACTS,
     "targets": TARGETS,
 }
-"""Each dataset's definition with plain values (``{p}``, ``{now}`` to fill in)."""
+"""Each dataset's definition with plain values (``{p}``, ``{now}``, ``{utc_month}`` to fill
+in: :func:`plain`)."""
+
+UTC_MONTH = {
+    "postgres": "to_char(to_timestamp(s.month_at) AT TIME ZONE 'UTC', 'YYYY-MM')",
+    "sqlite": "strftime('%Y-%m', s.month_at, 'unixepoch')",
+}
+"""``YYYY-MM`` of the instant ``s.month_at`` in UTC: where to look up its month in the plan
+calendar's zone (``sla_analytics_months``)."""
+
+
+def plain(dataset: str, dialect: Dialect, now: str) -> str:
+    """``dataset``'s plain-valued SELECT for ``dialect``, as of ``now`` (an SQL expression
+    of epoch seconds)."""
+    text = dialect.sql(PLAIN[dataset])
+    return text.replace("{now}", now).replace("{utc_month}", UTC_MONTH[dialect.name])
 
 
 def _convert(name: str, kind: str, database: str) -> str:

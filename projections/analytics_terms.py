@@ -10,6 +10,7 @@ which policy version they were written). The month boundaries are
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +42,7 @@ def write_terms(cursor: Any, dialect: Dialect, policy: Policy, version: str) -> 
     zones = {c.plan.calendar.zone.key for c in policy.contracts} | {"UTC"}
     months = [row for zone in sorted(zones) for row in _months(zone)]
     cursor.executemany(
-        dialect.sql("INSERT INTO {p}sla_analytics_months VALUES (?, ?, ?, ?, ?)"), months
+        dialect.sql("INSERT INTO {p}sla_analytics_months VALUES (?, ?, ?, ?, ?, ?)"), months
     )
     write_meta(cursor, dialect, [(ANALYTICS_TERMS, version)])
     return True
@@ -82,13 +83,19 @@ def _target_rows(contract: Contract) -> Iterator[tuple[Any, ...]]:
             yield (contract.key, metric, priority, target.seconds, calendar.name, calendar.zone.key)
 
 
-def _months(zone_name: str) -> Iterator[tuple[str, str, str, int, int]]:
+def _months(zone_name: str) -> Iterator[tuple[str, str, str, str, int, int]]:
+    """Each month of ``zone_name`` under each UTC month it overlaps."""
     zone = ZoneInfo(zone_name)
     for year in range(FIRST_YEAR, LAST_YEAR + 1):
         for number in range(1, 13):
             month = f"{year}-{number:02d}"
             start, end = month_bounds(month, zone)
-            yield zone_name, month, month + "-01", start, end
+            for utc_month in sorted({_utc_month(start), _utc_month(end - 1)}):
+                yield zone_name, utc_month, month, month + "-01", start, end
+
+
+def _utc_month(instant: int) -> str:
+    return datetime.fromtimestamp(instant, UTC).strftime("%Y-%m")
 
 
 def refresh_terms(store: Any, policy: Policy, version: str) -> bool:

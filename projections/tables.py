@@ -122,13 +122,16 @@ ANALYTICS_TABLES: tuple[str, ...] = (
         calendar TEXT NOT NULL,
         time_zone TEXT NOT NULL,
         PRIMARY KEY (contract, metric, priority))""",
+    # Each month of a time zone, once under each UTC month it overlaps (``utc_month``): an
+    # instant's month is found by equality on its UTC month, then its bounds.
     """CREATE TABLE IF NOT EXISTS {p}sla_analytics_months (
         time_zone TEXT NOT NULL,
+        utc_month TEXT NOT NULL,
         month TEXT NOT NULL,
         period_month TEXT NOT NULL,
         start_at BIGINT NOT NULL,
         end_at BIGINT NOT NULL,
-        PRIMARY KEY (time_zone, month))""",
+        PRIMARY KEY (time_zone, utc_month, month))""",
 )
 
 UPSERT_TICKET = """INSERT INTO {p}sla_tickets (ticket_id, customer_id, contract, plan,

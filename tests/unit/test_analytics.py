@@ -169,3 +169,11 @@ def test_a_closed_month_is_written_once_and_an_open_month_rewritten(store: Store
 def test_export_refuses_a_bad_month_range(store: Store, capsys: pytest.CaptureFixture[str]):
     code, _ = store.run("export", "clocks", "--from", "2025-10", "--to", "2025-09", "--out", ".")
     assert code == 2 and "--from 2025-10 is after --to 2025-09" in capsys.readouterr().err
+
+
+def test_docs_describe_every_dataset_and_column():
+    text = (Path(__file__).parent.parent.parent / "docs" / "analytics.md").read_text()
+    for name, dataset in DATASETS.items():
+        section = text.split(f"### `{name}`", 1)[1].split("\n### ", 1)[0]
+        for column in dataset.columns:
+            assert f"| `{column.name}` |" in section, f"{name}.{column.name} not in the docs"

@@ -177,3 +177,28 @@ def test_docs_describe_every_dataset_and_column():
         section = text.split(f"### `{name}`", 1)[1].split("\n### ", 1)[0]
         for column in dataset.columns:
             assert f"| `{column.name}` |" in section, f"{name}.{column.name} not in the docs"
+
+
+def test_a_reversal_points_at_the_credit_it_reverses(tmp_path: Path):
+    """T-2002 acknowledged late within its hour: its response credit is reversed, and the
+    ledger dataset keeps both entries, the reversal naming the credit."""
+    store = Store(tmp_path / "store.db")
+    store.json("ingest", str(EVENTS), "--clock", "event")
+    late = tmp_path / "late.jsonl"
+    late.write_text(json.dumps({
+        "event_id": "late-1", "type": "ticket.acknowledged", "ticket_id": "T-2002",
+        "occurred_at": "2025-09-12T16:30:00+02:00",
+    }) + "\n")  # fmt: skip
+    store.json("ingest", str(late), "--clock", "event")
+    store.json("analytics", "refresh")
+    with sqlite3.connect(store.path) as db:
+        rows = db.execute(
+            "SELECT entry_id, kind, refers_to, amount, is_adjustment FROM"
+            " analytics_credit_ledger WHERE ticket_id = 'T-2002' AND metric = 'response'"
+        ).fetchall()
+    kinds = {kind: (entry, refers, amount, adjustment) for entry, kind, refers, amount, adjustment
+             in rows}  # fmt: skip
+    assert set(kinds) == {"credit", "reversal"}
+    assert kinds["reversal"][1] == kinds["credit"][0]
+    assert kinds["reversal"][2] == -kinds["credit"][2] == -15.9
+    assert kinds["reversal"][3] == 0  # posted into the breach's own month, still open

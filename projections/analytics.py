@@ -55,11 +55,17 @@ def install(datastore: Any, dialect: Dialect) -> bool:
     """Create (or re-create) the interface unless the store has it as defined here; True
     when it did."""
     digest = _digest(dialect)
+
+    def installed(cursor: Any) -> bool:
+        return read_meta(cursor, dialect, [ANALYTICS_INTERFACE]).get(ANALYTICS_INTERFACE) == digest
+
     with datastore.transaction(commit=True) as cursor:
-        if read_meta(cursor, dialect, [ANALYTICS_INTERFACE]).get(ANALYTICS_INTERFACE) == digest:
+        if installed(cursor):
             return False
-        if dialect.name == "postgres":
+        if dialect.name == "postgres":  # one process installs, the others find it done
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('slaclock_analytics'))")
+            if installed(cursor):
+                return False
             schema = analytics_schema(datastore.schema)
             cursor.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(_id(schema)))
             drop_views(cursor, dialect, schema)

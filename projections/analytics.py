@@ -13,7 +13,6 @@ a rebuild replaces the tables they read (``projections.rebuild``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from typing import Any
 
 from psycopg import sql as pgsql
@@ -188,21 +187,6 @@ def refresh(store: Any, now: int) -> dict[str, int]:
             cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
             counts[name] = int(cursor.fetchall()[0]["n"])
     return counts
-
-
-def dataset_rows(store: Any, dataset: str, months: Sequence[str], now: int) -> list[dict[str, Any]]:
-    """The plain-valued rows of ``dataset`` whose period_month is one of ``months``
-    (``YYYY-MM``), as of ``now`` (epoch s)."""
-    firsts = [f"{month}-01" for month in months]
-    marks = ", ".join("?" * len(firsts))
-    select = plain(dataset, store.dialect, str(int(now)))
-    names = ", ".join(f"x.{c.name}" for c in DATASETS[dataset].columns)
-    where = f"x.period_month IN ({marks})".replace(
-        "?", "%s" if store.dialect.name == "postgres" else "?"
-    )
-    with store.read() as cursor:
-        cursor.execute(f"SELECT {names} FROM ({select}) x WHERE {where}", firsts)
-        return [dict(row) for row in cursor.fetchall()]
 
 
 # ----------------------------------------------------------------------- the role

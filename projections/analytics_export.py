@@ -18,9 +18,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from slaclock.projections.analytics import dataset_rows
 from slaclock.projections.analytics_columns import DATASETS, INTERFACE_VERSION, Column
+from slaclock.projections.analytics_sql import plain
+from slaclock.projections.queries import MONTH_MARGIN, month_bounds
 
 CLOSED_MARKER = ".closed"
 CENT = Decimal("0.01")
@@ -64,6 +66,23 @@ def export(
             (folder / CLOSED_MARKER).write_text(f"{month} closed; written {now}\n")
         done.append(Written(month, str(path), len(rows)))
     return done
+
+
+def dataset_rows(store: Any, dataset: str, months: Sequence[str], now: int) -> list[dict[str, Any]]:
+    """The plain-valued rows of ``dataset`` whose period_month is one of ``months``
+    (``YYYY-MM``), as of ``now`` (epoch s)."""
+    firsts = [f"{month}-01" for month in months]
+    marks = ", ".join("?" * len(firsts))
+    bounds = [month_bounds(month, ZoneInfo("UTC")) for month in months]
+    window = (min(b[0] for b in bounds) - MONTH_MARGIN, max(b[1] for b in bounds) + MONTH_MARGIN)
+    select = plain(dataset, store.dialect, str(int(now)), window)
+    names = ", ".join(f"x.{c.name}" for c in DATASETS[dataset].columns)
+    where = f"x.period_month IN ({marks})".replace(
+        "?", "%s" if store.dialect.name == "postgres" else "?"
+    )
+    with store.read() as cursor:
+        cursor.execute(f"SELECT {names} FROM ({select}) x WHERE {where}", firsts)
+        return [dict(row) for row in cursor.fetchall()]
 
 
 # ---------------------------------------------------------------- plain values
@@ -127,23 +146,33 @@ def _parquet_writer() -> Callable[[Path, str, str, bool, list[dict[str, Any]]], 
             "--format parquet needs pyarrow: pip install 'slaclock[parquet]' (or use --format csv)"
         ) from None
 
-    def arrow_type(column: Column) -> Any:
-        return {
-            "text": pa.string(),
-            "integer": pa.int64(),
-            "timestamp": pa.timestamp("us", tz="UTC"),
-            "date": pa.date32(),
-            "money": pa.decimal128(18, 2),
-            "ratio": pa.float64(),
-            "boolean": pa.bool_(),
-        }[column.kind]
+    def arrow_column(column: Column, values: list[Any]) -> Any:
+        """A column of plain values as Arrow, converted by Arrow's casts (not per value)."""
+        kind = column.kind
+        if kind == "timestamp":
+            seconds = pa.array(values, pa.int64()).cast(pa.timestamp("s", tz="UTC"))
+            return seconds.cast(pa.timestamp("us", tz="UTC"))
+        if kind == "date":
+            return pa.array(values, pa.string()).cast(pa.date32())
+        if kind == "money":
+            text = [None if v is None else str(v) for v in values]
+            return pa.array(text, pa.string()).cast(pa.decimal128(18, 2))
+        if kind == "ratio":
+            return pa.array([None if v is None else float(v) for v in values], pa.float64())
+        if kind == "boolean":
+            return pa.array([None if v is None else int(v) for v in values]).cast(pa.bool_())
+        return pa.array(values, pa.int64() if kind == "integer" else pa.string())
 
     def write(
         path: Path, dataset: str, month: str, closed: bool, rows: list[dict[str, Any]]
     ) -> None:
         columns = DATASETS[dataset].columns
+        arrays = [arrow_column(c, [row[c.name] for row in rows]) for c in columns]
         schema = pa.schema(
-            [pa.field(c.name, arrow_type(c), nullable=c.nullable) for c in columns],
+            [
+                pa.field(c.name, a.type, nullable=c.nullable)
+                for c, a in zip(columns, arrays, strict=True)
+            ],
             metadata={
                 "slaclock.interface": INTERFACE_VERSION,
                 "slaclock.dataset": dataset,
@@ -151,7 +180,7 @@ def _parquet_writer() -> Callable[[Path, str, str, bool, list[dict[str, Any]]], 
                 "slaclock.month_closed": "true" if closed else "false",
             },
         )
-        table = pa.Table.from_pylist(typed_rows(dataset, rows), schema=schema)
+        table = pa.Table.from_arrays(arrays, schema=schema)
         pq.write_table(table, path, compression="zstd")
 
     return write

@@ -38,7 +38,8 @@ FROM (SELECT r.*, COALESCE(r.outcome_at, {{now}}) AS month_at FROM (
         {_OUTCOME_AT} AS outcome_at,
         c.started_at, c.deadline AS due_at, c.stopped_at, c.target_seconds,
         c.accrued AS business_elapsed_seconds, c.running_since, c.calendar
-    FROM {{p}}sla_clocks c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id) r) s
+    FROM {{p}}sla_clocks c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id
+    WHERE {{window}}) r) s
 LEFT JOIN {{p}}sla_analytics_contracts k ON k.contract = s.contract
 LEFT JOIN {{p}}sla_analytics_months m ON m.time_zone = k.time_zone
     AND m.utc_month = {{utc_month}} AND s.month_at >= m.start_at AND s.month_at < m.end_at
@@ -78,8 +79,8 @@ PLAIN = {
     "contracts": CONTRACTS,
     "targets": TARGETS,
 }
-"""Each dataset's definition with plain values (``{p}``, ``{now}``, ``{utc_month}`` to fill
-in: :func:`plain`)."""
+"""Each dataset's definition with plain values (``{p}``, ``{now}``, ``{utc_month}`` and
+``{window}`` to fill in: :func:`plain`)."""
 
 UTC_MONTH = {
     "postgres": "to_char(to_timestamp(s.month_at) AT TIME ZONE 'UTC', 'YYYY-MM')",
@@ -89,10 +90,22 @@ UTC_MONTH = {
 calendar's zone (``sla_analytics_months``)."""
 
 
-def plain(dataset: str, dialect: Dialect, now: str) -> str:
+WINDOW = """((c.breach_at >= {lo} AND c.breach_at < {hi})
+    OR (c.breach_at IS NULL AND c.stopped_at >= {lo} AND c.stopped_at < {hi})
+    OR (c.stopped_at IS NULL AND (c.breach_at IS NULL OR c.breach_at >= {now})))"""
+"""Clock rows whose outcome instant lies in ``[lo, hi)``, and those still running or paused:
+a superset of the rows of the months in that window (narrowed by the indexes on the breach
+and stop instants), which the outer ``period_month`` condition then picks exactly."""
+
+
+def plain(dataset: str, dialect: Dialect, now: str, window: tuple[int, int] | None = None) -> str:
     """``dataset``'s plain-valued SELECT for ``dialect``, as of ``now`` (an SQL expression
-    of epoch seconds)."""
-    text = dialect.sql(PLAIN[dataset])
+    of epoch seconds); ``window`` (epoch seconds ``[lo, hi)``): only clock rows that may fall
+    in it (see :data:`WINDOW`)."""
+    rows = "1 = 1"
+    if window is not None:
+        rows = WINDOW.replace("{lo}", str(int(window[0]))).replace("{hi}", str(int(window[1])))
+    text = dialect.sql(PLAIN[dataset]).replace("{window}", rows)
     return text.replace("{now}", now).replace("{utc_month}", UTC_MONTH[dialect.name])
 
 

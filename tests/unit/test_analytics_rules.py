@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from slaclock.domain.clocks import ClockSnapshot
 from slaclock.projections.analytics_sql import plain
 from slaclock.projections.analytics_terms import write_terms
+from slaclock.projections.queries import MONTH_MARGIN, month_bounds
 from slaclock.projections.tables import ANALYTICS_TABLES, TABLES, Dialect
 from tests.helpers import contract_policy
 
@@ -89,3 +91,8 @@ def test_status_breach_and_month_are_the_domains(case: tuple[ClockSnapshot, int]
     at = decided if view.status in ("met", "breached") else now
     month = datetime.fromtimestamp(at, UTC).astimezone(ZONE).strftime("%Y-%m-01")
     assert row["period_month"] == month
+    # an export's window of that month (in UTC, widened by the zones' offsets) keeps the row
+    start, end = month_bounds(month[:7], ZoneInfo("UTC"))
+    window = (start - MONTH_MARGIN, end + MONTH_MARGIN)
+    windowed = DB.execute(plain("clocks", SQLITE, str(now), window)).fetchone()
+    assert windowed is not None and dict(windowed) == dict(row)

@@ -31,6 +31,8 @@ from slaclock.projections.tables import Dialect
 PG_NOW = "CAST(EXTRACT(EPOCH FROM now()) AS bigint)"
 SQLITE_PREFIX = "analytics_"
 DICTIONARY = "columns"
+REFRESHED = SQLITE_PREFIX + "refreshed"
+"""SQLite: one row, when ``analytics refresh`` last filled the tables (UTC)."""
 _DICTIONARY_COLUMNS = (
     ("dataset", "TEXT"),
     ("position", "INTEGER"),
@@ -76,7 +78,7 @@ def install(datastore: Any, dialect: Dialect) -> bool:
 
 
 def _digest(dialect: Dialect) -> str:
-    text = repr((dialect.name, sorted(PLAIN.items()), sorted(DATASETS.items())))
+    text = repr((dialect.name, PLAIN, DATASETS, _DICTIONARY_COLUMNS, REFRESHED))
     return f"{INTERFACE_VERSION}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
@@ -162,6 +164,7 @@ def _create_sqlite_tables(cursor: Any) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {SQLITE_PREFIX}{name}")
         columns = ", ".join(f"{c.name} {SQLITE_TYPES[c.kind]}" for c in dataset.columns)
         cursor.execute(f"CREATE TABLE {SQLITE_PREFIX}{name} ({columns})")
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {REFRESHED} (refreshed_at TIMESTAMP NOT NULL)")
     table = SQLITE_PREFIX + DICTIONARY
     cursor.execute(f"DROP TABLE IF EXISTS {table}")
     columns = ", ".join(f"{n} {t}" for n, t in _DICTIONARY_COLUMNS)
@@ -186,6 +189,8 @@ def refresh(store: Any, now: int) -> dict[str, int]:
             cursor.execute(f"INSERT INTO {table} ({names}) {select}")
             cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
             counts[name] = int(cursor.fetchall()[0]["n"])
+        cursor.execute(f"DELETE FROM {REFRESHED}")
+        cursor.execute(f"INSERT INTO {REFRESHED} VALUES (datetime(?, 'unixepoch'))", [int(now)])
     return counts
 
 

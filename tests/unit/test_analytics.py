@@ -10,7 +10,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,10 @@ def test_the_dictionary_describes_every_column_and_sqlite_declares_their_types(s
             "SELECT started_at, period_month FROM analytics_clocks WHERE ticket_id = 'T-1002'"
         ).fetchone()
     assert datetime.strptime(started, "%Y-%m-%d %H:%M:%S")  # UTC text BI drivers parse
+    with sqlite3.connect(store.path) as db:
+        (refreshed,) = db.execute("SELECT refreshed_at FROM analytics_refreshed").fetchall()
+    age = datetime.now(UTC) - datetime.fromisoformat(refreshed[0]).replace(tzinfo=UTC)
+    assert timedelta(0) <= age < timedelta(minutes=5)
     assert month == "2025-09-01"
 
 

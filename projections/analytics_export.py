@@ -77,11 +77,9 @@ def dataset_rows(store: Any, dataset: str, months: Sequence[str], now: int) -> l
     window = (min(b[0] for b in bounds) - MONTH_MARGIN, max(b[1] for b in bounds) + MONTH_MARGIN)
     select = plain(dataset, store.dialect, str(int(now)), window)
     names = ", ".join(f"x.{c.name}" for c in DATASETS[dataset].columns)
-    where = f"x.period_month IN ({marks})".replace(
-        "?", "%s" if store.dialect.name == "postgres" else "?"
-    )
+    statement = f"SELECT {names} FROM ({select}) x WHERE x.period_month IN ({marks})"
     with store.read() as cursor:
-        cursor.execute(f"SELECT {names} FROM ({select}) x WHERE {where}", firsts)
+        cursor.execute(store.dialect.sql(statement), firsts)
         return [dict(row) for row in cursor.fetchall()]
 
 

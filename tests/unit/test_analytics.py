@@ -175,6 +175,11 @@ def test_export_refuses_a_bad_month_range(store: Store, capsys: pytest.CaptureFi
     assert code == 2 and "--from 2025-10 is after --to 2025-09" in capsys.readouterr().err
 
 
+def test_a_sqlite_store_has_no_roles_to_grant(store: Store, capsys: pytest.CaptureFixture[str]):
+    code, _ = store.run("analytics", "grant", "analyst")
+    assert code == 2 and "PostgreSQL stores only" in capsys.readouterr().err
+
+
 def test_docs_describe_every_dataset_and_column():
     text = (Path(__file__).parent.parent.parent / "docs" / "analytics.md").read_text()
     for name, dataset in DATASETS.items():

@@ -173,6 +173,7 @@ class Store:
 
         with psycopg.connect(base_url, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_analytics" CASCADE')  # its views
             conn.execute(f'CREATE SCHEMA "{schema}"')
         return cls("postgres", f"{base_url}?schema={schema}", schema, base_url)
 

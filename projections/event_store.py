@@ -33,7 +33,7 @@ from eventsourcing.utils import retry
 from psycopg.sql import SQL
 
 import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
-from slaclock.projections import schema_version, tables
+from slaclock.projections import analytics, schema_version, tables
 from slaclock.projections.batch import Batch
 from slaclock.projections.source_state import SOURCE_STATE_TABLES
 from slaclock.projections.store_url import StoreError, hide_password, redact, store_env
@@ -74,9 +74,9 @@ translations of them): a command that meets one reports :class:`StoreUnavailable
 
 SQLITE_CACHE_KIB = 64 * 1024
 
-CREATE = tables.TABLES + tables.DEAD_LETTER_TABLES + SOURCE_STATE_TABLES
+CREATE = tables.TABLES + tables.DEAD_LETTER_TABLES + SOURCE_STATE_TABLES + tables.ANALYTICS_TABLES
 """The read model's tables, the dead-letter outbox and the sources' kept state, created with
-the event store's."""
+the event store's (and the configuration's terms the analytics views read)."""
 
 
 class SQLiteStoreRecorder(SQLiteProcessRecorder):
@@ -203,6 +203,7 @@ class EventStore:
         except schema_version.NewerSchemaError as exc:
             self.app.close()
             raise StoreError(f"store {redact(url)}: {exc}") from None
+        analytics.install(self.datastore, self.dialect)
 
     def close(self) -> None:
         self.app.close()

@@ -37,6 +37,11 @@ RECOMPUTE_LEASE = "recompute_lease"
 """A recompute in progress (``projections.recompute_lease``): JSON, its owner, the policy
 version it applies and until when its lease runs."""
 
+ANALYTICS_TERMS = "analytics_terms"
+"""The policy version the analytics terms tables were written for (``analytics_terms``)."""
+ANALYTICS_INTERFACE = "analytics_interface"
+"""A digest of the analytics views' definitions the store has (``projections.analytics``)."""
+
 
 def end_offset_key(tracking_name: str) -> str:
     return END_OFFSET + tracking_name

@@ -20,7 +20,7 @@ from slaclock.projections.store import TicketStore
 
 # Outcomes are pre-filtered in SQL on a window this much wider than the month in UTC, then
 # exactly in the timezone of each plan (UTC offsets stay within +-14 h).
-_MARGIN = 14 * 3600
+MONTH_MARGIN = 14 * 3600
 _TICKET_FIELDS = (
     "t.ticket_id, t.customer_id AS ticket_customer, t.contract AS ticket_contract,"
     " t.priority AS ticket_priority, t.created_at, t.last_fact_at, t.resolved_at"
@@ -141,7 +141,7 @@ class Queries:
         self, month_start: int, month_end: int, as_of: int, customer: str | None = None
     ) -> list[Outcome]:
         """Clocks met or breached in a window (pre-filter; callers check the month per zone)."""
-        lo, hi = month_start - _MARGIN, month_end + _MARGIN
+        lo, hi = month_start - MONTH_MARGIN, month_end + MONTH_MARGIN
         fresh, fresh_params = self.fresh_condition(as_of)
         where = (
             f"{fresh} AND ((c.breach_at IS NULL AND c.stopped_at >= ?"

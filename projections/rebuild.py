@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slaclock.domain.ticket import Ticket
-from slaclock.projections import tables
+from slaclock.projections import analytics, tables
 from slaclock.projections.batch import Batch
 from slaclock.projections.derived_tables import REBUILT, batch_rows, columns
 from slaclock.projections.event_pages import EventPages, snapshot
@@ -282,10 +282,15 @@ def _sqlite_write_lock(cursor: Any, store: TicketStore) -> None:
 def _switch(cursor: Any, store: TicketStore) -> None:
     """Drop the live tables and rename the ``_new`` ones in their place (same transaction)."""
     sql = store.dialect.sql
+    postgres = store.dialect.name == "postgres"
+    schema = analytics.analytics_schema(store.datastore.schema) if postgres else ""
+    if postgres:  # the analytics views read the tables dropped here
+        analytics.drop_views(cursor, store.dialect, schema)
     for table in REBUILT:
         cursor.execute(sql(f"DROP TABLE {{p}}{table}"))
         cursor.execute(sql(f"ALTER TABLE {{p}}{table}{NEW} RENAME TO {table}"))
     if store.dialect.name == "postgres":
+        analytics.create_views(cursor, store.dialect, schema)
         for table in REBUILT:
             cursor.execute(
                 sql(f"ALTER INDEX IF EXISTS {{p}}{table}{NEW}_pkey RENAME TO {table}_pkey")

@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 
 from slaclock.projections.source_state import create_source_state
-from slaclock.projections.tables import UPSERT_META, Dialect
+from slaclock.projections.tables import ANALYTICS_TABLES, UPSERT_META, Dialect
 
-STORE_SCHEMA_VERSION = 4
+STORE_SCHEMA_VERSION = 5
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -49,14 +49,23 @@ def add_token_sources(cursor: Any, dialect: Dialect) -> None:
         cursor.execute("ALTER TABLE sla_api_tokens ADD COLUMN source TEXT")
 
 
+def add_analytics_terms(cursor: Any, dialect: Dialect) -> None:
+    """Step 4 -> 5: the configuration's terms the analytics views read
+    (``projections.analytics_terms``), filled when the store is next opened."""
+    for statement in ANALYTICS_TABLES:
+        cursor.execute(dialect.sql(statement))
+
+
 UPGRADES: dict[int, Upgrade] = {
     1: create_source_state,
     2: add_clock_inputs,
     3: add_token_sources,
+    4: add_analytics_terms,
 }
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
-2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_api_tokens.source``."""
+2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_api_tokens.source``; 4 -> 5: the
+analytics terms tables."""
 
 
 class NewerSchemaError(Exception):

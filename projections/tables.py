@@ -98,6 +98,42 @@ TABLES: tuple[str, ...] = (
         version TEXT NOT NULL)""",
 )
 
+# What the analytics views need from the configuration (``projections.analytics_terms``).
+ANALYTICS_TABLES: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS {p}sla_analytics_contracts (
+        contract TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT,
+        monthly_fee TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        calendar TEXT NOT NULL,
+        time_zone TEXT NOT NULL,
+        credit_per_breach TEXT,
+        credit_cap TEXT,
+        credited_metrics TEXT,
+        policy_version TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {p}sla_analytics_targets (
+        contract TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        target_seconds BIGINT NOT NULL,
+        calendar TEXT NOT NULL,
+        time_zone TEXT NOT NULL,
+        PRIMARY KEY (contract, metric, priority))""",
+    # Each month of a time zone, once under each UTC month it overlaps (``utc_month``): an
+    # instant's month is found by equality on its UTC month, then its bounds.
+    """CREATE TABLE IF NOT EXISTS {p}sla_analytics_months (
+        time_zone TEXT NOT NULL,
+        utc_month TEXT NOT NULL,
+        month TEXT NOT NULL,
+        period_month TEXT NOT NULL,
+        start_at BIGINT NOT NULL,
+        end_at BIGINT NOT NULL,
+        PRIMARY KEY (time_zone, utc_month, month))""",
+)
+
 UPSERT_TICKET = """INSERT INTO {p}sla_tickets (ticket_id, customer_id, contract, plan,
     priority, created_at, last_fact_at, last_recorded_at, pending, resolved_at, clock_inputs)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

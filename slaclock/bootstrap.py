@@ -19,6 +19,7 @@ from slaclock.domain.policy import Policy
 from slaclock.domain.policy_diff import Change, policy_changes
 from slaclock.domain.policy_version import legacy_version
 from slaclock.progress import Progress
+from slaclock.projections.analytics_terms import refresh_terms
 from slaclock.projections.batch import PolicyMoved
 from slaclock.projections.policy_versions import (
     BESIDE_FROM,
@@ -70,6 +71,8 @@ def adopt(url: str, loaded: LoadedPolicy) -> tuple[TicketStore, Adoption]:
     finally:
         progress.close()
     store.version = loaded.version  # rows of this version only (not before a pending switch)
+    if adoption.busy is None:  # the analytics views read the terms of the version in force
+        refresh_terms(store, loaded.policy, loaded.version)
     if adoption.changed:
         print(f"slaclock: {describe(adoption)}", file=sys.stderr)
     elif adoption.busy is not None:

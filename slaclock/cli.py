@@ -16,6 +16,7 @@ from functools import partial
 
 from slaclock import (
     account_commands,
+    analytics_commands,
     api_commands,
     calendar_commands,
     dead_letter_commands,
@@ -46,6 +47,7 @@ STORE_COMMANDS = (
     replay_commands,
     dead_letter_commands,
     policy_commands,
+    analytics_commands,
 )
 """The command groups that run with the store open; each has ``handle(args, loaded, store)``."""
 
@@ -79,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     dead_letter_commands.register(commands)
     policy_commands.register(commands)
     source_commands.register(commands)
+    analytics_commands.register(commands)
     return parser
 
 

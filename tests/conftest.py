@@ -101,6 +101,7 @@ def postgres_store(postgres_url: str) -> Iterator[str]:
     yield f"{postgres_url}?schema={schema}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_analytics" CASCADE')  # its views
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

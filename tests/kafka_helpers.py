@@ -151,6 +151,7 @@ def postgres_schema_store(schema: str) -> str:
     require_postgres()
     with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_analytics" CASCADE')  # its views
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return f"{POSTGRES_URL}?schema={schema}"
 
@@ -160,6 +161,7 @@ def drop_postgres_schema(schema: str) -> None:
 
     with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_analytics" CASCADE')  # its views
 
 
 def store_counts(store_url: str) -> dict[str, int]:

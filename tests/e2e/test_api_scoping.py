@@ -63,6 +63,7 @@ def server(
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_analytics" CASCADE')  # its views
 
 
 def _customers_in_csv(text: str) -> set[str]:

@@ -78,6 +78,7 @@ def old_postgres_store(postgres_url: str) -> Iterator[str]:
     yield f"{postgres_url}?schema={schema}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_analytics" CASCADE')  # its views
 
 
 @pytest.mark.postgres

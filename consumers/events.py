@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from slaclock.consumers.input_limits import InputTooComplex, load_json
 from slaclock.consumers.sources import RawEvent
 from slaclock.domain.facts import (
     CREATED,
@@ -37,6 +38,11 @@ from slaclock.domain.instants import check_range, parse_instant
 from slaclock.domain.policy import Policy
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+CustomerId = Annotated[StrictStr, Field(max_length=256)]
+"""At most 256 characters: the store indexes it, and an index entry has a size limit
+(PostgreSQL's B-tree: about 2.7 kB, which 256 characters of 4 UTF-8 bytes stay below)."""
+MAX_MINUTES = 2**31 - 1
+"""The most minutes one work log may carry (the store's INTEGER column)."""
 
 
 class Rejected(Exception):
@@ -57,7 +63,7 @@ class TicketEvent(BaseModel):
     type: StrictStr
     ticket_id: Id
     occurred_at: datetime
-    customer_id: StrictStr | None = None
+    customer_id: CustomerId | None = None
     priority: StrictInt | None = None
     reason: StrictStr | None = None
     channel: StrictStr | None = None
@@ -98,9 +104,12 @@ def _reason(exc: ValidationError) -> str:
 
 
 def parse_json(raw: str | bytes) -> dict[str, Any]:
-    """One JSON object from one line; :class:`Rejected` when it is not one."""
+    """One JSON object from one line; :class:`Rejected` when it is not one, or when it is
+    nested too deep or holds too long a number (``consumers.input_limits``)."""
     try:
-        data = json.loads(raw)
+        data = load_json(raw)
+    except InputTooComplex as exc:
+        raise Rejected(str(exc)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Rejected(f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -154,6 +163,8 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
             raise Rejected("minutes: required on ticket.work_logged")
         if event.minutes <= 0:
             raise Rejected(f"minutes: {event.minutes} must be greater than 0")
+        if event.minutes > MAX_MINUTES:
+            raise Rejected(f"minutes: {event.minutes} is more than {MAX_MINUTES}")
         if event.mode not in ("on_site", "remote"):
             raise Rejected(f"mode: {event.mode!r} is not one of ['on_site', 'remote']")
         if not event.actor:

@@ -37,10 +37,13 @@ from slaclock.domain.facts import (
 from slaclock.domain.instants import check_range, parse_instant
 from slaclock.domain.policy import Policy
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
-CustomerId = Annotated[StrictStr, Field(max_length=256)]
-"""At most 256 characters: the store indexes it, and an index entry has a size limit
-(PostgreSQL's B-tree: about 2.7 kB, which 256 characters of 4 UTF-8 bytes stay below)."""
+ID_LENGTH = 128
+"""Characters an event or ticket id may have (the contract's limit)."""
+CUSTOMER_LENGTH = 256
+"""Characters a customer id may have: the store indexes it, and an index entry has a size
+limit (PostgreSQL's B-tree: about 2.7 kB, which 256 characters of 4 UTF-8 bytes stay below)."""
+Id = Annotated[StrictStr, Field(min_length=1, max_length=ID_LENGTH)]
+CustomerId = Annotated[StrictStr, Field(max_length=CUSTOMER_LENGTH)]
 MAX_MINUTES = 2**31 - 1
 """The most minutes one work log may carry (the store's INTEGER column)."""
 
@@ -119,9 +122,7 @@ def parse_json(raw: str | bytes) -> dict[str, Any]:
 
 def check_text(data: dict[str, Any]) -> None:
     """:class:`Rejected` naming the field when a string field of the event cannot be stored
-    as text: a lone surrogate (JSON allows ``"\\ud800"``; it is not Unicode, so not UTF-8)
-    or a NUL character (PostgreSQL text cannot hold one). Unknown fields are ignored, as
-    everywhere."""
+    as text (:func:`text_problem`). Unknown fields are ignored, as everywhere."""
     for field, value in data.items():
         if (
             type(value) is not str
@@ -129,21 +130,21 @@ def check_text(data: dict[str, Any]) -> None:
             or ("\x00" not in value and value.isascii())
         ):
             continue  # the common case, kept cheap: this runs for every string of every event
-        if "\x00" in value:
-            raise Rejected(f"{field}: contains U+0000 (NUL) at character {value.index(chr(0))}")
-        if (where := _surrogate(value)) is not None:
-            raise Rejected(
-                f"{field}: not valid Unicode: lone surrogate U+{ord(value[where]):04X}"
-                f" at character {where}"
-            )
+        if (problem := text_problem(value)) is not None:
+            raise Rejected(f"{field}: {problem}")
 
 
-def _surrogate(text: str) -> int | None:
-    """The index of the first lone surrogate in ``text``, None if there is none."""
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as text, None if it can: a lone surrogate (JSON allows
+    ``"\\ud800"``; it is not Unicode, so not UTF-8) or a NUL character (PostgreSQL text
+    cannot hold one)."""
+    if "\x00" in text:
+        return f"contains U+0000 (NUL) at character {text.index(chr(0))}"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return exc.start
+        where = exc.start
+        return f"not valid Unicode: lone surrogate U+{ord(text[where]):04X} at character {where}"
     return None
 
 

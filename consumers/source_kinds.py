@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from slaclock.consumers.events import Rejected
+from slaclock.consumers.events import CUSTOMER_LENGTH, ID_LENGTH, Rejected, text_problem
 from slaclock.consumers.source_config import SourceConfig, text_form
 from slaclock.consumers.source_rules import State
 from slaclock.domain.instants import InstantError, check_range, parse_instant
@@ -41,8 +41,10 @@ parsed body cannot hold a cycle, so the (costly) cycle check is off: same text."
 
 
 def canonical_hash(data: Any) -> str:
-    """SHA-256 of the canonical body: sorted keys, separators ``,`` and ``:``, UTF-8."""
-    return hashlib.sha256(_CANONICAL.encode(data).encode("utf-8")).hexdigest()
+    """SHA-256 of the canonical body: sorted keys, separators ``,`` and ``:``, UTF-8 (a lone
+    surrogate, in a field slaclock does not read, as its own three bytes: only a field that
+    is read and kept must be valid text, and its reader says so)."""
+    return hashlib.sha256(_CANONICAL.encode(data).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @lru_cache(maxsize=1024)
@@ -116,14 +118,23 @@ class TicketObject:
     def ticket_id(self, default: str) -> str:
         path = self.config.id or self.config.id_column or default
         value = self.required(path, "ticket id")
-        if isinstance(value, dict | list):
-            raise Rejected(f"{self.path(path)}: expected a ticket id, got {type(value).__name__}")
-        return f"{self.config.ticket_prefix}{text_form(value)}"
+        ticket_id = f"{self.config.ticket_prefix}{payload_text(value, self.path(path))}"
+        if len(ticket_id) > ID_LENGTH:
+            raise Rejected(
+                f"{self.path(path)}: ticket id of {len(ticket_id)} characters"
+                f" (at most {ID_LENGTH} with the prefix)"
+            )
+        return ticket_id
 
     def customer(self) -> str:
         path = self.config.customer
-        value = text_form(self.required(path, "customer"))
+        value = payload_text(self.required(path, "customer"), self.path(path))
         if self.config.customers is None:
+            if len(value) > CUSTOMER_LENGTH:
+                raise Rejected(
+                    f"{self.path(path)}: customer of {len(value)} characters"
+                    f" (at most {CUSTOMER_LENGTH})"
+                )
             return value
         if value not in self.config.customers:
             raise Rejected(
@@ -167,10 +178,25 @@ def status_text(value: Any, where: str) -> str | None:
         inner = value.get("id", value.get("name"))
         if inner is None or isinstance(inner, dict | list):
             raise Rejected(f"{where}: expected a status, got an object without id or name")
-        return text_form(inner)
+        return payload_text(inner, where)
     if isinstance(value, list):
         raise Rejected(f"{where}: expected a status, got a list")
-    return text_form(value)
+    return payload_text(value, where)
+
+
+def payload_text(value: Any, where: str) -> str:
+    """A payload's scalar (an id, a status) as text that can be kept and stored
+    (``text_form``); :class:`Rejected` naming ``where`` for an array or object, a lone
+    surrogate or a NUL character."""
+    if isinstance(value, dict | list):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        raise Rejected(f"{where}: expected text or a number, got {kind}")
+    text = text_form(value)
+    if not text.isascii() or "\x00" in text:
+        problem = text_problem(text)
+        if problem is not None:
+            raise Rejected(f"{where}: {problem}")
+    return text
 
 
 def ticket_object(config: SourceConfig, data: dict[str, Any], key: str) -> TicketObject:

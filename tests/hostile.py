@@ -314,3 +314,109 @@ def run_ingest(store_url: str, cwd: Path, *argv: str, stdin: bytes | None = None
     assert "Traceback" not in done.stderr.decode(errors="replace"), done.stderr
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+# ------------------------------------------------------------- helpdesk payloads (sources)
+#: Values a hostile or broken helpdesk might put anywhere in a payload.
+HOSTILE_VALUES = st.one_of(
+    st.sampled_from(
+        [None, True, False, 0, -1, 2**64, 1.5, 1e308, float("nan"), float("inf"), "", " "]
+    ),
+    st.sampled_from(["x" * 100_000, "\ud800", "a\udfffb", "\x00", "ok\x00", "\ufeff"]),
+    st.lists(st.sampled_from([None, 1, "Done", {"name": "Done"}]), max_size=3),
+    st.dictionaries(st.sampled_from(["id", "name", "value"]), st.sampled_from([None, [1], {}])),
+    st.integers(1, 60).map(lambda depth: _nested(depth, "[]")),
+    st.integers(1, 60).map(lambda depth: _nested(depth, "{}")),
+    st.text(max_size=8),
+)
+
+
+def _nested(depth: int, kind: str) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value] if kind == "[]" else {"a": value}
+    return value
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into ``value`` (dict keys, list positions), the value itself first."""
+    found = [prefix]
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, inner in items:
+        found += _paths(inner, (*prefix, key))
+    return found
+
+
+#: Keys the readers of ``consumers.source_readers`` (and the sample sources' paths) look at:
+#: most mutations hit one of them, the others anything in the payload.
+# fmt: off
+READ_KEYS = frozenset({
+    "changelog", "items", "field", "fromString", "toString", "comment", "id", "key", "jsdPublic",
+    "author", "reporter", "accountId", "timestamp", "webhookEvent", "issue", "fields", "status",
+    "priority", "name", "created", "updated", "customfield_10057", "value", "detail", "event",
+    "previous", "current", "type", "time", "is_public", "requester_id", "created_at",
+    "updated_at", "ticket", "article", "internal", "sender", "created_by_id", "customer_id",
+    "state", "number", "organization", "item", "parent_item", "itemtype", "items_id",
+    "tickets_id", "is_private", "date_creation", "date_mod", "date", "users_id", "user", "team",
+    "role", "users_id_recipient", "entities_id", "completename", "urgency", "payload", "schema",
+    "op", "after", "before", "source", "ts_ms", "lsn", "severity", "org_code", "group",
+})
+# fmt: on
+
+
+#: Text that cannot be kept: lone surrogates, NUL, and a long string (not a huge one: it is
+#: added to every string of a part of the payload).
+BAD_TEXT = ["\ud800", "\udfff", "\x00", "x" * 300]
+
+
+@st.composite
+def mutated_payload(draw: Any, body: bytes) -> bytes:
+    """``body`` (one JSON payload) with one to three mutations: a value replaced by a hostile
+    one (wrong types, nulls, huge or invalid text, deep nesting), deleted, or wrapped in a
+    list, or every string under one object or list spoilt with :data:`BAD_TEXT`; written
+    out as ASCII (surrogates as ``\\uXXXX`` escapes) or as UTF-8 with the surrogates' own
+    bytes. Three mutations in four hit a key the readers look at (:data:`READ_KEYS`)."""
+    data = json.loads(body)
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(data)
+        if len(paths) == 1:
+            break  # nothing left inside
+        read = [path for path in paths[1:] if str(path[-1]) in READ_KEYS]
+        action = draw(st.sampled_from(["replace", "replace", "delete", "wrap", "spoil"]))
+        if action == "spoil":
+            inside = [path for path in paths if isinstance(_at(data, path), dict | list)]
+            _spoil(_at(data, draw(st.sampled_from(inside))), draw(st.sampled_from(BAD_TEXT)))
+            continue
+        path = draw(st.sampled_from(read if read and draw(st.integers(0, 3)) else paths[1:]))
+        *parents, last = path
+        holder = _at(data, parents)
+        if action == "delete" and isinstance(holder, dict):
+            del holder[last]
+        elif action == "wrap":
+            holder[last] = [holder[last]]
+        else:
+            holder[last] = draw(HOSTILE_VALUES)
+    text = json.dumps(data, ensure_ascii=draw(st.booleans()))
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _at(data: Any, path: Any) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def _spoil(value: Any, bad: str) -> None:
+    """Every string in ``value`` (a dict or list) gets ``bad`` added, in place."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, inner in list(items):
+        if isinstance(inner, str):
+            value[key] = inner + bad
+        elif isinstance(inner, dict | list):
+            _spoil(inner, bad)

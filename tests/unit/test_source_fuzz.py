@@ -28,7 +28,7 @@ from slaclock.consumers.source_intake import Payload, Translator
 from slaclock.consumers.source_rules import MemoryKeeper, TicketState
 from slaclock.consumers.sources import RawEvent
 from slaclock.projections.source_state import state_row
-from tests.hostile import POLICY, SETTINGS, mutated_payload
+from tests.hostile import POLICY, SETTINGS, mutated_payload, read_paths
 from tests.unit.test_source_samples import KINDS, SAMPLES, lines, sample_config
 
 HOOKS = SAMPLES / "hooks"
@@ -68,6 +68,11 @@ def states_before(kind: str, variant: str, index: int) -> dict[str, TicketState]
     return keeper.states
 
 
+@cache
+def hot_paths(kind: str, variant: str, index: int) -> list[tuple[object, ...]]:
+    return read_paths(config(kind, variant), bodies(kind, variant)[index])
+
+
 def assert_storable(keeper: MemoryKeeper, source: str) -> None:
     """What ``TicketStore.save`` would write for the kept states: UTF-8 text without NUL
     (PostgreSQL text holds none), ticket ids that fit the key."""
@@ -79,7 +84,7 @@ def assert_storable(keeper: MemoryKeeper, source: str) -> None:
 
 
 @pytest.mark.parametrize(("kind", "variant"), LIFECYCLES)
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=120, **SETTINGS)
 @given(data=st.data())
 def test_a_mutated_payload_is_translated_or_rejected(
     kind: str, variant: str, data: st.DataObject
@@ -91,7 +96,7 @@ def test_a_mutated_payload_is_translated_or_rejected(
     keeper.states = copy.deepcopy(states_before(kind, variant, index))
     kept = copy.deepcopy(keeper.states)
     translator = Translator(source, keeper)
-    body = data.draw(mutated_payload(lifecycle[index]))
+    body = data.draw(mutated_payload(lifecycle[index], hot_paths(kind, variant, index)))
     try:
         events = translator.translate(Payload(body, "mutant"))
     except Rejected as exc:

@@ -468,3 +468,35 @@ def _spoil(value: Any, bad: str) -> None:
             value[key] = inner + bad
         elif isinstance(inner, dict | list):
             _spoil(inner, bad)
+
+
+# --------------------------------------------------------------------- the hostile corpus
+CORPUS = Path(__file__).parent / "fixtures" / "hostile"
+
+
+def corpus(name: str) -> list[tuple[bytes, str]]:
+    """The lines of ``fixtures/hostile/<name>.jsonl`` with how each one's reason starts."""
+    lines = (CORPUS / f"{name}.jsonl").read_bytes().split(b"\n")[:-1]
+    reasons = (CORPUS / f"{name}.reasons").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(reasons)
+    return list(zip(lines, reasons, strict=True))
+
+
+def interleave(
+    good: list[bytes], bad: list[tuple[bytes, str]]
+) -> tuple[list[bytes], list[str | None]]:
+    """The good lines in their order with the bad ones between them (one after each good
+    line, the rest at the end), and per line the reason expected (None for a good one)."""
+    lines: list[bytes] = []
+    expected: list[str | None] = []
+    rest = list(bad)
+    for line in good:
+        lines.append(line)
+        expected.append(None)
+        if rest:
+            body, reason = rest.pop(0)
+            lines.append(body)
+            expected.append(reason)
+    lines += [body for body, _ in rest]
+    expected += [reason for _, reason in rest]
+    return lines, expected

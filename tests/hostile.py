@@ -500,3 +500,14 @@ def interleave(
     lines += [body for body, _ in rest]
     expected += [reason for _, reason in rest]
     return lines, expected
+
+
+def assert_letters(letters: list[tuple[str, str]], expected: list[str | None], source: Any) -> None:
+    """One dead letter (source, reason) per bad line, in order: ``source(n)`` names line
+    ``n`` (from 0), and its reason starts as expected."""
+    wanted = [(source(n), reason) for n, reason in enumerate(expected) if reason is not None]
+    assert len(letters) == len(wanted), letters
+    got = [
+        (where, reason[: len(w)]) for (where, reason), (_, w) in zip(letters, wanted, strict=True)
+    ]
+    assert got == wanted

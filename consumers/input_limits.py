@@ -16,9 +16,10 @@ Debezium records: all through :func:`load_json`) and the configuration's TOML
   plus sign and exponent. 100 leaves room for any honest number and keeps integer
   conversion cheap (it is quadratic in the length).
 
-The check costs two ``str.count`` and one regular-expression search for ordinary input (a
-text with at most 64 ``[``/``{`` and no run of 101 number characters cannot break a limit);
-only a text that might is scanned precisely, strings skipped.
+The checks are cheap for ordinary input, which every event is: depth costs two ``str.count``
+(a text with at most 64 ``[``/``{`` cannot nest deeper; only one that might is scanned,
+strings skipped), and JSON numbers are measured by the parser's own number hooks as it reads
+them (one short call per number). TOML (read once, at start) is scanned for both.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ MAX_NUMBER_LENGTH = 100
 """Characters a number may have (sign, digits, point and exponent)."""
 
 _NUMBER_RUN = re.compile(rf"[-+.eE0-9_]{{{MAX_NUMBER_LENGTH + 1},}}")
-"""A run that may be a number longer than the limit (``_``: TOML's digit separator)."""
+"""A TOML number longer than the limit (``_``: TOML's digit separator)."""
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _TOML_SKIPPED = re.compile(
     r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|\'[^\'\n]*\'|#[^\n]*'
@@ -53,30 +54,44 @@ def load_json(raw: str | bytes) -> Any:
     """``json.loads`` within the limits: :class:`InputTooComplex`, ``json.JSONDecodeError``
     or ``UnicodeDecodeError`` (all ``ValueError``) when the text is not acceptable. Bytes
     are decoded as ``json.loads`` decodes them (UTF-8, -16 or -32 by their first bytes)."""
-    text = raw.decode(json.detect_encoding(raw), "surrogatepass") if isinstance(raw, bytes) else raw
-    check_json(text)
-    return json.loads(text)
+    if isinstance(raw, bytes):
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    elif raw.startswith("\ufeff"):  # what json.loads says of a text (not bytes) with a BOM
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+    else:
+        text = raw
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        _check_depth(_JSON_STRING.sub('""', text), "JSON")
+    return _DECODER.decode(text)
 
 
-def check_json(text: str) -> None:
-    """:class:`InputTooComplex` when the JSON ``text`` breaks a limit."""
-    if _may_break(text):
-        _check(_JSON_STRING.sub('""', text), "JSON")
+def _int(token: str) -> int:
+    if len(token) > MAX_NUMBER_LENGTH:
+        raise InputTooComplex(_too_long("JSON", token))
+    return int(token)
+
+
+def _float(token: str) -> float:
+    if len(token) > MAX_NUMBER_LENGTH:
+        raise InputTooComplex(_too_long("JSON", token))
+    return float(token)
+
+
+_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float)
+"""``json.loads``' decoder, with every number's length checked as it is read."""
 
 
 def check_toml(text: str) -> None:
     """:class:`InputTooComplex` when the TOML ``text`` breaks a limit (table headers such
     as ``[[a.b]]`` count as the brackets they are, which is always far below the limit)."""
-    if _may_break(text):
-        _check(_TOML_SKIPPED.sub("''", text), "TOML")
+    bare = _TOML_SKIPPED.sub("''", text)
+    _check_depth(bare, "TOML")
+    if (number := _NUMBER_RUN.search(bare)) is not None:
+        raise InputTooComplex(_too_long("TOML", number.group()))
 
 
-def _may_break(text: str) -> bool:
-    return text.count("[") + text.count("{") > MAX_DEPTH or _NUMBER_RUN.search(text) is not None
-
-
-def _check(bare: str, syntax: str) -> None:
-    """The limits on ``bare``: the text with its strings (and comments) taken out."""
+def _check_depth(bare: str, syntax: str) -> None:
+    """The nesting limit on ``bare``: the text with its strings (and comments) taken out."""
     brackets = _NOT_BRACKET.sub("", bare)
     if len(brackets) > MAX_DEPTH:
         deepest = max(accumulate(_STEP[c] for c in brackets))
@@ -85,8 +100,10 @@ def _check(bare: str, syntax: str) -> None:
                 f"{syntax} nested too deep: {deepest} levels of arrays or objects"
                 f" (at most {MAX_DEPTH})"
             )
-    if (number := _NUMBER_RUN.search(bare)) is not None:
-        raise InputTooComplex(
-            f"{syntax} number too long: {len(number.group())} characters"
-            f" (at most {MAX_NUMBER_LENGTH}): {number.group()[:20]}..."
-        )
+
+
+def _too_long(syntax: str, number: str) -> str:
+    return (
+        f"{syntax} number too long: {len(number)} characters (at most {MAX_NUMBER_LENGTH}):"
+        f" {number[:20]}..."
+    )

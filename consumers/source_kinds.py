@@ -21,6 +21,9 @@ from slaclock.consumers.source_rules import State
 from slaclock.domain.instants import InstantError, check_range, parse_instant
 
 MISSING = object()
+TEXT_LENGTH = CUSTOMER_LENGTH
+"""Characters a status, id or customer read from a payload may have (256: a customer id's
+limit, and no real status or id comes near; each kept snapshot holds one)."""
 _COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 
 # kind -> (ticket object, id, status, created, status word)
@@ -130,11 +133,6 @@ class TicketObject:
         path = self.config.customer
         value = payload_text(self.required(path, "customer"), self.path(path))
         if self.config.customers is None:
-            if len(value) > CUSTOMER_LENGTH:
-                raise Rejected(
-                    f"{self.path(path)}: customer of {len(value)} characters"
-                    f" (at most {CUSTOMER_LENGTH})"
-                )
             return value
         if value not in self.config.customers:
             raise Rejected(
@@ -185,13 +183,15 @@ def status_text(value: Any, where: str) -> str | None:
 
 
 def payload_text(value: Any, where: str) -> str:
-    """A payload's scalar (an id, a status) as text that can be kept and stored
+    """A payload's scalar (an id, a status, a customer) as text that can be kept and stored
     (``text_form``); :class:`Rejected` naming ``where`` for an array or object, a lone
-    surrogate or a NUL character."""
+    surrogate or a NUL character, or more than :data:`TEXT_LENGTH` characters."""
     if isinstance(value, dict | list):
         kind = "an object" if isinstance(value, dict) else "a list"
         raise Rejected(f"{where}: expected text or a number, got {kind}")
     text = text_form(value)
+    if len(text) > TEXT_LENGTH:
+        raise Rejected(f"{where}: {len(text)} characters (at most {TEXT_LENGTH})")
     if not text.isascii() or "\x00" in text:
         problem = text_problem(text)
         if problem is not None:

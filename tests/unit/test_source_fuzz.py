@@ -28,7 +28,8 @@ from slaclock.consumers.source_intake import Payload, Translator
 from slaclock.consumers.source_rules import MemoryKeeper, TicketState
 from slaclock.consumers.sources import RawEvent
 from slaclock.projections.source_state import state_row
-from tests.hostile import POLICY, SETTINGS, mutated_payload, read_paths
+from tests.hostile import POLICY, SETTINGS
+from tests.hostile_payloads import mutated_payload, read_paths
 from tests.unit.test_source_samples import KINDS, SAMPLES, lines, sample_config
 
 HOOKS = SAMPLES / "hooks"

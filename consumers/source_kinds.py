@@ -146,7 +146,7 @@ class TicketObject:
             value, where = self.get(self.config.priority), self.path(self.config.priority)
         if value is MISSING or value is None:
             return State(None, None)
-        text = text_form(value)
+        text = payload_text(value, where or self.path(self.config.priority))
         if text not in self.config.priorities:
             raise Rejected(f"{where}: {text!r} is not in sources.{self.config.name}.priorities")
         return State(None, self.config.priorities[text], text)

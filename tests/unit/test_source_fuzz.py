@@ -2,7 +2,7 @@
 
 Each example takes a real payload of a kind's sample lifecycle (``tests/fixtures/sources``),
 translates the lines before it, then translates the payload with one to three values replaced
-by something hostile (``tests.hostile.mutated_payload``: wrong types, nulls, huge strings,
+by something hostile (``tests.hostile_payloads.mutated_payload``: wrong types, nulls, huge strings,
 lone surrogates, NUL, deep nesting, numbers of any size). The translation must return events
 or raise :class:`Rejected` (with a reason), never anything else; a rejected payload keeps
 nothing; what is kept can be stored (valid UTF-8, no NUL, ticket ids of at most 128

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from slaclock.consumers.input_limits import InputTooComplex, load_json
 from slaclock.consumers.sources import RawEvent
 from slaclock.domain.facts import (
     CREATED,
@@ -36,7 +37,15 @@ from slaclock.domain.facts import (
 from slaclock.domain.instants import check_range, parse_instant
 from slaclock.domain.policy import Policy
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+ID_LENGTH = 128
+"""Characters an event or ticket id may have (the contract's limit)."""
+CUSTOMER_LENGTH = 256
+"""Characters a customer id may have: the store indexes it, and an index entry has a size
+limit (PostgreSQL's B-tree: about 2.7 kB, which 256 characters of 4 UTF-8 bytes stay below)."""
+Id = Annotated[StrictStr, Field(min_length=1, max_length=ID_LENGTH)]
+CustomerId = Annotated[StrictStr, Field(max_length=CUSTOMER_LENGTH)]
+MAX_MINUTES = 2**31 - 1
+"""The most minutes one work log may carry (the store's INTEGER column)."""
 
 
 class Rejected(Exception):
@@ -57,7 +66,7 @@ class TicketEvent(BaseModel):
     type: StrictStr
     ticket_id: Id
     occurred_at: datetime
-    customer_id: StrictStr | None = None
+    customer_id: CustomerId | None = None
     priority: StrictInt | None = None
     reason: StrictStr | None = None
     channel: StrictStr | None = None
@@ -98,9 +107,12 @@ def _reason(exc: ValidationError) -> str:
 
 
 def parse_json(raw: str | bytes) -> dict[str, Any]:
-    """One JSON object from one line; :class:`Rejected` when it is not one."""
+    """One JSON object from one line; :class:`Rejected` when it is not one, or when it is
+    nested too deep or holds too long a number (``consumers.input_limits``)."""
     try:
-        data = json.loads(raw)
+        data = load_json(raw)
+    except InputTooComplex as exc:
+        raise Rejected(str(exc)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Rejected(f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -110,9 +122,7 @@ def parse_json(raw: str | bytes) -> dict[str, Any]:
 
 def check_text(data: dict[str, Any]) -> None:
     """:class:`Rejected` naming the field when a string field of the event cannot be stored
-    as text: a lone surrogate (JSON allows ``"\\ud800"``; it is not Unicode, so not UTF-8)
-    or a NUL character (PostgreSQL text cannot hold one). Unknown fields are ignored, as
-    everywhere."""
+    as text (:func:`text_problem`). Unknown fields are ignored, as everywhere."""
     for field, value in data.items():
         if (
             type(value) is not str
@@ -120,21 +130,21 @@ def check_text(data: dict[str, Any]) -> None:
             or ("\x00" not in value and value.isascii())
         ):
             continue  # the common case, kept cheap: this runs for every string of every event
-        if "\x00" in value:
-            raise Rejected(f"{field}: contains U+0000 (NUL) at character {value.index(chr(0))}")
-        if (where := _surrogate(value)) is not None:
-            raise Rejected(
-                f"{field}: not valid Unicode: lone surrogate U+{ord(value[where]):04X}"
-                f" at character {where}"
-            )
+        if (problem := text_problem(value)) is not None:
+            raise Rejected(f"{field}: {problem}")
 
 
-def _surrogate(text: str) -> int | None:
-    """The index of the first lone surrogate in ``text``, None if there is none."""
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as text, None if it can: a lone surrogate (JSON allows
+    ``"\\ud800"``; it is not Unicode, so not UTF-8) or a NUL character (PostgreSQL text
+    cannot hold one)."""
+    if "\x00" in text:
+        return f"contains U+0000 (NUL) at character {text.index(chr(0))}"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return exc.start
+        where = exc.start
+        return f"not valid Unicode: lone surrogate U+{ord(text[where]):04X} at character {where}"
     return None
 
 
@@ -154,6 +164,8 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
             raise Rejected("minutes: required on ticket.work_logged")
         if event.minutes <= 0:
             raise Rejected(f"minutes: {event.minutes} must be greater than 0")
+        if event.minutes > MAX_MINUTES:
+            raise Rejected(f"minutes: {event.minutes} is more than {MAX_MINUTES}")
         if event.mode not in ("on_site", "remote"):
             raise Rejected(f"mode: {event.mode!r} is not one of ['on_site', 'remote']")
         if not event.actor:

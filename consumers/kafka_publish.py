@@ -8,13 +8,13 @@ format with the current schema id and skips, reporting them, events Avro cannot 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from slaclock.consumers.avro import CURRENT_SCHEMA_ID, to_json_text
+from slaclock.consumers.input_limits import load_json
 from slaclock.consumers.kafka_wire import encode_avro
 from slaclock.consumers.sources import RawEvent, read_events
 from slaclock.domain.instants import InstantError, parse_instant
@@ -51,8 +51,8 @@ def message(raw: RawEvent, fmt: str) -> tuple[bytes | None, bytes]:
     data: Any = raw.data
     if data is None:
         try:
-            data = json.loads(raw.raw)
-        except ValueError as exc:
+            data = load_json(raw.raw)
+        except ValueError as exc:  # not JSON, or beyond consumers.input_limits
             if fmt == "json":
                 return None, raw.raw.encode("utf-8")
             raise Unpublishable(f"not valid JSON: {exc}") from None

@@ -15,12 +15,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from slaclock.consumers.events import Rejected
+from slaclock.consumers.events import CUSTOMER_LENGTH, ID_LENGTH, Rejected, text_problem
 from slaclock.consumers.source_config import SourceConfig, text_form
 from slaclock.consumers.source_rules import State
 from slaclock.domain.instants import InstantError, check_range, parse_instant
 
 MISSING = object()
+TEXT_LENGTH = CUSTOMER_LENGTH
+"""Characters a status, id or customer read from a payload may have (256: a customer id's
+limit, and no real status or id comes near; each kept snapshot holds one)."""
 _COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 
 # kind -> (ticket object, id, status, created, status word)
@@ -41,8 +44,10 @@ parsed body cannot hold a cycle, so the (costly) cycle check is off: same text."
 
 
 def canonical_hash(data: Any) -> str:
-    """SHA-256 of the canonical body: sorted keys, separators ``,`` and ``:``, UTF-8."""
-    return hashlib.sha256(_CANONICAL.encode(data).encode("utf-8")).hexdigest()
+    """SHA-256 of the canonical body: sorted keys, separators ``,`` and ``:``, UTF-8 (a lone
+    surrogate, in a field slaclock does not read, as its own three bytes: only a field that
+    is read and kept must be valid text, and its reader says so)."""
+    return hashlib.sha256(_CANONICAL.encode(data).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @lru_cache(maxsize=1024)
@@ -116,13 +121,17 @@ class TicketObject:
     def ticket_id(self, default: str) -> str:
         path = self.config.id or self.config.id_column or default
         value = self.required(path, "ticket id")
-        if isinstance(value, dict | list):
-            raise Rejected(f"{self.path(path)}: expected a ticket id, got {type(value).__name__}")
-        return f"{self.config.ticket_prefix}{text_form(value)}"
+        ticket_id = f"{self.config.ticket_prefix}{payload_text(value, self.path(path))}"
+        if len(ticket_id) > ID_LENGTH:
+            raise Rejected(
+                f"{self.path(path)}: ticket id of {len(ticket_id)} characters"
+                f" (at most {ID_LENGTH} with the prefix)"
+            )
+        return ticket_id
 
     def customer(self) -> str:
         path = self.config.customer
-        value = text_form(self.required(path, "customer"))
+        value = payload_text(self.required(path, "customer"), self.path(path))
         if self.config.customers is None:
             return value
         if value not in self.config.customers:
@@ -137,7 +146,7 @@ class TicketObject:
             value, where = self.get(self.config.priority), self.path(self.config.priority)
         if value is MISSING or value is None:
             return State(None, None)
-        text = text_form(value)
+        text = payload_text(value, where or self.path(self.config.priority))
         if text not in self.config.priorities:
             raise Rejected(f"{where}: {text!r} is not in sources.{self.config.name}.priorities")
         return State(None, self.config.priorities[text], text)
@@ -167,10 +176,27 @@ def status_text(value: Any, where: str) -> str | None:
         inner = value.get("id", value.get("name"))
         if inner is None or isinstance(inner, dict | list):
             raise Rejected(f"{where}: expected a status, got an object without id or name")
-        return text_form(inner)
+        return payload_text(inner, where)
     if isinstance(value, list):
         raise Rejected(f"{where}: expected a status, got a list")
-    return text_form(value)
+    return payload_text(value, where)
+
+
+def payload_text(value: Any, where: str) -> str:
+    """A payload's scalar (an id, a status, a customer) as text that can be kept and stored
+    (``text_form``); :class:`Rejected` naming ``where`` for an array or object, a lone
+    surrogate or a NUL character, or more than :data:`TEXT_LENGTH` characters."""
+    if isinstance(value, dict | list):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        raise Rejected(f"{where}: expected text or a number, got {kind}")
+    text = text_form(value)
+    if len(text) > TEXT_LENGTH:
+        raise Rejected(f"{where}: {len(text)} characters (at most {TEXT_LENGTH})")
+    if not text.isascii() or "\x00" in text:
+        problem = text_problem(text)
+        if problem is not None:
+            raise Rejected(f"{where}: {problem}")
+    return text
 
 
 def ticket_object(config: SourceConfig, data: dict[str, Any], key: str) -> TicketObject:

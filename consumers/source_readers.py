@@ -22,6 +22,8 @@ from slaclock.consumers.source_kinds import (
     TicketObject,
     canonical_hash,
     lookup,
+    payload_text,
+    status_text,
     ticket_object,
     to_instant,
     updated,
@@ -63,8 +65,10 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
             continue
         where = f"changelog.items.{number}"
         if item.get("field") == "status":
-            before = State(item.get("fromString"), before.priority, before.priority_text)
-            after = State(item.get("toString"), after.priority, after.priority_text)
+            old_status = status_text(item.get("fromString"), f"{where}.fromString")
+            new_status = status_text(item.get("toString"), f"{where}.toString")
+            before = State(old_status, before.priority, before.priority_text)
+            after = State(new_status, after.priority, after.priority_text)
         elif item.get("field") == "priority":
             old = ticket.priority(item.get("fromString"), f"{where}.fromString")
             new = ticket.priority(item.get("toString"), f"{where}.toString")
@@ -80,7 +84,8 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
         )
         counted = "" if acknowledges else " (not counted)"
         named = label.startswith("comment")
-        notes = (counted.strip(),) if named else (f"comment {comment.get('id')}{counted}",)
+        number = payload_text(comment.get("id"), "comment.id")
+        notes = (counted.strip(),) if named else (f"comment {number}{counted}",)
     return Change(
         at=at,
         change_id=change_id,
@@ -97,10 +102,12 @@ def _jira_id(
     data: dict[str, Any], changelog: dict[str, Any], comment: dict[str, Any] | None
 ) -> tuple[str, str]:
     if changelog.get("id") is not None:
-        return text_form(changelog["id"]), f"changelog {text_form(changelog['id'])}"
+        number = payload_text(changelog["id"], "changelog.id")
+        return number, f"changelog {number}"
     if comment is not None and comment.get("id") is not None:
-        return text_form(comment["id"]), f"comment {text_form(comment['id'])}"
-    return canonical_hash(data), str(data.get("webhookEvent") or "webhook")
+        number = payload_text(comment["id"], "comment.id")
+        return number, f"comment {number}"
+    return canonical_hash(data), payload_text(data.get("webhookEvent") or "webhook", "webhookEvent")
 
 
 def _same_person(author: Any, requester: Any) -> bool:
@@ -119,11 +126,13 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
     before = after
     at = updated(config, ticket, "") or to_instant(data.get("time"), "time")
     event = data.get("event") if isinstance(data.get("event"), dict) else {}
-    kind = str(data.get("type") or "")
+    kind = payload_text(data.get("type") or "", "type")
     acknowledges = False
     if kind.endswith("status_changed") and "current" in event:
-        before = State(_text(event.get("previous")), after.priority, after.priority_text)
-        after = State(_text(event.get("current")), after.priority, after.priority_text)
+        old_status = status_text(event.get("previous"), "event.previous")
+        new_status = status_text(event.get("current"), "event.current")
+        before = State(old_status, after.priority, after.priority_text)
+        after = State(new_status, after.priority, after.priority_text)
     elif kind.endswith("priority_changed") and "current" in event:
         old = ticket.priority(event.get("previous"), "event.previous")
         new = ticket.priority(event.get("current"), "event.current")
@@ -137,8 +146,10 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
         acknowledges = comment.get("is_public") is True and (
             author is MISSING or requester is MISSING or text_form(author) != text_form(requester)
         )
-        notes = (f"comment {comment.get('id')}" + ("" if acknowledges else " (not counted)"),)
-    change_id = text_form(data["id"]) if data.get("id") is not None else canonical_hash(data)
+        number = payload_text(comment.get("id"), "event.comment.id")
+        notes = (f"comment {number}" + ("" if acknowledges else " (not counted)"),)
+    has_id = data.get("id") is not None
+    change_id = payload_text(data["id"], "id") if has_id else canonical_hash(data)
     label = f"event {change_id} {kind.rsplit(':', 1)[-1]}".rstrip()
     return Change(
         at=at,
@@ -152,10 +163,6 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
     )
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else text_form(value)
-
-
 def _zammad(config: SourceConfig, data: dict[str, Any]) -> Change:
     ticket = ticket_object(config, data, "ticket")
     at = updated(config, ticket, "updated_at")
@@ -166,7 +173,7 @@ def _zammad(config: SourceConfig, data: dict[str, Any]) -> Change:
         and article.get("sender") == "Agent"
         and article.get("created_by_id", None) != ticket.get("customer_id")
     )
-    notes = (f"article {article.get('id')}",) if acknowledges else ()
+    notes = (f"article {payload_text(article.get('id'), 'article.id')}",) if acknowledges else ()
     return _snapshot(config, "zammad", data, ticket, at, acknowledges, notes)
 
 
@@ -187,7 +194,8 @@ def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
     assert at is not None
     if isinstance(item, dict) and _is_followup(data, item):
         acknowledges = not item.get("is_private") and _author(item) not in _requesters(ticket)
-        notes = (f"followup {item.get('id')}" + ("" if acknowledges else " (not counted)"),)
+        number = payload_text(item.get("id"), "item.id")
+        notes = (f"followup {number}" + ("" if acknowledges else " (not counted)"),)
         stamp = item.get("date_creation", item.get("date_mod", item.get("date")))
         if stamp is not None:
             at = to_instant(stamp, "item.date_creation")
@@ -280,8 +288,11 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
     if at is None:
         at = to_instant(lookup(data, "source.ts_ms"), "source.ts_ms", epoch_unit="ms")
     lsn = lookup(data, "source.lsn")
-    change_id = text_form(lsn) if lsn not in (MISSING, None) else canonical_hash(body)
-    label = f"lsn {change_id} op {data.get('op')}" if lsn not in (MISSING, None) else "row"
+    if lsn not in (MISSING, None):
+        change_id = payload_text(lsn, "source.lsn")
+        label = f"lsn {change_id} op {payload_text(data.get('op'), 'op')}"
+    else:
+        change_id, label = canonical_hash(body), "row"
     return Change(
         at=at,
         change_id=change_id,

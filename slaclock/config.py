@@ -25,6 +25,7 @@ from slaclock.config_schema import (
     PlanConfig,
     WithinConfig,
 )
+from slaclock.consumers.input_limits import InputTooComplex, check_toml
 from slaclock.consumers.source_config import SourceConfig, SourceConfigError, parse_sources
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.durations import parse_duration
@@ -93,7 +94,10 @@ def parse_policy(text: str, source: str, holidays_version: str | None = None) ->
     """Parse configuration text; ``source`` names it in error messages. The version hashes
     ``holidays_version`` in (default: the installed package's)."""
     try:
+        check_toml(text)
         data = tomllib.loads(text)
+    except InputTooComplex as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:

@@ -8,7 +8,9 @@ surrogates, NUL characters, bytes that are not UTF-8, instants outside the range
 RFC 3339, truncated lines, JSON that is not an object.
 
 Also the checks the hostile-input tests share (in-process, command line and Kafka): one dead
-letter per mutant, every line accounted for, and ``run_ingest`` for the command line.
+letter per mutant, every line accounted for, and ``run_ingest`` for the command line; and the
+hostile corpus of ``fixtures/hostile`` (:func:`corpus`, :func:`interleave`). Strategies for
+helpdesk payloads are in ``tests/hostile_payloads.py``.
 """
 
 from __future__ import annotations
@@ -314,3 +316,46 @@ def run_ingest(store_url: str, cwd: Path, *argv: str, stdin: bytes | None = None
     assert "Traceback" not in done.stderr.decode(errors="replace"), done.stderr
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+# --------------------------------------------------------------------- the hostile corpus
+CORPUS = Path(__file__).parent / "fixtures" / "hostile"
+
+
+def corpus(name: str) -> list[tuple[bytes, str]]:
+    """The lines of ``fixtures/hostile/<name>.jsonl`` with how each one's reason starts."""
+    lines = (CORPUS / f"{name}.jsonl").read_bytes().split(b"\n")[:-1]
+    reasons = (CORPUS / f"{name}.reasons").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(reasons)
+    return list(zip(lines, reasons, strict=True))
+
+
+def interleave(
+    good: list[bytes], bad: list[tuple[bytes, str]]
+) -> tuple[list[bytes], list[str | None]]:
+    """The good lines in their order with the bad ones between them (one after each good
+    line, the rest at the end), and per line the reason expected (None for a good one)."""
+    lines: list[bytes] = []
+    expected: list[str | None] = []
+    rest = list(bad)
+    for line in good:
+        lines.append(line)
+        expected.append(None)
+        if rest:
+            body, reason = rest.pop(0)
+            lines.append(body)
+            expected.append(reason)
+    lines += [body for body, _ in rest]
+    expected += [reason for _, reason in rest]
+    return lines, expected
+
+
+def assert_letters(letters: list[tuple[str, str]], expected: list[str | None], source: Any) -> None:
+    """One dead letter (source, reason) per bad line, in order: ``source(n)`` names line
+    ``n`` (from 0), and its reason starts as expected."""
+    wanted = [(source(n), reason) for n, reason in enumerate(expected) if reason is not None]
+    assert len(letters) == len(wanted), letters
+    got = [
+        (where, reason[: len(w)]) for (where, reason), (_, w) in zip(letters, wanted, strict=True)
+    ]
+    assert got == wanted

@@ -11,7 +11,21 @@ import pytest
 from tests.e2e.test_api_harness import ApiServer
 from tests.integration.test_webhooks import post, start
 from tests.kafka_helpers import KAFKA_BOOTSTRAP, create_topic, read_topic, require_kafka, unique
-from tests.webhook_helpers import TICKETS, expected, lifecycle, stored
+from tests.webhook_helpers import TICKETS, expected, lifecycle, signed, stored
+
+
+def hostile_jira(body: bytes) -> list[tuple[bytes, str]]:
+    """A Jira status change made hostile: a list, a lone surrogate as the new status."""
+    data = json.loads(body)
+    assert data["changelog"]["items"][0]["field"] == "status"
+    found = []
+    for value, reason in [
+        (["Done"], "changelog.items.0.toString: expected a status, got a list"),
+        ("Done\ud800", "changelog.items.0.toString: not valid Unicode: lone surrogate U+D800"),
+    ]:
+        data["changelog"]["items"][0]["toString"] = value
+        found.append((json.dumps(data).encode(), reason))
+    return found
 
 
 def test_published_events_arrive_on_the_topic(
@@ -47,6 +61,12 @@ def test_published_events_arrive_on_the_topic(
             assert [t for t, _ in got] == sorted(t for t, _ in expected(kind)), kind
             # published, not stored
             assert stored(server.cli.store, server.cli.config, TICKETS[kind]) == []
+        # hostile bodies are 422 one by one (not 503: the group is not failed), the next is taken
+        for number, (body, reason) in enumerate(hostile_jira(lifecycle("jira")[3].body)):
+            answer = post(server, signed("jira", body, f"hostile-{number}"))
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["detail"].startswith(reason)
+        assert post(server, lifecycle("jira")[0]).status_code == 202
         text = server.client.get("/metrics").text
         assert 'slaclock_webhook_events_total{outcome="emitted",source="jsm"}' in text or (
             'slaclock_webhook_events_total{source="jsm",outcome="emitted"}' in text

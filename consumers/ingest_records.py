@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from eventsourcing.persistence import Tracking
 
 from slaclock.consumers.events import Rejection
-from slaclock.domain.alerts import Alert
+from slaclock.domain.alerts import ESCALATION, Alert
 from slaclock.domain.clocks import TicketSnapshot
 from slaclock.domain.facts import Fact
 from slaclock.domain.ticket import Ticket
@@ -104,6 +104,18 @@ def alert_record(
     """An alert as published: who, which clock, what happened, deadline and time left."""
     clock = snapshot.clocks[alert.metric]
     target = clock.target_seconds or 0
+    if alert.kind == ESCALATION:  # ``percent`` is the level
+        return {
+            "alert": state,
+            "kind": alert.kind,
+            "level": alert.percent,
+            "ticket_id": ticket_id,
+            "customer_id": snapshot.customer_id,
+            "metric": alert.metric,
+            "priority": clock.priority,
+            "at": _iso(alert.at),
+            "deadline": _iso(clock.deadline),
+        }
     return {
         "alert": state,
         "kind": alert.kind,

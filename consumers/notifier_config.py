@@ -98,9 +98,10 @@ def parse_notifier(name: str, table: Any) -> NotifierConfig:
 
 
 def _required(kind: str, values: dict[str, Any], key: str) -> None:
-    needed = {"webhook": "url", "kafka": "topic", "file": "path"}[kind]
-    if needed not in values:
-        raise NotifierConfigError(f"{key}.{needed}", f"missing (a {kind} notifier needs it)")
+    needed = {"webhook": ["url"], "kafka": ["topic", "bootstrap_servers"], "file": ["path"]}
+    for item in needed[kind]:
+        if item not in values:
+            raise NotifierConfigError(f"{key}.{item}", f"missing (a {kind} notifier needs it)")
     if kind == "webhook" and urlparse(values["url"]).scheme not in ("http", "https"):
         raise NotifierConfigError(f"{key}.url", "expected an http:// or https:// URL")
     env = values.get("secret_env")

@@ -35,6 +35,7 @@ from psycopg.sql import SQL
 
 import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
 from slaclock.projections import schema_version, tables
+from slaclock.projections.alert_outbox import OUTBOX_TABLES
 from slaclock.projections.batch import Batch
 from slaclock.projections.source_state import SOURCE_STATE_TABLES
 from slaclock.projections.tables import Dialect
@@ -89,9 +90,9 @@ def redact(url: str) -> str:
 
 SQLITE_CACHE_KIB = 64 * 1024
 
-CREATE = tables.TABLES + tables.DEAD_LETTER_TABLES + SOURCE_STATE_TABLES
-"""The read model's tables, the dead-letter outbox and the sources' kept state, created with
-the event store's."""
+CREATE = tables.TABLES + tables.DEAD_LETTER_TABLES + SOURCE_STATE_TABLES + OUTBOX_TABLES
+"""The read model's tables, the dead-letter outbox, the sources' kept state and the alert
+outbox, created with the event store's."""
 
 
 class SQLiteStoreRecorder(SQLiteProcessRecorder):

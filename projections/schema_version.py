@@ -15,10 +15,11 @@ from typing import Any
 
 import psycopg
 
+from slaclock.projections.alert_outbox import create_alert_outbox
 from slaclock.projections.source_state import create_source_state
 from slaclock.projections.tables import UPSERT_META, Dialect
 
-STORE_SCHEMA_VERSION = 3
+STORE_SCHEMA_VERSION = 4
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -32,10 +33,14 @@ def add_clock_inputs(cursor: Any, dialect: Dialect) -> None:
     cursor.execute(dialect.sql("ALTER TABLE {p}sla_tickets ADD COLUMN clock_inputs BYTEA"))
 
 
-UPGRADES: dict[int, Upgrade] = {1: create_source_state, 2: add_clock_inputs}
+UPGRADES: dict[int, Upgrade] = {
+    1: create_source_state,
+    2: add_clock_inputs,
+    3: create_alert_outbox,
+}
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
-2 -> 3: ``sla_tickets.clock_inputs``."""
+2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: the alert outbox (``sla_alert_deliveries``)."""
 
 
 class NewerSchemaError(Exception):

@@ -49,6 +49,7 @@ ticket_url = "https://desk.example/browse/{ticket_id}"
 [notifiers.pager]
 kind = "kafka"
 topic = "pages"
+bootstrap_servers = "127.0.0.1:9092"
 backoff = 0.5
 give_up_after = "2h"
 [notifiers.log]
@@ -103,6 +104,7 @@ def test_notifiers_do_not_change_the_policy_version() -> None:
         (('secret_env = "DUTY_SECRET"', 'secret_env = "1-bad"'), "notifiers.duty.secret_env"),
         (("{ticket_id}", "{ticket}"), "notifiers.duty.ticket_url"),
         (('topic = "pages"', 'topic = ""'), "notifiers.pager.topic"),
+        (('bootstrap_servers = "127.0.0.1:9092"', ""), "notifiers.pager.bootstrap_servers"),
     ],
 )
 def test_mistakes_name_their_key(change: tuple[str, str], key: str) -> None:

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from slaclock import exit_codes, serve_hooks
+from slaclock import alert_commands, exit_codes, serve_hooks
 from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
 from slaclock.config import LoadedPolicy, policy_from_text
@@ -129,7 +129,8 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     sys.setswitchinterval(0.0005)
     tune_gc_for_serving()
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        with alert_commands.delivering(args.store, loaded):
+            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     finally:
         close_hooks()
     return exit_codes.OK

@@ -16,6 +16,7 @@ from functools import partial
 
 from slaclock import (
     account_commands,
+    alert_commands,
     api_commands,
     calendar_commands,
     dead_letter_commands,
@@ -45,6 +46,7 @@ STORE_COMMANDS = (
     replay_commands,
     dead_letter_commands,
     policy_commands,
+    alert_commands,
 )
 """The command groups that run with the store open; each has ``handle(args, loaded, store)``."""
 
@@ -77,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     dead_letter_commands.register(commands)
     policy_commands.register(commands)
     source_commands.register(commands)
+    alert_commands.register(commands)
     return parser
 
 
@@ -98,7 +101,8 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command == "consume":  # opens the store itself, retrying while it is away
         store_factory = partial(open_store, args.store, loaded)
         factory = policy_factory(loaded, args.config)
-        return kafka_commands.handle(args, loaded.policy, store_factory, factory)
+        with alert_commands.delivering(args.store, loaded):  # the escalations it raises
+            return kafka_commands.handle(args, loaded.policy, store_factory, factory)
     if args.command in calendar_commands.COMMANDS:
         return calendar_commands.handle(args, loaded.policy)
     if args.command in source_commands.COMMANDS:  # translate: needs no store

@@ -179,12 +179,14 @@ class TicketApplication(Application):
 
 def _open_application(env: dict[str, str], url: str) -> TicketApplication:
     """Open the application; its CREATE TABLE IF NOT EXISTS statements can deadlock with a
-    PostgreSQL writer holding table locks, so a deadlock is retried a few times."""
+    PostgreSQL writer holding table locks, or meet another process creating the same table
+    or index at once ("tuple concurrently updated"), so those are retried a few times."""
     for attempt in range(6):
         try:
             return TicketApplication(env=env)
         except Exception as exc:  # the libraries raise many kinds for a bad URL or server
-            if "deadlock" in str(exc).lower() and attempt < 5:
+            text = str(exc).lower()
+            if ("deadlock" in text or "concurrently updated" in text) and attempt < 5:
                 time.sleep(0.2 * 2**attempt)
                 continue
             if isinstance(exc, (PersistenceError, psycopg.Error, sqlite3.Error)):

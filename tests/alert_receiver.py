@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import threading
 import time
@@ -23,6 +24,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answered: str
+    started: float = 0.0
+    finished: float = 0.0
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -59,11 +62,14 @@ class Receiver:
                 with receiver.lock:
                     n = len(receiver.received)
                     what = receiver.fault(n)
-                    receiver.received.append(Received(dict(self.headers), body, what))
+                    received = Received(dict(self.headers), body, what, time.monotonic())
+                    receiver.received.append(received)
                 if what == "hang":
                     time.sleep(receiver.hang_seconds)
+                    received.finished = time.monotonic()
                     self.close_connection = True
                     return
+                received.finished = time.monotonic()
                 status, extra = {
                     "ok": (200, {}),
                     "500": (500, {}),
@@ -81,6 +87,18 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def overlapping(self) -> list[str]:
+        """Keys of deliveries two requests carried at the same time."""
+        by_key: dict[str, list[Received]] = {}
+        for r in self.received:
+            by_key.setdefault(r.headers["Idempotency-Key"], []).append(r)
+        clashes = []
+        for key, requests in by_key.items():
+            spans = sorted((r.started, r.finished) for r in requests)
+            if any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans)):
+                clashes.append(key)
+        return clashes
 
     def delivered(self) -> list[Received]:
         with self.lock:

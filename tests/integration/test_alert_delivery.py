@@ -200,3 +200,40 @@ ticket_url = "https://desk.example/browse/{{ticket_id}}"
         assert payload["ticket_url"] == f"https://desk.example/browse/{payload['ticket_id']}"
     listed = json.loads(_run(tmp_path, store, "alerts", "deliveries", "--json"))
     assert {d["status"] for d in listed} == {"delivered"} and len(listed) == 6
+
+
+def test_serve_hands_webhook_escalations_to_the_outbox_and_delivers_them(tmp_path, monkeypatch):
+    """``/hooks/SOURCE`` writes escalations to the outbox (before this, its alerts were marked
+    raised with no sink); ``serve`` delivers them and ``/metrics`` counts them."""
+    from tests.conftest import Cli
+    from tests.e2e.test_api_harness import ApiServer
+    from tests.webhook_helpers import lifecycle, metric, secret_env, write_config
+
+    for name, value in {**secret_env(), "SLACLOCK_TEST_ALERT_SECRET": SECRET}.items():
+        monkeypatch.setenv(name, value)
+    with receiving() as receiver:
+        # NWS-2291 (initech, professional, P2: 6 h response) is acknowledged after 35 min.
+        extra = """
+[[plans.professional.escalations]]
+level = 1
+at = "5%"
+notify = ["duty"]
+""" + WEBHOOK.replace("URL", receiver.url)
+        cli = Cli(write_config(tmp_path, extra=extra), f"sqlite:///{tmp_path / 's.db'}", tmp_path)
+        server = ApiServer(cli, {"admin": cli.run("token", "create", "--admin").stdout.strip()})
+        try:
+            for delivery in lifecycle("jira"):
+                answer = server.client.post(
+                    f"/hooks/{delivery.source}", content=delivery.body, headers=delivery.headers
+                )
+                assert answer.status_code == 202, answer.text
+            _wait(lambda: receiver.delivered(), timeout=30)
+            got = [r.payload for r in receiver.delivered()]
+            assert [(p["ticket_id"], p["level"], p["kind"]) for p in got] == [
+                ("NWS-2291", 1, "raised")
+            ]
+            _wait(lambda: 'status="delivered"} 1.0' in server.client.get("/metrics").text)
+            text = server.client.get("/metrics").text
+            assert metric(text, "slaclock_alert_deliveries", status="pending") == 0
+        finally:
+            server.stop()

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from slaclock.consumers.notifier_config import NotifierConfig
@@ -35,6 +36,7 @@ from slaclock.projections.alert_outbox import (
 from slaclock.projections.event_store import EventStore
 
 DEFAULT_LEASE_SECONDS = 60.0
+DEFAULT_SENDERS = 8
 
 
 @dataclass
@@ -88,36 +90,47 @@ class Deliverer:
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         batch: int = 100,
+        senders: int = DEFAULT_SENDERS,
     ) -> None:
+        """``senders``: how many deliveries of a batch are sent at once (threads), so that
+        a slow receiver's round trips overlap."""
         self.store = store
         self.notifiers = notifiers
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stats = DeliveryStats()
+        self._pool = ThreadPoolExecutor(senders, thread_name_prefix="slaclock-send")
 
     def run_once(self) -> int:
         """Claim one batch of due deliveries and attempt each; how many were claimed."""
         now = time.time()
         claimed = claim(self.store, self.owner, now, self.lease_seconds, self.batch)
         lease_until = now + self.lease_seconds
-        settled: list[Settled] = []
-        for i, delivery in enumerate(claimed):
-            notifier = self.notifiers.get(delivery.notifier)
-            if notifier is None:
-                error = f"no notifier {delivery.notifier!r} in the configuration"
-                settled.append(Settled(delivery.id, FAILED, delivery.attempts, now, error))
-                continue
-            if time.time() + notifier.config.timeout + 1 >= lease_until:
-                release(self.store, self.owner, [d.id for d in claimed[i:]])  # not ours long
-                break
-            attempt = notifier.send(delivery)
-            step = next_step(delivery, attempt, notifier.config, time.time())
-            settled.append(step)
+        steps = list(self._pool.map(lambda d: self._attempt(d, lease_until), claimed))
+        settled = [step for step in steps if step is not None]
+        for step in settled:
             self._count(step)
+        unsent = [d.id for d, step in zip(claimed, steps, strict=True) if step is None]
         if settled:
             settle(self.store, self.owner, settled)
+        if unsent:  # the lease would have run out before their answer: not ours to send
+            release(self.store, self.owner, unsent)
         return len(claimed)
+
+    def _attempt(self, delivery: Delivery, lease_until: float) -> Settled | None:
+        """Send one delivery and say how it settles (None: not sent, the lease is too short)."""
+        notifier = self.notifiers.get(delivery.notifier)
+        if notifier is None:
+            error = f"no notifier {delivery.notifier!r} in the configuration"
+            return Settled(delivery.id, FAILED, delivery.attempts, time.time(), error)
+        if time.time() + notifier.config.timeout + 1 >= lease_until:
+            return None
+        try:
+            attempt = notifier.send(delivery)
+        except Exception as exc:  # a client library's surprise: retried, never fatal
+            attempt = Attempt(False, retry=True, error=f"{type(exc).__name__}: {exc}")
+        return next_step(delivery, attempt, notifier.config, time.time())
 
     def _count(self, step: Settled) -> None:
         if step.status == DELIVERED:
@@ -148,5 +161,6 @@ class Deliverer:
                 stop.wait(interval)
 
     def close(self) -> None:
+        self._pool.shutdown()
         for notifier in self.notifiers.values():
             notifier.close()

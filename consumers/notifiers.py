@@ -16,6 +16,7 @@ import hmac
 import http.client
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -102,7 +103,8 @@ def retry_after(value: str | None, now: float) -> float | None:
 
 
 class WebhookNotifier:
-    """POSTs each delivery on one kept-alive connection (reopened after any failure)."""
+    """POSTs each delivery on a kept-alive connection per sending thread (reopened after any
+    failure)."""
 
     def __init__(self, config: NotifierConfig) -> None:
         self.config = config
@@ -118,13 +120,26 @@ class WebhookNotifier:
         self._https = parts.scheme == "https"
         self._host = parts.netloc
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._conn: http.client.HTTPConnection | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: set[http.client.HTTPConnection] = set()
 
     def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
             kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = kind(self._host, timeout=self.config.timeout)
-        return self._conn
+            conn = self._local.conn = kind(self._host, timeout=self.config.timeout)
+            with self._lock:
+                self._open.add(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            with self._lock:
+                self._open.discard(conn)
 
     def headers(self, delivery: Delivery, body: bytes, now: float) -> dict[str, str]:
         headers = {
@@ -149,9 +164,9 @@ class WebhookNotifier:
             response = conn.getresponse()
             response.read(MAX_RESPONSE)
             if not response.isclosed():  # a longer answer than anyone needs: drop it
-                self.close()
+                self._drop()
         except (OSError, http.client.HTTPException) as exc:
-            self.close()
+            self._drop()
             return Attempt(False, retry=True, error=_one_line(exc))
         status = response.status
         if 200 <= status < 300:
@@ -163,13 +178,16 @@ class WebhookNotifier:
         return Attempt(False, error=error)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            for conn in self._open:
+                conn.close()
+            self._open.clear()
+        self._local = threading.local()
 
 
 class KafkaNotifier:
-    """Produces each delivery to the topic, keyed by ticket, waiting for the broker's ack."""
+    """Produces each delivery to the topic, keyed by ticket, waiting for the broker's ack (the
+    producer is shared by the sending threads: kafka-python's is thread-safe)."""
 
     def __init__(self, config: NotifierConfig, producer: Any = None) -> None:
         self.config = config
@@ -208,11 +226,12 @@ class FileNotifier:
     def __init__(self, config: NotifierConfig) -> None:
         self.config = config
         self.path = Path(config.path or "")
+        self._lock = threading.Lock()
 
     def send(self, delivery: Delivery) -> Attempt:
         line = body_of(self.config, payload_of(self.config, delivery)) + b"\n"
         try:
-            with self.path.open("ab") as out:
+            with self._lock, self.path.open("ab") as out:
                 out.write(line)
         except OSError as exc:
             return Attempt(False, retry=True, error=_one_line(exc))

@@ -133,21 +133,21 @@ def claim(
     return sorted(rows, key=lambda d: (d.next_attempt_at, d.id))
 
 
-def settle(store: EventStore, owner: str, outcomes: Sequence[Settled]) -> int:
-    """Record attempts' outcomes and end their lease; only rows ``owner`` still holds change
-    (a lease that ran out and was taken over is the new holder's). Returns rows changed."""
+def settle(store: EventStore, owner: str, outcomes: Sequence[Settled]) -> None:
+    """Record attempts' outcomes and end their lease (one transaction, one batched statement);
+    only rows ``owner`` still holds change (a lease that ran out and was taken over is the
+    new holder's)."""
     statement = store.dialect.sql(
         "UPDATE {p}sla_alert_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
         " last_error = ?, delivered_at = ?, lease_owner = NULL, lease_until = NULL"
-        " WHERE id = ? AND lease_owner = ? RETURNING id"
+        " WHERE id = ? AND lease_owner = ?"
     )
-    changed = 0
+    rows = [
+        (o.status, o.attempts, o.next_attempt_at, o.last_error, o.delivered_at, o.id, owner)
+        for o in outcomes
+    ]
     with store.write() as cursor:
-        for o in outcomes:
-            values = [o.status, o.attempts, o.next_attempt_at, o.last_error, o.delivered_at]
-            cursor.execute(statement, [*values, o.id, owner])
-            changed += len(cursor.fetchall())
-    return changed
+        cursor.executemany(statement, rows)
 
 
 def release(store: EventStore, owner: str, ids: Sequence[str]) -> None:

@@ -147,6 +147,7 @@ def test_every_escalation_arrives_through_failures_and_a_killed_sender(store_url
                     follower.send_signal(signal.SIGTERM)
                 done = [f.communicate(timeout=30) for f in followers]
             assert [f.returncode for f in followers] == [0, 0], done
+            assert all(out.strip() for out, _ in done), done
             outs = [json.loads(out) for out, _ in done]
             assert all(out["delivered"] > 0 and out["pending"] == 0 for out in outs)
             _check(receiver, alert_outbox.listing(store), killed_in_flight)

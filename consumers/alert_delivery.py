@@ -140,15 +140,19 @@ class Deliverer:
         else:
             self.stats.retried += 1
 
-    def drain(self) -> DeliveryStats:
-        """Deliver until nothing is due now (retries due later are left for later)."""
+    def drain(self, seconds: float | None = None) -> DeliveryStats:
+        """Deliver until nothing is due now (retries due later are left for later), or for
+        at most ``seconds``."""
+        deadline = None if seconds is None else time.monotonic() + seconds
         while self.run_once():
-            pass
+            if deadline is not None and time.monotonic() > deadline:
+                break
         return self.stats
 
     def follow(self, stop: threading.Event, interval: float = 0.5) -> None:
         """Deliver until ``stop`` is set, looking for due deliveries every ``interval`` s;
-        a lost store is waited out (the deliveries stay pending meanwhile)."""
+        a lost store is waited out (the deliveries stay pending meanwhile). A process that
+        stops this delivers what is due first, for at most a few seconds."""
         from slaclock.projections.event_store import STORE_FAILURES
 
         while not stop.is_set():

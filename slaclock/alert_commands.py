@@ -30,6 +30,8 @@ from slaclock.projections.event_store import STORE_FAILURES, EventStore
 from slaclock.projections.store import TicketStore
 
 COMMANDS = ("notify", "alerts")
+FINAL_DRAIN_SECONDS = 10.0
+"""A stopping ``serve`` or ``consume`` delivers what is due for at most this long."""
 
 
 def register(commands: Any) -> None:
@@ -163,16 +165,18 @@ def delivering(url: str, loaded: LoadedPolicy) -> Iterator[None]:
 
 def _deliver(url: str, notifiers: dict[str, Notifier], stop: threading.Event) -> None:
     store: EventStore | None = None
-    while store is None and not stop.is_set():
+    while store is None:
         try:
             store = EventStore(url, cache_size=0)
         except STORE_FAILURES:
-            stop.wait(2.0)
-    if store is None:
-        return
+            if stop.wait(2.0):
+                return
     deliverer = Deliverer(store, notifiers)
     try:
         deliverer.follow(stop)
+        deliverer.drain(FINAL_DRAIN_SECONDS)  # what the last batches made due
+    except STORE_FAILURES:
+        pass  # pending rows stay for the next delivering process
     finally:
         deliverer.close()
         store.close()

@@ -19,7 +19,14 @@ from pathlib import Path
 from slaclock.projections import alert_outbox
 from slaclock.projections.event_store import EventStore
 from tests.alert_receiver import Receiver, every_third_fails, receiving, signature_holds
-from tests.kafka_helpers import KAFKA_BOOTSTRAP, create_topic, read_topic, require_kafka, unique
+from tests.kafka_helpers import (
+    KAFKA_BOOTSTRAP,
+    create_topic,
+    publish_file,
+    read_topic,
+    require_kafka,
+    unique,
+)
 
 SECRET = "an-integration-secret"
 CONFIG = """
@@ -201,6 +208,25 @@ ticket_url = "https://desk.example/browse/{{ticket_id}}"
         assert payload["ticket_url"] == f"https://desk.example/browse/{payload['ticket_id']}"
     listed = json.loads(_run(tmp_path, store, "alerts", "deliveries", "--json"))
     assert {d["status"] for d in listed} == {"delivered"} and len(listed) == 6
+
+
+def test_consume_writes_and_delivers_the_escalations_it_raises(tmp_path) -> None:
+    require_kafka()
+    topic = create_topic(unique("esc-events"))
+    with receiving() as receiver:
+        (tmp_path / "c.toml").write_text(CONFIG + WEBHOOK.replace("URL", receiver.url))
+        events = tmp_path / "events.jsonl"
+        events.write_text("".join(json.dumps(e) + "\n" for e in _events()[:3] + _events()[-1:]))
+        publish_file(events, topic, "json")
+        store = f"sqlite:///{tmp_path / 'c.db'}"
+        out = _run(tmp_path, store, "consume", "--bootstrap-servers", KAFKA_BOOTSTRAP,
+                   "--topic", topic, "--group", unique("g"), "--clock", "event",
+                   "--exit-when-idle", "1", "--json")  # fmt: skip
+        assert json.loads(out)["accepted"] == 4
+        keys = {r.headers["Idempotency-Key"] for r in receiver.delivered()}
+        assert len(keys) == 6  # 3 tickets, 2 levels: sent before consume exited
+        listed = json.loads(_run(tmp_path, store, "alerts", "deliveries", "--json"))
+        assert {d["alert_id"] for d in listed if d["status"] == "delivered"} == keys
 
 
 def test_serve_hands_webhook_escalations_to_the_outbox_and_delivers_them(tmp_path, monkeypatch):

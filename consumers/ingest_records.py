@@ -20,7 +20,7 @@ from slaclock.domain.alerts import ESCALATION, Alert, alert_id
 from slaclock.domain.clocks import TicketSnapshot
 from slaclock.domain.facts import Fact
 from slaclock.domain.ticket import Ticket
-from slaclock.projections.alert_outbox import delivery_row
+from slaclock.projections.alert_outbox import delivery_row, payload_text
 from slaclock.projections.dead_letters import DeadLetter
 from slaclock.projections.ledger import LedgerEntry
 
@@ -145,8 +145,9 @@ def escalation_deliveries(moves: list[AlertMove], stored_at: float) -> list[tupl
         if level is None:  # the plan lost the level since it was raised: nobody to tell
             continue
         payload = escalation_payload(move)
+        text = payload_text(payload)
         for notifier in level.notify:
-            rows.append(delivery_row(payload["id"], notifier, move.ticket_id, payload, stored_at))
+            rows.append(delivery_row(payload["id"], notifier, move.ticket_id, text, stored_at))
     return rows
 
 

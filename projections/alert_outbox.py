@@ -58,11 +58,15 @@ def create_alert_outbox(cursor: Any, dialect: Dialect) -> None:
         cursor.execute(dialect.sql(statement))
 
 
+def payload_text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
 def delivery_row(
-    alert_id: str, notifier: str, ticket_id: str, payload: dict[str, Any], stored_at: float
+    alert_id: str, notifier: str, ticket_id: str, text: str, stored_at: float
 ) -> tuple[Any, ...]:
-    """A new pending delivery (its id: the alert's and the notifier's name)."""
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    """A new pending delivery of the payload ``text`` (its id: the alert's and the
+    notifier's name)."""
     row_id = f"{alert_id}/{notifier}"
     return (row_id, alert_id, notifier, ticket_id, text, stored_at, stored_at, PENDING, 0,
             stored_at, None, None, None, None)  # fmt: skip

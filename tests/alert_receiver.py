@@ -51,6 +51,8 @@ class Receiver:
         self.fault = fault
         self.hang_seconds = hang_seconds
         self.received: list[Received] = []
+        self.statuses = {"ok": 200, "500": 500, "429": 429}
+        """What each answer is (a test may add its own, e.g. ``"404": 404``)."""
         self.lock = threading.Lock()
         receiver = self
 
@@ -70,14 +72,9 @@ class Receiver:
                     self.close_connection = True
                     return
                 received.finished = time.monotonic()
-                status, extra = {
-                    "ok": (200, {}),
-                    "500": (500, {}),
-                    "429": (429, {"Retry-After": "1"}),
-                }[what]
-                self.send_response(status)
-                for name, value in extra.items():
-                    self.send_header(name, value)
+                self.send_response(receiver.statuses[what])
+                if what == "429":
+                    self.send_header("Retry-After", "1")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

@@ -264,3 +264,28 @@ notify = ["duty"]
             assert metric(text, "slaclock_alert_deliveries", status="pending") == 0
         finally:
             server.stop()
+
+
+def test_a_refused_delivery_fails_at_once_is_listed_and_retried_by_command(tmp_path) -> None:
+    answers = iter(["404"] * 2)
+
+    def fault(n: int) -> str:
+        return next(answers, "ok")
+
+    with receiving(fault) as receiver:
+        receiver.statuses["404"] = 404
+        (tmp_path / "c.toml").write_text(CONFIG + WEBHOOK.replace("URL", receiver.url))
+        store = f"sqlite:///{tmp_path / 'r.db'}"
+        _ingest(tmp_path, store, _events()[:1] + _events()[-1:], "events.jsonl")
+        assert json.loads(_run(tmp_path, store, "notify")) == {
+            "delivered": 0, "retried": 0, "failed": 2, "pending": 0
+        }  # fmt: skip
+        failed = json.loads(_run(tmp_path, store, "alerts", "deliveries", "--failed", "--json"))
+        assert [(d["attempts"], d["last_error"]) for d in failed] == [(1, "HTTP 404 Not Found")] * 2
+        one = failed[0]["id"]
+        assert json.loads(_run(tmp_path, store, "alerts", "retry", one)) == {"retried": 1}
+        assert json.loads(_run(tmp_path, store, "notify"))["delivered"] == 1
+        assert json.loads(_run(tmp_path, store, "alerts", "retry")) == {"retried": 1}
+        assert json.loads(_run(tmp_path, store, "notify"))["delivered"] == 1
+        keys = [r.headers["Idempotency-Key"] for r in receiver.received]
+        assert sorted(keys) == sorted(d["alert_id"] for d in failed for _ in range(2))

@@ -11,10 +11,11 @@ attempt did is settled only by the lease's holder. The rules around it: docs/ale
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from slaclock.projections.tables import Dialect
 
@@ -59,7 +60,8 @@ def create_alert_outbox(cursor: Any, dialect: Dialect) -> None:
 
 
 def payload_text(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    """The payload as stored: compact JSON (msgspec's encoder: a backfill writes thousands)."""
+    return msgspec.json.encode(payload).decode()
 
 
 def delivery_row(

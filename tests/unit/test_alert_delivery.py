@@ -20,6 +20,7 @@ from slaclock.projections import alert_outbox
 from slaclock.projections.alert_outbox import Delivery
 from slaclock.projections.store import TicketStore
 from tests.alert_receiver import receiving, signature_holds
+from tests.helpers import contract_policy
 
 CONFIG = """
 priorities = [1, 2]
@@ -148,3 +149,29 @@ def test_delivered_retried_with_backoff_or_failed() -> None:
     assert late.status == "failed" and "gave up after 6 attempts" in (late.last_error or "")
     assert retry_after("7", 0) == 7 and retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 0) > 0
     assert retry_after("soon", 0) is None
+
+
+def test_a_lease_keeps_a_delivery_to_one_process_and_only_its_holder_settles(tmp_path) -> None:
+    store = TicketStore(f"sqlite:///{tmp_path / 'lease.db'}", contract_policy())
+    try:
+        rows = [alert_outbox.delivery_row(f"a{n}", "duty", "T", "{}", 100.0) for n in range(3)]
+        with store.write() as cursor:
+            cursor.executemany(store.dialect.sql(alert_outbox.INSERT_DELIVERY), rows * 2)
+        assert len(alert_outbox.listing(store)) == 3  # a row written twice is kept once
+        first = alert_outbox.claim(store, "A", now=200.0, lease_seconds=10, limit=2)
+        assert [d.id for d in first] == ["a0/duty", "a1/duty"]
+        second = alert_outbox.claim(store, "B", now=205.0, lease_seconds=10)
+        assert [d.id for d in second] == ["a2/duty"]  # A's two are leased until 210
+        assert alert_outbox.claim(store, "B", now=209.0, lease_seconds=10) == []
+        taken = alert_outbox.claim(store, "B", now=211.0, lease_seconds=10)  # A's ran out
+        assert [d.id for d in taken] == ["a0/duty", "a1/duty"]
+        late = [alert_outbox.Settled(d.id, "failed", 1, 212.0, "late") for d in first]
+        alert_outbox.settle(store, "A", late)  # A lost the lease: changes nothing
+        assert {d.status for d in alert_outbox.listing(store)} == {"pending"}
+        done = [alert_outbox.Settled(d.id, "delivered", 1, 212.0, None, 212.0) for d in taken]
+        alert_outbox.settle(store, "B", done)
+        figures = alert_outbox.summary(store, 300.0)
+        assert (figures["delivered"], figures["pending"]) == (2, 1)
+        assert figures["oldest_pending_seconds"] == 200.0
+    finally:
+        store.close()

@@ -53,6 +53,15 @@ def register(commands: Any) -> None:
     retry.add_argument("ids", nargs="*", metavar="ID", help="delivery or alert ids (default all)")
 
 
+def add_deliver_option(p: argparse.ArgumentParser) -> None:
+    """``--no-deliver`` for ``serve`` and ``consume`` (they deliver the outbox by default)."""
+    p.add_argument(
+        "--no-deliver",
+        action="store_true",
+        help="do not deliver escalations to the notifiers (another process does: notify)",
+    )
+
+
 def _lease_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lease",
@@ -144,10 +153,10 @@ def _iso(epoch: float | None) -> str | None:
 
 
 @contextmanager
-def delivering(url: str, loaded: LoadedPolicy) -> Iterator[None]:
-    """Deliver the outbox on a thread while the block runs (nothing without notifiers).
-    The thread opens its own store, waiting while the database is away."""
-    if not loaded.notifiers:
+def delivering(url: str, loaded: LoadedPolicy, enabled: bool = True) -> Iterator[None]:
+    """Deliver the outbox on a thread while the block runs (nothing without notifiers, or
+    when not ``enabled``). The thread opens its own store, waiting while it is away."""
+    if not loaded.notifiers or not enabled:
         yield
         return
     notifiers = _notifiers(loaded)

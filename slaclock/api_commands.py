@@ -31,6 +31,7 @@ def register(commands: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--metrics-auth", action="store_true", help="/metrics needs an admin token")
+    alert_commands.add_deliver_option(p)
     p.add_argument(
         "--report-cache",
         type=float,
@@ -129,7 +130,7 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     sys.setswitchinterval(0.0005)
     tune_gc_for_serving()
     try:
-        with alert_commands.delivering(args.store, loaded):
+        with alert_commands.delivering(args.store, loaded, not args.no_deliver):
             uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     finally:
         close_hooks()

@@ -101,7 +101,7 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command == "consume":  # opens the store itself, retrying while it is away
         store_factory = partial(open_store, args.store, loaded)
         factory = policy_factory(loaded, args.config)
-        with alert_commands.delivering(args.store, loaded):  # the escalations it raises
+        with alert_commands.delivering(args.store, loaded, not args.no_deliver):
             return kafka_commands.handle(args, loaded.policy, store_factory, factory)
     if args.command in calendar_commands.COMMANDS:
         return calendar_commands.handle(args, loaded.policy)

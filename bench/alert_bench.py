@@ -130,6 +130,93 @@ def delivery_throughput(store_url: str, count: int, work: Path) -> float:
         receiver.wait()
 
 
+LATENCY_CONFIG = """
+priorities = [1]
+default_priority = 1
+[calendars.always]
+timezone = "UTC"
+hours = {{ "mon-sun" = "00:00-24:00" }}
+[plans.p]
+calendar = "always"
+targets = {{ response = {{ "1" = "1h" }} }}
+[[plans.p.escalations]]
+level = 1
+at = "0"
+notify = ["duty"]
+[[contracts]]
+customer = "acme"
+plan = "p"
+from = "2025-01-01"
+monthly_fee = 100
+[notifiers.duty]
+kind = "webhook"
+url = "{url}"
+"""
+
+
+def consume_latency(bootstrap: str, tickets: int, work: Path, tick_every: float) -> list[float]:
+    """Seconds from each breach level's instant to its arrival at the receiver, with one
+    ``slaclock consume --clock wall`` running (tickets created so that their breaches fall
+    due over the next 20 s)."""
+    import threading
+    import uuid
+    from datetime import UTC, datetime
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from slaclock.consumers.kafka_publish import publish_files
+
+    arrived: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            due = datetime.fromisoformat(json.loads(body)["due_at"]).timestamp()
+            arrived.append(time.time() - due)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = work / "latency.toml"
+    config.write_text(LATENCY_CONFIG.format(url=f"http://127.0.0.1:{server.server_port}/"))
+    topic = f"alert-latency-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    admin.close()
+    start = time.time() + 15  # consume is running by then
+    events = work / "latency.jsonl"
+    with events.open("w") as out:
+        for n in range(tickets):
+            created = start + 20 * n / tickets - 3600
+            when = datetime.fromtimestamp(created, UTC).isoformat()
+            out.write(json.dumps({"event_id": f"l{n}", "type": "ticket.created",
+                                  "ticket_id": f"L{n}", "occurred_at": when,
+                                  "customer_id": "acme"}) + "\n")  # fmt: skip
+    publish_files([str(events)], topic, {"bootstrap_servers": bootstrap}, fmt="json")
+    argv = [sys.executable, "-m", "slaclock", "--config", str(config), "--store",
+            f"sqlite:///{work / 'latency.db'}", "consume", "--bootstrap-servers", bootstrap,
+            "--topic", topic, "--group", topic, "--clock", "wall",
+            "--tick-every", str(tick_every)]  # fmt: skip
+    consumer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        while len(arrived) < tickets and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        consumer.terminate()
+        consumer.wait(60)
+        server.shutdown()
+    return sorted(arrived)
+
+
 def ingest_rate(config: Path, events: Path, work: Path, name: str) -> tuple[float, float, int]:
     """Events per second of wall time and per second of CPU time (user + system, of the
     ingest and its decoding process: on a shared machine the wall time says more about the
@@ -158,6 +245,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--postgres", help="also deliver from this PostgreSQL store (a schema)")
     parser.add_argument("--no-ingest", action="store_true")
+    parser.add_argument("--kafka", help="bootstrap servers: also measure latency during consume")
+    parser.add_argument("--latency-tickets", type=int, default=200)
+    parser.add_argument("--tick-every", type=float, default=0.5, help="consume's (0.5)")
     parser.add_argument("--repeat", type=int, default=3, help="ingests with and without (3)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,6 +259,16 @@ def main() -> None:
             print("delivery throughput, PostgreSQL")
             rate = delivery_throughput(args.postgres, args.deliveries, work)
             print(f"  {rate:,.0f} deliveries/s")
+        if args.kafka:
+            print(
+                f"latency during consume (--clock wall --tick-every {args.tick_every:g}),"
+                f" {args.latency_tickets} breach levels"
+            )
+            lags = consume_latency(args.kafka, args.latency_tickets, work, args.tick_every)
+            if lags:
+                p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+                print(f"  {len(lags)} arrived; median {lags[len(lags) // 2]:.2f} s,"
+                      f" p99 {p99:.2f} s, max {lags[-1]:.2f} s (target p99 <= 2 s)")  # fmt: skip
         if args.no_ingest:
             return
         bench_run.STREAM = "varied"

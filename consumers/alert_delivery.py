@@ -29,6 +29,7 @@ from slaclock.projections.alert_outbox import (
     PENDING,
     Delivery,
     Settled,
+    any_due,
     claim,
     release,
     settle,
@@ -37,6 +38,8 @@ from slaclock.projections.event_store import EventStore
 
 DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_SENDERS = 8
+FOLLOW_INTERVAL = 0.2
+"""Seconds between looks for due deliveries (a read; the claim's write only when due)."""
 
 
 @dataclass
@@ -105,6 +108,8 @@ class Deliverer:
     def run_once(self) -> int:
         """Claim one batch of due deliveries and attempt each; how many were claimed."""
         now = time.time()
+        if not any_due(self.store, now):
+            return 0
         claimed = claim(self.store, self.owner, now, self.lease_seconds, self.batch)
         lease_until = now + self.lease_seconds
         steps = list(self._pool.map(lambda d: self._attempt(d, lease_until), claimed))
@@ -149,7 +154,7 @@ class Deliverer:
                 break
         return self.stats
 
-    def follow(self, stop: threading.Event, interval: float = 0.5) -> None:
+    def follow(self, stop: threading.Event, interval: float = FOLLOW_INTERVAL) -> None:
         """Deliver until ``stop`` is set, looking for due deliveries every ``interval`` s;
         a lost store is waited out (the deliveries stay pending meanwhile). A process that
         stops this delivers what is due first, for at most a few seconds."""

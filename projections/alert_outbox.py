@@ -121,6 +121,17 @@ class Settled:
     delivered_at: float | None = None
 
 
+def any_due(store: EventStore, now: float) -> bool:
+    """Whether a pending delivery is due by ``now`` (a read: an idle deliverer looks often
+    without taking SQLite's writer lock)."""
+    rows = store.query(
+        "SELECT 1 AS due FROM {p}sla_alert_deliveries WHERE status = 'pending'"
+        " AND next_attempt_at <= ? LIMIT 1",
+        [now],
+    )
+    return bool(rows)
+
+
 def claim(
     store: EventStore, owner: str, now: float, lease_seconds: float, limit: int = 100
 ) -> list[Delivery]:

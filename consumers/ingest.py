@@ -25,6 +25,7 @@ from slaclock.consumers.ingest_records import (
     IngestStats,
     Prepared,
     counters,
+    escalation_deliveries,
     fact_json,
 )
 from slaclock.consumers.sources import RawEvent
@@ -255,6 +256,7 @@ class Ingestor:
             voided=applied.voided,
             waiting=applied.waiting,
             dead_letters=dead_letters,
+            deliveries=escalation_deliveries(alerts, recorded_at.timestamp()) if alerts else [],
         )
 
     def _offered(self, decoded: list[DecodedFact]) -> tuple[_Offered, _Copies, int]:
@@ -284,6 +286,7 @@ class Ingestor:
         them twice)."""
         p = prepared
         if not (p.tickets or p.tracking or p.source_state or any(p.counters.values())):
+            # (a batch with deliveries raised alerts, so it has tickets and counts)
             return
         try:
             self.store.save(
@@ -297,6 +300,7 @@ class Ingestor:
                 meta=p.meta,
                 dead_letters=p.dead_letters,
                 source_state=p.source_state,
+                deliveries=p.deliveries,
             )
         except BaseException:
             self.store.forget_cached_tickets()

@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 from eventsourcing.persistence import Tracking
 
 from slaclock.consumers.events import Rejection
-from slaclock.domain.alerts import Alert
+from slaclock.domain.alerts import ESCALATION, Alert, alert_id
 from slaclock.domain.clocks import TicketSnapshot
 from slaclock.domain.facts import Fact
 from slaclock.domain.ticket import Ticket
+from slaclock.projections.alert_outbox import delivery_row, payload_text
 from slaclock.projections.dead_letters import DeadLetter
 from slaclock.projections.ledger import LedgerEntry
 
@@ -76,6 +77,8 @@ class Prepared:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     source_state: list[tuple[str, str, str]] = field(default_factory=list)
     """Rows of what source translation keeps (``projections.source_state``), stored with it."""
+    deliveries: list[tuple[Any, ...]] = field(default_factory=list)
+    """The alert outbox's rows of the escalations the batch raised or withdrew."""
 
 
 def counters(
@@ -104,6 +107,18 @@ def alert_record(
     """An alert as published: who, which clock, what happened, deadline and time left."""
     clock = snapshot.clocks[alert.metric]
     target = clock.target_seconds or 0
+    if alert.kind == ESCALATION:  # ``percent`` is the level
+        return {
+            "alert": state,
+            "kind": alert.kind,
+            "level": alert.percent,
+            "ticket_id": ticket_id,
+            "customer_id": snapshot.customer_id,
+            "metric": alert.metric,
+            "priority": clock.priority,
+            "at": _iso(alert.at),
+            "deadline": _iso(clock.deadline),
+        }
     return {
         "alert": state,
         "kind": alert.kind,
@@ -115,6 +130,43 @@ def alert_record(
         "at": _iso(alert.at),
         "deadline": _iso(clock.deadline),
         "remaining_seconds": target * (100 - alert.percent) // 100,
+    }
+
+
+def escalation_deliveries(moves: list[AlertMove], stored_at: float) -> list[tuple[Any, ...]]:
+    """One outbox row per escalation among ``moves`` and notifier its level names."""
+    rows = []
+    for move in moves:
+        alert, snapshot = move.alert, move.snapshot
+        if alert.kind != ESCALATION or snapshot.plan is None:
+            continue
+        clock = snapshot.clocks[alert.metric]
+        level = snapshot.plan.escalation(alert.percent, alert.metric, clock.priority)
+        if level is None:  # the plan lost the level since it was raised: nobody to tell
+            continue
+        payload = escalation_payload(move)
+        text = payload_text(payload)
+        for notifier in level.notify:
+            rows.append(delivery_row(payload["id"], notifier, move.ticket_id, text, stored_at))
+    return rows
+
+
+def escalation_payload(move: AlertMove) -> dict[str, Any]:
+    """What a notifier is told of a raised or withdrawn escalation (docs/alerts.md)."""
+    alert, snapshot = move.alert, move.snapshot
+    clock = snapshot.clocks[alert.metric]
+    return {
+        "id": alert_id(move.ticket_id, alert, move.state),
+        "level": alert.percent,
+        "kind": move.state,
+        "ticket_id": move.ticket_id,
+        "customer_id": snapshot.customer_id,
+        "plan": snapshot.plan.name if snapshot.plan else None,
+        "metric": alert.metric,
+        "cycle": None,
+        "priority": clock.priority,
+        "deadline": _iso(clock.deadline),
+        "due_at": _iso(alert.at),
     }
 
 

@@ -5,21 +5,30 @@ due is a pure function of the clock and a *watermark* (the time the engine has r
 wall-clock in live operation, the stream's event time in replays), so a replay with the same
 input produces the same alerts. When late facts change a clock, alerts that are no longer due
 are withdrawn by a correcting event rather than forgotten.
+
+Escalation levels (``[[plans.NAME.escalations]]``) are alerts of kind ``escalation`` whose
+``percent`` is the level: they are raised, withdrawn and kept exactly like warnings. Each
+raised or withdrawn escalation has a stable id (:func:`alert_id`) that its deliveries carry.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from slaclock.domain.clocks import ClockSnapshot, TicketSnapshot
 
 BREACH = "breach"
 WARNING = "warning"
+ESCALATION = "escalation"
+RAISED = "raised"
+WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, order=True, slots=True)
 class Alert:
-    """``kind`` of ``metric`` reached at ``at`` (``percent`` of the target; 100 = breach)."""
+    """``kind`` of ``metric`` reached at ``at`` (``percent`` of the target; 100 = breach; the
+    level for an escalation)."""
 
     metric: str
     kind: str
@@ -36,6 +45,7 @@ def clock_alerts(clock: ClockSnapshot) -> list[Alert]:
     alerts = [Alert(clock.metric, WARNING, pct, at) for pct, at in clock.warnings]
     if clock.breach_at is not None:
         alerts.append(Alert(clock.metric, BREACH, 100, clock.breach_at))
+    alerts += [Alert(clock.metric, ESCALATION, level, at) for level, at in clock.escalations]
     return alerts
 
 
@@ -50,6 +60,9 @@ def alerts_due(snapshot: TicketSnapshot, watermark: int) -> set[Alert]:
         breach_at = clock.breach_at
         if breach_at is not None and breach_at < watermark:
             due.add(Alert(clock.metric, BREACH, 100, breach_at))
+        for level, at in clock.escalations:
+            if at < watermark:
+                due.add(Alert(clock.metric, ESCALATION, level, at))
     return due
 
 
@@ -60,4 +73,16 @@ def next_alert_at(clock: ClockSnapshot, watermark: int) -> int | None:
     future = [at for _, at in clock.warnings if at >= watermark]
     if clock.breach_at is not None and clock.breach_at >= watermark:
         future.append(clock.breach_at)
+    future += [at for _, at in clock.escalations if at >= watermark]
     return min(future, default=None)
+
+
+def alert_id(ticket_id: str, alert: Alert, state: str, cycle: int = 0) -> str:
+    """The id of one raised or withdrawn alert: the same for the same ticket, clock (metric
+    and ``cycle``: 0 for a metric with one clock), kind, level and instant, so that a replay
+    or a redelivery names it alike and a receiver can drop copies by it. 32 hex digits (a
+    BLAKE2b digest: cheap enough for a backfill raising thousands a second)."""
+    name = (
+        f"{ticket_id}\n{alert.metric}\n{cycle}\n{alert.kind}\n{alert.percent}\n{alert.at}\n{state}"
+    )
+    return hashlib.blake2b(name.encode(), digest_size=16).hexdigest()

@@ -85,6 +85,9 @@ class ClockSnapshot:
     warnings: tuple[tuple[int, int], ...] = ()
     """(percent, instant) of each warning threshold reached while running (or to be reached
     if the clock runs on)."""
+    escalations: tuple[tuple[int, int], ...] = ()
+    """(level, instant) of each escalation level of the plan reached while running (or to be
+    reached if the clock runs on), as for ``warnings``."""
 
     @property
     def applicable(self) -> bool:
@@ -347,14 +350,26 @@ def _run_clock(
     breach_at = (
         deadline if deadline is not None and (stopped_at is None or deadline < stopped_at) else None
     )
-    warnings = []
-    for percent in plan.warnings:
-        part = target.seconds * percent // 100
+
+    def reached_running(part: int) -> int | None:
+        """When the clock's open time reaches ``part`` while it runs (None: it stopped or
+        paused first, or never will)."""
         at = _reached(cal.add_epoch, part, stretches, lengths) if accrued >= part else None
         if at is None and since is not None:
             at = cal.add_epoch(since, part - accrued)
-        if at is not None and (stopped_at is None or at < stopped_at):
+        return at if at is not None and (stopped_at is None or at < stopped_at) else None
+
+    warnings = []
+    for percent in plan.warnings:
+        at = reached_running(target.seconds * percent // 100)
+        if at is not None:
             warnings.append((percent, at))
+    escalations = []
+    for level in plan.escalations:
+        if level.applies(metric, w.priority):
+            at = reached_running(level.part(target.seconds))
+            if at is not None:
+                escalations.append((level.level, at))
     return ClockSnapshot(
         metric=metric,
         priority=w.priority,
@@ -368,6 +383,7 @@ def _run_clock(
         running_since=since,
         paused=w.live and since is None,
         warnings=tuple(warnings),
+        escalations=tuple(escalations),
     )
 
 

@@ -70,6 +70,34 @@ class HourAccountPlan:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """One escalation level of a plan: when a running clock reaches it, and who is told.
+
+    ``at`` is measured in business seconds on the clock's target calendar: ``percent`` of the
+    target (``"75%"``), or ``seconds`` relative to the deadline (``"-30m"``, ``"0"`` at breach,
+    ``"+1h"`` after it). ``metrics`` and ``priorities`` limit it to some clocks (None: all).
+    """
+
+    level: int
+    notify: tuple[str, ...]
+    percent: int | None = None
+    seconds: int = 0
+    metrics: frozenset[str] | None = None
+    priorities: frozenset[int] | None = None
+
+    def applies(self, metric: str, priority: int) -> bool:
+        return (self.metrics is None or metric in self.metrics) and (
+            self.priorities is None or priority in self.priorities
+        )
+
+    def part(self, target_seconds: int) -> int:
+        """The open seconds a clock with this target has accrued when the level is reached."""
+        if self.percent is not None:
+            return target_seconds * self.percent // 100
+        return max(0, target_seconds + self.seconds)
+
+
+@dataclass(frozen=True)
 class Plan:
     """A service plan: per metric and priority the target that applies.
 
@@ -85,11 +113,25 @@ class Plan:
     warnings: tuple[int, ...] = (75, 90)
     """Percentages of a target at which a running clock raises a warning."""
     hours: HourAccountPlan | None = None
+    escalations: tuple[Escalation, ...] = ()
+    """Escalation levels (``[[plans.NAME.escalations]]``); at most one per level and clock."""
 
     def target(self, metric: str, priority: int | None) -> Target | None:
         if priority is None:
             return None
         return self.targets.get(metric, {}).get(priority)
+
+    def escalation(self, level: int, metric: str, priority: int | None) -> Escalation | None:
+        """The level ``level`` a clock of ``metric`` on ``priority`` escalates by (for a
+        withdrawn one whose priority moved since: the first of that level and metric)."""
+        same = [e for e in self.escalations if e.level == level]
+        for escalation in same:
+            if priority is not None and escalation.applies(metric, priority):
+                return escalation
+        for escalation in same:
+            if escalation.metrics is None or metric in escalation.metrics:
+                return escalation
+        return None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from slaclock.projections import tables
+from slaclock.projections.alert_outbox import INSERT_DELIVERY
 from slaclock.projections.meta import POLICY_VERSION, read_meta
 from slaclock.projections.source_state import UPSERT_SOURCE_STATE
 from slaclock.projections.tables import Dialect
@@ -48,6 +49,7 @@ class Batch:
     counters: list[tuple[str, str, int]] = field(default_factory=list)
     dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
     source_state: list[tuple[str, str, str]] = field(default_factory=list)
+    deliveries: list[tuple[Any, ...]] = field(default_factory=list)
     policy_version: str | None = None  # of the rows (None: not checked)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
@@ -78,6 +80,8 @@ class Batch:
             _insert_many(cursor, dialect, UPSERT_SOURCE_STATE, self.source_state)
         if self.dead_letters:  # a few per batch: no COPY
             cursor.executemany(dialect.sql(tables.INSERT_DEAD_LETTER), self.dead_letters)
+        if self.deliveries:  # the alert outbox (``projections.alert_outbox``)
+            cursor.executemany(dialect.sql(INSERT_DELIVERY), self.deliveries)
 
 
 def _insert_many(cursor: Any, dialect: Dialect, statement: str, rows: Sequence[Any]) -> None:

@@ -34,6 +34,7 @@ from psycopg.sql import SQL
 
 import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
 from slaclock.projections import analytics, schema_version, tables
+from slaclock.projections.alert_outbox import OUTBOX_TABLES
 from slaclock.projections.batch import Batch
 from slaclock.projections.source_state import SOURCE_STATE_TABLES
 from slaclock.projections.store_url import StoreError, hide_password, redact, store_env
@@ -74,9 +75,16 @@ translations of them): a command that meets one reports :class:`StoreUnavailable
 
 SQLITE_CACHE_KIB = 64 * 1024
 
-CREATE = tables.TABLES + tables.DEAD_LETTER_TABLES + SOURCE_STATE_TABLES + tables.ANALYTICS_TABLES
-"""The read model's tables, the dead-letter outbox and the sources' kept state, created with
-the event store's (and the configuration's terms the analytics views read)."""
+CREATE = (
+    tables.TABLES
+    + tables.DEAD_LETTER_TABLES
+    + SOURCE_STATE_TABLES
+    + tables.ANALYTICS_TABLES
+    + OUTBOX_TABLES
+)
+"""The read model's tables, the dead-letter outbox, the sources' kept state, the
+configuration's terms the analytics views read and the alert outbox, created with the event
+store's."""
 
 
 class SQLiteStoreRecorder(SQLiteProcessRecorder):
@@ -163,12 +171,14 @@ class TicketApplication(Application):
 
 def _open_application(env: dict[str, str], url: str) -> TicketApplication:
     """Open the application; its CREATE TABLE IF NOT EXISTS statements can deadlock with a
-    PostgreSQL writer holding table locks, so a deadlock is retried a few times."""
+    PostgreSQL writer holding table locks, or meet another process creating the same table
+    or index at once ("tuple concurrently updated"), so those are retried a few times."""
     for attempt in range(6):
         try:
             return TicketApplication(env=env)
         except Exception as exc:  # the libraries raise many kinds for a bad URL or server
-            if "deadlock" in str(exc).lower() and attempt < 5:
+            text = str(exc).lower()
+            if ("deadlock" in text or "concurrently updated" in text) and attempt < 5:
                 time.sleep(0.2 * 2**attempt)
                 continue
             if isinstance(exc, (PersistenceError, psycopg.Error, sqlite3.Error)):

@@ -15,10 +15,11 @@ from typing import Any
 
 import psycopg
 
+from slaclock.projections.alert_outbox import create_alert_outbox
 from slaclock.projections.source_state import create_source_state
 from slaclock.projections.tables import ANALYTICS_TABLES, UPSERT_META, Dialect
 
-STORE_SCHEMA_VERSION = 5
+STORE_SCHEMA_VERSION = 6
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -61,11 +62,12 @@ UPGRADES: dict[int, Upgrade] = {
     2: add_clock_inputs,
     3: add_token_sources,
     4: add_analytics_terms,
+    5: create_alert_outbox,
 }
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
 2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_api_tokens.source``; 4 -> 5: the
-analytics terms tables."""
+analytics terms tables; 5 -> 6: the alert outbox (``sla_alert_deliveries``)."""
 
 
 class NewerSchemaError(Exception):

@@ -87,6 +87,7 @@ class TicketStore(EventStore):
         meta: Mapping[str, str] | None = None,
         dead_letters: Sequence[DeadLetter] = (),
         source_state: Sequence[tuple[str, str, str]] = (),
+        deliveries: Sequence[tuple[Any, ...]] = (),
     ) -> None:
         """Store the tickets' new events with their read-model rows in one transaction.
 
@@ -94,13 +95,15 @@ class TicketStore(EventStore):
         ``watermark`` is the time the engine has reached (alerts due before it were raised);
         ``meta`` are ``sla_meta`` entries to set with them (a partition's end offset);
         ``dead_letters`` go to the outbox (``projections.dead_letters``) in the same transaction,
-        and so do ``source_state`` rows (``projections.source_state``).
+        and so do ``source_state`` rows (``projections.source_state``) and the alert outbox's
+        ``deliveries`` (``projections.alert_outbox.delivery_row``).
         """
         try:
             batch = self._batch(event_ids, tracking, ledger, watermark, counters, meta)
             batch.policy_version = self.version
             batch.dead_letters = [letter.row() for letter in dead_letters]
             batch.source_state = list(source_state)
+            batch.deliveries = list(deliveries)
             for ticket in tickets:
                 if snapshots is not None and ticket.ticket_id in snapshots:
                     self._rows(ticket, batch, snapshot=snapshots[ticket.ticket_id])

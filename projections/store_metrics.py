@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from slaclock.projections.alert_outbox import summary
 from slaclock.projections.positions import PartitionLag
 from slaclock.projections.store import TicketStore
 
@@ -33,6 +34,7 @@ class StoreFigures:
     clocks: list[ClockFigures]  # by metric
     watermark: int  # 0: no alert time reached yet
     partitions: list[PartitionLag]
+    deliveries: dict[str, float]  # the alert outbox: counts by status, retried, oldest age
 
 
 def store_figures(store: TicketStore, now: int) -> StoreFigures:
@@ -51,6 +53,7 @@ def store_figures(store: TicketStore, now: int) -> StoreFigures:
         clocks=_clocks(store, now),
         watermark=store.watermark() or 0,
         partitions=store.partition_lags(),
+        deliveries=summary(store, now),
     )
 
 

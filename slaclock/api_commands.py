@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from slaclock import exit_codes, serve_hooks
+from slaclock import alert_commands, exit_codes, serve_hooks
 from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
 from slaclock.api.limits import REPORT_CONCURRENCY
@@ -40,6 +40,7 @@ def register(commands: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--metrics-auth", action="store_true", help="/metrics needs an admin token")
+    alert_commands.add_deliver_option(p)
     p.add_argument(
         "--metrics-token",
         default=os.environ.get(METRICS_TOKEN_ENV),
@@ -195,7 +196,8 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     sys.setswitchinterval(0.0005)
     tune_gc_for_serving()
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        with alert_commands.delivering(args.store, loaded, not args.no_deliver):
+            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     finally:
         close_hooks()
     return exit_codes.OK

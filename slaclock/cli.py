@@ -16,6 +16,7 @@ from functools import partial
 
 from slaclock import (
     account_commands,
+    alert_commands,
     analytics_commands,
     api_commands,
     calendar_commands,
@@ -48,6 +49,7 @@ STORE_COMMANDS = (
     dead_letter_commands,
     policy_commands,
     analytics_commands,
+    alert_commands,
 )
 """The command groups that run with the store open; each has ``handle(args, loaded, store)``."""
 
@@ -82,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     policy_commands.register(commands)
     source_commands.register(commands)
     analytics_commands.register(commands)
+    alert_commands.register(commands)
     return parser
 
 
@@ -117,7 +120,8 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command == "consume":  # opens the store itself, retrying while it is away
         store_factory = partial(open_store, args.store, loaded)
         factory = policy_factory(loaded, args.config)
-        return kafka_commands.handle(args, loaded.policy, store_factory, factory)
+        with alert_commands.delivering(args.store, loaded, not args.no_deliver):
+            return kafka_commands.handle(args, loaded.policy, store_factory, factory)
     if args.command in calendar_commands.COMMANDS:
         return calendar_commands.handle(args, loaded.policy)
     if args.command in source_commands.COMMANDS:  # translate: needs no store

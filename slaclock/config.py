@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from slaclock.config_schema import (
     CalendarConfig,
     CreditsConfig,
+    EscalationConfig,
     FileConfig,
     HolidaysConfig,
     HoursConfig,
@@ -26,6 +27,11 @@ from slaclock.config_schema import (
     WithinConfig,
 )
 from slaclock.consumers.input_limits import InputTooComplex, check_toml
+from slaclock.consumers.notifier_config import (
+    NotifierConfig,
+    NotifierConfigError,
+    parse_notifiers,
+)
 from slaclock.consumers.source_config import SourceConfig, SourceConfigError, parse_sources
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.durations import parse_duration
@@ -36,6 +42,7 @@ from slaclock.domain.policy import (
     METRICS,
     Contract,
     CreditRule,
+    Escalation,
     HourAccountPlan,
     Plan,
     Policy,
@@ -60,6 +67,8 @@ class LoadedPolicy:
     holidays_version: str = ""
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     """The ``[sources.NAME]`` tables; they move no clock, so the version leaves them out."""
+    notifiers: dict[str, NotifierConfig] = field(default_factory=dict)
+    """The ``[notifiers.NAME]`` tables (where escalations go); left out of the version too."""
 
 
 def installed_holidays_version() -> str:
@@ -115,11 +124,28 @@ def parse_policy(text: str, source: str, holidays_version: str | None = None) ->
         sources = parse_sources(data.get("sources", {}), policy.priorities)
     except SourceConfigError as exc:
         raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
+    try:
+        notifiers = parse_notifiers(data.get("notifiers", {}))
+    except NotifierConfigError as exc:
+        raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
+    _check_notify(policy, notifiers, source)
     if holidays_version is None:
         holidays_version = installed_holidays_version()
-    clocks = {key: value for key, value in data.items() if key != "sources"}
+    clocks = {key: value for key, value in data.items() if key not in ("sources", "notifiers")}
     version = policy_version(clocks, holidays_version)
-    return LoadedPolicy(policy, version, text, holidays_version, sources)
+    return LoadedPolicy(policy, version, text, holidays_version, sources, notifiers)
+
+
+def _check_notify(policy: Policy, notifiers: dict[str, NotifierConfig], source: str) -> None:
+    """Every escalation names notifiers that exist."""
+    for name, plan in policy.plans.items():
+        for i, escalation in enumerate(plan.escalations):
+            for j, notifier in enumerate(escalation.notify):
+                if notifier not in notifiers:
+                    raise ConfigError(
+                        f"{source}: plans.{name}.escalations.{i}.notify.{j}:"
+                        f" unknown notifier {notifier!r} (no [notifiers.{notifier}])"
+                    )
 
 
 def load_sources(path: str | Path) -> dict[str, SourceConfig]:
@@ -218,6 +244,7 @@ def _plan(
         credits=_credit_rule(cfg.credits, f"{key}.credits") if cfg.credits else None,
         warnings=_warnings(cfg.warnings, f"{key}.warnings"),
         hours=_hours(cfg.hours, f"{key}.hours") if cfg.hours else None,
+        escalations=_escalations(cfg.escalations, f"{key}.escalations", priorities),
     )
 
 
@@ -290,6 +317,66 @@ def _warnings(texts: list[str | int], key: str) -> tuple[int, ...]:
             raise _KeyError(f"{key}.{i}", f"{text!r}: expected a whole percentage 1-99")
         warnings.append(int(percent))
     return tuple(sorted(set(warnings)))
+
+
+def _escalations(
+    configs: list[EscalationConfig], key: str, priorities: list[int]
+) -> tuple[Escalation, ...]:
+    """A plan's escalation levels; two of one level may not apply to the same clock."""
+    levels: list[Escalation] = []
+    for i, cfg in enumerate(configs):
+        ekey = f"{key}.{i}"
+        if cfg.level < 1:
+            raise _KeyError(f"{ekey}.level", f"{cfg.level}: expected 1, 2, ...")
+        for priority in cfg.priorities or []:
+            if priority not in priorities:
+                raise _KeyError(f"{ekey}.priorities", f"{priority} is not one of {priorities}")
+        percent, seconds = _escalation_at(cfg.at, f"{ekey}.at")
+        level = Escalation(
+            level=cfg.level,
+            notify=tuple(dict.fromkeys(cfg.notify)),
+            percent=percent,
+            seconds=seconds,
+            metrics=frozenset(cfg.metrics) if cfg.metrics is not None else None,
+            priorities=frozenset(cfg.priorities) if cfg.priorities is not None else None,
+        )
+        for other in levels:
+            if other.level == level.level and _overlap(other, level):
+                raise _KeyError(
+                    f"{ekey}.level",
+                    f"level {level.level} already applies to some of these clocks"
+                    " (give the levels disjoint metrics or priorities)",
+                )
+        levels.append(level)
+    return tuple(levels)
+
+
+def _overlap(a: Escalation, b: Escalation) -> bool:
+    metrics = a.metrics is None or b.metrics is None or bool(a.metrics & b.metrics)
+    prios = a.priorities is None or b.priorities is None or bool(a.priorities & b.priorities)
+    return metrics and prios
+
+
+def _escalation_at(value: str | int, key: str) -> tuple[int | None, int]:
+    """(percent, None) for ``"75%"``; (None, signed seconds to the deadline) for ``"-30m"``,
+    ``"0"`` (at breach) and ``"+1h"``."""
+    text = str(value).strip()
+    if text.endswith("%"):
+        number = text[:-1].strip()
+        if not number.isdigit() or int(number) < 1:
+            raise _KeyError(key, f"{value!r}: expected a whole percentage of the target (1%+)")
+        return int(number), 0
+    if text in ("0", "+0", "-0"):
+        return None, 0
+    sign = {"-": -1, "+": 1}.get(text[:1])
+    if sign is None:
+        raise _KeyError(
+            key, f'{value!r}: expected "75%", "-30m" (before the deadline), "0" or "+1h"'
+        )
+    try:
+        return None, sign * parse_duration(text[1:])
+    except ValueError as exc:
+        raise _KeyError(key, str(exc)) from None
 
 
 def _minutes(text: str, key: str, *, zero: bool = False, signed: bool = False) -> int:

@@ -52,6 +52,14 @@ class HoursConfig(_Strict):
     waive_on_response_breach: bool = False
 
 
+class EscalationConfig(_Strict):
+    level: int
+    at: str | int
+    notify: list[str] = Field(min_length=1)
+    metrics: list[Metric] | None = None
+    priorities: list[int] | None = None
+
+
 class PlanConfig(_Strict):
     calendar: str | None = None
     targets: dict[Metric, dict[str, str | WithinConfig]] = {}
@@ -64,6 +72,7 @@ class PlanConfig(_Strict):
     credits: CreditsConfig | None = None
     warnings: list[str | int] = ["75%", "90%"]
     hours: HoursConfig | None = None
+    escalations: list[EscalationConfig] = []
 
 
 class ContractConfig(_Strict):
@@ -82,3 +91,4 @@ class FileConfig(_Strict):
     plans: dict[str, PlanConfig] = {}
     contracts: list[ContractConfig] = []
     sources: dict[str, Any] = {}  # checked by consumers.source_config (no clock moves)
+    notifiers: dict[str, Any] = {}  # checked by consumers.notifier_config (no clock moves)

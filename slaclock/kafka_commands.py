@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from slaclock import consume_command, kafka_options, publish_command
+from slaclock import alert_commands, consume_command, kafka_options, publish_command
 from slaclock.domain.policy import Policy
 from slaclock.projections.store import TicketStore
 
@@ -33,6 +33,7 @@ def register(commands: Any) -> None:
         "kafka-python rejects before connecting exit 2.",
     )
     kafka_options.add_consume_options(consume)
+    alert_commands.add_deliver_option(consume)
     publish = commands.add_parser(
         "publish",
         help="publish JSON Lines or Avro files to a Kafka topic, keyed by ticket_id",

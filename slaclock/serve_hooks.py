@@ -127,7 +127,9 @@ def hook_state(
 
 def _ingestor(store: TicketStore) -> Ingestor:
     """An ingestor whose rejections are stored in the store's dead-letter outbox
-    (``slaclock dead-letters`` lists them), in the transaction of their delivery."""
+    (``slaclock dead-letters`` lists them), in the transaction of their delivery. The
+    escalations it raises go to the alert outbox in that transaction too (every ingestor
+    writes them, ``projections.alert_outbox``), and ``serve`` delivers them."""
     from slaclock.consumers.dead_letter import LoggedDeadLetters
     from slaclock.consumers.dead_letter_relay import dead_letter_of
     from slaclock.consumers.ingest import Ingestor

@@ -108,6 +108,7 @@ class StoreCollector(Collector):
         yield tickets
         yield from _clock_families(figures)
         yield from _lag_families(figures)
+        yield from _delivery_families(figures)
 
 
 def _counter_families(figures: StoreFigures) -> Iterator[Any]:
@@ -176,6 +177,23 @@ def _lag_families(figures: StoreFigures) -> Iterator[Any]:
         seen.add_metric([topic, number], partition.seen_at)
     yield lag
     yield seen
+
+
+def _delivery_families(figures: StoreFigures) -> Iterator[Any]:
+    counts = GaugeMetricFamily(
+        "slaclock_alert_deliveries",
+        "alert outbox deliveries by status (retried: needed more than one attempt)",
+        labels=["status"],
+    )
+    for status in ("pending", "delivered", "failed", "retried"):
+        counts.add_metric([status], figures.deliveries.get(status, 0))
+    yield counts
+    oldest = GaugeMetricFamily(
+        "slaclock_alert_delivery_oldest_pending_seconds",
+        "age of the oldest pending delivery (0: none pending)",
+    )
+    oldest.add_metric([], figures.deliveries.get("oldest_pending_seconds", 0))
+    yield oldest
 
 
 class Metrics:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from slaclock.domain.facts import (
     ACKNOWLEDGED,
+    AGENT_REPLIED,
     CREATED,
     INTERVENTION_STARTED,
     PAUSED,
@@ -35,7 +36,7 @@ AddFn = Callable[[int, int], int]
 """The epoch instant a number of open seconds after an epoch instant."""
 
 _STOPPED_BY: dict[str, frozenset[str]] = {
-    "response": frozenset({ACKNOWLEDGED, RESOLVED}),
+    "response": frozenset({ACKNOWLEDGED, AGENT_REPLIED, RESOLVED}),
     "intervention": frozenset({INTERVENTION_STARTED, RESOLVED}),
     "resolution": frozenset({RESOLVED}),
 }

@@ -16,9 +16,15 @@ from typing import Any
 import psycopg
 
 from slaclock.projections.source_state import create_source_state
-from slaclock.projections.tables import UPSERT_META, Dialect
+from slaclock.projections.tables import (
+    CYCLES_ALERT_INDEX,
+    CYCLES_OUTCOME_INDEX,
+    CYCLES_TABLE,
+    UPSERT_META,
+    Dialect,
+)
 
-STORE_SCHEMA_VERSION = 3
+STORE_SCHEMA_VERSION = 4
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -32,10 +38,18 @@ def add_clock_inputs(cursor: Any, dialect: Dialect) -> None:
     cursor.execute(dialect.sql("ALTER TABLE {p}sla_tickets ADD COLUMN clock_inputs BYTEA"))
 
 
-UPGRADES: dict[int, Upgrade] = {1: create_source_state, 2: add_clock_inputs}
+def create_cycles(cursor: Any, dialect: Dialect) -> None:
+    """Step 3 -> 4: the cycles of cycle metrics (``sla_cycles``), empty: tickets stored
+    before have none (their events had no replies or groups for them, or the cycles appear
+    when a ``replay`` or a configuration change recomputes them)."""
+    for statement in (CYCLES_TABLE, CYCLES_ALERT_INDEX, CYCLES_OUTCOME_INDEX):
+        cursor.execute(dialect.sql(statement))
+
+
+UPGRADES: dict[int, Upgrade] = {1: create_source_state, 2: add_clock_inputs, 3: create_cycles}
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
-2 -> 3: ``sla_tickets.clock_inputs``."""
+2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_cycles``."""
 
 
 class NewerSchemaError(Exception):

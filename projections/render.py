@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.clocks import ClockView, TicketSnapshot
 from slaclock.domain.explain import ClockExplanation
 from slaclock.domain.facts import Fact
-from slaclock.domain.policy import Policy
+from slaclock.domain.policy import OWNERSHIP, Policy
 from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.queries import Queries
 from slaclock.projections.reports import ComplianceRow, CustomerCredits
@@ -33,24 +33,9 @@ def ticket_json(
     as_of_epoch = int(as_of.timestamp())
     clocks: dict[str, Any] = {}
     for metric, clock in snapshot.clocks.items():
-        view = queries.view(clock, as_of_epoch)
-        if view.status == "not_applicable":
-            clocks[metric] = {"status": "not_applicable"}
-            continue
-        calendar = policy.calendar_named(view.calendar or "")
-        zone = calendar.zone if calendar else _UTC
-        clocks[metric] = {
-            "status": view.status,
-            "target_seconds": view.target_seconds,
-            "calendar": view.calendar,
-            "priority": clock.priority,
-            "started_at": instant(view.started_at, zone),
-            "deadline": instant(view.deadline, zone),
-            "stopped_at": instant(view.stopped_at, zone),
-            "breached_at": instant(view.breached_at, zone),
-            "elapsed_seconds": view.elapsed_seconds,
-            "remaining_seconds": view.remaining_seconds,
-        }
+        clocks[metric] = clock_json(queries.view(clock, as_of_epoch), clock.priority, policy)
+    for metric in policy.cycle_metrics:
+        clocks[metric] = cycles_json(snapshot, metric, as_of_epoch, queries, policy)
     return {
         "ticket_id": snapshot.ticket_id,
         "customer_id": snapshot.customer_id,
@@ -61,6 +46,42 @@ def ticket_json(
         "policy_version": queries.version,
         "policy_pending": queries.pending,
     }
+
+
+def clock_json(view: ClockView, priority: int | None, policy: Policy) -> dict[str, Any]:
+    """One clock (or cycle) as of an instant, in its calendar's timezone."""
+    if view.status == "not_applicable":
+        return {"status": "not_applicable"}
+    zone = _zone(policy, view.calendar)
+    return {
+        "status": view.status,
+        "target_seconds": view.target_seconds,
+        "calendar": view.calendar,
+        "priority": priority,
+        "started_at": instant(view.started_at, zone),
+        "deadline": instant(view.deadline, zone),
+        "stopped_at": instant(view.stopped_at, zone),
+        "breached_at": instant(view.breached_at, zone),
+        "elapsed_seconds": view.elapsed_seconds,
+        "remaining_seconds": view.remaining_seconds,
+    }
+
+
+def cycles_json(
+    snapshot: TicketSnapshot, metric: str, as_of: int, queries: Queries, policy: Policy
+) -> dict[str, Any]:
+    """A cycle metric: ``{"status", "cycles"}`` (the last cycle's status, ``idle`` before
+    the first), or ``{"status": "not_applicable"}`` when the ticket's plan has no target."""
+    found = (snapshot.cycles or {}).get(metric)
+    if found is None:
+        return {"status": "not_applicable"}
+    cycles = []
+    for cycle in found:
+        data = clock_json(queries.view(cycle, as_of), cycle.priority, policy)
+        if metric == OWNERSHIP:
+            data["group"] = getattr(cycle, "group", None)
+        cycles.append(data)
+    return {"status": cycles[-1]["status"] if cycles else "idle", "cycles": cycles}
 
 
 def compliance_json(month: str, as_of: datetime, rows: list[ComplianceRow]) -> dict[str, Any]:

@@ -238,8 +238,11 @@ class Queries:
                 )
         return found
 
-    def ownership_outcomes(self, month_start: int, month_end: int, as_of: int) -> list[Outcome]:
-        """Ownership cycles met or breached in a window (pre-filter, as :meth:`outcomes`)."""
+    def ownership_outcomes(
+        self, month_start: int, month_end: int, as_of: int, customer: str | None = None
+    ) -> list[Outcome]:
+        """Ownership cycles met or breached in a window (pre-filter, as :meth:`outcomes`),
+        of every customer's tickets or of ``customer``'s."""
         if OWNERSHIP not in self.policy.cycle_metrics:
             return []
         lo, hi = month_start - _MARGIN, month_end + _MARGIN
@@ -249,13 +252,16 @@ class Queries:
             " AND c.stopped_at < ?) OR (c.breach_at >= ? AND c.breach_at < ? AND c.breach_at < ?))"
         )
         params: list[Any] = [*fresh_params, lo, hi, lo, hi, as_of]
+        stale_where, stale_params = f"t.created_at <= ? AND NOT ({fresh})", [as_of, *fresh_params]
+        if customer is not None:
+            where, params = where + " AND c.customer_id = ?", [*params, customer]
+            stale_where += " AND t.customer_id = ?"
+            stale_params.append(customer)
         found = self._stored_cycle_outcomes(OWNERSHIP, where, params, as_of)
         stale = [
             row["ticket_id"]
             for row in self.store.query(
-                f"SELECT t.ticket_id FROM {{p}}sla_tickets t"
-                f" WHERE t.created_at <= ? AND NOT ({fresh})",
-                [as_of, *fresh_params],
+                f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {stale_where}", stale_params
             )
         ]
         for snapshot in self._evaluate_many(stale, as_of):

@@ -16,7 +16,7 @@ from slaclock.domain.facts import Fact
 from slaclock.domain.policy import OWNERSHIP, Policy
 from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.queries import Queries
-from slaclock.projections.reports import ComplianceRow, CustomerCredits
+from slaclock.projections.reports import ComplianceRow, CustomerCredits, OwnershipRow
 
 _UTC = ZoneInfo("UTC")
 
@@ -85,6 +85,10 @@ def cycles_json(
 
 
 def compliance_json(month: str, as_of: datetime, rows: list[ComplianceRow]) -> dict[str, Any]:
+    return {"month": month, "as_of": as_of.isoformat(), "rows": [r.as_dict() for r in rows]}
+
+
+def ownership_json(month: str, as_of: datetime, rows: list[OwnershipRow]) -> dict[str, Any]:
     return {"month": month, "as_of": as_of.isoformat(), "rows": [r.as_dict() for r in rows]}
 
 

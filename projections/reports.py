@@ -39,6 +39,25 @@ class ComplianceRow:
         }
 
 
+@dataclass(frozen=True)
+class OwnershipRow:
+    """Met and breached ownership cycles of one group and deciding priority in a month."""
+
+    group: str
+    priority: int | None
+    met: int
+    breached: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "priority": self.priority,
+            "met": self.met,
+            "breached": self.breached,
+            "attainment": round(self.met / (self.met + self.breached), 4),
+        }
+
+
 def _in_month(outcomes: list[Outcome], month: str) -> list[Outcome]:
     """Outcomes whose instant falls in ``month`` in the timezone of their plan's calendar."""
     bounds: dict[str, tuple[int, int]] = {}
@@ -69,6 +88,30 @@ def compliance(outcomes: list[Outcome]) -> list[ComplianceRow]:
         ComplianceRow(customer, metric, None if prio == -1 else prio, met, breached)
         for (customer, metric, prio), (met, breached) in sorted(counts.items())
     ]
+
+
+def ownership(outcomes: list[Outcome], group: str | None = None) -> list[OwnershipRow]:
+    """Met and breached ownership cycles per group and deciding priority (of ``group``
+    only, when given), ordered by group and priority."""
+    counts: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for o in outcomes:
+        if o.group is None or (group is not None and o.group != group):
+            continue
+        prio = o.priority if o.priority is not None else -1
+        counts[(o.group, prio)][0 if o.status == "met" else 1] += 1
+    return [
+        OwnershipRow(name, None if prio == -1 else prio, met, breached)
+        for (name, prio), (met, breached) in sorted(counts.items())
+    ]
+
+
+def month_ownership(
+    queries: Queries, month: str, as_of: int, group: str | None, customer: str | None
+) -> list[OwnershipRow]:
+    """The ownership report of a month (months in each plan calendar's zone)."""
+    start, end = month_bounds(month, _UTC)
+    found = queries.ownership_outcomes(start, end, as_of, customer)
+    return ownership(_in_month(found, month), group)
 
 
 def metric_totals(rows: list[ComplianceRow]) -> dict[str, dict[str, Any]]:

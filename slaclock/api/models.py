@@ -87,6 +87,25 @@ class Compliance(_Out):
     )
 
 
+class OwnershipRow(_Out):
+    group: str
+    priority: int | None
+    met: int
+    breached: int
+    attainment: float
+
+
+class Ownership(_Out):
+    month: str
+    as_of: str
+    rows: list[OwnershipRow]
+    policy_version: str | None = None
+    policy_pending: str | None = Field(
+        default=None,
+        description="a newer policy version another process is applying to the read model",
+    )
+
+
 class CreditEntry(_Out):
     ticket_id: str
     metric: str

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from slaclock.api import models, params
-from slaclock.api.answers import compliance_answer, credits_answer
+from slaclock.api.answers import compliance_answer, credits_answer, ownership_answer
 from slaclock.api.csv_download import compliance_csv, credits_csv
 from slaclock.api.dependencies import ERRORS, AsOf, Customer, KnownAt, State, Who, scoped
 from slaclock.domain.instants import FIRST_YEAR
@@ -51,6 +51,38 @@ def compliance_report(
     data = state.month_report(compliance_answer, the_month, customer, as_of, known_at)
     if format == "csv":
         return compliance_csv(data, the_month, customer)
+    return JSONResponse(data)
+
+
+Group = Annotated[str | None, Query(description="only this group (1-128 characters)")]
+
+
+@router.get(
+    "/api/reports/ownership",
+    response_model=models.Ownership,
+    responses=ERRORS,
+    tags=["api"],
+)
+def ownership_report(
+    state: State,
+    who: Who,
+    month: Month,
+    group: Group = None,
+    customer: Customer = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+) -> Any:
+    """Met and breached ownership cycles per group and deciding priority in a month: of
+    every customer's tickets for an admin token, of its own tickets for a customer's."""
+    the_month = params.month(month) or ""
+    customer = scoped(who, customer)
+    the_group = params.identifier(group, "group")
+
+    def answer(queries: Any, month: str, at: Any, customer: str | None) -> dict[str, Any]:
+        return ownership_answer(queries, month, at, the_group, customer)
+
+    answer.__name__ = f"ownership_answer {the_group!r}"  # the shared-answer cache's key
+    data = state.month_report(answer, the_month, customer, as_of, known_at)
     return JSONResponse(data)
 
 

@@ -102,9 +102,12 @@ def alert_record(
     ticket_id: str, snapshot: TicketSnapshot, alert: Alert, state: str
 ) -> dict[str, Any]:
     """An alert as published: who, which clock, what happened, deadline and time left."""
-    clock = snapshot.clocks[alert.metric]
+    if alert.cycle is None:
+        clock = snapshot.clocks[alert.metric]
+    else:
+        clock = (snapshot.cycles or {})[alert.metric][alert.cycle]
     target = clock.target_seconds or 0
-    return {
+    record: dict[str, Any] = {
         "alert": state,
         "kind": alert.kind,
         "percent": alert.percent,
@@ -116,6 +119,10 @@ def alert_record(
         "deadline": _iso(clock.deadline),
         "remaining_seconds": target * (100 - alert.percent) // 100,
     }
+    if alert.cycle is not None:  # a cycle's alert: which one, and its group
+        record["cycle"] = alert.cycle
+        record["group"] = getattr(clock, "group", None)
+    return record
 
 
 def _iso(epoch_seconds: int | None) -> str | None:

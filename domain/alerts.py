@@ -19,16 +19,20 @@ WARNING = "warning"
 
 @dataclass(frozen=True, order=True, slots=True)
 class Alert:
-    """``kind`` of ``metric`` reached at ``at`` (``percent`` of the target; 100 = breach)."""
+    """``kind`` of ``metric`` reached at ``at`` (``percent`` of the target; 100 = breach);
+    ``cycle``: which cycle of a cycle metric (its number from 0), None for a clock."""
 
     metric: str
     kind: str
     percent: int
     at: int
+    cycle: int | None = None
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.metric, self.kind, self.percent)
+    def key(self) -> tuple[str, str, int] | tuple[str, str, int, int]:
+        if self.cycle is None:
+            return (self.metric, self.kind, self.percent)
+        return (self.metric, self.kind, self.percent, self.cycle)
 
 
 def clock_alerts(clock: ClockSnapshot) -> list[Alert]:
@@ -50,6 +54,14 @@ def alerts_due(snapshot: TicketSnapshot, watermark: int) -> set[Alert]:
         breach_at = clock.breach_at
         if breach_at is not None and breach_at < watermark:
             due.add(Alert(clock.metric, BREACH, 100, breach_at))
+    if snapshot.cycles:
+        for cycles in snapshot.cycles.values():
+            for number, cycle in enumerate(cycles):
+                for percent, at in cycle.warnings:
+                    if at < watermark:
+                        due.add(Alert(cycle.metric, WARNING, percent, at, number))
+                if cycle.breach_at is not None and cycle.breach_at < watermark:
+                    due.add(Alert(cycle.metric, BREACH, 100, cycle.breach_at, number))
     return due
 
 

@@ -152,9 +152,12 @@ def explain_json(
     )
     if queries.known_at is not None:
         data["known_at"] = instant(queries.known_at)
-    for metric, explanation in clocks.items():
+    for explanation in clocks.values():
         zone = _zone(queries.policy, explanation.clock.calendar)
-        data["clocks"][metric]["timeline"] = [
+        place = data["clocks"][explanation.metric]
+        if explanation.cycle is not None:  # a cycle: its entry in the metric's cycles
+            place = place["cycles"][explanation.cycle]
+        place["timeline"] = [
             {
                 "from": instant(span.start, zone),
                 "to": instant(span.end, zone),
@@ -165,7 +168,7 @@ def explain_json(
             }
             for span in explanation.spans
         ]
-        data["clocks"][metric]["notes"] = [
+        place["notes"] = [
             {"at": instant(note.at, zone), "text": note.text} for note in explanation.notes
         ]
     return data

@@ -45,25 +45,37 @@ def explain_human(data: dict[str, Any]) -> str:
         ),
     ]
     for metric, clock in data["clocks"].items():
-        if clock["status"] == "not_applicable":
-            lines.append(f"\n{metric}: not applicable")
+        if "cycles" in clock:  # a cycle metric: each cycle explained like a clock
+            if not clock["cycles"]:
+                lines.append(f"\n{metric}: {clock['status']}, no cycle yet")
+            for number, cycle in enumerate(clock["cycles"]):
+                group = f" (group {cycle['group']})" if cycle.get("group") else ""
+                lines += _clock_lines(f"{metric} cycle {number + 1}{group}", cycle)
             continue
-        lines.append(
-            f"\n{metric}: {clock['status']}, {clock['elapsed_seconds']} s of "
-            f"{clock['target_seconds']} s on {clock['calendar']}, deadline {clock['deadline']}"
-        )
-        rows = [
-            [span["from"], span["to"], span["kind"], _hm(span["counted_seconds"]), span["detail"]]
-            for span in clock.get("timeline", [])
-        ]
-        lines.append(table(["from", "to", "kind", "counted", "detail"], rows))
-        for note in clock.get("notes", []):
-            lines.append(f"  {note['at']}  {note['text']}")
+        lines += _clock_lines(metric, clock)
     if data.get("events"):
         lines.append("\nevents:")
         rows = [[e["occurred_at"], e["type"], e["source"]] for e in data["events"]]
         lines.append(table(["occurred_at", "type", "source"], rows))
     return "\n".join(lines)
+
+
+def _clock_lines(name: str, clock: dict[str, Any]) -> list[str]:
+    """One clock (or cycle) of an explanation: its outcome, timeline and notes."""
+    if clock["status"] == "not_applicable":
+        return [f"\n{name}: not applicable"]
+    lines = [
+        f"\n{name}: {clock['status']}, {clock['elapsed_seconds']} s of "
+        f"{clock['target_seconds']} s on {clock['calendar']}, deadline {clock['deadline']}"
+    ]
+    rows = [
+        [span["from"], span["to"], span["kind"], _hm(span["counted_seconds"]), span["detail"]]
+        for span in clock.get("timeline", [])
+    ]
+    lines.append(table(["from", "to", "kind", "counted", "detail"], rows))
+    for note in clock.get("notes", []):
+        lines.append(f"  {note['at']}  {note['text']}")
+    return lines
 
 
 def _hm(seconds: int) -> str:

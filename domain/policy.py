@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Literal
 
+from slaclock.domain.business_days import BusinessDayRule
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.hour_account import AccountTerms, BillingRule
 
@@ -30,10 +31,30 @@ def money(amount: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class Target:
-    """One promise: ``seconds`` of open time on ``calendar``."""
+    """One promise: ``seconds`` of open time on ``calendar``, or, for a business-day target
+    (``business_day`` set, ``seconds`` 0), a deadline rule on ``calendar``."""
 
     seconds: int
     calendar: BusinessCalendar
+    business_day: BusinessDayRule | None = None
+
+    def deadline_from(self, start: int) -> int | None:
+        """The fixed deadline of a business-day target for a clock started at ``start``;
+        None for a duration (its deadline depends on how the clock runs)."""
+        if self.business_day is None:
+            return None
+        return self.business_day.deadline(self.calendar, start)
+
+    def seconds_from(self, start: int) -> int:
+        """The target's open seconds for a clock started at epoch second ``start``."""
+        if self.business_day is None:
+            return self.seconds
+        return self.calendar.between_epoch(start, self.business_day.deadline(self.calendar, start))
+
+    @property
+    def spec(self) -> str | int:
+        """What the configuration promised: the seconds, or the business-day form."""
+        return self.seconds if self.business_day is None else self.business_day.text
 
 
 @dataclass(frozen=True)

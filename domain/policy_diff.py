@@ -154,7 +154,7 @@ def _customers_counting_on(calendar: str, *policies: Policy) -> frozenset[str]:
 def _plan_terms(plan: Plan) -> tuple[object, ...]:
     """What of a plan the clock rows depend on (not credits, not the hour account)."""
     targets = {
-        metric: {priority: (t.seconds, t.calendar.name) for priority, t in row.items()}
+        metric: {priority: (t.spec, t.calendar.name) for priority, t in row.items()}
         for metric, row in plan.targets.items()
         if row
     }

@@ -26,6 +26,7 @@ from slaclock.config_schema import (
     WithinConfig,
 )
 from slaclock.consumers.source_config import SourceConfig, SourceConfigError, parse_sources
+from slaclock.domain.business_days import parse_business_day
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.durations import parse_duration
 from slaclock.domain.holiday_rules import HolidayRule
@@ -205,6 +206,7 @@ def _plan(
         calendar, targets = _shorthand(name, cfg, priorities)
     else:
         calendar, targets = _calendar_targets(key, cfg, calendars, priorities)
+    _check_business_days(key, targets, cfg.pausable)
     return Plan(
         name=name,
         calendar=calendar,
@@ -262,11 +264,24 @@ def _target_row(
                 raise _KeyError(f"{tkey}.calendar", f"unknown calendar {spec.calendar!r}")
             target_calendar, text = calendars[spec.calendar], spec.within
         try:
-            seconds = parse_duration(text)
+            rule = parse_business_day(text)
+            seconds = 0 if rule is not None else parse_duration(text)
         except ValueError as exc:
             raise _KeyError(tkey, str(exc)) from None
-        targets[priority] = Target(seconds, target_calendar)
+        targets[priority] = Target(seconds, target_calendar, rule)
     return targets
+
+
+def _check_business_days(key: str, targets: dict[str, dict[int, Target]], pausable: list) -> None:
+    """A business-day target is a fixed deadline: it cannot wait out a pause."""
+    for metric, row in targets.items():
+        for priority, target in row.items():
+            if target.business_day is not None and metric in pausable:
+                raise _KeyError(
+                    f"{key}.targets.{metric}.{priority}",
+                    f"business-day target {target.business_day.text!r} on {metric}, which"
+                    f" {key}.pausable lists: a pausable metric needs a duration",
+                )
 
 
 def _credit_rule(cfg: CreditsConfig, key: str) -> CreditRule:
@@ -335,6 +350,9 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
                 key = f"plans.{name}.targets.{metric}.{priority}"
                 if configs[name].service_level is not None:
                     key = f"plans.{name}.service_level"
+                if target.business_day is not None:
+                    _check_business_day_reach(target, key)
+                    continue
                 known = longest.get(id(target.calendar))
                 if known is None or target.seconds > known[1]:
                     longest[id(target.calendar)] = (target.calendar, target.seconds, key)
@@ -347,6 +365,19 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
         except ValueError as exc:
             hours = f"{seconds / 3600:.10g} h"
             raise _KeyError(key, f"{hours} of open time is too long ({exc})") from None
+
+
+def _check_business_day_reach(target: Target, key: str) -> None:
+    """A business-day target must find its deadline from the last supported instant."""
+    assert target.business_day is not None
+    calendar = target.calendar
+    probe = BusinessCalendar(
+        calendar.name, calendar.timezone, calendar.hours, calendar.holidays, calendar.closed
+    )
+    try:
+        target.business_day.deadline(probe, int(RANGE_END.timestamp()))
+    except ValueError as exc:
+        raise _KeyError(key, f"{target.business_day.text!r} cannot be met ({exc})") from None
 
 
 def build_policy(cfg: FileConfig) -> Policy:

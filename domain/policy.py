@@ -9,24 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
 from slaclock.domain.business_days import BusinessDayRule
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.hour_account import AccountTerms, BillingRule
+from slaclock.domain.money import money
+from slaclock.domain.objectives import Objective
 
 METRICS: tuple[str, ...] = ("response", "intervention", "resolution")
 """Every metric slaclock knows, in the order reports list them."""
 
 Reprioritise = Literal["recalculate", "restart"]
-CENT = Decimal("0.01")
-
-
-def money(amount: Decimal) -> Decimal:
-    """Round an amount half-up to cents, the way credits are invoiced."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -59,13 +55,20 @@ class Target:
 
 @dataclass(frozen=True)
 class CreditRule:
-    """Money owed per breached clock: ``per_breach`` and ``cap`` are fractions of the fee."""
+    """Money owed per breached clock: ``per_breach`` and ``cap`` are fractions of the fee.
+    Without ``per_breach`` no breach earns a credit of its own (a plan with objectives only);
+    without ``cap`` the month's credits are not capped."""
 
     metrics: frozenset[str]
-    per_breach: Decimal
+    per_breach: Decimal | None
     cap: Decimal | None
 
+    def credits(self, metric: str) -> bool:
+        """Whether a breach of ``metric`` earns a per-breach credit."""
+        return self.per_breach is not None and metric in self.metrics
+
     def amount(self, monthly_fee: Decimal) -> Decimal:
+        assert self.per_breach is not None
         return money(self.per_breach * monthly_fee)
 
     def cap_amount(self, monthly_fee: Decimal) -> Decimal | None:
@@ -106,6 +109,8 @@ class Plan:
     warnings: tuple[int, ...] = (75, 90)
     """Percentages of a target at which a running clock raises a warning."""
     hours: HourAccountPlan | None = None
+    objectives: tuple[Objective, ...] = ()
+    """Shares of outcomes promised per month, with tiered credits (``domain.objectives``)."""
 
     def target(self, metric: str, priority: int | None) -> Target | None:
         if priority is None:

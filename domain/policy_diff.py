@@ -176,6 +176,8 @@ def _plan_changes(old: Policy, new: Policy) -> list[Change]:
             changes.append(Change(f"plan '{name}' targets changed", scope))
         elif (was.credits, was.hours) != (now.credits, now.hours):
             changes.append(Change(f"plan '{name}' credit or hour terms changed (ledger)", Scope()))
+        elif was.objectives != now.objectives:
+            changes.append(Change(f"plan '{name}' objectives changed (reports)", Scope()))
     return changes
 
 

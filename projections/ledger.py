@@ -156,7 +156,7 @@ def _credits(
     contract = snapshot.contract if snapshot else None
     rule = contract.plan.credits if contract else None
     for alert in raised:
-        if alert.kind != BREACH or rule is None or alert.metric not in rule.metrics:
+        if alert.kind != BREACH or rule is None or not rule.credits(alert.metric):
             continue
         assert contract is not None and snapshot is not None
         month = month_of(alert.at, snapshot)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from slaclock.domain.clocks import TicketSnapshot
 from slaclock.domain.explain import ClockExplanation
 from slaclock.domain.facts import Fact
+from slaclock.domain.objectives import Assessment, percent_text
 from slaclock.domain.policy import Policy
 from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.queries import Queries
@@ -102,7 +103,26 @@ def credits_json(
                 "total": str(c.total),
             }
         )
+        if c.objectives is not None:
+            out[-1]["objectives"] = [objective_json(row.assessment) for row in c.objectives]
     return {"month": month, "as_of": as_of.isoformat(), "currency": currency, "customers": out}
+
+
+def objective_json(assessment: Assessment) -> dict[str, Any]:
+    """One objective's month as the credits report prints it."""
+    objective = assessment.objective
+    return {
+        "metric": objective.metric,
+        "priorities": None if objective.priorities is None else list(objective.priorities),
+        "target": percent_text(objective.target),
+        "met": assessment.met,
+        "breached": assessment.breached,
+        "attainment": assessment.attainment,
+        "assessed": assessment.assessed,
+        "achieved": assessment.achieved,
+        "credit": None if assessment.credit is None else percent_text(assessment.credit),
+        "amount": str(assessment.amount),
+    }
 
 
 def explain_json(

@@ -22,6 +22,7 @@ from slaclock.config_schema import (
     FileConfig,
     HolidaysConfig,
     HoursConfig,
+    ObjectiveConfig,
     PlanConfig,
     WithinConfig,
 )
@@ -32,6 +33,7 @@ from slaclock.domain.durations import parse_duration
 from slaclock.domain.holiday_rules import HolidayRule
 from slaclock.domain.hour_account import BillingRule
 from slaclock.domain.instants import END as RANGE_END
+from slaclock.domain.objectives import OBJECTIVE_METRICS, CreditTier, Objective
 from slaclock.domain.policy import (
     METRICS,
     Contract,
@@ -138,14 +140,22 @@ class _KeyError(Exception):
 
 
 def _percent(value: str | float | int, key: str) -> Decimal:
+    """A percentage as a fraction: ``"10%"`` -> 0.1."""
+    return _percent_number(value, key) / 100
+
+
+def _percent_number(value: str | float | int, key: str) -> Decimal:
+    """A percentage as written: ``"12.5%"`` -> 12.5 (exact)."""
     text = str(value).strip()
     try:
         number = Decimal(text[:-1].strip() if text.endswith("%") else text)
     except InvalidOperation:
         raise _KeyError(key, f'bad percentage {value!r}, expected e.g. "10%"') from None
+    if not number.is_finite():
+        raise _KeyError(key, f'bad percentage {value!r}, expected e.g. "10%"')
     if number < 0:
         raise _KeyError(key, f"bad percentage {value!r}: must not be negative")
-    return number / 100
+    return number
 
 
 def _holiday_rule(cfg: HolidaysConfig | None, key: str) -> HolidayRule | None:
@@ -216,6 +226,9 @@ def _plan(
         credits=_credit_rule(cfg.credits, f"{key}.credits") if cfg.credits else None,
         warnings=_warnings(cfg.warnings, f"{key}.warnings"),
         hours=_hours(cfg.hours, f"{key}.hours") if cfg.hours else None,
+        objectives=tuple(
+            _objective(o, f"{key}.objectives.{i}", priorities) for i, o in enumerate(cfg.objectives)
+        ),
     )
 
 
@@ -287,9 +300,46 @@ def _check_business_days(key: str, targets: dict[str, dict[int, Target]], pausab
 def _credit_rule(cfg: CreditsConfig, key: str) -> CreditRule:
     return CreditRule(
         metrics=frozenset(cfg.metrics),
-        per_breach=_percent(cfg.per_breach, f"{key}.per_breach"),
+        per_breach=None
+        if cfg.per_breach is None
+        else _percent(cfg.per_breach, f"{key}.per_breach"),
         cap=None if cfg.cap is None else _percent(cfg.cap, f"{key}.cap"),
     )
+
+
+def _objective(cfg: ObjectiveConfig, key: str, priorities: list[int]) -> Objective:
+    """One ``[[plans.NAME.objectives]]`` table."""
+    if cfg.metric == "ownership":
+        raise _KeyError(
+            f"{key}.metric", "ownership is internal (an OLA): it cannot be in an objective"
+        )
+    if cfg.metric not in OBJECTIVE_METRICS:
+        raise _KeyError(
+            f"{key}.metric",
+            f"unknown metric {cfg.metric!r}, expected one of {list(OBJECTIVE_METRICS)}",
+        )
+    chosen = None
+    if cfg.priorities is not None:
+        if not cfg.priorities:
+            raise _KeyError(f"{key}.priorities", "empty (leave it out for every priority)")
+        for priority in cfg.priorities:
+            if priority not in priorities:
+                raise _KeyError(
+                    f"{key}.priorities", f"priority {priority} is not one of {priorities}"
+                )
+        chosen = tuple(cfg.priorities)
+    target = _percent_number(cfg.target, f"{key}.target")
+    if not 0 < target <= 100:
+        raise _KeyError(f"{key}.target", f"{cfg.target!r}: expected a percentage above 0 up to 100")
+    if cfg.minimum < 1:
+        raise _KeyError(f"{key}.minimum", "must be at least 1")
+    tiers = []
+    for i, tier in enumerate(cfg.credits):
+        below = _percent_number(tier.below, f"{key}.credits.{i}.below")
+        if not 0 < below <= 100:
+            raise _KeyError(f"{key}.credits.{i}.below", f"{tier.below!r}: expected 0-100%")
+        tiers.append(CreditTier(below, _percent_number(tier.credit, f"{key}.credits.{i}.credit")))
+    return Objective(cfg.metric, chosen, target, cfg.minimum, tuple(tiers))
 
 
 def _warnings(texts: list[str | int], key: str) -> tuple[int, ...]:

@@ -39,8 +39,21 @@ class WithinConfig(_Strict):
 
 class CreditsConfig(_Strict):
     metrics: list[Metric] = ["response"]
-    per_breach: str | float | int
+    per_breach: str | float | int | None = None
     cap: str | float | int | None = None
+
+
+class CreditTierConfig(_Strict):
+    below: str | float | int
+    credit: str | float | int
+
+
+class ObjectiveConfig(_Strict):
+    metric: str  # checked by slaclock.config (names the key, and why ownership cannot be)
+    priorities: list[int] | None = None
+    target: str | float | int
+    minimum: int = 1
+    credits: list[CreditTierConfig] = []
 
 
 class HoursConfig(_Strict):
@@ -64,6 +77,7 @@ class PlanConfig(_Strict):
     credits: CreditsConfig | None = None
     warnings: list[str | int] = ["75%", "90%"]
     hours: HoursConfig | None = None
+    objectives: list[ObjectiveConfig] = []
 
 
 class ContractConfig(_Strict):

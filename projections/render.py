@@ -96,6 +96,7 @@ def credits_json(
                         "refers_to": a.refers_to,
                         "entry_id": a.entry_id,
                     }
+                    | _attainment(a)
                     for a in c.adjustments
                 ],
                 "subtotal": str(c.subtotal),
@@ -201,4 +202,9 @@ def ledger_entry_json(entry: LedgerEntry) -> dict[str, Any]:
         "refers_to": entry.refers_to,
         "posted_at": instant(entry.posted_at),
         "policy_version": entry.policy_version,
-    }
+    } | _attainment(entry)
+
+
+def _attainment(entry: LedgerEntry) -> dict[str, Any]:
+    """An objective entry's attainment (per-breach entries have none and print none)."""
+    return {} if entry.attainment is None else {"attainment": float(entry.attainment)}

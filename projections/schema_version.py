@@ -18,7 +18,7 @@ import psycopg
 from slaclock.projections.source_state import create_source_state
 from slaclock.projections.tables import UPSERT_META, Dialect
 
-STORE_SCHEMA_VERSION = 3
+STORE_SCHEMA_VERSION = 4
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -32,10 +32,20 @@ def add_clock_inputs(cursor: Any, dialect: Dialect) -> None:
     cursor.execute(dialect.sql("ALTER TABLE {p}sla_tickets ADD COLUMN clock_inputs BYTEA"))
 
 
-UPGRADES: dict[int, Upgrade] = {1: create_source_state, 2: add_clock_inputs}
+def add_ledger_attainment(cursor: Any, dialect: Dialect) -> None:
+    """Step 3 -> 4: the attainment an objective credit was computed from
+    (``sla_ledger.attainment``); entries posted before are per-breach credits, without one."""
+    cursor.execute(dialect.sql("ALTER TABLE {p}sla_ledger ADD COLUMN attainment TEXT"))
+
+
+UPGRADES: dict[int, Upgrade] = {
+    1: create_source_state,
+    2: add_clock_inputs,
+    3: add_ledger_attainment,
+}
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
-2 -> 3: ``sla_tickets.clock_inputs``."""
+2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_ledger.attainment``."""
 
 
 class NewerSchemaError(Exception):

@@ -143,7 +143,7 @@ class _Walker:
             if not self.restart:
                 w.priority = new
                 what = "recalculated from the cycle's start"
-            elif not breached_before(before, w.stretches, w.since, t):
+            elif not breached_before(before, w, t):
                 w.priority, w.origin, w.stretches = new, t, []
                 w.since = t if w.since is not None else None
                 what = "cycle restarted"

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
+from slaclock.domain.business_days import BusinessDayRule
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.hour_account import AccountTerms, BillingRule
+from slaclock.domain.money import money
+from slaclock.domain.objectives import Objective
 
 METRICS: tuple[str, ...] = ("response", "intervention", "resolution")
 """Every metric with one clock per ticket, in the order reports list them."""
@@ -26,31 +29,52 @@ ANY = "*"
 """An ownership table's row or column for any other group or priority."""
 
 Reprioritise = Literal["recalculate", "restart"]
-CENT = Decimal("0.01")
-
-
-def money(amount: Decimal) -> Decimal:
-    """Round an amount half-up to cents, the way credits are invoiced."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
 class Target:
-    """One promise: ``seconds`` of open time on ``calendar``."""
+    """One promise: ``seconds`` of open time on ``calendar``, or, for a business-day target
+    (``business_day`` set, ``seconds`` 0), a deadline rule on ``calendar``."""
 
     seconds: int
     calendar: BusinessCalendar
+    business_day: BusinessDayRule | None = None
+
+    def deadline_from(self, start: int) -> int | None:
+        """The fixed deadline of a business-day target for a clock started at ``start``;
+        None for a duration (its deadline depends on how the clock runs)."""
+        if self.business_day is None:
+            return None
+        return self.business_day.deadline(self.calendar, start)
+
+    def seconds_from(self, start: int) -> int:
+        """The target's open seconds for a clock started at epoch second ``start``."""
+        if self.business_day is None:
+            return self.seconds
+        return self.calendar.between_epoch(start, self.business_day.deadline(self.calendar, start))
+
+    @property
+    def spec(self) -> str | int:
+        """What the configuration promised: the seconds, or the business-day form."""
+        return self.seconds if self.business_day is None else self.business_day.text
 
 
 @dataclass(frozen=True)
 class CreditRule:
-    """Money owed per breached clock: ``per_breach`` and ``cap`` are fractions of the fee."""
+    """Money owed per breached clock: ``per_breach`` and ``cap`` are fractions of the fee.
+    Without ``per_breach`` no breach earns a credit of its own (a plan with objectives only);
+    without ``cap`` the month's credits are not capped."""
 
     metrics: frozenset[str]
-    per_breach: Decimal
+    per_breach: Decimal | None
     cap: Decimal | None
 
+    def credits(self, metric: str) -> bool:
+        """Whether a breach of ``metric`` earns a per-breach credit."""
+        return self.per_breach is not None and metric in self.metrics
+
     def amount(self, monthly_fee: Decimal) -> Decimal:
+        assert self.per_breach is not None
         return money(self.per_breach * monthly_fee)
 
     def cap_amount(self, monthly_fee: Decimal) -> Decimal | None:
@@ -93,6 +117,8 @@ class Plan:
     hours: HourAccountPlan | None = None
     ownership: Mapping[str, Mapping[int | str, Target]] = field(default_factory=dict)
     """Ownership (OLA) targets: group -> priority -> target, ``ANY`` for any other one."""
+    objectives: tuple[Objective, ...] = ()
+    """Shares of outcomes promised per month, with tiered credits (``domain.objectives``)."""
 
     def target(self, metric: str, priority: int | None) -> Target | None:
         if priority is None:

@@ -155,7 +155,7 @@ def _customers_counting_on(calendar: str, *policies: Policy) -> frozenset[str]:
 def _plan_terms(plan: Plan) -> tuple[object, ...]:
     """What of a plan the clock rows depend on (not credits, not the hour account)."""
     targets = {
-        metric: {priority: (t.seconds, t.calendar.name) for priority, t in row.items()}
+        metric: {priority: (t.spec, t.calendar.name) for priority, t in row.items()}
         for metric, row in plan.targets.items()
         if row
     }
@@ -182,6 +182,8 @@ def _plan_changes(old: Policy, new: Policy) -> list[Change]:
             changes.append(Change(f"plan '{name}' targets changed", scope))
         elif (was.credits, was.hours) != (now.credits, now.hours):
             changes.append(Change(f"plan '{name}' credit or hour terms changed (ledger)", Scope()))
+        elif was.objectives != now.objectives:
+            changes.append(Change(f"plan '{name}' objectives changed (reports)", Scope()))
     return changes
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from slaclock.domain.clocks import ClockView, TicketSnapshot
 from slaclock.domain.explain import ClockExplanation
 from slaclock.domain.facts import Fact
+from slaclock.domain.objectives import Assessment, percent_text
 from slaclock.domain.policy import OWNERSHIP, Policy
 from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.queries import Queries
@@ -120,6 +121,7 @@ def credits_json(
                         "refers_to": a.refers_to,
                         "entry_id": a.entry_id,
                     }
+                    | _attainment(a)
                     for a in c.adjustments
                 ],
                 "subtotal": str(c.subtotal),
@@ -127,7 +129,26 @@ def credits_json(
                 "total": str(c.total),
             }
         )
+        if c.objectives is not None:
+            out[-1]["objectives"] = [objective_json(row.assessment) for row in c.objectives]
     return {"month": month, "as_of": as_of.isoformat(), "currency": currency, "customers": out}
+
+
+def objective_json(assessment: Assessment) -> dict[str, Any]:
+    """One objective's month as the credits report prints it."""
+    objective = assessment.objective
+    return {
+        "metric": objective.metric,
+        "priorities": None if objective.priorities is None else list(objective.priorities),
+        "target": percent_text(objective.target),
+        "met": assessment.met,
+        "breached": assessment.breached,
+        "attainment": assessment.attainment,
+        "assessed": assessment.assessed,
+        "achieved": assessment.achieved,
+        "credit": None if assessment.credit is None else percent_text(assessment.credit),
+        "amount": str(assessment.amount),
+    }
 
 
 def explain_json(
@@ -209,4 +230,9 @@ def ledger_entry_json(entry: LedgerEntry) -> dict[str, Any]:
         "refers_to": entry.refers_to,
         "posted_at": instant(entry.posted_at),
         "policy_version": entry.policy_version,
-    }
+    } | _attainment(entry)
+
+
+def _attainment(entry: LedgerEntry) -> dict[str, Any]:
+    """An objective entry's attainment (per-breach entries have none and print none)."""
+    return {} if entry.attainment is None else {"attainment": float(entry.attainment)}

@@ -24,7 +24,7 @@ from slaclock.projections.tables import (
     Dialect,
 )
 
-STORE_SCHEMA_VERSION = 4
+STORE_SCHEMA_VERSION = 5
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -38,18 +38,30 @@ def add_clock_inputs(cursor: Any, dialect: Dialect) -> None:
     cursor.execute(dialect.sql("ALTER TABLE {p}sla_tickets ADD COLUMN clock_inputs BYTEA"))
 
 
+def add_ledger_attainment(cursor: Any, dialect: Dialect) -> None:
+    """Step 3 -> 4: the attainment an objective credit was computed from
+    (``sla_ledger.attainment``); entries posted before are per-breach credits, without one."""
+    cursor.execute(dialect.sql("ALTER TABLE {p}sla_ledger ADD COLUMN attainment TEXT"))
+
+
 def create_cycles(cursor: Any, dialect: Dialect) -> None:
-    """Step 3 -> 4: the cycles of cycle metrics (``sla_cycles``), empty: tickets stored
+    """Step 4 -> 5: the cycles of cycle metrics (``sla_cycles``), empty: tickets stored
     before have none (their events had no replies or groups for them, or the cycles appear
     when a ``replay`` or a configuration change recomputes them)."""
     for statement in (CYCLES_TABLE, CYCLES_ALERT_INDEX, CYCLES_OUTCOME_INDEX):
         cursor.execute(dialect.sql(statement))
 
 
-UPGRADES: dict[int, Upgrade] = {1: create_source_state, 2: add_clock_inputs, 3: create_cycles}
+UPGRADES: dict[int, Upgrade] = {
+    1: create_source_state,
+    2: add_clock_inputs,
+    3: add_ledger_attainment,
+    4: create_cycles,
+}
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
-2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_cycles``."""
+2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_ledger.attainment``; 4 -> 5:
+``sla_cycles``."""
 
 
 class NewerSchemaError(Exception):

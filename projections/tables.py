@@ -103,7 +103,8 @@ TABLES: tuple[str, ...] = (
         kind TEXT NOT NULL,
         amount TEXT NOT NULL,
         refers_to TEXT,
-        policy_version TEXT)""",
+        policy_version TEXT,
+        attainment TEXT)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_ticket ON {p}sla_ledger (ticket_id)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_posted ON {p}sla_ledger (posted_month)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_refers ON {p}sla_ledger (refers_to)""",
@@ -177,11 +178,12 @@ DELETE_CYCLES = "DELETE FROM {p}sla_cycles WHERE ticket_id = ?"
 
 LEDGER_COLUMNS = (
     "entry_id, posted_at, customer_id, contract, ticket_id, metric, breached_at, month,"
-    " posted_month, kind, amount, refers_to, policy_version"
+    " posted_month, kind, amount, refers_to, policy_version, attainment"
 )
 
 INSERT_LEDGER = (
-    f"INSERT INTO {{p}}sla_ledger ({LEDGER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO {{p}}sla_ledger ({LEDGER_COLUMNS})"
+    f" VALUES ({', '.join('?' * len(LEDGER_COLUMNS.split(', ')))})"
 )
 
 INSERT_EVENT_ID = "INSERT INTO {p}sla_event_ids (event_id, ticket_id) VALUES (?, ?)"

@@ -22,15 +22,18 @@ from slaclock.config_schema import (
     FileConfig,
     HolidaysConfig,
     HoursConfig,
+    ObjectiveConfig,
     PlanConfig,
     WithinConfig,
 )
 from slaclock.consumers.source_config import SourceConfig, SourceConfigError, parse_sources
+from slaclock.domain.business_days import parse_business_day
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.durations import parse_duration
 from slaclock.domain.holiday_rules import HolidayRule
 from slaclock.domain.hour_account import BillingRule
 from slaclock.domain.instants import END as RANGE_END
+from slaclock.domain.objectives import OBJECTIVE_METRICS, CreditTier, Objective
 from slaclock.domain.policy import (
     ANY,
     METRICS,
@@ -140,14 +143,22 @@ class _KeyError(Exception):
 
 
 def _percent(value: str | float | int, key: str) -> Decimal:
+    """A percentage as a fraction: ``"10%"`` -> 0.1."""
+    return _percent_number(value, key) / 100
+
+
+def _percent_number(value: str | float | int, key: str) -> Decimal:
+    """A percentage as written: ``"12.5%"`` -> 12.5 (exact)."""
     text = str(value).strip()
     try:
         number = Decimal(text[:-1].strip() if text.endswith("%") else text)
     except InvalidOperation:
         raise _KeyError(key, f'bad percentage {value!r}, expected e.g. "10%"') from None
+    if not number.is_finite():
+        raise _KeyError(key, f'bad percentage {value!r}, expected e.g. "10%"')
     if number < 0:
         raise _KeyError(key, f"bad percentage {value!r}: must not be negative")
-    return number / 100
+    return number
 
 
 def _holiday_rule(cfg: HolidaysConfig | None, key: str) -> HolidayRule | None:
@@ -208,6 +219,7 @@ def _plan(
         calendar, targets = _shorthand(name, cfg, priorities)
     else:
         calendar, targets = _calendar_targets(key, cfg, calendars, priorities)
+    _check_business_days(key, targets, cfg.pausable)
     return Plan(
         name=name,
         calendar=calendar,
@@ -218,6 +230,9 @@ def _plan(
         warnings=_warnings(cfg.warnings, f"{key}.warnings"),
         hours=_hours(cfg.hours, f"{key}.hours") if cfg.hours else None,
         ownership=_ownership(f"{key}.ownership", cfg.ownership, calendar, calendars, priorities),
+        objectives=tuple(
+            _objective(o, f"{key}.objectives.{i}", priorities) for i, o in enumerate(cfg.objectives)
+        ),
     )
 
 
@@ -293,7 +308,8 @@ def _target(
     calendar: BusinessCalendar,
     calendars: dict[str, BusinessCalendar],
 ) -> Target:
-    """One target: a duration on ``calendar``, or ``{ within, calendar }``."""
+    """One target: a duration or a business-day rule on ``calendar``, or
+    ``{ within, calendar }``."""
     target_calendar = calendar
     text = spec
     if isinstance(spec, WithinConfig):
@@ -301,10 +317,23 @@ def _target(
             raise _KeyError(f"{key}.calendar", f"unknown calendar {spec.calendar!r}")
         target_calendar, text = calendars[spec.calendar], spec.within
     try:
-        seconds = parse_duration(text)
+        rule = parse_business_day(text)
+        seconds = 0 if rule is not None else parse_duration(text)
     except ValueError as exc:
         raise _KeyError(key, str(exc)) from None
-    return Target(seconds, target_calendar)
+    return Target(seconds, target_calendar, rule)
+
+
+def _check_business_days(key: str, targets: dict[str, dict[int, Target]], pausable: list) -> None:
+    """A business-day target is a fixed deadline: it cannot wait out a pause."""
+    for metric, row in targets.items():
+        for priority, target in row.items():
+            if target.business_day is not None and metric in pausable:
+                raise _KeyError(
+                    f"{key}.targets.{metric}.{priority}",
+                    f"business-day target {target.business_day.text!r} on {metric}, which"
+                    f" {key}.pausable lists: a pausable metric needs a duration",
+                )
 
 
 def _credit_rule(cfg: CreditsConfig, key: str) -> CreditRule:
@@ -315,9 +344,46 @@ def _credit_rule(cfg: CreditsConfig, key: str) -> CreditRule:
         )
     return CreditRule(
         metrics=frozenset(cfg.metrics),
-        per_breach=_percent(cfg.per_breach, f"{key}.per_breach"),
+        per_breach=None
+        if cfg.per_breach is None
+        else _percent(cfg.per_breach, f"{key}.per_breach"),
         cap=None if cfg.cap is None else _percent(cfg.cap, f"{key}.cap"),
     )
+
+
+def _objective(cfg: ObjectiveConfig, key: str, priorities: list[int]) -> Objective:
+    """One ``[[plans.NAME.objectives]]`` table."""
+    if cfg.metric == "ownership":
+        raise _KeyError(
+            f"{key}.metric", "ownership is internal (an OLA): it cannot be in an objective"
+        )
+    if cfg.metric not in OBJECTIVE_METRICS:
+        raise _KeyError(
+            f"{key}.metric",
+            f"unknown metric {cfg.metric!r}, expected one of {list(OBJECTIVE_METRICS)}",
+        )
+    chosen = None
+    if cfg.priorities is not None:
+        if not cfg.priorities:
+            raise _KeyError(f"{key}.priorities", "empty (leave it out for every priority)")
+        for priority in cfg.priorities:
+            if priority not in priorities:
+                raise _KeyError(
+                    f"{key}.priorities", f"priority {priority} is not one of {priorities}"
+                )
+        chosen = tuple(cfg.priorities)
+    target = _percent_number(cfg.target, f"{key}.target")
+    if not 0 < target <= 100:
+        raise _KeyError(f"{key}.target", f"{cfg.target!r}: expected a percentage above 0 up to 100")
+    if cfg.minimum < 1:
+        raise _KeyError(f"{key}.minimum", "must be at least 1")
+    tiers = []
+    for i, tier in enumerate(cfg.credits):
+        below = _percent_number(tier.below, f"{key}.credits.{i}.below")
+        if not 0 < below <= 100:
+            raise _KeyError(f"{key}.credits.{i}.below", f"{tier.below!r}: expected 0-100%")
+        tiers.append(CreditTier(below, _percent_number(tier.credit, f"{key}.credits.{i}.credit")))
+    return Objective(cfg.metric, chosen, target, cfg.minimum, tuple(tiers))
 
 
 def _warnings(texts: list[str | int], key: str) -> tuple[int, ...]:
@@ -380,6 +446,9 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
                 key = f"plans.{name}.{where}.{priority}"
                 if configs[name].service_level is not None:
                     key = f"plans.{name}.service_level"
+                if target.business_day is not None:
+                    _check_business_day_reach(target, key)
+                    continue
                 known = longest.get(id(target.calendar))
                 if known is None or target.seconds > known[1]:
                     longest[id(target.calendar)] = (target.calendar, target.seconds, key)
@@ -392,6 +461,19 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
         except ValueError as exc:
             hours = f"{seconds / 3600:.10g} h"
             raise _KeyError(key, f"{hours} of open time is too long ({exc})") from None
+
+
+def _check_business_day_reach(target: Target, key: str) -> None:
+    """A business-day target must find its deadline from the last supported instant."""
+    assert target.business_day is not None
+    calendar = target.calendar
+    probe = BusinessCalendar(
+        calendar.name, calendar.timezone, calendar.hours, calendar.holidays, calendar.closed
+    )
+    try:
+        target.business_day.deadline(probe, int(RANGE_END.timestamp()))
+    except ValueError as exc:
+        raise _KeyError(key, f"{target.business_day.text!r} cannot be met ({exc})") from None
 
 
 def build_policy(cfg: FileConfig) -> Policy:

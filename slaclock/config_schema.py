@@ -41,8 +41,21 @@ class WithinConfig(_Strict):
 
 class CreditsConfig(_Strict):
     metrics: list[AnyMetric] = ["response"]
-    per_breach: str | float | int
+    per_breach: str | float | int | None = None
     cap: str | float | int | None = None
+
+
+class CreditTierConfig(_Strict):
+    below: str | float | int
+    credit: str | float | int
+
+
+class ObjectiveConfig(_Strict):
+    metric: str  # checked by slaclock.config (names the key, and why ownership cannot be)
+    priorities: list[int] | None = None
+    target: str | float | int
+    minimum: int = 1
+    credits: list[CreditTierConfig] = []
 
 
 class HoursConfig(_Strict):
@@ -68,6 +81,7 @@ class PlanConfig(_Strict):
     hours: HoursConfig | None = None
     ownership: dict[str, dict[str, str | WithinConfig]] = {}
     """group -> priority -> target; "*" for any other group or priority."""
+    objectives: list[ObjectiveConfig] = []
 
 
 class ContractConfig(_Strict):

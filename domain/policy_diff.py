@@ -6,6 +6,7 @@ per clock, its target, calendar, deadline, accrual and next alert, so:
 
 - a customer's contracts (plan, start date) move that customer's tickets only;
 - a plan's targets, pausable metrics, reprioritisation rule or warnings move its tickets;
+  its ownership targets alone (when it had some) move only its tickets with ownership cycles;
 - a calendar's hours, time zone or holiday rule move the tickets with a clock on it (a time
   zone also decides which contract a ticket falls under, so customers with a contract on a
   plan counting on that calendar are included);
@@ -41,10 +42,19 @@ class Scope:
     plans: frozenset[str] = frozenset()
     calendars: frozenset[str] = frozenset()
     days: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    owned: frozenset[str] = frozenset()
+    """Plans whose tickets with ownership cycles are selected (their ownership targets moved)."""
 
     @property
     def empty(self) -> bool:
-        return not (self.everything or self.customers or self.plans or self.calendars or self.days)
+        return not (
+            self.everything
+            or self.customers
+            or self.plans
+            or self.calendars
+            or self.days
+            or self.owned
+        )
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,7 @@ def _plan_terms(plan: Plan) -> tuple[object, ...]:
         if row
     }
     ownership = {
-        group: {priority: (t.seconds, t.calendar.name) for priority, t in row.items()}
+        group: {priority: (t.spec, t.calendar.name) for priority, t in row.items()}
         for group, row in plan.ownership.items()
     }
     terms = (plan.calendar.name, targets, plan.pausable, plan.on_reprioritise, plan.warnings)
@@ -174,6 +184,9 @@ def _plan_changes(old: Policy, new: Policy) -> list[Change]:
         if was is None or now is None:
             verb = "added" if was is None else "removed"
             changes.append(Change(f"plan '{name}' {verb}", Scope(plans=frozenset([name]))))
+        elif _only_ownership_moved(was, now):
+            scope = Scope(owned=frozenset([name]))
+            changes.append(Change(f"plan '{name}' ownership targets changed", scope))
         elif _plan_terms(was) != _plan_terms(now):
             customers = frozenset()
             if was.calendar.zone.key != now.calendar.zone.key:
@@ -185,6 +198,16 @@ def _plan_changes(old: Policy, new: Policy) -> list[Change]:
         elif was.objectives != now.objectives:
             changes.append(Change(f"plan '{name}' objectives changed (reports)", Scope()))
     return changes
+
+
+def _only_ownership_moved(was: Plan, now: Plan) -> bool:
+    """Whether only the ownership targets of a plan that had some changed: they move the
+    plan's tickets with ownership cycles, and no other ticket (a plan without ownership
+    targets keeps no cycles to find the tickets with a group by)."""
+    if not was.ownership or not now.ownership:
+        return False
+    before, after = _plan_terms(was), _plan_terms(now)
+    return before[:-1] == after[:-1] and before[-1] != after[-1]
 
 
 def _customers_on_plan(plan: str, *policies: Policy) -> frozenset[str]:
@@ -242,4 +265,5 @@ def union(scopes: Iterable[Scope]) -> Scope:
         plans=frozenset().union(*(s.plans for s in scopes)),
         calendars=frozenset().union(*(s.calendars for s in scopes)),
         days=days,
+        owned=frozenset().union(*(s.owned for s in scopes)),
     )

@@ -7,6 +7,7 @@ import pytest
 
 from slaclock.config import ConfigError, parse_policy
 from slaclock.domain.policy import ANY
+from slaclock.domain.policy_diff import policy_changes
 
 BASE = """
 [calendars.office]
@@ -63,3 +64,24 @@ def test_a_plan_with_only_ownership_targets_is_a_plan() -> None:
     text = BASE + '[plans.ola]\ncalendar = "office"\nownership = { L1 = { "*" = "1h" } }\n'
     plan = parse_policy(text, "t.toml").policy.plans["ola"]
     assert plan.has_cycles("ownership") and not plan.has_cycles("next_reply")
+
+
+def _changes(old: str, new: str):
+    before = parse_policy(BASE + old, "old.toml").policy
+    after = parse_policy(BASE + new, "new.toml").policy
+    return [(c.what, c.scope) for c in policy_changes(before, after)]
+
+
+def test_new_ownership_targets_move_only_the_plans_tickets_with_ownership_cycles() -> None:
+    ((what, scope),) = _changes('L9 = { 1 = "1h" }\n', 'L9 = { 1 = "2h" }\n')
+    assert what == "plan 'desk' ownership targets changed"
+    assert scope.owned == {"desk"} and not scope.plans and not scope.empty
+
+
+def test_a_new_next_reply_target_moves_only_that_plans_tickets() -> None:
+    other = '[plans.other]\ncalendar = "office"\ntargets.response = { 1 = "1h" }\n'
+    new = BASE.replace('targets.next_reply = { 1 = "2h"', 'targets.next_reply = { 1 = "3h"')
+    before = parse_policy(BASE + other, "old.toml").policy
+    after = parse_policy(new + other, "new.toml").policy
+    ((change),) = policy_changes(before, after)
+    assert change.scope.plans == {"desk"} and not change.scope.owned

@@ -72,14 +72,6 @@ def explain(
             else:
                 spans.append(Span(start, end, phase.state, 0, phase.detail))
         notes = walk.notes + _dst_changes(calendar, ordered[0].at, as_of)
-        if target.business_day is not None:
-            notes.append(
-                Note(
-                    walk.origin,
-                    f"business-day target {target.business_day.text!r} on {calendar.name}:"
-                    f" {clock.target_seconds} s of open time up to the deadline",
-                )
-            )
         if clock.breach_at is not None and clock.breach_at < as_of:
             notes.append(Note(clock.breach_at, "deadline passed before any stop: breached"))
         notes.sort(key=_at)

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from slaclock.config import ConfigError, parse_policy
 from slaclock.domain.business_days import BusinessDayRule, parse_business_day
 from slaclock.domain.clocks import evaluate
-from slaclock.domain.explain import explain
 from slaclock.domain.holiday_rules import HolidayRule
 from slaclock.domain.policy import Plan, Target
 from tests.helpers import at, calendar, contract, fact
@@ -298,13 +297,3 @@ def test_business_day_clocks_do_not_depend_on_arrival_order(restart, priority, s
     shuffled = facts[:]
     seed.shuffle(shuffled)
     assert evaluate("T", facts, policy) == evaluate("T", shuffled, policy)
-
-
-def test_explain_names_the_business_day_target() -> None:
-    desk = _plan({"response": {3: "end-of-business-day"}})
-    policy = policy_of(contract("c", desk), calendars=[OFFICE], priorities=(1, 2, 3))
-    facts = [fact(1, "created", "2025-04-01T15:19:00+02:00", customer="c", priority=3)]
-    found = explain("T", facts, policy, at("2025-04-01T16:00:00+02:00"))
-    assert found is not None
-    notes = [note.text for note in found[1]["response"].notes]
-    assert "business-day target 'end-of-business-day' on office: 6060 s of open time" in notes[0]

@@ -16,6 +16,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from slaclock.domain.calendar import MAX_YEAR, BusinessCalendar, DatedIntervals
 from slaclock.domain.local_time import localize
@@ -44,7 +45,12 @@ class BusinessDayRule:
     """Minutes after local midnight of ``next-business-day HH:MM``; None for the others."""
 
     def deadline(self, calendar: BusinessCalendar, start: int) -> int:
-        """The deadline of a clock started at epoch second ``start`` on ``calendar``."""
+        """The deadline of a clock started at epoch second ``start`` on ``calendar``
+        (remembered: every evaluation of a ticket asks again for the same start)."""
+        return _remembered(self, calendar, start)
+
+    def find(self, calendar: BusinessCalendar, start: int) -> int:
+        """:meth:`deadline`, computed."""
         year = datetime.fromtimestamp(start, calendar.zone).year
         for ahead in _YEARS_AHEAD:
             days = calendar.dated_intervals(year - 1, min(year + ahead, MAX_YEAR))
@@ -89,6 +95,11 @@ class BusinessDayRule:
         return calendar.next_open(
             localize(midnight + timedelta(minutes=self.at_minute), calendar.zone)
         )
+
+
+@lru_cache(maxsize=1 << 16)
+def _remembered(rule: BusinessDayRule, calendar: BusinessCalendar, start: int) -> int:
+    return rule.find(calendar, start)
 
 
 def _day_zero(days: DatedIntervals, start: int) -> int | None:

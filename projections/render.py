@@ -5,7 +5,7 @@ Instants are RFC 3339 with offset, shown in the timezone of the calendar they be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from slaclock.domain.facts import Fact
 from slaclock.domain.objectives import Assessment, percent_text
 from slaclock.domain.policy import OWNERSHIP, Policy
 from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.objectives import ContractObjective
 from slaclock.projections.queries import Queries
 from slaclock.projections.reports import ComplianceRow, CustomerCredits, OwnershipRow
 
@@ -132,6 +133,17 @@ def credits_json(
         if c.objectives is not None:
             out[-1]["objectives"] = [objective_json(row.assessment) for row in c.objectives]
     return {"month": month, "as_of": as_of.isoformat(), "currency": currency, "customers": out}
+
+
+def objectives_json(by_customer: Mapping[str, list[ContractObjective]]) -> list[dict[str, Any]]:
+    """Each customer's objectives of a month (the attainment route), by customer."""
+    return [
+        {
+            "customer_id": customer,
+            "objectives": [objective_json(row.assessment) for row in by_customer[customer]],
+        }
+        for customer in sorted(by_customer)
+    ]
 
 
 def objective_json(assessment: Assessment) -> dict[str, Any]:

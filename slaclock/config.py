@@ -438,6 +438,7 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
     events of a whole batch. Checked once per calendar, with its longest target, on a
     fresh copy (the real calendar compiles only the years the events need)."""
     longest: dict[int, tuple[BusinessCalendar, int, str]] = {}
+    probes: dict[int, BusinessCalendar] = {}
     for name, plan in plans.items():
         rows = [(f"targets.{m}", row) for m, row in plan.targets.items()]
         rows += [(f"ownership.{group}", row) for group, row in plan.ownership.items()]
@@ -447,15 +448,13 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
                 if configs[name].service_level is not None:
                     key = f"plans.{name}.service_level"
                 if target.business_day is not None:
-                    _check_business_day_reach(target, key)
+                    _check_business_day_reach(target, key, probes)
                     continue
                 known = longest.get(id(target.calendar))
                 if known is None or target.seconds > known[1]:
                     longest[id(target.calendar)] = (target.calendar, target.seconds, key)
     for calendar, seconds, key in longest.values():
-        probe = BusinessCalendar(
-            calendar.name, calendar.timezone, calendar.hours, calendar.holidays, calendar.closed
-        )
+        probe = _probe(calendar, probes)
         try:
             probe.add(RANGE_END, seconds)
         except ValueError as exc:
@@ -463,13 +462,21 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
             raise _KeyError(key, f"{hours} of open time is too long ({exc})") from None
 
 
-def _check_business_day_reach(target: Target, key: str) -> None:
+def _probe(calendar: BusinessCalendar, probes: dict[int, BusinessCalendar]) -> BusinessCalendar:
+    """A fresh copy of ``calendar``, one per calendar for all its checks."""
+    if id(calendar) not in probes:
+        probes[id(calendar)] = BusinessCalendar(
+            calendar.name, calendar.timezone, calendar.hours, calendar.holidays, calendar.closed
+        )
+    return probes[id(calendar)]
+
+
+def _check_business_day_reach(
+    target: Target, key: str, probes: dict[int, BusinessCalendar]
+) -> None:
     """A business-day target must find its deadline from the last supported instant."""
     assert target.business_day is not None
-    calendar = target.calendar
-    probe = BusinessCalendar(
-        calendar.name, calendar.timezone, calendar.hours, calendar.holidays, calendar.closed
-    )
+    probe = _probe(target.calendar, probes)
     try:
         target.business_day.deadline(probe, int(RANGE_END.timestamp()))
     except ValueError as exc:

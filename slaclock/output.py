@@ -114,6 +114,26 @@ def _signed_hm(minutes: int) -> str:
     return f"{sign}{abs(minutes) // 60}h{abs(minutes) % 60:02d}m"
 
 
+def objectives_table(objectives: list[dict[str, Any]]) -> str:
+    """A customer's objectives of the month: share promised, counts, attainment, tier."""
+    rows = [
+        [
+            o["metric"],
+            "all" if o["priorities"] is None else ",".join(map(str, o["priorities"])),
+            o["target"],
+            o["met"],
+            o["breached"],
+            "-" if o["attainment"] is None else f"{o['attainment']:.4f}",
+            "not assessed" if not o["assessed"] else "achieved" if o["achieved"] else "missed",
+            o["credit"] or "-",
+            o["amount"],
+        ]
+        for o in objectives
+    ]
+    headers = ["objective", "priorities", "target", "met", "breached", "attainment", "verdict"]
+    return table([*headers, "credit", "amount"], rows)
+
+
 def credits_human(data: dict[str, Any]) -> str:
     """A credit statement: per customer its entries and adjustments, subtotal, cap, total."""
     closed = f", closed {data['closed_at']}" if "closed_at" in data else ""
@@ -129,6 +149,8 @@ def credits_human(data: dict[str, Any]) -> str:
             for a in c.get("adjustments", [])
         ]
         lines.append(table(["ticket", "metric", "breached_at", "amount"], rows))
+        if c.get("objectives"):
+            lines.append(objectives_table(c["objectives"]))
     if not data["customers"]:
         lines.append("no credits")
     return "\n".join(lines)

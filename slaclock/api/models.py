@@ -113,6 +113,24 @@ class CreditEntry(_Out):
     amount: str
 
 
+class Objective(_Out):
+    metric: str
+    priorities: list[int] | None
+    target: str = Field(description='the share promised, e.g. "95%"')
+    met: int
+    breached: int
+    attainment: float | None
+    assessed: bool
+    achieved: bool
+    credit: str | None = Field(description='the tier reached, e.g. "5%" ("0%": none)')
+    amount: str
+
+
+class CustomerObjectives(_Out):
+    customer_id: str
+    objectives: list[Objective]
+
+
 class CustomerCredits(_Out):
     customer_id: str
     entries: list[CreditEntry]
@@ -122,6 +140,9 @@ class CustomerCredits(_Out):
     subtotal: str
     cap: str | None
     total: str
+    objectives: list[Objective] | None = Field(
+        default=None, description="every objective of the plans in force (when any has one)"
+    )
 
 
 class Credits(_Out):
@@ -147,6 +168,9 @@ class AttainmentMonth(_Out):
     month: str
     rows: list[ComplianceRow]
     metrics: dict[str, MetricTotal]
+    objectives: list[CustomerObjectives] | None = Field(
+        default=None, description="each customer's objectives in the month (when any plan has)"
+    )
 
 
 class Attainment(_Out):

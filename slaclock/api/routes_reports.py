@@ -11,6 +11,8 @@ from slaclock.api.answers import compliance_answer, credits_answer, ownership_an
 from slaclock.api.csv_download import compliance_csv, credits_csv
 from slaclock.api.dependencies import ERRORS, AsOf, Customer, KnownAt, State, Who, scoped
 from slaclock.domain.instants import FIRST_YEAR
+from slaclock.projections.objectives import month_objectives
+from slaclock.projections.render import objectives_json
 from slaclock.projections.reports import compliance, metric_totals, month_outcomes
 
 MAX_MONTHS = 24
@@ -139,8 +141,8 @@ def attainment(
     as_of: AsOf = None,
     known_at: KnownAt = None,
 ) -> Any:
-    """Compliance month by month (at most 24), with totals per metric: the dashboard's
-    chart."""
+    """Compliance month by month (at most 24), with totals per metric and, when plans have
+    objectives, each customer's objectives: the dashboard's chart."""
     customer = scoped(who, customer)
     last = params.month(to_month, "to")
     first = params.month(from_month, "from")
@@ -151,9 +153,14 @@ def attainment(
     months = []
     for index in range(start, end + 1):
         name = params.month_name(index)
-        rows = compliance(month_outcomes(queries, name, at.epoch, customer))
+        outcomes = month_outcomes(queries, name, at.epoch, customer)
+        rows = compliance(outcomes)
         totals = metric_totals(rows)
-        months.append({"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals})
+        month_data = {"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals}
+        objectives = month_objectives(queries.policy, name, outcomes, customer)
+        if objectives is not None:
+            month_data["objectives"] = objectives_json(objectives)
+        months.append(month_data)
     return JSONResponse(
         {
             "as_of": at.as_of.isoformat(),

@@ -4,7 +4,7 @@ closed dates, split days), the clocks built on it, and the configuration errors.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -263,3 +263,37 @@ def test_malformed_business_day_target_names_the_key() -> None:
     text = _CONFIG.format(target="end-of-business-day+31", pausable="")
     with pytest.raises(ConfigError, match=r"plans\.desk\.targets\.response\.3: bad target"):
         parse_policy(text, "t")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    restart=st.booleans(),
+    priority=st.sampled_from([1, 2, 3]),
+    steps=st.lists(
+        st.tuples(
+            st.integers(1, 60 * 24 * 6),
+            st.sampled_from(["acknowledged", "reprioritised", "resolved", "reopened"]),
+            st.sampled_from([1, 2, 3]),
+        ),
+        max_size=6,
+        unique_by=lambda step: step[0],
+    ),
+    seed=st.randoms(use_true_random=False),
+)
+def test_business_day_clocks_do_not_depend_on_arrival_order(restart, priority, steps, seed):
+    desk = _plan(
+        {
+            "response": {1: 3600, 2: "next-business-day 12:00", 3: "end-of-business-day"},
+            "resolution": {1: "end-of-business-day+1", 2: 8 * 3600, 3: "end-of-business-day+3"},
+        },
+        "restart" if restart else "recalculate",
+    )
+    policy = policy_of(contract("c", desk), calendars=[OFFICE], priorities=(1, 2, 3))
+    start = datetime(2025, 3, 28, 15, 0, tzinfo=UTC)  # a Friday before the DST change
+    facts = [fact("c", "created", start.isoformat(), customer="c", priority=priority)]
+    for i, (minutes, kind, new) in enumerate(steps):
+        when = (start + timedelta(minutes=minutes)).isoformat()
+        facts.append(fact(i, kind, when, priority=new if kind == "reprioritised" else None))
+    shuffled = facts[:]
+    seed.shuffle(shuffled)
+    assert evaluate("T", facts, policy) == evaluate("T", shuffled, policy)

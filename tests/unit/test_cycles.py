@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slaclock.domain.alerts import BREACH, Alert, alerts_due
 from slaclock.domain.clocks import ClockView, evaluate
 from slaclock.domain.policy import ANY, Plan, Target
+from slaclock.projections.transcodings import AlertAsList
 from tests.helpers import at, calendar, contract, fact, plan, policy
 
 ALWAYS = calendar("always")
@@ -250,3 +252,27 @@ def test_cycles_are_in_start_order_and_never_overlap(metric: str, count: int) ->
     assert len(views) == count
     for before, after in pairwise(views):
         assert before.stopped_at is not None and before.stopped_at <= after.started_at
+
+
+def test_each_cycle_has_its_own_alerts_and_they_are_stored_with_its_number() -> None:
+    facts = [
+        created(priority=1),
+        fact(1, "agent_replied", t("10:05")),
+        fact(2, "customer_replied", t("10:10")),  # breached at 11:10
+        fact(3, "agent_replied", t("11:30")),
+        fact(4, "customer_replied", t("12:00")),  # breached at 13:00
+    ]
+    snapshot = evaluate("T", facts, POLICY)
+    assert snapshot is not None
+    breaches = sorted(
+        (a.cycle, a.at)
+        for a in alerts_due(snapshot, at(t("14:00")))
+        if a.metric == "next_reply" and a.kind == BREACH
+    )
+    assert breaches == [(0, at(t("11:10"))), (1, at(t("13:00")))]
+    transcoding = AlertAsList()
+    for alert in alerts_due(snapshot, at(t("14:00"))):
+        assert transcoding.decode(transcoding.encode(alert)) == alert
+    clock_alert = Alert("response", BREACH, 100, at(t("11:00")))
+    assert transcoding.encode(clock_alert) == ["response", BREACH, 100, at(t("11:00"))]
+    assert transcoding.decode(["response", BREACH, 100, 5]).cycle is None  # stored before

@@ -17,8 +17,29 @@ class Error(_Out):
     detail: str = Field(description="what is wrong, starting with the parameter it is about")
 
 
-class Clock(_Out):
+class Cycle(_Out):
+    """One cycle of a cycle metric: a clock's fields, and ``group`` for ownership."""
+
     status: Literal["met", "breached", "paused", "running", "not_applicable"]
+    target_seconds: int | None = None
+    calendar: str | None = None
+    priority: int | None = None
+    started_at: str | None = None
+    deadline: str | None = None
+    stopped_at: str | None = None
+    breached_at: str | None = None
+    elapsed_seconds: int | None = None
+    remaining_seconds: int | None = None
+    group: str | None = None
+
+
+class Clock(_Out):
+    status: Literal["met", "breached", "paused", "running", "not_applicable", "idle"]
+    cycles: list[Cycle] | None = Field(
+        default=None,
+        description="next_reply and ownership: the cycles in start order (status: the last"
+        " one's, idle before the first)",
+    )
     target_seconds: int | None = None
     calendar: str | None = None
     priority: int | None = None

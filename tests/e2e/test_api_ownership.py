@@ -13,6 +13,7 @@ from slaclock.config import load_policy
 from slaclock.projections.api_tokens import TokenStore
 from slaclock.projections.store import TicketStore
 from tests.conftest import Cli
+from tests.contract_compare import differences
 from tests.e2e.test_api_harness import ApiServer
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "service_levels"
@@ -71,3 +72,15 @@ def test_a_customer_token_sees_only_its_own_tickets_groups(server: ApiServer) ->
         "/api/reports/ownership", token="c-alpha", month="2025-04", customer="c-beta"
     )
     assert other.status_code == 404
+
+
+def test_ticket_routes_carry_the_cycles(server: ApiServer) -> None:
+    expected = json.loads((SAMPLE / "expected" / "tickets_as_of_2025-11-20T00-00.json").read_text())
+    wanted = next(t for t in expected if t["ticket_id"] == "L900-T005")
+    ticket = server.json("/api/tickets/L900-T005", as_of=AS_OF)
+    assert differences(wanted, ticket) == []
+    page = server.json("/api/tickets", as_of=AS_OF, limit="500")
+    assert differences(expected, page["items"]) == []
+    explained = server.json("/api/tickets/L900-T005/explain", as_of=AS_OF)
+    cycles = explained["clocks"]["ownership"]["cycles"]
+    assert [c["group"] for c in cycles] == ["L2", "N1"] and all(c["timeline"] for c in cycles)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -122,7 +123,7 @@ class Queries:
         attached, read 500 tickets at a time."""
         chunk: list[TicketSnapshot] = []
         current: list[Any] = []
-        for row in [*rows, None]:
+        for row in chain(rows, [None]):
             if current and (row is None or current[0]["ticket_id"] != row["ticket_id"]):
                 if found := self._from_rows(current, as_of):
                     chunk.append(found)

@@ -27,6 +27,7 @@ from pydantic import (
 from slaclock.consumers.input_limits import InputTooComplex, load_json
 from slaclock.consumers.sources import RawEvent
 from slaclock.domain.facts import (
+    ASSIGNED,
     CREATED,
     DETAIL_FIELDS,
     EVENT_TYPES,
@@ -46,6 +47,9 @@ Id = Annotated[StrictStr, Field(min_length=1, max_length=ID_LENGTH)]
 CustomerId = Annotated[StrictStr, Field(max_length=CUSTOMER_LENGTH)]
 MAX_MINUTES = 2**31 - 1
 """The most minutes one work log may carry (the store's INTEGER column)."""
+Group = Annotated[StrictStr, Field(min_length=1, max_length=ID_LENGTH)]
+_GROUP_TYPES = frozenset({CREATED, ASSIGNED})
+"""The event types whose ``group`` means something (on any other it is ignored)."""
 
 
 class Rejected(Exception):
@@ -74,6 +78,7 @@ class TicketEvent(BaseModel):
     source: StrictStr | None = None
     minutes: StrictInt | None = None
     mode: StrictStr | None = None
+    group: Group | None = None
 
     @field_validator("occurred_at", mode="before")
     @classmethod
@@ -170,6 +175,8 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
             raise Rejected(f"mode: {event.mode!r} is not one of ['on_site', 'remote']")
         if not event.actor:
             raise Rejected("actor: required on ticket.work_logged")
+    if event.type == ASSIGNED and event.group is None:
+        raise Rejected("group: required on ticket.assigned")
     if event.priority is not None:
         problem = policy.check_priority(event.priority)
         if problem:
@@ -182,6 +189,7 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
         customer_id=event.customer_id,
         priority=event.priority,
         details=details,
+        group=event.group if event.type in _GROUP_TYPES else None,
     )
     return event.ticket_id, fact
 

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from slaclock.consumers.events import Rejection
 from slaclock.domain.alerts import ESCALATION, Alert, alert_id
-from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.clocks import ClockSnapshot, TicketSnapshot
 from slaclock.domain.facts import Fact
 from slaclock.domain.ticket import Ticket
 from slaclock.projections.alert_outbox import delivery_row, payload_text
@@ -104,22 +104,10 @@ def counters(
 def alert_record(
     ticket_id: str, snapshot: TicketSnapshot, alert: Alert, state: str
 ) -> dict[str, Any]:
-    """An alert as published: who, which clock, what happened, deadline and time left."""
-    clock = snapshot.clocks[alert.metric]
-    target = clock.target_seconds or 0
-    if alert.kind == ESCALATION:  # ``percent`` is the level
-        return {
-            "alert": state,
-            "kind": alert.kind,
-            "level": alert.percent,
-            "ticket_id": ticket_id,
-            "customer_id": snapshot.customer_id,
-            "metric": alert.metric,
-            "priority": clock.priority,
-            "at": _iso(alert.at),
-            "deadline": _iso(clock.deadline),
-        }
-    return {
+    """An alert as published: who, which clock, what happened, deadline and time left (an
+    escalation: its level instead of a percent and time left)."""
+    clock = alerted_clock(snapshot, alert)
+    record: dict[str, Any] = {
         "alert": state,
         "kind": alert.kind,
         "percent": alert.percent,
@@ -129,8 +117,22 @@ def alert_record(
         "priority": clock.priority,
         "at": _iso(alert.at),
         "deadline": _iso(clock.deadline),
-        "remaining_seconds": target * (100 - alert.percent) // 100,
     }
+    if alert.kind == ESCALATION:  # ``percent`` is the level
+        record["level"] = record.pop("percent")
+    else:
+        record["remaining_seconds"] = (clock.target_seconds or 0) * (100 - alert.percent) // 100
+    if alert.cycle is not None:  # a cycle's alert: which one, and its group
+        record["cycle"] = alert.cycle
+        record["group"] = getattr(clock, "group", None)
+    return record
+
+
+def alerted_clock(snapshot: TicketSnapshot, alert: Alert) -> ClockSnapshot:
+    """The clock (or the cycle, for a cycle's alert) ``alert`` is about."""
+    if alert.cycle is None:
+        return snapshot.clocks[alert.metric]
+    return (snapshot.cycles or {})[alert.metric][alert.cycle]
 
 
 def escalation_deliveries(moves: list[AlertMove], stored_at: float) -> list[tuple[Any, ...]]:
@@ -140,7 +142,7 @@ def escalation_deliveries(moves: list[AlertMove], stored_at: float) -> list[tupl
         alert, snapshot = move.alert, move.snapshot
         if alert.kind != ESCALATION or snapshot.plan is None:
             continue
-        clock = snapshot.clocks[alert.metric]
+        clock = alerted_clock(snapshot, alert)
         level = snapshot.plan.escalation(alert.percent, alert.metric, clock.priority)
         if level is None:  # the plan lost the level since it was raised: nobody to tell
             continue
@@ -154,7 +156,7 @@ def escalation_deliveries(moves: list[AlertMove], stored_at: float) -> list[tupl
 def escalation_payload(move: AlertMove) -> dict[str, Any]:
     """What a notifier is told of a raised or withdrawn escalation (docs/alerts.md)."""
     alert, snapshot = move.alert, move.snapshot
-    clock = snapshot.clocks[alert.metric]
+    clock = alerted_clock(snapshot, alert)
     return {
         "id": alert_id(move.ticket_id, alert, move.state),
         "level": alert.percent,
@@ -163,7 +165,7 @@ def escalation_payload(move: AlertMove) -> dict[str, Any]:
         "customer_id": snapshot.customer_id,
         "plan": snapshot.plan.name if snapshot.plan else None,
         "metric": alert.metric,
-        "cycle": None,
+        "cycle": alert.cycle,
         "priority": clock.priority,
         "deadline": _iso(clock.deadline),
         "due_at": _iso(alert.at),
@@ -187,5 +189,7 @@ def fact_json(ticket_id: str, fact: Fact) -> str:
         record["customer_id"] = fact.customer_id
     if fact.priority is not None:
         record["priority"] = fact.priority
+    if fact.group is not None:
+        record["group"] = fact.group
     record.update(fact.details)
     return json.dumps(record)

@@ -28,16 +28,20 @@ WITHDRAWN = "withdrawn"
 @dataclass(frozen=True, order=True, slots=True)
 class Alert:
     """``kind`` of ``metric`` reached at ``at`` (``percent`` of the target; 100 = breach; the
-    level for an escalation)."""
+    level for an escalation); ``cycle``: which cycle of a cycle metric (its number from 0),
+    None for a clock."""
 
     metric: str
     kind: str
     percent: int
     at: int
+    cycle: int | None = None
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.metric, self.kind, self.percent)
+    def key(self) -> tuple[str, str, int] | tuple[str, str, int, int]:
+        if self.cycle is None:
+            return (self.metric, self.kind, self.percent)
+        return (self.metric, self.kind, self.percent, self.cycle)
 
 
 def clock_alerts(clock: ClockSnapshot) -> list[Alert]:
@@ -63,6 +67,17 @@ def alerts_due(snapshot: TicketSnapshot, watermark: int) -> set[Alert]:
         for level, at in clock.escalations:
             if at < watermark:
                 due.add(Alert(clock.metric, ESCALATION, level, at))
+    if snapshot.cycles:
+        for cycles in snapshot.cycles.values():
+            for number, cycle in enumerate(cycles):
+                for percent, at in cycle.warnings:
+                    if at < watermark:
+                        due.add(Alert(cycle.metric, WARNING, percent, at, number))
+                if cycle.breach_at is not None and cycle.breach_at < watermark:
+                    due.add(Alert(cycle.metric, BREACH, 100, cycle.breach_at, number))
+                for level, at in cycle.escalations:
+                    if at < watermark:
+                        due.add(Alert(cycle.metric, ESCALATION, level, at, number))
     return due
 
 
@@ -77,11 +92,12 @@ def next_alert_at(clock: ClockSnapshot, watermark: int) -> int | None:
     return min(future, default=None)
 
 
-def alert_id(ticket_id: str, alert: Alert, state: str, cycle: int = 0) -> str:
+def alert_id(ticket_id: str, alert: Alert, state: str) -> str:
     """The id of one raised or withdrawn alert: the same for the same ticket, clock (metric
-    and ``cycle``: 0 for a metric with one clock), kind, level and instant, so that a replay
+    and the alert's cycle: 0 for a metric with one clock), kind, level and instant, so that a replay
     or a redelivery names it alike and a receiver can drop copies by it. 32 hex digits (a
     BLAKE2b digest: cheap enough for a backfill raising thousands a second)."""
+    cycle = alert.cycle or 0
     name = (
         f"{ticket_id}\n{alert.metric}\n{cycle}\n{alert.kind}\n{alert.percent}\n{alert.at}\n{state}"
     )

@@ -18,7 +18,12 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slaclock.domain.holiday_rules import ClosedDates, HolidayRule
-from slaclock.domain.local_time import aware_epoch, utc_year, utc_year_start, year_intervals
+from slaclock.domain.local_time import (
+    aware_epoch,
+    utc_year,
+    utc_year_start,
+    year_dated_intervals,
+)
 from slaclock.domain.weekly_hours import WeeklyHours
 
 __all__ = ["BusinessCalendar"]
@@ -103,7 +108,8 @@ class BusinessCalendar:
         self._by_weekday: tuple[tuple[tuple[int, int], ...], ...] = tuple(
             tuple(sorted(hours.on(wd))) for wd in range(7)
         )
-        self._year_cache: dict[int, list[tuple[int, int]]] = {}
+        self._year_cache: dict[int, list[tuple[int, int, int]]] = {}
+        self._dated_cache: dict[tuple[int, int], DatedIntervals] = {}
         self._lock = threading.Lock()
         self._origin: int | None = None
         self._state: _Compiled | None = None
@@ -305,7 +311,7 @@ class BusinessCalendar:
         starts: list[int] = []
         ends: list[int] = []
         for year in range(first_year, last_year + 1):
-            for s, e in self._year_intervals(year):
+            for s, e, _ in self._year_intervals(year):
                 # Years are in order and each year's list is sorted by start, so the
                 # concatenation is sorted; merge overlapping or touching intervals,
                 # including across year boundaries (overnight Dec 31 -> Jan 1).
@@ -317,14 +323,53 @@ class BusinessCalendar:
                     ends.append(e)
         return starts, ends
 
-    def _year_intervals(self, year: int) -> list[tuple[int, int]]:
-        """The open intervals starting on local dates in ``year`` (compiled once per year)."""
+    def _year_intervals(self, year: int) -> list[tuple[int, int, int]]:
+        """The open intervals starting on local dates in ``year`` with those dates' ordinals
+        (compiled once per year)."""
         cached = self._year_cache.get(year)
         if cached is None:
             closed = self._closed_dates.in_year(year)
-            cached = year_intervals(year, self._by_weekday, self.zone, closed)
+            cached = year_dated_intervals(year, self._by_weekday, self.zone, closed)
             self._year_cache[year] = cached
         return cached
+
+    # ------------------------------------------------------------------ business days
+
+    def dated_intervals(self, first_year: int, last_year: int) -> DatedIntervals:
+        """The open intervals (not merged) that start on local dates of the years
+        ``first_year..last_year``, each with the ordinal of its date: business days
+        (docs/clocks.md, business-day targets). Cached per range."""
+        key = (first_year, last_year)
+        cached = self._dated_cache.get(key)
+        if cached is None:
+            if first_year < MIN_YEAR or last_year > MAX_YEAR:
+                raise ValueError(
+                    f"calendar {self.name}: instants must lie in years {MIN_YEAR}..{MAX_YEAR}"
+                )
+            rows = [
+                row for y in range(first_year, last_year + 1) for row in self._year_intervals(y)
+            ]
+            cached = DatedIntervals(
+                [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+            )
+            with self._lock:
+                if len(self._dated_cache) > 64:
+                    self._dated_cache.clear()
+                self._dated_cache[key] = cached
+        return cached
+
+    def next_open(self, t: int) -> int:
+        """The first instant at or after ``t`` at which the calendar is open."""
+        return self.add_epoch(t, 1) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class DatedIntervals:
+    """Open intervals in start order with the local date (ordinal) each belongs to."""
+
+    starts: list[int]
+    ends: list[int]
+    days: list[int]
 
 
 def _check_seconds(seconds: int) -> None:

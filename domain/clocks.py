@@ -9,13 +9,15 @@ The rules, in words: docs/clocks.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.facts import (
     ACKNOWLEDGED,
+    AGENT_REPLIED,
     CREATED,
     INTERVENTION_STARTED,
     PAUSED,
@@ -26,7 +28,7 @@ from slaclock.domain.facts import (
     Fact,
     in_order,
 )
-from slaclock.domain.policy import Contract, Plan, Policy
+from slaclock.domain.policy import Contract, Plan, Policy, Target
 
 Status = Literal["met", "breached", "paused", "running", "not_applicable"]
 BetweenFn = Callable[[int, int], int]
@@ -35,7 +37,7 @@ AddFn = Callable[[int, int], int]
 """The epoch instant a number of open seconds after an epoch instant."""
 
 _STOPPED_BY: dict[str, frozenset[str]] = {
-    "response": frozenset({ACKNOWLEDGED, RESOLVED}),
+    "response": frozenset({ACKNOWLEDGED, AGENT_REPLIED, RESOLVED}),
     "intervention": frozenset({INTERVENTION_STARTED, RESOLVED}),
     "resolution": frozenset({RESOLVED}),
 }
@@ -138,6 +140,9 @@ class TicketSnapshot:
     clocks: dict[str, ClockSnapshot]
     resolved_at: int | None = None
     """When the ticket was resolved (None while open: never resolved, or reopened since)."""
+    cycles: Mapping[str, tuple[ClockSnapshot, ...]] | None = None
+    """Per cycle metric the plan has targets for, its cycles in start order (``domain.cycles``;
+    a metric absent here is not applicable); None when no plan of the policy has any."""
 
     @property
     def plan(self) -> Plan | None:
@@ -175,6 +180,13 @@ def evaluate(
     clocks = {
         metric: _run_clock(metric, ordered, plan, first_priority) for metric in policy.metrics
     }
+    cycles = None
+    if policy.cycle_metrics:
+        cycles = (
+            _cycles.run_cycles(policy.cycle_metrics, ordered, plan, first_priority)
+            if plan is not None
+            else {}
+        )
     return TicketSnapshot(
         ticket_id=ticket_id,
         customer_id=customer,
@@ -184,6 +196,7 @@ def evaluate(
         last_fact_at=ordered[-1].at,
         clocks=clocks,
         resolved_at=resolved_at,
+        cycles=cycles,
     )
 
 
@@ -269,7 +282,7 @@ def walk_clock(
                 w.notes.append(Note(t, _reprioritised(plan, metric, w, old, ticket_priority, t)))
             if w.live and not restart:
                 w.priority = ticket_priority
-            elif w.live and not _breached_by(plan, metric, w.priority, w.stretches, w.since, t):
+            elif w.live and not _breached_by(plan, metric, w.priority, w, t):
                 w.priority, w.origin, w.stretches = ticket_priority, t, []
                 w.since = t if was_accruing else None
         if w.live and kind in stopped_by:
@@ -307,16 +320,18 @@ def _reprioritised(plan: Plan, metric: str, w: ClockWalk, old: int, new: int, t:
         return f"{change}: clock already stopped, unchanged"
     if after is None:
         return f"{change}: no target for priority {new}, clock not applicable"
-    target = f"target {_hours(before.seconds) if before else 'none'} -> {_hours(after.seconds)}"
+    target = f"target {_promise(before) if before else 'none'} -> {_promise(after)}"
     if plan.on_reprioritise == "recalculate":
         return f"{change}: {target}, recalculated from creation on {after.calendar.name}"
-    if _breached_by(plan, metric, w.priority, w.stretches, w.since, t):
+    if _breached_by(plan, metric, w.priority, w, t):
         return f"{change}: already breached, keeps its old target"
     return f"{change}: {target}, clock restarted"
 
 
-def _hours(seconds: int) -> str:
-    return f"{seconds / 3600:g}h"
+def _promise(target: Target) -> str:
+    if target.business_day is not None:
+        return target.business_day.text
+    return f"{target.seconds / 3600:g}h"
 
 
 def _run_clock(
@@ -329,23 +344,35 @@ def _run_clock(
     target = plan.target(metric, w.priority)
     if target is None:
         return _not_applicable(metric, w.priority)
+    return judge(metric, w, target, plan)
+
+
+def judge(
+    metric: str,
+    w: ClockWalk,
+    target: Target,
+    plan: Plan,
+    make: Callable[..., ClockSnapshot] = ClockSnapshot,
+    **extra: object,
+) -> ClockSnapshot:
+    """The snapshot (built by ``make``, with ``extra`` fields) of the walk ``w`` on
+    ``target``: deadline, breach, the plan's warnings and the escalation levels that apply."""
     cal = target.calendar
+    fixed = target.deadline_from(w.origin)
+    seconds = target.seconds if fixed is None else cal.between_epoch(w.origin, fixed)
     stretches, since = w.stretches, w.since
     lengths = [cal.between_epoch(start, end) for start, end in stretches]
     accrued = sum(lengths)
     # The closed stretches reach a part of the target only if their sum does: skip the walk
     # when it does not (most clocks, and most of their warning thresholds).
-    deadline = (
-        _reached(cal.add_epoch, target.seconds, stretches, lengths)
-        if accrued >= target.seconds
-        else None
-    )
+    deadline = _reached(cal.add_epoch, seconds, stretches, lengths) if accrued >= seconds else None
     if deadline is None and since is not None:
-        deadline = cal.add_epoch(since, target.seconds - accrued)
+        deadline = cal.add_epoch(since, seconds - accrued)
     elif deadline is None and w.stopped_at is not None and w.stopped_running and stretches:
         # A stopped clock reports the deadline it had while it last ran.
         last_start, _ = stretches[-1]
-        deadline = cal.add_epoch(last_start, target.seconds - (accrued - lengths[-1]))
+        deadline = cal.add_epoch(last_start, seconds - (accrued - lengths[-1]))
+    deadline = _business_deadline(cal, deadline, fixed)
     stopped_at = w.stopped_at
     breach_at = (
         deadline if deadline is not None and (stopped_at is None or deadline < stopped_at) else None
@@ -361,19 +388,19 @@ def _run_clock(
 
     warnings = []
     for percent in plan.warnings:
-        at = reached_running(target.seconds * percent // 100)
+        at = reached_running(seconds * percent // 100)
         if at is not None:
             warnings.append((percent, at))
     escalations = []
     for level in plan.escalations:
         if level.applies(metric, w.priority):
-            at = reached_running(level.part(target.seconds))
+            at = reached_running(level.part(seconds))
             if at is not None:
                 escalations.append((level.level, at))
-    return ClockSnapshot(
+    return make(
         metric=metric,
         priority=w.priority,
-        target_seconds=target.seconds,
+        target_seconds=seconds,
         calendar=cal.name,
         started_at=w.origin,
         deadline=deadline,
@@ -384,6 +411,7 @@ def _run_clock(
         paused=w.live and since is None,
         warnings=tuple(warnings),
         escalations=tuple(escalations),
+        **extra,
     )
 
 
@@ -420,19 +448,35 @@ def _deadline_in(
     return deadline, accrued
 
 
-def _breached_by(
-    plan: Plan,
-    metric: str,
-    priority: int,
-    stretches: list[tuple[int, int]],
-    since: int | None,
-    t: int,
-) -> bool:
+def _business_deadline(
+    cal: BusinessCalendar, deadline: int | None, fixed: int | None
+) -> int | None:
+    """A business-day target's deadline is its rule's instant (``fixed``): where the open
+    time runs out at an earlier instant with only closed time up to ``fixed`` (a
+    ``next-business-day HH:MM`` moved to the next opening), ``fixed`` is the deadline."""
+    if fixed is None or deadline is None or deadline > fixed:
+        return deadline
+    return fixed if cal.between_epoch(deadline, fixed) == 0 else deadline
+
+
+def _breached_by(plan: Plan, metric: str, priority: int, w: ClockWalk, t: int) -> bool:
     """Whether the clock on ``priority`` had passed its deadline before instant ``t``."""
-    target = plan.target(metric, priority)
+    return breached_before(plan.target(metric, priority), w, t)
+
+
+def breached_before(target: Target | None, w: ClockWalk, t: int) -> bool:
+    """Whether a clock on ``target`` walked as ``w`` so far (its closed stretches, and
+    running since ``w.since``) had passed its deadline before instant ``t``."""
     if target is None:
         return False
     cal = target.calendar
-    upto = [*stretches, (since, t)] if since is not None else stretches
-    deadline, _ = _deadline_in(cal.between_epoch, cal.add_epoch, target.seconds, upto)
+    fixed = target.deadline_from(w.origin)
+    seconds = target.seconds if fixed is None else cal.between_epoch(w.origin, fixed)
+    upto = [*w.stretches, (w.since, t)] if w.since is not None else w.stretches
+    deadline, _ = _deadline_in(cal.between_epoch, cal.add_epoch, seconds, upto)
+    deadline = _business_deadline(cal, deadline, fixed)
     return deadline is not None and deadline < t
+
+
+# Last: domain.cycles builds on this module's clocks (a cycle is judged like a clock).
+from slaclock.domain import cycles as _cycles  # noqa: E402

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slaclock.domain.calendar import BusinessCalendar
-from slaclock.domain.clocks import ClockSnapshot, Note, TicketSnapshot, evaluate, walk_clock
+from slaclock.domain.clocks import (
+    ClockSnapshot,
+    ClockWalk,
+    Note,
+    TicketSnapshot,
+    evaluate,
+    walk_clock,
+)
+from slaclock.domain.cycles import walk_cycles
 from slaclock.domain.facts import CREATED, Fact, in_order
 from slaclock.domain.policy import Policy
 
@@ -36,6 +44,9 @@ class ClockExplanation:
     clock: ClockSnapshot
     spans: list[Span]
     notes: list[Note]
+    cycle: int | None = None
+    """The cycle's number (from 0) for a cycle metric; explanations of cycles are keyed
+    ``metric/n``."""
 
 
 def explain(
@@ -56,27 +67,44 @@ def explain(
         walk = walk_clock(metric, ordered, plan, first)
         target = plan.target(metric, walk.priority)
         assert target is not None  # the clock is applicable
-        calendar = target.calendar
-        spans: list[Span] = []
-        bounds = [p.start for p in walk.phases[1:]] + [as_of]
-        for phase, end in zip(walk.phases, bounds, strict=True):
-            start = phase.start
-            if start < walk.origin:
-                cut = min(end, walk.origin)
-                spans.append(Span(start, cut, "before_restart", 0))
-                start = cut
-            if start >= end:
-                continue
-            if phase.state == "running":
-                spans.extend(_running(calendar, start, end))
-            else:
-                spans.append(Span(start, end, phase.state, 0, phase.detail))
-        notes = walk.notes + _dst_changes(calendar, ordered[0].at, as_of)
-        if clock.breach_at is not None and clock.breach_at < as_of:
-            notes.append(Note(clock.breach_at, "deadline passed before any stop: breached"))
-        notes.sort(key=_at)
-        result[metric] = ClockExplanation(metric, clock, _merged(spans), notes)
+        spans, notes = _timeline(walk, target.calendar, clock, as_of)
+        result[metric] = ClockExplanation(metric, clock, spans, notes)
+    if snapshot.cycles:
+        found = walk_cycles(tuple(snapshot.cycles), ordered, plan, first)
+        for metric, cycles in snapshot.cycles.items():
+            for number, (cycle, walked) in enumerate(zip(cycles, found[metric], strict=True)):
+                target = plan.cycle_target(metric, walked.group, walked.walk.priority)
+                if target is None:
+                    continue  # not applicable: nothing to explain
+                spans, notes = _timeline(walked.walk, target.calendar, cycle, as_of)
+                explained = ClockExplanation(metric, cycle, spans, notes, number)
+                result[f"{metric}/{number}"] = explained
     return snapshot, result
+
+
+def _timeline(
+    walk: ClockWalk, calendar: BusinessCalendar, clock: ClockSnapshot, as_of: int
+) -> tuple[list[Span], list[Note]]:
+    """The spans (from the walk's first phase to ``as_of``) and notes of one clock."""
+    spans: list[Span] = []
+    bounds = [p.start for p in walk.phases[1:]] + [as_of]
+    for phase, end in zip(walk.phases, bounds, strict=True):
+        start = phase.start
+        if start < walk.origin:
+            cut = min(end, walk.origin)
+            spans.append(Span(start, cut, "before_restart", 0))
+            start = cut
+        if start >= end:
+            continue
+        if phase.state == "running":
+            spans.extend(_running(calendar, start, end))
+        else:
+            spans.append(Span(start, end, phase.state, 0, phase.detail))
+    notes = walk.notes + _dst_changes(calendar, walk.phases[0].start, as_of)
+    if clock.breach_at is not None and clock.breach_at < as_of:
+        notes.append(Note(clock.breach_at, "deadline passed before any stop: breached"))
+    notes.sort(key=_at)
+    return _merged(spans), notes
 
 
 def _at(note: Note) -> int:

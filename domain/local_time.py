@@ -46,20 +46,32 @@ def year_intervals(
     an end at or before the start meaning the next day; days in ``closed`` have none.
     Sorted by start, empty ones dropped, not merged (merging is the caller's, across years).
     """
-    result: list[tuple[int, int]] = []
+    return [(s, e) for s, e, _ in year_dated_intervals(year, by_weekday, zone, closed)]
+
+
+def year_dated_intervals(
+    year: int,
+    by_weekday: Sequence[Sequence[tuple[int, int]]],
+    zone: ZoneInfo,
+    closed: Container[date],
+) -> list[tuple[int, int, int]]:
+    """As :func:`year_intervals`, each interval with the ordinal of the local date it starts
+    on (the business day it belongs to)."""
+    result: list[tuple[int, int, int]] = []
     day = date(year, 1, 1)
     one_day = timedelta(days=1)
     while day.year == year:
         pairs = by_weekday[day.weekday()]
         if pairs and day not in closed:
             midnight = datetime(day.year, day.month, day.day)
+            ordinal = day.toordinal()
             for start_min, end_min in pairs:
                 if end_min <= start_min:
                     end_min += 1440  # overnight: ends on the next day
                 s = localize(midnight + timedelta(minutes=start_min), zone)
                 e = localize(midnight + timedelta(minutes=end_min), zone)
                 if e > s:
-                    result.append((s, e))
+                    result.append((s, e, ordinal))
         day += one_day
     result.sort()
     return result

@@ -9,42 +9,72 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
+from slaclock.domain.business_days import BusinessDayRule
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.hour_account import AccountTerms, BillingRule
+from slaclock.domain.money import money
+from slaclock.domain.objectives import Objective
 
 METRICS: tuple[str, ...] = ("response", "intervention", "resolution")
-"""Every metric slaclock knows, in the order reports list them."""
+"""Every metric with one clock per ticket, in the order reports list them."""
+NEXT_REPLY = "next_reply"
+OWNERSHIP = "ownership"
+CYCLE_METRICS: tuple[str, ...] = (NEXT_REPLY, OWNERSHIP)
+"""Metrics with any number of cycles per ticket, each a clock of its own (domain.cycles)."""
+ANY = "*"
+"""An ownership table's row or column for any other group or priority."""
 
 Reprioritise = Literal["recalculate", "restart"]
-CENT = Decimal("0.01")
-
-
-def money(amount: Decimal) -> Decimal:
-    """Round an amount half-up to cents, the way credits are invoiced."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
 class Target:
-    """One promise: ``seconds`` of open time on ``calendar``."""
+    """One promise: ``seconds`` of open time on ``calendar``, or, for a business-day target
+    (``business_day`` set, ``seconds`` 0), a deadline rule on ``calendar``."""
 
     seconds: int
     calendar: BusinessCalendar
+    business_day: BusinessDayRule | None = None
+
+    def deadline_from(self, start: int) -> int | None:
+        """The fixed deadline of a business-day target for a clock started at ``start``;
+        None for a duration (its deadline depends on how the clock runs)."""
+        if self.business_day is None:
+            return None
+        return self.business_day.deadline(self.calendar, start)
+
+    def seconds_from(self, start: int) -> int:
+        """The target's open seconds for a clock started at epoch second ``start``."""
+        if self.business_day is None:
+            return self.seconds
+        return self.calendar.between_epoch(start, self.business_day.deadline(self.calendar, start))
+
+    @property
+    def spec(self) -> str | int:
+        """What the configuration promised: the seconds, or the business-day form."""
+        return self.seconds if self.business_day is None else self.business_day.text
 
 
 @dataclass(frozen=True)
 class CreditRule:
-    """Money owed per breached clock: ``per_breach`` and ``cap`` are fractions of the fee."""
+    """Money owed per breached clock: ``per_breach`` and ``cap`` are fractions of the fee.
+    Without ``per_breach`` no breach earns a credit of its own (a plan with objectives only);
+    without ``cap`` the month's credits are not capped."""
 
     metrics: frozenset[str]
-    per_breach: Decimal
+    per_breach: Decimal | None
     cap: Decimal | None
 
+    def credits(self, metric: str) -> bool:
+        """Whether a breach of ``metric`` earns a per-breach credit."""
+        return self.per_breach is not None and metric in self.metrics
+
     def amount(self, monthly_fee: Decimal) -> Decimal:
+        assert self.per_breach is not None
         return money(self.per_breach * monthly_fee)
 
     def cap_amount(self, monthly_fee: Decimal) -> Decimal | None:
@@ -115,6 +145,10 @@ class Plan:
     hours: HourAccountPlan | None = None
     escalations: tuple[Escalation, ...] = ()
     """Escalation levels (``[[plans.NAME.escalations]]``); at most one per level and clock."""
+    ownership: Mapping[str, Mapping[int | str, Target]] = field(default_factory=dict)
+    """Ownership (OLA) targets: group -> priority -> target, ``ANY`` for any other one."""
+    objectives: tuple[Objective, ...] = ()
+    """Shares of outcomes promised per month, with tiered credits (``domain.objectives``)."""
 
     def target(self, metric: str, priority: int | None) -> Target | None:
         if priority is None:
@@ -132,6 +166,25 @@ class Plan:
             if escalation.metrics is None or metric in escalation.metrics:
                 return escalation
         return None
+
+    def ownership_target(self, group: str | None, priority: int | None) -> Target | None:
+        """How long ``group`` may hold a ticket of ``priority``: the group's own row, else the
+        ``"*"`` row; in it the priority, else ``"*"``; None (not applicable) otherwise. A
+        group with a row of its own never falls back to the ``"*"`` row."""
+        row = self.ownership.get(group or "", self.ownership.get(ANY))
+        if row is None or priority is None:
+            return None
+        return row.get(priority, row.get(ANY))
+
+    def cycle_target(self, metric: str, group: str | None, priority: int | None) -> Target | None:
+        """The target of a cycle of ``metric`` (``group``: the holder of an ownership cycle)."""
+        if metric == OWNERSHIP:
+            return self.ownership_target(group, priority)
+        return self.target(metric, priority)
+
+    def has_cycles(self, metric: str) -> bool:
+        """Whether this plan promises anything for the cycle metric (else not applicable)."""
+        return bool(self.ownership) if metric == OWNERSHIP else bool(self.targets.get(metric))
 
 
 @dataclass(frozen=True)
@@ -171,6 +224,11 @@ class Policy:
         return tuple(m for m in METRICS if m in used)
 
     @cached_property
+    def cycle_metrics(self) -> tuple[str, ...]:
+        """The cycle metrics any plan defines: tickets on those plans get their cycles."""
+        return tuple(m for m in CYCLE_METRICS if any(p.has_cycles(m) for p in self.plans.values()))
+
+    @cached_property
     def _contracts_by_customer(self) -> dict[str, list[Contract]]:
         index: dict[str, list[Contract]] = {}
         for contract in sorted(self.contracts, key=lambda c: c.valid_from):
@@ -203,7 +261,7 @@ class Policy:
         if name in self.calendars:
             return self.calendars[name]
         for plan in self.plans.values():
-            for row in plan.targets.values():
+            for row in [*plan.targets.values(), *plan.ownership.values()]:
                 for target in row.values():
                     if target.calendar.name == name:
                         return target.calendar

@@ -6,6 +6,7 @@ per clock, its target, calendar, deadline, accrual and next alert, so:
 
 - a customer's contracts (plan, start date) move that customer's tickets only;
 - a plan's targets, pausable metrics, reprioritisation rule or warnings move its tickets;
+  its ownership targets alone (when it had some) move only its tickets with ownership cycles;
 - a calendar's hours, time zone or holiday rule move the tickets with a clock on it (a time
   zone also decides which contract a ticket falls under, so customers with a contract on a
   plan counting on that calendar are included);
@@ -41,10 +42,19 @@ class Scope:
     plans: frozenset[str] = frozenset()
     calendars: frozenset[str] = frozenset()
     days: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    owned: frozenset[str] = frozenset()
+    """Plans whose tickets with ownership cycles are selected (their ownership targets moved)."""
 
     @property
     def empty(self) -> bool:
-        return not (self.everything or self.customers or self.plans or self.calendars or self.days)
+        return not (
+            self.everything
+            or self.customers
+            or self.plans
+            or self.calendars
+            or self.days
+            or self.owned
+        )
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,8 @@ def calendars_of(policy: Policy) -> dict[str, BusinessCalendar] | None:
     None if two different calendars share a name."""
     found: dict[str, BusinessCalendar] = dict(policy.calendars)
     for plan in policy.plans.values():
-        used = [plan.calendar, *(t.calendar for row in plan.targets.values() for t in row.values())]
+        rows = [*plan.targets.values(), *plan.ownership.values()]
+        used = [plan.calendar, *(t.calendar for row in rows for t in row.values())]
         for calendar in used:
             known = found.setdefault(calendar.name, calendar)
             if known is not calendar and _calendar_terms(known) != _calendar_terms(calendar):
@@ -154,11 +165,16 @@ def _customers_counting_on(calendar: str, *policies: Policy) -> frozenset[str]:
 def _plan_terms(plan: Plan) -> tuple[object, ...]:
     """What of a plan the clock rows depend on (not credits, not the hour account)."""
     targets = {
-        metric: {priority: (t.seconds, t.calendar.name) for priority, t in row.items()}
+        metric: {priority: (t.spec, t.calendar.name) for priority, t in row.items()}
         for metric, row in plan.targets.items()
         if row
     }
-    return (plan.calendar.name, targets, plan.pausable, plan.on_reprioritise, plan.warnings)
+    ownership = {
+        group: {priority: (t.spec, t.calendar.name) for priority, t in row.items()}
+        for group, row in plan.ownership.items()
+    }
+    terms = (plan.calendar.name, targets, plan.pausable, plan.on_reprioritise, plan.warnings)
+    return (*terms, ownership) if ownership else terms
 
 
 def _plan_changes(old: Policy, new: Policy) -> list[Change]:
@@ -168,6 +184,9 @@ def _plan_changes(old: Policy, new: Policy) -> list[Change]:
         if was is None or now is None:
             verb = "added" if was is None else "removed"
             changes.append(Change(f"plan '{name}' {verb}", Scope(plans=frozenset([name]))))
+        elif _only_ownership_moved(was, now):
+            scope = Scope(owned=frozenset([name]))
+            changes.append(Change(f"plan '{name}' ownership targets changed", scope))
         elif _plan_terms(was) != _plan_terms(now):
             customers = frozenset()
             if was.calendar.zone.key != now.calendar.zone.key:
@@ -176,7 +195,19 @@ def _plan_changes(old: Policy, new: Policy) -> list[Change]:
             changes.append(Change(f"plan '{name}' targets changed", scope))
         elif (was.credits, was.hours) != (now.credits, now.hours):
             changes.append(Change(f"plan '{name}' credit or hour terms changed (ledger)", Scope()))
+        elif was.objectives != now.objectives:
+            changes.append(Change(f"plan '{name}' objectives changed (reports)", Scope()))
     return changes
+
+
+def _only_ownership_moved(was: Plan, now: Plan) -> bool:
+    """Whether only the ownership targets of a plan that had some changed: they move the
+    plan's tickets with ownership cycles, and no other ticket (a plan without ownership
+    targets keeps no cycles to find the tickets with a group by)."""
+    if not was.ownership or not now.ownership:
+        return False
+    before, after = _plan_terms(was), _plan_terms(now)
+    return before[:-1] == after[:-1] and before[-1] != after[-1]
 
 
 def _customers_on_plan(plan: str, *policies: Policy) -> frozenset[str]:
@@ -234,4 +265,5 @@ def union(scopes: Iterable[Scope]) -> Scope:
         plans=frozenset().union(*(s.plans for s in scopes)),
         calendars=frozenset().union(*(s.calendars for s in scopes)),
         days=days,
+        owned=frozenset().union(*(s.owned for s in scopes)),
     )

@@ -165,7 +165,7 @@ class Ticket(Aggregate):
         self.ticket_id = ticket_id
         self.facts: list[Fact] = []
         self.voided: dict[str, Voided] = {}
-        self.alerts: dict[tuple[str, str, int], Alert] = {}
+        self.alerts: dict[tuple[str, str, int] | tuple[str, str, int, int], Alert] = {}
 
     def _record(self, facts: list[Fact], voided: dict[str, str], timestamp: datetime) -> None:
         self._record_stamped(facts, voided, _recorded_epoch(timestamp))

@@ -22,6 +22,7 @@ from slaclock.projections.render import (
     credits_json,
     events_json,
     explain_json,
+    ownership_json,
 )
 from slaclock.projections.store import TicketStore
 
@@ -82,6 +83,18 @@ def compliance_answer(
         reports.month_outcomes(queries, month, int(as_of.timestamp()), customer)
     )
     data = compliance_json(month, as_of, rows)
+    data["policy_version"] = queries.version
+    data["policy_pending"] = queries.pending
+    return data
+
+
+def ownership_answer(
+    queries: Queries, month: str, as_of: datetime, group: str | None, customer: str | None
+) -> dict[str, Any]:
+    """Met and breached ownership cycles per group and priority (of ``customer``'s tickets
+    only, when given: what a customer's API token may see)."""
+    rows = reports.month_ownership(queries, month, int(as_of.timestamp()), group, customer)
+    data = ownership_json(month, as_of, rows)
     data["policy_version"] = queries.version
     data["policy_pending"] = queries.pending
     return data

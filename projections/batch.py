@@ -40,6 +40,9 @@ class Batch:
 
     tickets: list[tuple[Any, ...]] = field(default_factory=list)
     clocks: list[tuple[Any, ...]] = field(default_factory=list)
+    cycles: list[tuple[Any, ...]] = field(default_factory=list)
+    cycles_of: list[tuple[str]] = field(default_factory=list)
+    """Tickets whose cycles are written anew (their old cycle rows are deleted first)."""
     event_ids: list[tuple[str, str]] = field(default_factory=list)
     tracking: list[Tracking] = field(default_factory=list)
     ledger: list[tuple[Any, ...]] = field(default_factory=list)
@@ -61,10 +64,13 @@ class Batch:
             stored = read_meta(cursor, dialect, [POLICY_VERSION]).get(POLICY_VERSION)
             if stored != self.policy_version:
                 raise PolicyMoved(stored, self.policy_version)
+        if self.cycles_of:
+            cursor.executemany(dialect.sql(tables.DELETE_CYCLES), self.cycles_of)
         for statement, rows in (
             (tables.INSERT_EVENT_ID, self.event_ids),
             (tables.UPSERT_TICKET, self.tickets),
             (tables.UPSERT_CLOCK, self.clocks),
+            (tables.UPSERT_CYCLE, self.cycles),
             (tables.INSERT_LEDGER, self.ledger),
             (tables.UPSERT_WORK_LOG, self.work_logs),
         ):

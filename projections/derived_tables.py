@@ -1,9 +1,9 @@
 """The read-model tables derived from events alone, as a rebuild and a verify see them.
 
-``sla_tickets``, ``sla_clocks`` and ``sla_work_logs`` (:data:`REBUILT`) hold nothing but what
-``TicketStore.rows_for`` computes from each ticket's events and the policy, so they can be
-recomputed and compared. Their columns are read from their upserts in ``projections.tables``,
-so that module stays the one place that lists them.
+``sla_tickets``, ``sla_clocks``, ``sla_work_logs`` and ``sla_cycles`` (:data:`REBUILT`) hold
+nothing but what ``TicketStore.rows_for`` computes from each ticket's events and the policy,
+so they can be recomputed and compared. Their columns are read from their upserts in
+``projections.tables``, so that module stays the one place that lists them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ _PROJECTIONS = (
     ("sla_tickets", tables.UPSERT_TICKET, "tickets", ("ticket_id",)),
     ("sla_clocks", tables.UPSERT_CLOCK, "clocks", ("ticket_id", "metric")),
     ("sla_work_logs", tables.UPSERT_WORK_LOG, "work_logs", ("event_id",)),
+    ("sla_cycles", tables.UPSERT_CYCLE, "cycles", ("ticket_id", "cycle_id")),
 )
 REBUILT: tuple[str, ...] = tuple(p[0] for p in _PROJECTIONS)
 KEYS: dict[str, tuple[str, ...]] = {p[0]: p[3] for p in _PROJECTIONS}

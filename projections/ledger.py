@@ -35,6 +35,9 @@ class LedgerEntry:
     amount: Decimal
     refers_to: str | None
     policy_version: str | None
+    attainment: str | None = None
+    """For an objective's credit (``kind`` ``objective``): the attainment it was computed
+    from, e.g. ``"0.6"``; None for per-breach entries."""
 
     @property
     def adjustment(self) -> bool:
@@ -44,7 +47,7 @@ class LedgerEntry:
         return (
             self.entry_id, self.posted_at, self.customer_id, self.contract, self.ticket_id,
             self.metric, self.breached_at, self.month, self.posted_month, self.kind,
-            str(self.amount), self.refers_to, self.policy_version,
+            str(self.amount), self.refers_to, self.policy_version, self.attainment,
         )  # fmt: skip
 
     @classmethod
@@ -63,6 +66,7 @@ class LedgerEntry:
             amount=Decimal(row["amount"]),
             refers_to=row["refers_to"],
             policy_version=row["policy_version"],
+            attainment=row["attainment"],
         )
 
 
@@ -156,7 +160,7 @@ def _credits(
     contract = snapshot.contract if snapshot else None
     rule = contract.plan.credits if contract else None
     for alert in raised:
-        if alert.kind != BREACH or rule is None or alert.metric not in rule.metrics:
+        if alert.kind != BREACH or rule is None or not rule.credits(alert.metric):
             continue
         assert contract is not None and snapshot is not None
         month = month_of(alert.at, snapshot)

@@ -12,7 +12,7 @@ from typing import Any
 
 from slaclock.projections.event_store import EventStore
 from slaclock.projections.ledger import LedgerEntry
-from slaclock.projections.tables import LEDGER_COLUMNS
+from slaclock.projections.tables import INSERT_LEDGER, LEDGER_COLUMNS
 
 
 class LedgerBook:
@@ -54,6 +54,27 @@ class LedgerBook:
                 entry = LedgerEntry.from_row(row)
                 found.setdefault(entry.ticket_id, {})[(entry.metric, entry.breached_at)] = entry
         return found
+
+    def standing_objectives(self) -> list[LedgerEntry]:
+        """Objective credits not yet reversed (``projections.objective_ledger``)."""
+        rows = self.store.query(
+            f"SELECT {LEDGER_COLUMNS} FROM {{p}}sla_ledger l WHERE kind = 'objective'"
+            " AND NOT EXISTS (SELECT 1 FROM {p}sla_ledger r WHERE r.refers_to = l.entry_id)"
+            " ORDER BY entry_id"
+        )
+        return [LedgerEntry.from_row(row) for row in rows]
+
+    def count(self) -> int:
+        return int(self.store.query("SELECT COUNT(*) AS n FROM {p}sla_ledger")[0]["n"])
+
+    def post(self, entries: Sequence[LedgerEntry]) -> None:
+        """Append entries posted outside an ingest batch (``ledger close``)."""
+        if not entries:
+            return
+        with self.store.write() as cursor:
+            cursor.executemany(
+                self.store.dialect.sql(INSERT_LEDGER), [entry.row() for entry in entries]
+            )
 
     def closed_months(self) -> set[str]:
         return {row["month"] for row in self.store.query("SELECT month FROM {p}sla_closed_months")}

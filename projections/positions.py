@@ -53,8 +53,10 @@ class Positions:
         the earliest due first (ties: by id)."""
         # No DISTINCT: it makes SQLite walk the primary key instead of the alert index.
         rows = self.store.query(
-            "SELECT ticket_id, next_alert_at FROM {p}sla_clocks WHERE next_alert_at < ?",
-            [watermark],
+            "SELECT ticket_id, next_alert_at FROM {p}sla_clocks WHERE next_alert_at < ?"
+            " UNION ALL"
+            " SELECT ticket_id, next_alert_at FROM {p}sla_cycles WHERE next_alert_at < ?",
+            [watermark, watermark],
         )
         earliest: dict[str, int] = {}
         for row in rows:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slaclock.domain.clocks import ClockSnapshot, ClockView, TicketSnapshot, evaluate
-from slaclock.domain.policy import Contract, Policy
+from slaclock.domain.cycles import CycleSnapshot
+from slaclock.domain.policy import NEXT_REPLY, OWNERSHIP, Contract, Policy
 from slaclock.projections import tables
 from slaclock.projections.store import TicketStore
 
@@ -40,6 +42,7 @@ class Outcome:
     priority: int | None
     status: str
     at: int
+    group: str | None = None  # the group of an ownership cycle
 
 
 class Queries:
@@ -103,14 +106,59 @@ class Queries:
             [*fresh_params, *params],
         )
         current: list[Any] = []
-        for row in rows:
-            if current and current[0]["ticket_id"] != row["ticket_id"]:
+        if not self.policy.cycle_metrics:
+            for row in rows:
+                if current and current[0]["ticket_id"] != row["ticket_id"]:
+                    if found := self._from_rows(current, as_of):
+                        yield found
+                    current = []
+                current.append(row)
+            if current and (found := self._from_rows(current, as_of)):
+                yield found
+            return
+        yield from self._with_cycles(rows, as_of)
+
+    def _with_cycles(self, rows: Any, as_of: int) -> Iterator[TicketSnapshot]:
+        """The tickets of ``rows`` (grouped as :meth:`snapshots` does), their stored cycles
+        attached, read 500 tickets at a time."""
+        chunk: list[TicketSnapshot] = []
+        current: list[Any] = []
+        for row in chain(rows, [None]):
+            if current and (row is None or current[0]["ticket_id"] != row["ticket_id"]):
                 if found := self._from_rows(current, as_of):
-                    yield found
+                    chunk.append(found)
                 current = []
-            current.append(row)
-        if current and (found := self._from_rows(current, as_of)):
-            yield found
+            if row is not None:
+                current.append(row)
+            if chunk and (len(chunk) >= 500 or row is None):
+                yield from self._attach_cycles(chunk)
+                chunk = []
+
+    def _attach_cycles(self, snapshots: list[TicketSnapshot]) -> list[TicketSnapshot]:
+        """``snapshots`` with the cycles their rows keep (those evaluated have theirs)."""
+        from_rows = [s.ticket_id for s in snapshots if s.cycles is None]
+        if not from_rows:
+            return snapshots
+        marks = ", ".join("?" * len(from_rows))
+        found: dict[str, dict[str, list[ClockSnapshot]]] = {}
+        for row in self.store.query(
+            f"SELECT {tables.CYCLE_COLUMNS} FROM {{p}}sla_cycles"
+            f" WHERE ticket_id IN ({marks}) ORDER BY ticket_id, metric, cycle",
+            from_rows,
+        ):
+            found.setdefault(row["ticket_id"], {}).setdefault(row["metric"], []).append(
+                cycle_from_row(row)
+            )
+        for snapshot in snapshots:
+            if snapshot.cycles is None:
+                plan = snapshot.plan
+                stored = found.get(snapshot.ticket_id, {})
+                snapshot.cycles = {
+                    metric: tuple(stored.get(metric, ()))
+                    for metric in self.policy.cycle_metrics
+                    if plan is not None and plan.has_cycles(metric)
+                }
+        return snapshots
 
     def _from_rows(self, rows: list[Any], as_of: int) -> TicketSnapshot | None:
         first = rows[0]
@@ -156,6 +204,8 @@ class Queries:
             params,
         )
         found: list[Outcome] = []
+        if NEXT_REPLY in self.policy.cycle_metrics:
+            found += self._stored_cycle_outcomes(NEXT_REPLY, where, params, as_of)
         for row in rows:
             contract = self.policy.contract_by_key(row["contract"]) if row["contract"] else None
             if contract is not None:
@@ -180,12 +230,68 @@ class Queries:
         for snapshot in self._evaluate_many(stale, as_of):
             if snapshot.contract is None:
                 continue
-            for clock in snapshot.clocks.values():
+            clocks = [*snapshot.clocks.values(), *(snapshot.cycles or {}).get(NEXT_REPLY, ())]
+            for clock in clocks:
                 found.extend(
                     self._outcome(
                         snapshot.ticket_id, snapshot.customer_id, snapshot.contract, clock, as_of
                     )
                 )
+        return found
+
+    def ownership_outcomes(
+        self, month_start: int, month_end: int, as_of: int, customer: str | None = None
+    ) -> list[Outcome]:
+        """Ownership cycles met or breached in a window (pre-filter, as :meth:`outcomes`),
+        of every customer's tickets or of ``customer``'s."""
+        if OWNERSHIP not in self.policy.cycle_metrics:
+            return []
+        lo, hi = month_start - MONTH_MARGIN, month_end + MONTH_MARGIN
+        fresh, fresh_params = self.fresh_condition(as_of)
+        where = (
+            f"{fresh} AND ((c.breach_at IS NULL AND c.stopped_at >= ?"
+            " AND c.stopped_at < ?) OR (c.breach_at >= ? AND c.breach_at < ? AND c.breach_at < ?))"
+        )
+        params: list[Any] = [*fresh_params, lo, hi, lo, hi, as_of]
+        stale_where, stale_params = f"t.created_at <= ? AND NOT ({fresh})", [as_of, *fresh_params]
+        if customer is not None:
+            where, params = where + " AND c.customer_id = ?", [*params, customer]
+            stale_where += " AND t.customer_id = ?"
+            stale_params.append(customer)
+        found = self._stored_cycle_outcomes(OWNERSHIP, where, params, as_of)
+        stale = [
+            row["ticket_id"]
+            for row in self.store.query(
+                f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {stale_where}", stale_params
+            )
+        ]
+        for snapshot in self._evaluate_many(stale, as_of):
+            if snapshot.contract is None:
+                continue
+            for cycle in (snapshot.cycles or {}).get(OWNERSHIP, ()):
+                found.extend(
+                    self._outcome(
+                        snapshot.ticket_id, snapshot.customer_id, snapshot.contract, cycle, as_of
+                    )
+                )
+        return found
+
+    def _stored_cycle_outcomes(
+        self, metric: str, where: str, params: list[Any], as_of: int
+    ) -> list[Outcome]:
+        """Outcomes of the stored cycles of ``metric`` matching ``where`` (on ``c``, ``t``)."""
+        rows = self.store.query(
+            f"SELECT c.{tables.CYCLE_COLUMNS.replace(', ', ', c.')} FROM {{p}}sla_cycles c"
+            f" JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id"
+            f" WHERE c.metric = ? AND c.target_seconds IS NOT NULL AND {where}",
+            [metric, *params],
+        )
+        found: list[Outcome] = []
+        for row in rows:
+            contract = self.policy.contract_by_key(row["contract"]) if row["contract"] else None
+            if contract is not None:
+                cycle = cycle_from_row(row)
+                found += self._outcome(row["ticket_id"], row["customer_id"], contract, cycle, as_of)
         return found
 
     def _evaluate_many(self, ticket_ids: list[str], as_of: int) -> Iterator[TicketSnapshot]:
@@ -211,9 +317,13 @@ class Queries:
             at = view.breached_at
         else:
             return []
+        group = getattr(clock, "group", None)
         return [
-            Outcome(ticket_id, customer_id, contract, clock.metric, clock.priority, view.status, at)
-        ]
+            Outcome(
+                ticket_id, customer_id, contract, clock.metric, clock.priority, view.status, at,
+                group,
+            )
+        ]  # fmt: skip
 
 
 def clock_from_row(row: Any) -> ClockSnapshot:
@@ -229,6 +339,23 @@ def clock_from_row(row: Any) -> ClockSnapshot:
         accrued=row["accrued"],
         running_since=row["running_since"],
         paused=bool(row["paused"]),
+    )
+
+
+def cycle_from_row(row: Any) -> CycleSnapshot:
+    return CycleSnapshot(
+        metric=row["metric"],
+        priority=row["priority"],
+        target_seconds=row["target_seconds"],
+        calendar=row["calendar"],
+        started_at=row["started_at"],
+        deadline=row["deadline"],
+        stopped_at=row["stopped_at"],
+        breach_at=row["breach_at"],
+        accrued=row["accrued"],
+        running_since=row["running_since"],
+        paused=bool(row["paused"]),
+        group=row["grp"],
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from slaclock.domain.policy import OWNERSHIP
 from slaclock.domain.policy_diff import Scope
 from slaclock.domain.ticket import Ticket
 from slaclock.projections.derived_tables import REBUILT
@@ -62,22 +63,39 @@ def select_tickets(cursor: Any, store: TicketStore, scope: Scope) -> set[str]:
                 sorted(values),
             )
             found.update(row["ticket_id"] for row in cursor.fetchall())
-    if scope.calendars:  # every clock on these calendars
+    if scope.calendars:  # every clock and cycle on these calendars
         marks = ", ".join("?" * len(scope.calendars))
+        for table in ("sla_clocks", "sla_cycles"):
+            cursor.execute(
+                sql(f"SELECT DISTINCT ticket_id FROM {{p}}{table} WHERE calendar IN ({marks})"),
+                sorted(scope.calendars),
+            )
+            found.update(row["ticket_id"] for row in cursor.fetchall())
+    for calendar in sorted(scope.days.keys() - scope.calendars):
+        for table in ("sla_clocks", "sla_cycles"):
+            found.update(_over_days(cursor, store, calendar, scope.days[calendar], table))
+    if scope.owned:  # the tickets of these plans with ownership cycles
+        marks = ", ".join("?" * len(scope.owned))
         cursor.execute(
-            sql(f"SELECT DISTINCT ticket_id FROM {{p}}sla_clocks WHERE calendar IN ({marks})"),
-            sorted(scope.calendars),
+            sql(
+                "SELECT DISTINCT c.ticket_id FROM {p}sla_cycles c JOIN {p}sla_tickets t"
+                f" ON t.ticket_id = c.ticket_id WHERE c.metric = ? AND t.plan IN ({marks})"
+            ),
+            [OWNERSHIP, *sorted(scope.owned)],
         )
         found.update(row["ticket_id"] for row in cursor.fetchall())
-    for calendar in sorted(scope.days.keys() - scope.calendars):
-        found.update(_over_days(cursor, store, calendar, scope.days[calendar]))
     return found
 
 
 def _over_days(
-    cursor: Any, store: TicketStore, calendar: str, days: Sequence[tuple[int, int]]
+    cursor: Any,
+    store: TicketStore,
+    calendar: str,
+    days: Sequence[tuple[int, int]],
+    table: str = "sla_clocks",
 ) -> list[str]:
-    """Tickets with a clock on ``calendar`` whose span meets one of the ``days`` ranges
+    """Tickets with a clock (a cycle: ``table`` sla_cycles) on ``calendar`` whose span
+    meets one of the ``days`` ranges
     [low, high): it started before ``high`` (or its ticket's creation is unknown) and its
     latest instant (deadline, stop, or the ticket's last fact) is at ``low`` or later (or it
     has none: unbounded)."""
@@ -89,7 +107,7 @@ def _over_days(
     any_day = " OR ".join([meets] * len(days))
     cursor.execute(
         store.dialect.sql(
-            "SELECT DISTINCT c.ticket_id FROM {p}sla_clocks c JOIN {p}sla_tickets t"
+            f"SELECT DISTINCT c.ticket_id FROM {{p}}{table} c JOIN {{p}}sla_tickets t"
             f" ON t.ticket_id = c.ticket_id WHERE c.calendar = ? AND ({any_day})"
         ),
         [calendar, *(value for low, high in days for value in (high, low, low, low))],

@@ -5,18 +5,20 @@ Instants are RFC 3339 with offset, shown in the timezone of the calendar they be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slaclock.domain.clocks import TicketSnapshot
+from slaclock.domain.clocks import ClockView, TicketSnapshot
 from slaclock.domain.explain import ClockExplanation
 from slaclock.domain.facts import Fact
-from slaclock.domain.policy import Policy
+from slaclock.domain.objectives import Assessment, percent_text
+from slaclock.domain.policy import OWNERSHIP, Policy
 from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.objectives import ContractObjective
 from slaclock.projections.queries import Queries
-from slaclock.projections.reports import ComplianceRow, CustomerCredits
+from slaclock.projections.reports import ComplianceRow, CustomerCredits, OwnershipRow
 
 _UTC = ZoneInfo("UTC")
 
@@ -33,24 +35,9 @@ def ticket_json(
     as_of_epoch = int(as_of.timestamp())
     clocks: dict[str, Any] = {}
     for metric, clock in snapshot.clocks.items():
-        view = queries.view(clock, as_of_epoch)
-        if view.status == "not_applicable":
-            clocks[metric] = {"status": "not_applicable"}
-            continue
-        calendar = policy.calendar_named(view.calendar or "")
-        zone = calendar.zone if calendar else _UTC
-        clocks[metric] = {
-            "status": view.status,
-            "target_seconds": view.target_seconds,
-            "calendar": view.calendar,
-            "priority": clock.priority,
-            "started_at": instant(view.started_at, zone),
-            "deadline": instant(view.deadline, zone),
-            "stopped_at": instant(view.stopped_at, zone),
-            "breached_at": instant(view.breached_at, zone),
-            "elapsed_seconds": view.elapsed_seconds,
-            "remaining_seconds": view.remaining_seconds,
-        }
+        clocks[metric] = clock_json(queries.view(clock, as_of_epoch), clock.priority, policy)
+    for metric in policy.cycle_metrics:
+        clocks[metric] = cycles_json(snapshot, metric, as_of_epoch, queries, policy)
     return {
         "ticket_id": snapshot.ticket_id,
         "customer_id": snapshot.customer_id,
@@ -63,7 +50,47 @@ def ticket_json(
     }
 
 
+def clock_json(view: ClockView, priority: int | None, policy: Policy) -> dict[str, Any]:
+    """One clock (or cycle) as of an instant, in its calendar's timezone."""
+    if view.status == "not_applicable":
+        return {"status": "not_applicable"}
+    zone = _zone(policy, view.calendar)
+    return {
+        "status": view.status,
+        "target_seconds": view.target_seconds,
+        "calendar": view.calendar,
+        "priority": priority,
+        "started_at": instant(view.started_at, zone),
+        "deadline": instant(view.deadline, zone),
+        "stopped_at": instant(view.stopped_at, zone),
+        "breached_at": instant(view.breached_at, zone),
+        "elapsed_seconds": view.elapsed_seconds,
+        "remaining_seconds": view.remaining_seconds,
+    }
+
+
+def cycles_json(
+    snapshot: TicketSnapshot, metric: str, as_of: int, queries: Queries, policy: Policy
+) -> dict[str, Any]:
+    """A cycle metric: ``{"status", "cycles"}`` (the last cycle's status, ``idle`` before
+    the first), or ``{"status": "not_applicable"}`` when the ticket's plan has no target."""
+    found = (snapshot.cycles or {}).get(metric)
+    if found is None:
+        return {"status": "not_applicable"}
+    cycles = []
+    for cycle in found:
+        data = clock_json(queries.view(cycle, as_of), cycle.priority, policy)
+        if metric == OWNERSHIP:
+            data["group"] = getattr(cycle, "group", None)
+        cycles.append(data)
+    return {"status": cycles[-1]["status"] if cycles else "idle", "cycles": cycles}
+
+
 def compliance_json(month: str, as_of: datetime, rows: list[ComplianceRow]) -> dict[str, Any]:
+    return {"month": month, "as_of": as_of.isoformat(), "rows": [r.as_dict() for r in rows]}
+
+
+def ownership_json(month: str, as_of: datetime, rows: list[OwnershipRow]) -> dict[str, Any]:
     return {"month": month, "as_of": as_of.isoformat(), "rows": [r.as_dict() for r in rows]}
 
 
@@ -95,6 +122,7 @@ def credits_json(
                         "refers_to": a.refers_to,
                         "entry_id": a.entry_id,
                     }
+                    | _attainment(a)
                     for a in c.adjustments
                 ],
                 "subtotal": str(c.subtotal),
@@ -102,7 +130,37 @@ def credits_json(
                 "total": str(c.total),
             }
         )
+        if c.objectives is not None:
+            out[-1]["objectives"] = [objective_json(row.assessment) for row in c.objectives]
     return {"month": month, "as_of": as_of.isoformat(), "currency": currency, "customers": out}
+
+
+def objectives_json(by_customer: Mapping[str, list[ContractObjective]]) -> list[dict[str, Any]]:
+    """Each customer's objectives of a month (the attainment route), by customer."""
+    return [
+        {
+            "customer_id": customer,
+            "objectives": [objective_json(row.assessment) for row in by_customer[customer]],
+        }
+        for customer in sorted(by_customer)
+    ]
+
+
+def objective_json(assessment: Assessment) -> dict[str, Any]:
+    """One objective's month as the credits report prints it."""
+    objective = assessment.objective
+    return {
+        "metric": objective.metric,
+        "priorities": None if objective.priorities is None else list(objective.priorities),
+        "target": percent_text(objective.target),
+        "met": assessment.met,
+        "breached": assessment.breached,
+        "attainment": assessment.attainment,
+        "assessed": assessment.assessed,
+        "achieved": assessment.achieved,
+        "credit": None if assessment.credit is None else percent_text(assessment.credit),
+        "amount": str(assessment.amount),
+    }
 
 
 def explain_json(
@@ -127,9 +185,12 @@ def explain_json(
     )
     if queries.known_at is not None:
         data["known_at"] = instant(queries.known_at)
-    for metric, explanation in clocks.items():
+    for explanation in clocks.values():
         zone = _zone(queries.policy, explanation.clock.calendar)
-        data["clocks"][metric]["timeline"] = [
+        place = data["clocks"][explanation.metric]
+        if explanation.cycle is not None:  # a cycle: its entry in the metric's cycles
+            place = place["cycles"][explanation.cycle]
+        place["timeline"] = [
             {
                 "from": instant(span.start, zone),
                 "to": instant(span.end, zone),
@@ -140,7 +201,7 @@ def explain_json(
             }
             for span in explanation.spans
         ]
-        data["clocks"][metric]["notes"] = [
+        place["notes"] = [
             {"at": instant(note.at, zone), "text": note.text} for note in explanation.notes
         ]
     return data
@@ -181,4 +242,9 @@ def ledger_entry_json(entry: LedgerEntry) -> dict[str, Any]:
         "refers_to": entry.refers_to,
         "posted_at": instant(entry.posted_at),
         "policy_version": entry.policy_version,
-    }
+    } | _attainment(entry)
+
+
+def _attainment(entry: LedgerEntry) -> dict[str, Any]:
+    """An objective entry's attainment (per-breach entries have none and print none)."""
+    return {} if entry.attainment is None else {"attainment": float(entry.attainment)}

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from slaclock.domain.objectives import attainment
 from slaclock.domain.policy import Contract
 from slaclock.projections.ledger import LedgerEntry
+from slaclock.projections.objectives import ContractObjective, month_objectives
 from slaclock.projections.queries import Outcome, Queries, month_bounds
 
 _UTC = ZoneInfo("UTC")
@@ -25,8 +27,8 @@ class ComplianceRow:
     breached: int
 
     @property
-    def attainment(self) -> float:
-        return round(self.met / (self.met + self.breached), 4)
+    def attainment(self) -> float | None:
+        return attainment(self.met, self.breached)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +38,25 @@ class ComplianceRow:
             "met": self.met,
             "breached": self.breached,
             "attainment": self.attainment,
+        }
+
+
+@dataclass(frozen=True)
+class OwnershipRow:
+    """Met and breached ownership cycles of one group and deciding priority in a month."""
+
+    group: str
+    priority: int | None
+    met: int
+    breached: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "priority": self.priority,
+            "met": self.met,
+            "breached": self.breached,
+            "attainment": round(self.met / (self.met + self.breached), 4),
         }
 
 
@@ -71,6 +92,30 @@ def compliance(outcomes: list[Outcome]) -> list[ComplianceRow]:
     ]
 
 
+def ownership(outcomes: list[Outcome], group: str | None = None) -> list[OwnershipRow]:
+    """Met and breached ownership cycles per group and deciding priority (of ``group``
+    only, when given), ordered by group and priority."""
+    counts: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for o in outcomes:
+        if o.group is None or (group is not None and o.group != group):
+            continue
+        prio = o.priority if o.priority is not None else -1
+        counts[(o.group, prio)][0 if o.status == "met" else 1] += 1
+    return [
+        OwnershipRow(name, None if prio == -1 else prio, met, breached)
+        for (name, prio), (met, breached) in sorted(counts.items())
+    ]
+
+
+def month_ownership(
+    queries: Queries, month: str, as_of: int, group: str | None, customer: str | None
+) -> list[OwnershipRow]:
+    """The ownership report of a month (months in each plan calendar's zone)."""
+    start, end = month_bounds(month, _UTC)
+    found = queries.ownership_outcomes(start, end, as_of, customer)
+    return ownership(_in_month(found, month), group)
+
+
 def metric_totals(rows: list[ComplianceRow]) -> dict[str, dict[str, Any]]:
     """Met and breached per metric over ``rows``, with the attainment (None: none decided)."""
     totals: dict[str, dict[str, Any]] = {}
@@ -79,8 +124,7 @@ def metric_totals(rows: list[ComplianceRow]) -> dict[str, dict[str, Any]]:
         t["met"] += r.met
         t["breached"] += r.breached
     for t in totals.values():
-        done = t["met"] + t["breached"]
-        t["attainment"] = round(t["met"] / done, 4) if done else None
+        t["attainment"] = attainment(t["met"], t["breached"])
     return totals
 
 
@@ -101,20 +145,25 @@ class CustomerCredits:
     cap: Decimal | None
     total: Decimal
     adjustments: list[LedgerEntry] = field(default_factory=list)
+    objectives: list[ContractObjective] | None = None
+    """Every objective of the customer's contracts in the month (None: no plan has any)."""
 
 
 def credits(
     outcomes: list[Outcome],
     adjustments: list[LedgerEntry] = (),  # type: ignore[assignment]
     contract_by_key: Callable[[str], Contract | None] = lambda key: None,
+    objectives: Mapping[str, list[ContractObjective]] | None = None,
 ) -> list[CustomerCredits]:
     """Credits owed per customer: each breached credited clock earns ``per_breach`` x fee;
-    ledger adjustments posted into this month (corrections of closed months) count too;
-    each contract's entries and adjustments are capped by that contract's cap."""
+    ledger adjustments posted into this month (corrections of closed months) count too, and
+    so do the objectives' credits (``projections.objectives``); each contract's entries,
+    adjustments and objective credits are capped by that contract's cap."""
+    assessed = objectives or {}
     per_customer: dict[str, list[CreditEntry]] = defaultdict(list)
     for o in outcomes:
         rule = o.contract.plan.credits
-        if o.status != "breached" or rule is None or o.metric not in rule.metrics:
+        if o.status != "breached" or rule is None or not rule.credits(o.metric):
             continue
         amount = rule.amount(o.contract.monthly_fee)
         per_customer[o.customer_id].append(
@@ -124,7 +173,7 @@ def credits(
     for adjustment in adjustments:
         adjusted[adjustment.customer_id].append(adjustment)
     result = []
-    for customer in sorted(set(per_customer) | set(adjusted)):
+    for customer in sorted(set(per_customer) | set(adjusted) | set(assessed)):
         entries = sorted(
             per_customer[customer], key=lambda e: (e.breached_at, e.ticket_id, e.metric)
         )
@@ -136,6 +185,9 @@ def credits(
         for adjustment in adjusted[customer]:
             sums[adjustment.contract] += adjustment.amount
             contracts.setdefault(adjustment.contract, contract_by_key(adjustment.contract))
+        for row in assessed.get(customer, []):
+            sums[row.contract.key] += row.assessment.amount
+            contracts[row.contract.key] = row.contract
         subtotal = total = Decimal("0.00")
         cap: Decimal | None = Decimal("0.00")
         for key, group_sum in sums.items():
@@ -145,7 +197,17 @@ def credits(
             subtotal += group_sum
             total += group_sum if group_cap is None else min(group_sum, group_cap)
             cap = None if cap is None or group_cap is None else cap + group_cap
-        result.append(CustomerCredits(customer, entries, subtotal, cap, total, adjusted[customer]))
+        result.append(
+            CustomerCredits(
+                customer,
+                entries,
+                subtotal,
+                cap,
+                total,
+                adjusted[customer],
+                assessed.get(customer, []) if objectives is not None else None,
+            )
+        )
     return result
 
 
@@ -160,4 +222,5 @@ def month_credits(
         for entry in queries.store.ledger_entries(posted_month=month, customer=customer)
         if entry.adjustment and (queries.known_at is None or entry.posted_at <= queries.known_at)
     ]
-    return credits(outcomes, adjustments, queries.policy.contract_by_key)
+    assessed = month_objectives(queries.policy, month, outcomes, customer)
+    return credits(outcomes, adjustments, queries.policy.contract_by_key, assessed)

@@ -93,8 +93,8 @@ def compute_changes(
             ids = next(pending, None)
             if ids is not None:
                 waiting.append((len(ids), pool.submit(_changes, ids)))
-            tickets, clocks, work_logs, gone, moved = marshal.loads(answer)
-            rows = Batch(tickets=tickets, clocks=clocks, work_logs=work_logs)
+            tickets, clocks, work_logs, cycles, gone, moved = marshal.loads(answer)
+            rows = Batch(tickets=tickets, clocks=clocks, work_logs=work_logs, cycles=cycles)
             yield size, RowDiff(rows, gone, {table: set(names) for table, names in moved})
 
 
@@ -124,7 +124,9 @@ def _start(url: str, policy: Policy | PolicyFactory, opening: Any) -> None:
 def _changes(ticket_ids: list[str]) -> bytes:
     changes = shard_changes(_worker["store"], _worker["events"], ticket_ids)
     rows, moved = changes.rows, [(table, list(names)) for table, names in changes.moved.items()]
-    return marshal.dumps((rows.tickets, rows.clocks, rows.work_logs, changes.gone, moved))
+    return marshal.dumps(
+        (rows.tickets, rows.clocks, rows.work_logs, rows.cycles, changes.gone, moved)
+    )
 
 
 def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[str]) -> RowDiff:
@@ -137,7 +139,10 @@ def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[s
         folded = [ticket_id for ticket_id in ticket_ids if ticket_id not in kept]
         tickets = events.load(cursor, [events.key_of(ticket_id) for ticket_id in folded])
         live = live_rows(cursor, store, folded, tickets)
-        live_clocks = rows_where(cursor, store.dialect, "sla_clocks", "ticket_id", [*kept])
+        live_clocks = {
+            table: rows_where(cursor, store.dialect, table, "ticket_id", [*kept])
+            for table in ("sla_clocks", "sla_cycles")
+        }
     changes = diff(store.rows_for(tickets), live)
     if kept:
         changes.add(_kept_changes(store, kept, live_clocks))
@@ -145,13 +150,13 @@ def shard_changes(store: TicketStore, events: EventPages, ticket_ids: Sequence[s
 
 
 def _kept_changes(
-    store: TicketStore, kept: dict[str, clock_inputs.Kept], live_clocks: list[Key]
+    store: TicketStore, kept: dict[str, clock_inputs.Kept], live_clocks: dict[str, list[Key]]
 ) -> RowDiff:
     """How the rows of tickets evaluated from their kept clock inputs change: their clock
-    rows compared with ``live_clocks``; a ticket row comes back only if its terms moved
-    (``TicketStore.rows_kept``), so those are the columns it changes."""
+    and cycle rows compared with ``live_clocks`` (by table); a ticket row comes back only
+    if its terms moved (``TicketStore.rows_kept``), so those are the columns it changes."""
     rows = store.rows_kept(kept)
-    changes = diff(rows, {"sla_clocks": live_clocks})
+    changes = diff(rows, live_clocks)
     if rows.tickets:
         changes.moved["sla_tickets"] = set(TERMS)
     return changes

@@ -17,9 +17,16 @@ import psycopg
 
 from slaclock.projections.alert_outbox import create_alert_outbox
 from slaclock.projections.source_state import create_source_state
-from slaclock.projections.tables import ANALYTICS_TABLES, UPSERT_META, Dialect
+from slaclock.projections.tables import (
+    ANALYTICS_TABLES,
+    CYCLES_ALERT_INDEX,
+    CYCLES_OUTCOME_INDEX,
+    CYCLES_TABLE,
+    UPSERT_META,
+    Dialect,
+)
 
-STORE_SCHEMA_VERSION = 6
+STORE_SCHEMA_VERSION = 8
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -57,17 +64,34 @@ def add_analytics_terms(cursor: Any, dialect: Dialect) -> None:
         cursor.execute(dialect.sql(statement))
 
 
+def add_ledger_attainment(cursor: Any, dialect: Dialect) -> None:
+    """Step 6 -> 7: the attainment an objective credit was computed from
+    (``sla_ledger.attainment``); entries posted before are per-breach credits, without one."""
+    cursor.execute(dialect.sql("ALTER TABLE {p}sla_ledger ADD COLUMN attainment TEXT"))
+
+
+def create_cycles(cursor: Any, dialect: Dialect) -> None:
+    """Step 7 -> 8: the cycles of cycle metrics (``sla_cycles``), empty: tickets stored
+    before have none (their events had no replies or groups for them, or the cycles appear
+    when a ``replay`` or a configuration change recomputes them)."""
+    for statement in (CYCLES_TABLE, CYCLES_ALERT_INDEX, CYCLES_OUTCOME_INDEX):
+        cursor.execute(dialect.sql(statement))
+
+
 UPGRADES: dict[int, Upgrade] = {
     1: create_source_state,
     2: add_clock_inputs,
     3: add_token_sources,
     4: add_analytics_terms,
     5: create_alert_outbox,
+    6: add_ledger_attainment,
+    7: create_cycles,
 }
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
 2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_api_tokens.source``; 4 -> 5: the
-analytics terms tables; 5 -> 6: the alert outbox (``sla_alert_deliveries``)."""
+analytics terms tables; 5 -> 6: the alert outbox (``sla_alert_deliveries``); 6 -> 7:
+``sla_ledger.attainment``; 7 -> 8: ``sla_cycles``."""
 
 
 class NewerSchemaError(Exception):

@@ -113,6 +113,7 @@ class TicketStore(EventStore):
             batch.event_ids.sort()
             batch.tickets.sort(key=itemgetter(0))
             batch.clocks.sort(key=itemgetter(0, 1))
+            batch.cycles.sort(key=itemgetter(0, 1))
             by_key = sorted(tickets, key=lambda t: t.id.hex)
             events = [event for ticket in by_key for event in ticket.collect_events()]
             self.app.events.put(events, batch=batch)

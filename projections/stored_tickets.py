@@ -87,6 +87,7 @@ class _FactData(msgspec.Struct):
     customer_id: str | None = None
     priority: int | None = None
     details: dict[str, Any] | None = None
+    group: str | None = None
 
 
 class _FactItem(msgspec.Struct):
@@ -96,7 +97,7 @@ class _FactItem(msgspec.Struct):
 
 class _AlertItem(msgspec.Struct):
     type_: str = msgspec.field(name="_type_")
-    data: tuple[str, str, int, int] = msgspec.field(name="_data_")
+    data: list[str | int] = msgspec.field(name="_data_")  # a cycle's alert has five items
 
 
 class _Facts(msgspec.Struct):
@@ -247,11 +248,21 @@ def _fact(item: _FactItem) -> Fact:
         data.priority,
         data.details,
         at=math.floor(occurred_at.timestamp()),
+        group=data.group,
     )
 
 
 def _alert(item: _AlertItem) -> Alert:
     if item.type_ != "alert":
         raise Unknown("alert")
-    metric, kind, percent, at = item.data
-    return Alert(metric, kind, percent, at)
+    metric, kind, percent, at, *cycle = item.data
+    if not (
+        isinstance(metric, str)
+        and isinstance(kind, str)
+        and isinstance(percent, int)
+        and isinstance(at, int)
+        and all(isinstance(n, int) for n in cycle)
+        and len(cycle) <= 1
+    ):
+        raise Unknown("alert")
+    return Alert(metric, kind, percent, at, cycle[0] if cycle else None)  # type: ignore[arg-type]

@@ -11,6 +11,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+CYCLES_TABLE = """CREATE TABLE IF NOT EXISTS {p}sla_cycles (
+        ticket_id TEXT NOT NULL,
+        cycle_id TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        cycle INTEGER NOT NULL,
+        grp TEXT,
+        customer_id TEXT NOT NULL,
+        contract TEXT,
+        priority INTEGER,
+        target_seconds BIGINT,
+        calendar TEXT,
+        started_at BIGINT,
+        deadline BIGINT,
+        stopped_at BIGINT,
+        breach_at BIGINT,
+        accrued BIGINT NOT NULL,
+        running_since BIGINT,
+        paused INTEGER NOT NULL,
+        next_alert_at BIGINT,
+        PRIMARY KEY (ticket_id, cycle_id)){without_rowid}"""
+"""The cycles of cycle metrics (next_reply, ownership), one row per cycle: ``cycle_id`` is
+``metric/n`` (n from 0 in start order), ``grp`` the ownership cycle's group; a
+not_applicable cycle has no target. Otherwise the columns of ``sla_clocks``."""
+CYCLES_ALERT_INDEX = (
+    """CREATE INDEX IF NOT EXISTS sla_cycles_alert ON {p}sla_cycles (next_alert_at)"""
+)
+CYCLES_OUTCOME_INDEX = (
+    """CREATE INDEX IF NOT EXISTS sla_cycles_outcome ON {p}sla_cycles (metric, stopped_at)"""
+)
+
 TABLES: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS {p}sla_event_ids (
         event_id TEXT PRIMARY KEY,
@@ -50,6 +80,9 @@ TABLES: tuple[str, ...] = (
     """CREATE INDEX IF NOT EXISTS sla_clocks_stop ON {p}sla_clocks (stopped_at)""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_customer
         ON {p}sla_clocks (customer_id, breach_at, stopped_at)""",
+    CYCLES_TABLE,
+    CYCLES_ALERT_INDEX,
+    CYCLES_OUTCOME_INDEX,
     """CREATE TABLE IF NOT EXISTS {p}sla_meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL)""",
@@ -70,7 +103,8 @@ TABLES: tuple[str, ...] = (
         kind TEXT NOT NULL,
         amount TEXT NOT NULL,
         refers_to TEXT,
-        policy_version TEXT)""",
+        policy_version TEXT,
+        attainment TEXT)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_ticket ON {p}sla_ledger (ticket_id)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_posted ON {p}sla_ledger (posted_month)""",
     """CREATE INDEX IF NOT EXISTS sla_ledger_refers ON {p}sla_ledger (refers_to)""",
@@ -158,13 +192,34 @@ UPSERT_CLOCK = f"""INSERT INTO {{p}}sla_clocks ({CLOCK_COLUMNS})
     accrued = excluded.accrued, running_since = excluded.running_since,
     paused = excluded.paused, next_alert_at = excluded.next_alert_at"""
 
+CYCLE_COLUMNS = (
+    "ticket_id, cycle_id, metric, cycle, grp, customer_id, contract, priority, target_seconds,"
+    " calendar, started_at, deadline, stopped_at, breach_at, accrued, running_since, paused,"
+    " next_alert_at"
+)
+
+UPSERT_CYCLE = f"""INSERT INTO {{p}}sla_cycles ({CYCLE_COLUMNS})
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (ticket_id, cycle_id) DO UPDATE SET metric = excluded.metric,
+    cycle = excluded.cycle, grp = excluded.grp, customer_id = excluded.customer_id,
+    contract = excluded.contract, priority = excluded.priority,
+    target_seconds = excluded.target_seconds, calendar = excluded.calendar,
+    started_at = excluded.started_at, deadline = excluded.deadline,
+    stopped_at = excluded.stopped_at, breach_at = excluded.breach_at,
+    accrued = excluded.accrued, running_since = excluded.running_since,
+    paused = excluded.paused, next_alert_at = excluded.next_alert_at"""
+
+DELETE_CYCLES = "DELETE FROM {p}sla_cycles WHERE ticket_id = ?"
+"""A ticket's cycles go before its new ones are written: late facts can remove cycles."""
+
 LEDGER_COLUMNS = (
     "entry_id, posted_at, customer_id, contract, ticket_id, metric, breached_at, month,"
-    " posted_month, kind, amount, refers_to, policy_version"
+    " posted_month, kind, amount, refers_to, policy_version, attainment"
 )
 
 INSERT_LEDGER = (
-    f"INSERT INTO {{p}}sla_ledger ({LEDGER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO {{p}}sla_ledger ({LEDGER_COLUMNS})"
+    f" VALUES ({', '.join('?' * len(LEDGER_COLUMNS.split(', ')))})"
 )
 
 INSERT_EVENT_ID = "INSERT INTO {p}sla_event_ids (event_id, ticket_id) VALUES (?, ?)"

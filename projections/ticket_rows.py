@@ -53,6 +53,39 @@ def add_clock_rows(batch: Batch, snapshot: TicketSnapshot, watermark: int) -> No
                 next_alert_at(clock, watermark),
             )
         )
+    if snapshot.cycles is not None:
+        add_cycle_rows(batch, snapshot, contract, watermark)
+
+
+def add_cycle_rows(
+    batch: Batch, snapshot: TicketSnapshot, contract: str | None, watermark: int
+) -> None:
+    """Append the ``sla_cycles`` rows of a ticket (all of them: its old rows are deleted)."""
+    batch.cycles_of.append((snapshot.ticket_id,))
+    for metric, cycles in (snapshot.cycles or {}).items():
+        for number, cycle in enumerate(cycles):
+            batch.cycles.append(
+                (
+                    snapshot.ticket_id,
+                    f"{metric}/{number}",
+                    metric,
+                    number,
+                    getattr(cycle, "group", None),
+                    snapshot.customer_id,
+                    contract,
+                    cycle.priority,
+                    cycle.target_seconds,
+                    cycle.calendar,
+                    cycle.started_at,
+                    cycle.deadline,
+                    cycle.stopped_at,
+                    cycle.breach_at,
+                    cycle.accrued,
+                    cycle.running_since,
+                    int(cycle.paused),
+                    next_alert_at(cycle, watermark) if cycle.applicable else None,
+                )
+            )
 
 
 def ticket_row(ticket: Ticket, snapshot: TicketSnapshot | None) -> tuple[Any, ...]:

@@ -21,6 +21,7 @@ from slaclock.output import credits_human, emit, hours_human, table
 from slaclock.projections.answers import credits_answer, queries_for
 from slaclock.projections.hours import NoHourAccount, statements
 from slaclock.projections.ledger import month_still_open
+from slaclock.projections.objective_ledger import close_postings
 from slaclock.projections.render import ledger_entry_json
 from slaclock.projections.store import TicketStore
 
@@ -98,14 +99,19 @@ def _ledger_close(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketS
     # the read model may still be another process's older version: queries_for then
     # evaluates every ticket from its events under this configuration
     queries = queries_for(store, loaded.policy, loaded.version, None, policy_from_text)
-    statement = credits_answer(queries, month, now, None)
-    count = len(statement["customers"])
+    if month in store.closed_months():
+        raise UsageError(f"--month: {month} is already closed")
     if args.dry_run:
-        if month in store.closed_months():
-            raise UsageError(f"--month: {month} is already closed")
+        statement = credits_answer(queries, month, now, None)
+        count = len(statement["customers"])
         human = f"dry run, nothing written: closing {month} would freeze ({count} customers)\n"
         emit(args, statement, human + credits_human(statement))
         return exit_codes.OK
+    # objective credits of the month, and corrections of months closed before: posted first,
+    # so that corrections posted into this month are in the statement it freezes
+    store.ledger.post(close_postings(queries, month, int(now.timestamp()), loaded.version))
+    statement = credits_answer(queries, month, now, None)
+    count = len(statement["customers"])
     statement["closed_at"] = now.isoformat()
     if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
         raise UsageError(f"--month: {month} is already closed")

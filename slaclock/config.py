@@ -23,6 +23,7 @@ from slaclock.config_schema import (
     FileConfig,
     HolidaysConfig,
     HoursConfig,
+    ObjectiveConfig,
     PlanConfig,
     WithinConfig,
 )
@@ -33,13 +34,18 @@ from slaclock.consumers.notifier_config import (
     parse_notifiers,
 )
 from slaclock.consumers.source_config import SourceConfig, SourceConfigError, parse_sources
+from slaclock.domain.business_days import parse_business_day
 from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.durations import parse_duration
 from slaclock.domain.holiday_rules import HolidayRule
 from slaclock.domain.hour_account import BillingRule
 from slaclock.domain.instants import END as RANGE_END
+from slaclock.domain.objectives import OBJECTIVE_METRICS, CreditTier, Objective
 from slaclock.domain.policy import (
+    ANY,
     METRICS,
+    NEXT_REPLY,
+    OWNERSHIP,
     Contract,
     CreditRule,
     Escalation,
@@ -167,14 +173,22 @@ class _KeyError(Exception):
 
 
 def _percent(value: str | float | int, key: str) -> Decimal:
+    """A percentage as a fraction: ``"10%"`` -> 0.1."""
+    return _percent_number(value, key) / 100
+
+
+def _percent_number(value: str | float | int, key: str) -> Decimal:
+    """A percentage as written: ``"12.5%"`` -> 12.5 (exact)."""
     text = str(value).strip()
     try:
         number = Decimal(text[:-1].strip() if text.endswith("%") else text)
     except InvalidOperation:
         raise _KeyError(key, f'bad percentage {value!r}, expected e.g. "10%"') from None
+    if not number.is_finite():
+        raise _KeyError(key, f'bad percentage {value!r}, expected e.g. "10%"')
     if number < 0:
         raise _KeyError(key, f"bad percentage {value!r}: must not be negative")
-    return number / 100
+    return number
 
 
 def _holiday_rule(cfg: HolidaysConfig | None, key: str) -> HolidayRule | None:
@@ -235,6 +249,7 @@ def _plan(
         calendar, targets = _shorthand(name, cfg, priorities)
     else:
         calendar, targets = _calendar_targets(key, cfg, calendars, priorities)
+    _check_business_days(key, targets, cfg.pausable)
     return Plan(
         name=name,
         calendar=calendar,
@@ -245,7 +260,35 @@ def _plan(
         warnings=_warnings(cfg.warnings, f"{key}.warnings"),
         hours=_hours(cfg.hours, f"{key}.hours") if cfg.hours else None,
         escalations=_escalations(cfg.escalations, f"{key}.escalations", priorities),
+        ownership=_ownership(f"{key}.ownership", cfg.ownership, calendar, calendars, priorities),
+        objectives=tuple(
+            _objective(o, f"{key}.objectives.{i}", priorities) for i, o in enumerate(cfg.objectives)
+        ),
     )
+
+
+def _ownership(
+    key: str,
+    table: dict[str, dict[str, str | WithinConfig]],
+    calendar: BusinessCalendar,
+    calendars: dict[str, BusinessCalendar],
+    priorities: list[int],
+) -> dict[str, dict[int | str, Target]]:
+    """A plan's ownership targets: group (or "*") -> priority (or "*") -> target."""
+    rows: dict[str, dict[int | str, Target]] = {}
+    for group, row in table.items():
+        if not 1 <= len(group) <= 128:
+            raise _KeyError(f"{key}.{group}", "a group name has 1 to 128 characters")
+        if not row:
+            raise _KeyError(f"{key}.{group}", "no targets")
+        specific = {p: spec for p, spec in row.items() if p != ANY}
+        targets: dict[int | str, Target] = dict(
+            _target_row(f"{key}.{group}", specific, calendar, calendars, priorities)
+        )
+        if ANY in row:
+            targets[ANY] = _target(f"{key}.{group}.{ANY}", row[ANY], calendar, calendars)
+        rows[group] = targets
+    return rows
 
 
 def _calendar_targets(
@@ -260,7 +303,7 @@ def _calendar_targets(
     if cfg.calendar not in calendars:
         raise _KeyError(f"{key}.calendar", f"unknown calendar {cfg.calendar!r}")
     calendar = calendars[cfg.calendar]
-    if not any(cfg.targets.values()):
+    if not any(cfg.targets.values()) and not cfg.ownership:
         raise _KeyError(f"{key}.targets", "plan without targets")
     targets = {
         metric: _target_row(f"{key}.targets.{metric}", row, calendar, calendars, priorities)
@@ -286,26 +329,92 @@ def _target_row(
             raise _KeyError(tkey, "priority must be an integer") from None
         if priority not in priorities:
             raise _KeyError(tkey, f"priority {priority} is not one of {priorities}")
-        target_calendar = calendar
-        text = spec
-        if isinstance(spec, WithinConfig):
-            if spec.calendar not in calendars:
-                raise _KeyError(f"{tkey}.calendar", f"unknown calendar {spec.calendar!r}")
-            target_calendar, text = calendars[spec.calendar], spec.within
-        try:
-            seconds = parse_duration(text)
-        except ValueError as exc:
-            raise _KeyError(tkey, str(exc)) from None
-        targets[priority] = Target(seconds, target_calendar)
+        targets[priority] = _target(tkey, spec, calendar, calendars)
     return targets
 
 
+def _target(
+    key: str,
+    spec: str | WithinConfig,
+    calendar: BusinessCalendar,
+    calendars: dict[str, BusinessCalendar],
+) -> Target:
+    """One target: a duration or a business-day rule on ``calendar``, or
+    ``{ within, calendar }``."""
+    target_calendar = calendar
+    text = spec
+    if isinstance(spec, WithinConfig):
+        if spec.calendar not in calendars:
+            raise _KeyError(f"{key}.calendar", f"unknown calendar {spec.calendar!r}")
+        target_calendar, text = calendars[spec.calendar], spec.within
+    try:
+        rule = parse_business_day(text)
+        seconds = 0 if rule is not None else parse_duration(text)
+    except ValueError as exc:
+        raise _KeyError(key, str(exc)) from None
+    return Target(seconds, target_calendar, rule)
+
+
+def _check_business_days(key: str, targets: dict[str, dict[int, Target]], pausable: list) -> None:
+    """A business-day target is a fixed deadline: it cannot wait out a pause."""
+    for metric, row in targets.items():
+        for priority, target in row.items():
+            if target.business_day is not None and metric in pausable:
+                raise _KeyError(
+                    f"{key}.targets.{metric}.{priority}",
+                    f"business-day target {target.business_day.text!r} on {metric}, which"
+                    f" {key}.pausable lists: a pausable metric needs a duration",
+                )
+
+
 def _credit_rule(cfg: CreditsConfig, key: str) -> CreditRule:
+    if OWNERSHIP in cfg.metrics:
+        raise _KeyError(
+            f"{key}.metrics",
+            "ownership is internal (an OLA between groups): it earns no credit",
+        )
     return CreditRule(
         metrics=frozenset(cfg.metrics),
-        per_breach=_percent(cfg.per_breach, f"{key}.per_breach"),
+        per_breach=None
+        if cfg.per_breach is None
+        else _percent(cfg.per_breach, f"{key}.per_breach"),
         cap=None if cfg.cap is None else _percent(cfg.cap, f"{key}.cap"),
     )
+
+
+def _objective(cfg: ObjectiveConfig, key: str, priorities: list[int]) -> Objective:
+    """One ``[[plans.NAME.objectives]]`` table."""
+    if cfg.metric == "ownership":
+        raise _KeyError(
+            f"{key}.metric", "ownership is internal (an OLA): it cannot be in an objective"
+        )
+    if cfg.metric not in OBJECTIVE_METRICS:
+        raise _KeyError(
+            f"{key}.metric",
+            f"unknown metric {cfg.metric!r}, expected one of {list(OBJECTIVE_METRICS)}",
+        )
+    chosen = None
+    if cfg.priorities is not None:
+        if not cfg.priorities:
+            raise _KeyError(f"{key}.priorities", "empty (leave it out for every priority)")
+        for priority in cfg.priorities:
+            if priority not in priorities:
+                raise _KeyError(
+                    f"{key}.priorities", f"priority {priority} is not one of {priorities}"
+                )
+        chosen = tuple(cfg.priorities)
+    target = _percent_number(cfg.target, f"{key}.target")
+    if not 0 < target <= 100:
+        raise _KeyError(f"{key}.target", f"{cfg.target!r}: expected a percentage above 0 up to 100")
+    if cfg.minimum < 1:
+        raise _KeyError(f"{key}.minimum", "must be at least 1")
+    tiers = []
+    for i, tier in enumerate(cfg.credits):
+        below = _percent_number(tier.below, f"{key}.credits.{i}.below")
+        if not 0 < below <= 100:
+            raise _KeyError(f"{key}.credits.{i}.below", f"{tier.below!r}: expected 0-100%")
+        tiers.append(CreditTier(below, _percent_number(tier.credit, f"{key}.credits.{i}.credit")))
+    return Objective(cfg.metric, chosen, target, cfg.minimum, tuple(tiers))
 
 
 def _warnings(texts: list[str | int], key: str) -> tuple[int, ...]:
@@ -420,24 +529,49 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
     events of a whole batch. Checked once per calendar, with its longest target, on a
     fresh copy (the real calendar compiles only the years the events need)."""
     longest: dict[int, tuple[BusinessCalendar, int, str]] = {}
+    probes: dict[int, BusinessCalendar] = {}
     for name, plan in plans.items():
-        for metric, row in plan.targets.items():
+        rows = [(f"targets.{m}", row) for m, row in plan.targets.items()]
+        rows += [(f"ownership.{group}", row) for group, row in plan.ownership.items()]
+        for where, row in rows:
             for priority, target in row.items():
-                key = f"plans.{name}.targets.{metric}.{priority}"
+                key = f"plans.{name}.{where}.{priority}"
                 if configs[name].service_level is not None:
                     key = f"plans.{name}.service_level"
+                if target.business_day is not None:
+                    _check_business_day_reach(target, key, probes)
+                    continue
                 known = longest.get(id(target.calendar))
                 if known is None or target.seconds > known[1]:
                     longest[id(target.calendar)] = (target.calendar, target.seconds, key)
     for calendar, seconds, key in longest.values():
-        probe = BusinessCalendar(
-            calendar.name, calendar.timezone, calendar.hours, calendar.holidays, calendar.closed
-        )
+        probe = _probe(calendar, probes)
         try:
             probe.add(RANGE_END, seconds)
         except ValueError as exc:
             hours = f"{seconds / 3600:.10g} h"
             raise _KeyError(key, f"{hours} of open time is too long ({exc})") from None
+
+
+def _probe(calendar: BusinessCalendar, probes: dict[int, BusinessCalendar]) -> BusinessCalendar:
+    """A fresh copy of ``calendar``, one per calendar for all its checks."""
+    if id(calendar) not in probes:
+        probes[id(calendar)] = BusinessCalendar(
+            calendar.name, calendar.timezone, calendar.hours, calendar.holidays, calendar.closed
+        )
+    return probes[id(calendar)]
+
+
+def _check_business_day_reach(
+    target: Target, key: str, probes: dict[int, BusinessCalendar]
+) -> None:
+    """A business-day target must find its deadline from the last supported instant."""
+    assert target.business_day is not None
+    probe = _probe(target.calendar, probes)
+    try:
+        target.business_day.deadline(probe, int(RANGE_END.timestamp()))
+    except ValueError as exc:
+        raise _KeyError(key, f"{target.business_day.text!r} cannot be met ({exc})") from None
 
 
 def build_policy(cfg: FileConfig) -> Policy:
@@ -461,7 +595,7 @@ def build_policy(cfg: FileConfig) -> Policy:
             c.opening_hour_balance, f"contracts.{i}.opening_hour_balance", zero=True, signed=True
         )
         contracts.append(Contract(c.customer, plans[c.plan], c.valid_from, c.monthly_fee, opening))
-    assert set(METRICS) >= {m for p in plans.values() for m in p.targets}
+    assert {*METRICS, NEXT_REPLY} >= {m for p in plans.values() for m in p.targets}
     return Policy(
         currency=cfg.currency,
         default_priority=cfg.default_priority,

@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Metric = Literal["response", "intervention", "resolution"]
+Metric = Literal["response", "intervention", "resolution", "next_reply"]
+"""A metric with targets per priority (``targets.METRIC``)."""
+AnyMetric = Literal["response", "intervention", "resolution", "next_reply", "ownership"]
 
 
 class _Strict(BaseModel):
@@ -38,9 +40,22 @@ class WithinConfig(_Strict):
 
 
 class CreditsConfig(_Strict):
-    metrics: list[Metric] = ["response"]
-    per_breach: str | float | int
+    metrics: list[AnyMetric] = ["response"]
+    per_breach: str | float | int | None = None
     cap: str | float | int | None = None
+
+
+class CreditTierConfig(_Strict):
+    below: str | float | int
+    credit: str | float | int
+
+
+class ObjectiveConfig(_Strict):
+    metric: str  # checked by slaclock.config (names the key, and why ownership cannot be)
+    priorities: list[int] | None = None
+    target: str | float | int
+    minimum: int = 1
+    credits: list[CreditTierConfig] = []
 
 
 class HoursConfig(_Strict):
@@ -67,12 +82,15 @@ class PlanConfig(_Strict):
     day_starts: str | None = None
     timezone: str | None = None
     holidays: HolidaysConfig | None = None
-    pausable: list[Metric] = []
+    pausable: list[AnyMetric] = []
     on_reprioritise: Literal["recalculate", "restart"] = "recalculate"
     credits: CreditsConfig | None = None
     warnings: list[str | int] = ["75%", "90%"]
     hours: HoursConfig | None = None
     escalations: list[EscalationConfig] = []
+    ownership: dict[str, dict[str, str | WithinConfig]] = {}
+    """group -> priority -> target; "*" for any other group or priority."""
+    objectives: list[ObjectiveConfig] = []
 
 
 class ContractConfig(_Strict):

@@ -45,25 +45,37 @@ def explain_human(data: dict[str, Any]) -> str:
         ),
     ]
     for metric, clock in data["clocks"].items():
-        if clock["status"] == "not_applicable":
-            lines.append(f"\n{metric}: not applicable")
+        if "cycles" in clock:  # a cycle metric: each cycle explained like a clock
+            if not clock["cycles"]:
+                lines.append(f"\n{metric}: {clock['status']}, no cycle yet")
+            for number, cycle in enumerate(clock["cycles"]):
+                group = f" (group {cycle['group']})" if cycle.get("group") else ""
+                lines += _clock_lines(f"{metric} cycle {number + 1}{group}", cycle)
             continue
-        lines.append(
-            f"\n{metric}: {clock['status']}, {clock['elapsed_seconds']} s of "
-            f"{clock['target_seconds']} s on {clock['calendar']}, deadline {clock['deadline']}"
-        )
-        rows = [
-            [span["from"], span["to"], span["kind"], _hm(span["counted_seconds"]), span["detail"]]
-            for span in clock.get("timeline", [])
-        ]
-        lines.append(table(["from", "to", "kind", "counted", "detail"], rows))
-        for note in clock.get("notes", []):
-            lines.append(f"  {note['at']}  {note['text']}")
+        lines += _clock_lines(metric, clock)
     if data.get("events"):
         lines.append("\nevents:")
         rows = [[e["occurred_at"], e["type"], e["source"]] for e in data["events"]]
         lines.append(table(["occurred_at", "type", "source"], rows))
     return "\n".join(lines)
+
+
+def _clock_lines(name: str, clock: dict[str, Any]) -> list[str]:
+    """One clock (or cycle) of an explanation: its outcome, timeline and notes."""
+    if clock["status"] == "not_applicable":
+        return [f"\n{name}: not applicable"]
+    lines = [
+        f"\n{name}: {clock['status']}, {clock['elapsed_seconds']} s of "
+        f"{clock['target_seconds']} s on {clock['calendar']}, deadline {clock['deadline']}"
+    ]
+    rows = [
+        [span["from"], span["to"], span["kind"], _hm(span["counted_seconds"]), span["detail"]]
+        for span in clock.get("timeline", [])
+    ]
+    lines.append(table(["from", "to", "kind", "counted", "detail"], rows))
+    for note in clock.get("notes", []):
+        lines.append(f"  {note['at']}  {note['text']}")
+    return lines
 
 
 def _hm(seconds: int) -> str:
@@ -102,6 +114,26 @@ def _signed_hm(minutes: int) -> str:
     return f"{sign}{abs(minutes) // 60}h{abs(minutes) % 60:02d}m"
 
 
+def objectives_table(objectives: list[dict[str, Any]]) -> str:
+    """A customer's objectives of the month: share promised, counts, attainment, tier."""
+    rows = [
+        [
+            o["metric"],
+            "all" if o["priorities"] is None else ",".join(map(str, o["priorities"])),
+            o["target"],
+            o["met"],
+            o["breached"],
+            "-" if o["attainment"] is None else f"{o['attainment']:.4f}",
+            "not assessed" if not o["assessed"] else "achieved" if o["achieved"] else "missed",
+            o["credit"] or "-",
+            o["amount"],
+        ]
+        for o in objectives
+    ]
+    headers = ["objective", "priorities", "target", "met", "breached", "attainment", "verdict"]
+    return table([*headers, "credit", "amount"], rows)
+
+
 def credits_human(data: dict[str, Any]) -> str:
     """A credit statement: per customer its entries and adjustments, subtotal, cap, total."""
     closed = f", closed {data['closed_at']}" if "closed_at" in data else ""
@@ -117,6 +149,8 @@ def credits_human(data: dict[str, Any]) -> str:
             for a in c.get("adjustments", [])
         ]
         lines.append(table(["ticket", "metric", "breached_at", "amount"], rows))
+        if c.get("objectives"):
+            lines.append(objectives_table(c["objectives"]))
     if not data["customers"]:
         lines.append("no credits")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from slaclock.projections.answers import (
     consistently,
     credits_answer,
     explain_answer,
+    ownership_answer,
     queries_for,
 )
 from slaclock.projections.queries import Queries
@@ -58,6 +59,11 @@ def register(commands: Any) -> None:
         report.add_argument("--customer")
         _moment_options(report)
         report.add_argument("--json", action="store_true")
+    report = reports.add_parser("ownership", help="met and breached ownership cycles per group")
+    report.add_argument("--month", required=True, help="YYYY-MM, in each plan calendar's zone")
+    report.add_argument("--group", help="only this group")
+    _moment_options(report)
+    report.add_argument("--json", action="store_true")
 
 
 def _moment_options(p: argparse.ArgumentParser) -> None:
@@ -148,6 +154,8 @@ def _tickets(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore)
 def _report(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     as_of = as_of_or_now(args.as_of)
     month = month_arg(args.month)
+    if args.report == "ownership":
+        return _ownership(args, loaded, store, month, as_of)
     answer = credits_answer if args.report == "credits" else compliance_answer
     data = consistently(
         partial(_queries, args, loaded, store),
@@ -164,6 +172,24 @@ def _report(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) 
             for r in data["rows"]
         ],
     )  # fmt: skip
+    emit(args, data, human)
+    return exit_codes.OK
+
+
+def _ownership(
+    args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore, month: str, as_of: Any
+) -> int:
+    data = consistently(
+        partial(_queries, args, loaded, store),
+        lambda queries: ownership_answer(queries, month, as_of, args.group, None),
+    )
+    human = f"ownership {month} as of {data['as_of']}\n" + table(
+        ["group", "priority", "met", "breached", "attainment"],
+        [
+            [r["group"], r["priority"], r["met"], r["breached"], f"{r['attainment']:.4f}"]
+            for r in data["rows"]
+        ],
+    )
     emit(args, data, human)
     return exit_codes.OK
 

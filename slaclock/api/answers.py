@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from slaclock.projections.answers import compliance_answer, credits_answer
+from slaclock.projections.answers import compliance_answer, credits_answer, ownership_answer
 
-__all__ = ["compliance_answer", "credits_answer"]
+__all__ = ["compliance_answer", "credits_answer", "ownership_answer"]

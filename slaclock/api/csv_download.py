@@ -35,9 +35,16 @@ def compliance_csv(data: dict[str, Any], month: str, customer: str | None) -> Re
     return csv_response([*header, "attainment"], lines, f"compliance_{month}", customer)
 
 
+OBJECTIVE_COLUMNS = ["priorities", "target", "met", "breached", "attainment", "credit"]
+"""Columns a credits download adds when the report has objectives (then one ``objective``
+line per objective, before subtotal, cap and total)."""
+
+
 def credits_csv(data: dict[str, Any], month: str, customer: str | None) -> Response:
     """The credits report ``data`` (its JSON answer) as a CSV download: per customer its
-    entries and adjustments, then subtotal, cap and total."""
+    entries and adjustments, its objectives (when the plans have any), then subtotal, cap
+    and total."""
+    with_objectives = any("objectives" in c for c in data["customers"])
     header = [
         "month",
         "as_of",
@@ -66,9 +73,27 @@ def credits_csv(data: dict[str, Any], month: str, customer: str | None) -> Respo
                     e.get("amount"),
                 ]
             )
+        for o in c.get("objectives", []):
+            cells = [*head, c["customer_id"], "objective", "", o["metric"], "", o["amount"]]
+            lines.append([*cells, *_objective_cells(o)])
         for line in ("subtotal", "cap", "total"):
             lines.append([*head, c["customer_id"], line, "", "", "", c[line] or ""])
+    if with_objectives:
+        header += OBJECTIVE_COLUMNS
+        lines = [[*cells, *[""] * (len(header) - len(cells))] for cells in lines]
     return csv_response(header, lines, f"credits_{month}", customer)
+
+
+def _objective_cells(objective: dict[str, Any]) -> list[Any]:
+    priorities = objective["priorities"]
+    return [
+        "*" if priorities is None else " ".join(map(str, priorities)),
+        objective["target"],
+        objective["met"],
+        objective["breached"],
+        objective["attainment"],
+        objective["credit"],
+    ]
 
 
 def _cell(value: Any) -> str:

@@ -17,8 +17,29 @@ class Error(_Out):
     detail: str = Field(description="what is wrong, starting with the parameter it is about")
 
 
-class Clock(_Out):
+class Cycle(_Out):
+    """One cycle of a cycle metric: a clock's fields, and ``group`` for ownership."""
+
     status: Literal["met", "breached", "paused", "running", "not_applicable"]
+    target_seconds: int | None = None
+    calendar: str | None = None
+    priority: int | None = None
+    started_at: str | None = None
+    deadline: str | None = None
+    stopped_at: str | None = None
+    breached_at: str | None = None
+    elapsed_seconds: int | None = None
+    remaining_seconds: int | None = None
+    group: str | None = None
+
+
+class Clock(_Out):
+    status: Literal["met", "breached", "paused", "running", "not_applicable", "idle"]
+    cycles: list[Cycle] | None = Field(
+        default=None,
+        description="next_reply and ownership: the cycles in start order (status: the last"
+        " one's, idle before the first)",
+    )
     target_seconds: int | None = None
     calendar: str | None = None
     priority: int | None = None
@@ -87,11 +108,48 @@ class Compliance(_Out):
     )
 
 
+class OwnershipRow(_Out):
+    group: str
+    priority: int | None
+    met: int
+    breached: int
+    attainment: float
+
+
+class Ownership(_Out):
+    month: str
+    as_of: str
+    rows: list[OwnershipRow]
+    policy_version: str | None = None
+    policy_pending: str | None = Field(
+        default=None,
+        description="a newer policy version another process is applying to the read model",
+    )
+
+
 class CreditEntry(_Out):
     ticket_id: str
     metric: str
     breached_at: str | None
     amount: str
+
+
+class Objective(_Out):
+    metric: str
+    priorities: list[int] | None
+    target: str = Field(description='the share promised, e.g. "95%"')
+    met: int
+    breached: int
+    attainment: float | None
+    assessed: bool
+    achieved: bool
+    credit: str | None = Field(description='the tier reached, e.g. "5%" ("0%": none)')
+    amount: str
+
+
+class CustomerObjectives(_Out):
+    customer_id: str
+    objectives: list[Objective]
 
 
 class CustomerCredits(_Out):
@@ -103,6 +161,9 @@ class CustomerCredits(_Out):
     subtotal: str
     cap: str | None
     total: str
+    objectives: list[Objective] | None = Field(
+        default=None, description="every objective of the plans in force (when any has one)"
+    )
 
 
 class Credits(_Out):
@@ -128,6 +189,9 @@ class AttainmentMonth(_Out):
     month: str
     rows: list[ComplianceRow]
     metrics: dict[str, MetricTotal]
+    objectives: list[CustomerObjectives] | None = Field(
+        default=None, description="each customer's objectives in the month (when any plan has)"
+    )
 
 
 class Attainment(_Out):

@@ -7,10 +7,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from slaclock.api import models, params
-from slaclock.api.answers import compliance_answer, credits_answer
+from slaclock.api.answers import compliance_answer, credits_answer, ownership_answer
 from slaclock.api.csv_download import compliance_csv, credits_csv
 from slaclock.api.dependencies import ERRORS, AsOf, Customer, KnownAt, State, Who, scoped
 from slaclock.domain.instants import FIRST_YEAR
+from slaclock.projections.objectives import month_objectives
+from slaclock.projections.render import objectives_json
 from slaclock.projections.reports import compliance, metric_totals, month_outcomes
 
 MAX_MONTHS = 24
@@ -51,6 +53,38 @@ def compliance_report(
     data = state.month_report(who, compliance_answer, the_month, customer, as_of, known_at)
     if format == "csv":
         return compliance_csv(data, the_month, customer)
+    return JSONResponse(data)
+
+
+Group = Annotated[str | None, Query(description="only this group (1-128 characters)")]
+
+
+@router.get(
+    "/api/reports/ownership",
+    response_model=models.Ownership,
+    responses=ERRORS,
+    tags=["api"],
+)
+def ownership_report(
+    state: State,
+    who: Who,
+    month: Month,
+    group: Group = None,
+    customer: Customer = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+) -> Any:
+    """Met and breached ownership cycles per group and deciding priority in a month: of
+    every customer's tickets for an admin token, of its own tickets for a customer's."""
+    the_month = params.month(month) or ""
+    customer = scoped(who, customer)
+    the_group = params.identifier(group, "group")
+
+    def answer(queries: Any, month: str, at: Any, customer: str | None) -> dict[str, Any]:
+        return ownership_answer(queries, month, at, the_group, customer)
+
+    answer.__name__ = f"ownership_answer {the_group!r}"  # the shared-answer cache's key
+    data = state.month_report(answer, the_month, customer, as_of, known_at)
     return JSONResponse(data)
 
 
@@ -107,8 +141,8 @@ def attainment(
     as_of: AsOf = None,
     known_at: KnownAt = None,
 ) -> Any:
-    """Compliance month by month (at most 24), with totals per metric: the dashboard's
-    chart."""
+    """Compliance month by month (at most 24), with totals per metric and, when plans have
+    objectives, each customer's objectives: the dashboard's chart."""
     customer = scoped(who, customer)
     last = params.month(to_month, "to")
     first = params.month(from_month, "from")
@@ -120,9 +154,14 @@ def attainment(
     with state.limiter.slot(who.token_id):  # never cached: always counts
         for index in range(start, end + 1):
             name = params.month_name(index)
-            rows = compliance(month_outcomes(queries, name, at.epoch, customer))
+            outcomes = month_outcomes(queries, name, at.epoch, customer)
+            rows = compliance(outcomes)
             totals = metric_totals(rows)
-            months.append({"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals})
+            month_data = {"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals}
+            objectives = month_objectives(queries.policy, name, outcomes, customer)
+            if objectives is not None:
+                month_data["objectives"] = objectives_json(objectives)
+            months.append(month_data)
     return JSONResponse(
         {
             "as_of": at.as_of.isoformat(),

@@ -143,8 +143,10 @@ class ApiServer:
                 self.process.wait()
 
 
-def serve(tmp: Path, store_url: str, *extra: str, open_tickets: bool = True) -> Iterator[ApiServer]:
-    cli = Cli(CONFIG, store_url, tmp)
+def serve(
+    tmp: Path, store_url: str, *extra: str, open_tickets: bool = True, config: Path = CONFIG
+) -> Iterator[ApiServer]:
+    cli = Cli(config, store_url, tmp)
     server = ApiServer(cli, prepare_store(cli, open_tickets=open_tickets), *extra)
     try:
         yield server

@@ -1,7 +1,8 @@
 """The dashboard in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright): it
 loads with a token, draws the attainment chart, shows the right numbers, the open clocks by
 remaining time with the at-risk one highlighted, and the credit statement; another
-customer's dashboard shows nothing to this token."""
+customer's dashboard shows nothing to this token. With objectives configured it shows each
+objective of the month (target, attainment, tier), as the API's reports and CSV do."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import AS_OF
-from tests.e2e.test_api_harness import ApiServer, sqlite_serve
+from tests.conftest import AS_OF, CONFIG
+from tests.e2e.test_api_harness import ApiServer, serve, sqlite_serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -186,3 +187,75 @@ def test_dashboard_login_form_and_wrong_customer(page: Any, server: ApiServer) -
     assert page.evaluate("sessionStorage.getItem('slaclock.token')") is None
     assert page.is_visible("#login")
     assert page.errors == []
+
+
+_OBJECTIVE = """
+[[plans.advanced.objectives]]
+metric = "response"
+target = "90%"
+credits = [ { below = "90%", credit = "5%" }, { below = "70%", credit = "10%" } ]
+[[plans.advanced.objectives]]
+metric = "resolution"
+priorities = [1]
+target = "50%"
+minimum = 3
+"""
+
+
+@pytest.fixture(scope="module")
+def objective_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    tmp = tmp_path_factory.mktemp("objectives")
+    config = tmp / "objectives.toml"
+    config.write_text(CONFIG.read_text() + _OBJECTIVE)
+    yield from serve(tmp, f"sqlite:///{tmp / 'store.db'}", open_tickets=False, config=config)
+
+
+def test_objectives_in_the_reports_csv_and_dashboard(page: Any, objective_server: ApiServer):
+    """globex (fee 318.00) met 2 of 3 responses in 2025-09: 10 % of the fee on top of its two
+    per-breach credits; its resolution P1 objective had too few outcomes to be assessed."""
+    server = objective_server
+    month = {"month": "2025-09", "as_of": AS_OF, "customer": "globex"}
+    (globex,) = server.json("/api/reports/credits", token="globex", **month)["customers"]
+    verdicts = [
+        (o["metric"], o["attainment"], o["credit"], o["amount"]) for o in globex["objectives"]
+    ]
+    assert verdicts == [("resolution", None, None, "0.00"), ("response", 0.6667, "10%", "31.80")]
+    assert (globex["subtotal"], globex["cap"], globex["total"]) == ("63.60", "79.50", "63.60")
+    series = server.json("/api/reports/attainment", token="globex", to="2025-09", as_of=AS_OF)
+    (september,) = [m for m in series["months"] if m["month"] == "2025-09"]
+    assert september["objectives"] == [
+        {"customer_id": "globex", "objectives": globex["objectives"]}
+    ]
+    csv = server.get("/api/reports/credits", token="globex", format="csv", **month).text
+    header, *lines = csv.splitlines()
+    assert header.endswith(",priorities,target,met,breached,attainment,credit")
+    assert any(
+        line.endswith(",globex,objective,,response,,31.80,*,90%,2,1,0.6667,10%") for line in lines
+    )
+
+    _open(page, server, "globex", "globex", as_of=AS_OF)
+    page.wait_for_selector("body[data-loaded='true']")
+    assert page.is_visible("#objectives")
+    rows = page.locator("#objectives-table tbody tr")
+    assert rows.count() == 2
+    response = page.locator("#objectives-table tr[data-metric='response']")
+    assert response.locator("td").nth(2).text_content() == "90%"
+    assert response.locator("td.attainment").text_content() == "66.7%"
+    assert response.locator("td.tier").text_content() == "credit 10%"
+    assert response.locator("td.amount").text_content() == "31.80"
+    background = response.evaluate("row => getComputedStyle(row).backgroundColor")
+    assert background not in ("rgba(0, 0, 0, 0)", "transparent")  # a missed objective stands out
+    resolution = page.locator("#objectives-table tr[data-metric='resolution']")
+    assert resolution.locator("td.tier").text_content() == "not assessed"
+    assert page.text_content("#credits-subtotal") == "63.60"
+    assert page.errors == []
+
+
+def test_without_objectives_the_dashboard_hides_them(page: Any, server: ApiServer) -> None:
+    _open(page, server, "globex", "globex", as_of=AS_OF)
+    page.wait_for_selector("body[data-loaded='true']")
+    assert not page.is_visible("#objectives")
+    (globex,) = server.json(
+        "/api/reports/credits", token="globex", month="2025-09", as_of=AS_OF, customer="globex"
+    )["customers"]
+    assert "objectives" not in globex

@@ -271,6 +271,30 @@ def test_work_logs_published_as_avro_give_the_hour_statements_of_file_ingest(
     assert months["2025-10"]["billed_minutes"] == 210
 
 
+def test_replies_and_assignments_published_as_avro_give_the_cycles_of_file_ingest(
+    tmp_path: Path,
+) -> None:
+    """The service-levels sample (replies, assignments, groups on creations) through Kafka in
+    Avro (schema version 4): the same tickets, cycles and ownership report as ``slaclock
+    ingest`` of the same file."""
+    sample = FIXTURES / "service_levels"
+    config, events = sample / "slaclock.toml", sample / "events.jsonl"
+    topic = create_topic(unique("cycles"))
+    assert publish_file(events, topic, "avro")["published"] == 117
+    consumed, ingested = sqlite_store(tmp_path, "kafka.db"), sqlite_store(tmp_path, "file.db")
+    args = consume_args(topic, unique("g"), "--exit-when-idle", "1", "--clock", "event")
+    assert slaclock(consumed, *args, config=config)["accepted"] == 111
+    assert slaclock(ingested, "ingest", str(events), "--json", config=config)["accepted"] == 111
+    tickets = ["tickets", "--as-of", "2025-11-20T00:00:00Z", "--json"]
+    answer = slaclock(consumed, *tickets, config=config)
+    assert answer == slaclock(ingested, *tickets, config=config)
+    assert any(t["clocks"]["ownership"].get("cycles") for t in answer)  # groups came through
+    assert any(t["clocks"]["next_reply"].get("cycles") for t in answer)  # and replies
+    report = ["report", "ownership", "--month", "2025-04", "--as-of", "2025-11-20T00:00:00Z"]
+    owned = slaclock(consumed, *report, "--json", config=config)
+    assert owned["rows"] and owned == slaclock(ingested, *report, "--json", config=config)
+
+
 def test_schema_registry_option_resolves_ids_and_rejects_unknown_ones(tmp_path: Path) -> None:
     store = sqlite_store(tmp_path)
     topic = create_topic(unique("registry"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from slaclock.config import parse_policy, read_policy
@@ -154,3 +155,62 @@ def test_month_still_open_names_the_zone_where_the_month_ends_last() -> None:
         datetime(2030, 2, 1, tzinfo=ZoneInfo("Europe/Berlin")),
     )
     assert month_still_open(only_berlin, "2030-01", at("2030-01-31T23:00:00+00:00")) is None
+
+
+_OBJECTIVE = """
+[[plans.advanced.objectives]]
+metric = "response"
+target = "90%"
+credits = [ { below = "90%", credit = "5%" }, { below = "70%", credit = "10%" } ]
+"""
+
+
+def test_objective_credit_is_posted_at_close_and_corrected_after(store_url: str, tmp_path):
+    """globex (plan advanced, fee 318.00) answers 2 of 3 responses in time in 2025-09: 10 %.
+    A late ticket answered in time makes it 3 of 4 (75 %): 5 %, posted as a reversal and a new
+    credit into the month closed next."""
+    config = tmp_path / "objectives.toml"
+    config.write_text(CONFIG.read_text() + _OBJECTIVE)
+    cli = Cli(config, store_url, tmp_path)
+    cli.json("ingest", str(EVENTS), "--clock", "event")
+    closed = cli.json("ledger", "close", "--month", "2025-09")
+    globex = next(c for c in closed["customers"] if c["customer_id"] == "globex")
+    assert globex["objectives"] == [{
+        "metric": "response", "priorities": None, "target": "90%", "met": 2, "breached": 1,
+        "attainment": 0.6667, "assessed": True, "achieved": False, "credit": "10%",
+        "amount": "31.80",
+    }]  # fmt: skip
+    per_breach = sum(Decimal(e["amount"]) for e in globex["entries"])
+    assert Decimal(globex["subtotal"]) == per_breach + Decimal("31.80")
+    posted = [e for e in cli.json("ledger", "show") if e["kind"] == "objective"]
+    assert [(e["customer_id"], e["ticket_id"], e["amount"], e["attainment"]) for e in posted] == [
+        ("globex", "objective:response:*", "31.80", 0.6667)
+    ]
+    assert posted[0]["month"] == posted[0]["posted_month"] == "2025-09"
+
+    late = tmp_path / "late.jsonl"
+    late.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"event_id": "late-c", "type": "ticket.created", "ticket_id": "T-LATE",
+         "occurred_at": "2025-09-22T10:00:00+02:00", "customer_id": "globex", "priority": 3},
+        {"event_id": "late-a", "type": "ticket.acknowledged", "ticket_id": "T-LATE",
+         "occurred_at": "2025-09-22T10:30:00+02:00"},
+    ]))  # fmt: skip
+    cli.json("ingest", str(late), "--clock", "event")
+    october = cli.json("ledger", "close", "--month", "2025-10")
+    entries = cli.json("ledger", "show")
+    later = [e for e in entries if e["posted_month"] == "2025-10" and "objective" in e["ticket_id"]]
+    assert [(e["kind"], e["amount"], e["attainment"], e["month"]) for e in later] == [
+        ("reversal", "-31.80", 0.6667, "2025-09"),
+        ("objective", "15.90", 0.75, "2025-09"),
+    ]
+    assert later[0]["refers_to"] == posted[0]["entry_id"] and later[0]["adjustment"] is True
+    globex = next(c for c in october["customers"] if c["customer_id"] == "globex")
+    objective = [a for a in globex["adjustments"] if a["ticket_id"] == "objective:response:*"]
+    assert [a["amount"] for a in objective] == ["-31.80", "15.90"]
+    assert Decimal(globex["subtotal"]) == sum(
+        Decimal(x["amount"]) for x in [*globex["entries"], *globex["adjustments"]]
+    )
+    # the closed month is frozen; closing again re-posts nothing
+    assert cli.json("report", "credits", "--month", "2025-09", "--as-of", AS_OF) == closed
+    cli.json("ledger", "close", "--month", "2025-11")
+    assert len(cli.json("ledger", "show")) == len(entries)

@@ -142,6 +142,8 @@ def test_an_older_store_is_upgraded_in_place_and_takes_sources(
         assert len(store.query("SELECT ticket_id FROM {p}sla_source_state")) == 1
         kept = store.query("SELECT ticket_id, clock_inputs FROM {p}sla_tickets")  # 2 -> 3
         assert any(row["clock_inputs"] is None for row in kept)  # the old release's rows
+        credits = store.query("SELECT attainment FROM {p}sla_ledger")  # 3 -> 4
+        assert credits and all(row["attainment"] is None for row in credits)
     finally:
         store.close()
     assert cli.json("replay", "--verify")["ok"] is True

@@ -110,7 +110,7 @@ def test_alert_ids_are_stable_and_distinct() -> None:
         alert_id("U", alert, RAISED),
         alert_id("T", replace(alert, percent=3), RAISED),
         alert_id("T", replace(alert, at=1_700_000_001), RAISED),
-        alert_id("T", alert, RAISED, cycle=1),
+        alert_id("T", replace(alert, cycle=1), RAISED),
     }
     assert len(others) == 5 and alert_id("T", alert, RAISED) not in others
 

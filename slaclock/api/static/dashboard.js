@@ -261,12 +261,36 @@
       tr.append(el("td", e.ticket_id), el("td", e.metric), el("td", e.breached_at), el("td", e.amount, "num"));
       return tr;
     }));
+    fillObjectives(statement.month, mine);
     $("credits-subtotal").textContent = mine ? mine.subtotal : "0.00";
     $("credits-cap").textContent = mine ? (mine.cap ?? "–") : "–";
     $("credits-total").textContent = mine ? mine.total : "0.00";
     for (const [id, report] of [["credits-csv", "credits"], ["compliance-csv", "compliance"]]) {
       $(id).onclick = (event) => { event.preventDefault(); download(report); };
     }
+  }
+
+  // Each objective of the customer's plans for the month: target, attainment and the credit
+  // tier reached ("not assessed" below the objective's minimum of outcomes).
+  function fillObjectives(monthShown, mine) {
+    const objectives = (mine && mine.objectives) || [];
+    $("objectives").hidden = objectives.length === 0;
+    $("objectives-month").textContent = monthShown;
+    $("objectives-table").tBodies[0].replaceChildren(...objectives.map((o) => {
+      const tr = el("tr", null, o.assessed && !o.achieved ? "missed" : null);
+      tr.dataset.metric = o.metric;
+      tr.dataset.priorities = o.priorities === null ? "" : o.priorities.join(",");
+      const reached = !o.assessed ? "not assessed" : o.achieved ? "achieved" : "credit " + o.credit;
+      const attainment = el("td", o.attainment === null ? "–" : pct(o.attainment), "num attainment");
+      attainment.dataset.value = o.attainment === null ? "" : o.attainment;
+      const tier = el("td", reached, "tier");
+      tier.dataset.credit = o.credit === null ? "" : o.credit;
+      tr.append(el("td", o.metric),
+        el("td", o.priorities === null ? "all" : o.priorities.map((p) => "P" + p).join(", ")),
+        el("td", o.target, "num"), el("td", o.met, "num"), el("td", o.breached, "num"),
+        attainment, tier, el("td", o.amount, "num amount"));
+      return tr;
+    }));
   }
 
   async function download(report) {

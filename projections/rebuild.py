@@ -30,6 +30,7 @@ from slaclock.projections.meta import (
     touch_meta,
     write_meta,
 )
+from slaclock.projections.recompute_lease import holds
 from slaclock.projections.store import TicketStore
 
 NEW = "_new"  # suffix of the tables a rebuild fills before the switch
@@ -57,6 +58,7 @@ def rebuild(
     max_pages: int | None = None,
     progress: Callable[[int], Any] | None = None,
     version: str | None = None,
+    owner: str | None = None,
 ) -> RebuildResult:
     """Rebuild the :data:`REBUILT` tables from the event store, then switch.
 
@@ -65,7 +67,9 @@ def rebuild(
     under the same version; one made under another version is discarded and started again.
     The switch is refused (:class:`ReplayError`) if ``sla_meta``'s policy version changed
     while the rebuild ran. ``max_pages`` stops after that many pages (as an interruption
-    would); ``progress`` is called with the tickets of each page."""
+    would); ``progress`` is called with the tickets of each page. ``owner``: the recompute
+    lease this rebuild holds (``projections.recompute_lease``), checked in the switching
+    transaction: a rebuild whose lease was taken over never switches."""
     events = EventPages(store)
     live_version = store.policy_version()
     version = version or live_version or ""
@@ -81,7 +85,7 @@ def rebuild(
         with store.read() as cursor:
             done = _count(cursor, store, f"sla_tickets{NEW}")
         return RebuildResult(done, rebuilt, resumed_from, 0, False, version)
-    tickets, caught_up = _finish(store, events, live_version, version)
+    tickets, caught_up = _finish(store, events, live_version, version, owner)
     return RebuildResult(tickets, rebuilt + caught_up, resumed_from, caught_up, True, version)
 
 
@@ -110,7 +114,11 @@ def _pages(
 
 
 def _finish(
-    store: TicketStore, events: EventPages, live_version: str | None, version: str
+    store: TicketStore,
+    events: EventPages,
+    live_version: str | None,
+    version: str,
+    owner: str | None,
 ) -> tuple[int, int]:
     """Catch up and switch; (tickets in the new tables, tickets caught up)."""
     caught_up = 0
@@ -130,6 +138,11 @@ def _finish(
         if current != live_version or state.get(REPLAY_POLICY) != version:
             raise ReplayError(
                 "the configuration changed while the rebuild ran; run `slaclock replay` again"
+            )
+        if owner is not None and not holds(cursor, store.dialect, owner):
+            raise ReplayError(
+                "the recompute lease of this rebuild expired and was taken by another process;"
+                " run `slaclock replay` again"
             )
         count, _ = _catch_up(cursor, store, events, int(state[REPLAY_MARK]))
         caught_up += count

@@ -32,7 +32,7 @@ from slaclock.projections.rebuild import (
     new_table_statements,
     rewrite_rows,
 )
-from slaclock.projections.recompute_lease import release_in, still_held
+from slaclock.projections.recompute_lease import LeaseLost, release_in, still_held
 from slaclock.projections.row_diff import (
     GONE,
     apply_diff,
@@ -108,10 +108,6 @@ def recompute(cursor: Any, store: TicketStore, ticket_ids: set[str]) -> None:
 # ----------------------------------------------------- many tickets: shadow rows, one switch
 SHADOW = "_next"  # suffix of the tables holding a large recompute's rows until the switch
 SHARDS_PER_COMMIT = 8
-
-
-class LeaseLost(Exception):
-    """The recompute lease expired and another process took it: this recompute stops."""
 
 
 @dataclass

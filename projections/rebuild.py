@@ -18,7 +18,7 @@ from slaclock.domain.ticket import Ticket
 from slaclock.projections import tables
 from slaclock.projections.batch import Batch
 from slaclock.projections.derived_tables import REBUILT, batch_rows, columns
-from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.event_pages import EventPages, lock_writers, snapshot, sqlite_write_lock
 from slaclock.projections.meta import (
     POLICY_VERSION,
     REPLAY_KEYS,
@@ -27,7 +27,6 @@ from slaclock.projections.meta import (
     REPLAY_POSITION,
     delete_meta,
     read_meta,
-    touch_meta,
     write_meta,
 )
 from slaclock.projections.recompute_lease import holds
@@ -125,7 +124,7 @@ def _finish(
     for _ in range(3):  # events stored meanwhile, without holding the writers' lock
         with store.write() as cursor:
             if store.dialect.name == "sqlite":
-                _sqlite_write_lock(cursor, store)  # before reading: WAL cannot upgrade later
+                sqlite_write_lock(cursor, store)  # before reading: WAL cannot upgrade later
             mark = int(_meta(cursor, store)[REPLAY_MARK])
             count, _ = _catch_up(cursor, store, events, mark)
         caught_up += count
@@ -275,21 +274,6 @@ def fold_pages(cursor: Any, events: EventPages, keys: Sequence[Any], write: Page
 def _count(cursor: Any, store: TicketStore, table: str) -> int:
     cursor.execute(store.dialect.sql(f"SELECT COUNT(*) AS n FROM {{p}}{table}"))
     return int(cursor.fetchall()[0]["n"])
-
-
-def lock_writers(cursor: Any, store: TicketStore, events: EventPages) -> None:
-    """Hold the lock writers take, so no event is stored until the switch commits."""
-    if store.dialect.name == "postgres":
-        cursor.execute("SET LOCAL lock_timeout = '30s'")
-        cursor.execute(events.sql("LOCK TABLE {events} IN EXCLUSIVE MODE"))
-    else:
-        _sqlite_write_lock(cursor, store)
-
-
-def _sqlite_write_lock(cursor: Any, store: TicketStore) -> None:
-    """Take SQLite's write lock now: the transaction began deferred, and in WAL mode one that
-    has read cannot become a writer after another connection committed."""
-    touch_meta(cursor, store.dialect, REPLAY_MARK)
 
 
 def _switch(cursor: Any, store: TicketStore) -> None:

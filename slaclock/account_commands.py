@@ -95,19 +95,29 @@ def _ledger_close(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketS
         if not args.dry_run:
             raise UsageError(f"{why}; --dry-run shows the statement it would freeze")
         print(f"slaclock: note: {why}, so closing it now is refused", file=sys.stderr)
-    # the read model may still be another process's older version: queries_for then
-    # evaluates every ticket from its events under this configuration
-    queries = queries_for(store, loaded.policy, loaded.version, None, policy_from_text)
-    statement = credits_answer(queries, month, now, None)
-    count = len(statement["customers"])
+
+    def freeze() -> dict[str, Any]:
+        # the read model may still be another process's older version: queries_for then
+        # evaluates every ticket from its events under this configuration
+        queries = queries_for(store, loaded.policy, loaded.version, None, policy_from_text)
+        return credits_answer(queries, month, now, None)
+
     if args.dry_run:
         if month in store.closed_months():
             raise UsageError(f"--month: {month} is already closed")
+        statement = freeze()
+        count = len(statement["customers"])
         human = f"dry run, nothing written: closing {month} would freeze ({count} customers)\n"
         emit(args, statement, human + credits_human(statement))
         return exit_codes.OK
-    statement["closed_at"] = now.isoformat()
-    if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
+    statement: dict[str, Any] = {}
+
+    def frozen() -> str:  # computed while the close holds the writers' lock
+        statement.update(freeze(), closed_at=now.isoformat())
+        return json.dumps(statement)
+
+    if not store.close_month(month, frozen, int(now.timestamp())):
         raise UsageError(f"--month: {month} is already closed")
+    count = len(statement["customers"])
     emit(args, statement, f"closed {month}: statement frozen for {count} customers")
     return exit_codes.OK

@@ -21,6 +21,7 @@ from slaclock.api import (
 from slaclock.api.cache import REPORT_CACHE_SECONDS, ReportCache
 from slaclock.api.dependencies import ApiState
 from slaclock.api.errors import install_error_handlers
+from slaclock.api.follow import PolicyFollower
 from slaclock.api.metrics import Metrics
 from slaclock.domain.policy import Policy
 from slaclock.projections.api_tokens import TokenStore
@@ -41,15 +42,17 @@ def create_app(
     metrics_auth: bool = False,
     report_cache: float = REPORT_CACHE_SECONDS,
     hooks: routes_hooks.HookState | None = None,
+    follower: PolicyFollower | None = None,
 ) -> FastAPI:
     """The app for one policy and store (both shared by all requests); month reports are
     shared for ``report_cache`` seconds (see :mod:`slaclock.api.cache`). ``hooks``: the
-    webhook receiver's state (``POST /hooks/SOURCE`` answers 404 without it)."""
+    webhook receiver's state (``POST /hooks/SOURCE`` answers 404 without it). ``follower``:
+    how answers follow configuration changes (default: the store's policy versions, from
+    ``policy``; ``slaclock.api.follow``)."""
     app = FastAPI(title="slaclock API", version=_app_version(), description=DESCRIPTION)
     state = ApiState(
-        policy=policy,
+        follower=follower or PolicyFollower(store, policy, policy_version),
         store=store,
-        policy_version=policy_version,
         tokens=TokenStore(store),
         metrics=Metrics(store, policy_version),
         reports=ReportCache(report_cache),

@@ -209,7 +209,7 @@ class Decoded:
     facts: list[DecodedFact]
     rejected: list[Rejection]
     # What source translation keeps, written in the batch's transaction (sources only).
-    source_state: Sequence[tuple[str, str, str]] = ()
+    source_state: Sequence[tuple[str, str, str, str | None]] = ()
 
 
 def decode(batch: Sequence[RawEvent], policy: Policy) -> Decoded:

@@ -183,7 +183,7 @@ class Ingestor:
         rejected: list[Rejection],
         tracking: Sequence[Tracking] = (),
         meta: Mapping[str, str] | None = None,
-        source_state: Sequence[tuple[str, str, str]] = (),
+        source_state: Sequence[tuple[str, str, str, str | None]] = (),
     ) -> None:
         """Deduplicate, apply and store one validated batch (one transaction), with the rows
         source translation keeps (``source_state``, see ``consumers.source_intake``)."""
@@ -204,7 +204,7 @@ class Ingestor:
         rejected: list[Rejection],
         tracking: Sequence[Tracking] = (),
         meta: Mapping[str, str] | None = None,
-        source_state: Sequence[tuple[str, str, str]] = (),
+        source_state: Sequence[tuple[str, str, str, str | None]] = (),
     ) -> Prepared:
         """Deduplicate and apply one validated batch to its tickets (in memory).
 

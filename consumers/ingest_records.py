@@ -75,7 +75,7 @@ class Prepared:
     voided: int
     waiting: dict[str, int]
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    source_state: list[tuple[str, str, str]] = field(default_factory=list)
+    source_state: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     """Rows of what source translation keeps (``projections.source_state``), stored with it."""
     deliveries: list[tuple[Any, ...]] = field(default_factory=list)
     """The alert outbox's rows of the escalations the batch raised or withdrew."""

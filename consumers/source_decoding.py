@@ -25,8 +25,13 @@ from collections.abc import Sequence
 
 from slaclock.consumers.events import Decoded
 from slaclock.consumers.source_config import SourceConfig
-from slaclock.consumers.source_intake import Payload, StoreKeeper, Translator, translate_batch
-from slaclock.consumers.source_rules import TicketState
+from slaclock.consumers.source_intake import (
+    Known,
+    Payload,
+    StoreKeeper,
+    Translator,
+    translate_batch,
+)
 from slaclock.domain.policy import Policy
 from slaclock.projections.store import TicketStore
 
@@ -40,7 +45,7 @@ class SourceDecoding:
         self.config = config
         self.policy = policy
         self.store = store
-        self._known: dict[str, TicketState | None] = {}
+        self._known: Known = {}
         self._last: set[str] = set()  # tickets the last batch changed (maybe not stored yet)
         self._batches: deque[tuple[Sequence[bytes | None], Sequence[str]]] = deque()
 
@@ -61,7 +66,7 @@ class SourceDecoding:
         keeper = StoreKeeper(self.store, self.config.name, self._known)
         batch = translate_batch(Translator(self.config, keeper), payloads, self.policy)
         rows = keeper.rows()
-        self._last = {ticket_id for _, ticket_id, _ in rows}
+        self._last = {row[1] for row in rows}
         batch.decoded.source_state = rows
         return batch.decoded
 

@@ -24,7 +24,10 @@ from slaclock.consumers.source_readers import read_change
 from slaclock.consumers.source_rules import Keeper, MemoryKeeper, TicketState, apply_change
 from slaclock.consumers.sources import RawEvent
 from slaclock.domain.policy import Policy
-from slaclock.projections.source_state import read_state, state_row
+from slaclock.projections.source_state import SourceStateMoved, StateRow, read_state, state_text
+
+RETRIES = 3
+"""Times a batch is translated again after another receiver kept a newer state first."""
 
 
 @dataclass(frozen=True)
@@ -57,37 +60,46 @@ class Translator:
         return apply_change(self.config, change, self.keeper, payload.delivery_id)
 
 
+Known = dict[str, tuple[TicketState | None, str | None]]
+"""Per ticket: its state as read or kept, and that state's stored JSON (None: none)."""
+
+
 class StoreKeeper:
     """A keeper for one batch of one source: reads the stored state
     (``projections.source_state``), remembers changes in memory, and gives them as rows to
-    write in the batch's transaction (:meth:`rows`)."""
+    write in the batch's transaction (:meth:`rows`), each with the stored JSON it replaces,
+    so that a state another receiver kept meanwhile is not overwritten."""
 
-    def __init__(
-        self, store: Any, source: str, known: dict[str, TicketState | None] | None = None
-    ) -> None:
+    def __init__(self, store: Any, source: str, known: Known | None = None) -> None:
         """``known``: states already read or kept, shared with later keepers (the Kafka
         consumer translates a batch while the one before is still in its transaction)."""
         self.store = store
         self.source = source
-        self._states: dict[str, TicketState | None] = {} if known is None else known
+        self._known: Known = {} if known is None else known
         self._changed: dict[str, TicketState] = {}
+        self._replaces: dict[str, str | None] = {}  # the stored JSON before this batch
 
     def load(self, ticket_id: str) -> TicketState | None:
-        if ticket_id not in self._states:
-            data = read_state(self.store, self.source, ticket_id)
-            self._states[ticket_id] = TicketState.from_json(data) if data else None
-        return self._states[ticket_id]
+        if ticket_id not in self._known:
+            text = read_state(self.store, self.source, ticket_id)
+            state = TicketState.from_json(json.loads(text)) if text else None
+            self._known[ticket_id] = (state, text)
+        return self._known[ticket_id][0]
 
     def keep(self, ticket_id: str, state: TicketState) -> None:
-        self._states[ticket_id] = state
+        self.load(ticket_id)
+        self._replaces.setdefault(ticket_id, self._known[ticket_id][1])
         self._changed[ticket_id] = state
+        self._known[ticket_id] = (state, None)  # its text once rows() made it
 
-    def rows(self) -> list[tuple[str, str, str]]:
+    def rows(self) -> list[StateRow]:
         """The changed states as ``sla_source_state`` rows, in key order."""
-        return [
-            state_row(self.source, ticket_id, state.to_json())
-            for ticket_id, state in sorted(self._changed.items())
-        ]
+        rows = []
+        for ticket_id, state in sorted(self._changed.items()):
+            text = state_text(state.to_json())
+            self._known[ticket_id] = (state, text)
+            rows.append((self.source, ticket_id, text, self._replaces[ticket_id]))
+        return rows
 
 
 @dataclass
@@ -129,8 +141,16 @@ class SourceIntake:
 
     def take(self, payloads: Sequence[Payload]) -> IntakeResult:
         """Translate and store ``payloads``; durable when it returns (raises if the store
-        failed: then nothing of the batch, events nor kept state, was stored)."""
+        failed: then nothing of the batch, events nor kept state, was stored). When another
+        receiver of the source kept a newer state of one of its tickets meanwhile, the batch
+        is translated again against it (up to :data:`RETRIES` times, then
+        :class:`SourceStateMoved` is raised)."""
         with self._lock:
+            for _ in range(RETRIES):
+                try:
+                    return self._take(payloads)
+                except SourceStateMoved:
+                    continue
             return self._take(payloads)
 
     def _take(self, payloads: Sequence[Payload]) -> IntakeResult:
@@ -138,10 +158,14 @@ class SourceIntake:
         batch = translate_batch(Translator(self.config, keeper), payloads, self.ingestor.policy)
         result = IntakeResult(read=len(payloads), emitted=batch.emitted, reasons=batch.reasons)
         before = self.ingestor.stats.as_dict()
-        self.ingestor.stats.read += batch.decoded.read
-        self.ingestor.process_decoded(
-            batch.decoded.facts, batch.decoded.rejected, source_state=keeper.rows()
-        )
+        try:
+            self.ingestor.stats.read += batch.decoded.read
+            self.ingestor.process_decoded(
+                batch.decoded.facts, batch.decoded.rejected, source_state=keeper.rows()
+            )
+        except SourceStateMoved:
+            self.ingestor.stats.read = before["read"]  # it is read again
+            raise
         after = self.ingestor.stats.as_dict()
         result.accepted = after["accepted"] - before["accepted"]
         result.duplicates = after["duplicates"] - before["duplicates"]

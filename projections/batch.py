@@ -17,9 +17,13 @@ from eventsourcing.persistence import Tracking
 
 from slaclock.projections import tables
 from slaclock.projections.alert_outbox import INSERT_DELIVERY
+from slaclock.projections.ledger import first_open
 from slaclock.projections.meta import POLICY_VERSION, read_meta
-from slaclock.projections.source_state import UPSERT_SOURCE_STATE
+from slaclock.projections.source_state import StateRow, write_states
 from slaclock.projections.tables import Dialect
+
+LEDGER_MONTH = 7
+"""Index of ``month`` in a ledger row (``LedgerEntry.row``); ``posted_month`` follows it."""
 
 
 class PolicyMoved(Exception):
@@ -51,19 +55,22 @@ class Batch:
     voided_work_logs: list[tuple[str]] = field(default_factory=list)
     counters: list[tuple[str, str, int]] = field(default_factory=list)
     dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
-    source_state: list[tuple[str, str, str]] = field(default_factory=list)
+    source_state: list[StateRow] = field(default_factory=list)
     deliveries: list[tuple[Any, ...]] = field(default_factory=list)
     policy_version: str | None = None  # of the rows (None: not checked)
 
     def write(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
+        """Everything, in a transaction that holds the writers' lock already (SQLite: the
+        events were inserted first)."""
+        self.write_rows(cursor, dialect, insert_tracking)
+        self.write_checked(cursor, dialect)
+
+    def write_rows(self, cursor: Any, dialect: Dialect, insert_tracking: Any) -> None:
+        """The rows that need not wait for the writers' lock."""
         # Tracking first, as eventsourcing's recorders do: a batch whose offsets another
         # consumer stored meanwhile fails before anything else is written.
         for tracking in self.tracking:
             insert_tracking(cursor, tracking)
-        if self.policy_version is not None:  # after the events: the writers' lock is held
-            stored = read_meta(cursor, dialect, [POLICY_VERSION]).get(POLICY_VERSION)
-            if stored != self.policy_version:
-                raise PolicyMoved(stored, self.policy_version)
         if self.cycles_of:
             cursor.executemany(dialect.sql(tables.DELETE_CYCLES), self.cycles_of)
         for statement, rows in (
@@ -71,7 +78,6 @@ class Batch:
             (tables.UPSERT_TICKET, self.tickets),
             (tables.UPSERT_CLOCK, self.clocks),
             (tables.UPSERT_CYCLE, self.cycles),
-            (tables.INSERT_LEDGER, self.ledger),
             (tables.UPSERT_WORK_LOG, self.work_logs),
         ):
             if rows:
@@ -82,12 +88,36 @@ class Batch:
             _insert_many(cursor, dialect, tables.UPSERT_META, self.meta)
         if self.counters:
             _insert_many(cursor, dialect, tables.UPSERT_COUNTER, self.counters)
-        if self.source_state:
-            _insert_many(cursor, dialect, UPSERT_SOURCE_STATE, self.source_state)
+        if self.source_state:  # SourceStateMoved if another receiver kept a newer one
+            write_states(cursor, dialect, self.source_state)
         if self.dead_letters:  # a few per batch: no COPY
             cursor.executemany(dialect.sql(tables.INSERT_DEAD_LETTER), self.dead_letters)
         if self.deliveries:  # the alert outbox (``projections.alert_outbox``)
             cursor.executemany(dialect.sql(INSERT_DELIVERY), self.deliveries)
+
+    def write_checked(self, cursor: Any, dialect: Dialect) -> None:
+        """Under the writers' lock (so that a policy switch or a month's close that
+        committed just before is seen): refuse the batch if the read model moved to another
+        policy version; post the ledger entries into the months open now."""
+        if self.policy_version is not None:
+            stored = read_meta(cursor, dialect, [POLICY_VERSION]).get(POLICY_VERSION)
+            if stored != self.policy_version:
+                raise PolicyMoved(stored, self.policy_version)
+        if self.ledger:
+            _insert_many(cursor, dialect, tables.INSERT_LEDGER, self._ledger_now(cursor, dialect))
+
+    def _ledger_now(self, cursor: Any, dialect: Dialect) -> list[tuple[Any, ...]]:
+        """The ledger rows, each posted into the first month open now (the batch was
+        prepared earlier: a month may have been closed since)."""
+        cursor.execute(dialect.sql("SELECT month FROM {p}sla_closed_months"))
+        closed = {row["month"] for row in cursor.fetchall()}
+        rows = []
+        for row in self.ledger:
+            posted = first_open(row[LEDGER_MONTH], closed)
+            if posted != row[LEDGER_MONTH + 1]:
+                row = (*row[: LEDGER_MONTH + 1], posted, *row[LEDGER_MONTH + 2 :])
+            rows.append(row)
+        return rows
 
 
 def _insert_many(cursor: Any, dialect: Dialect, statement: str, rows: Sequence[Any]) -> None:

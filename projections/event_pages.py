@@ -15,6 +15,7 @@ from uuid import UUID
 
 from slaclock.domain.ticket import Ticket, ticket_uuid, ticket_uuid_hex
 from slaclock.projections.event_store import EventStore
+from slaclock.projections.meta import REPLAY_MARK, touch_meta
 from slaclock.projections.stored_tickets import fold_tickets
 from slaclock.projections.stored_topics import topics_of
 
@@ -125,3 +126,18 @@ def snapshot(store: EventStore) -> Iterator[Any]:
         if store.dialect.name == "postgres":
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield cursor
+
+
+def lock_writers(cursor: Any, store: EventStore, events: EventPages) -> None:
+    """Hold the lock writers take, so no event is stored until this transaction commits."""
+    if store.dialect.name == "postgres":
+        cursor.execute("SET LOCAL lock_timeout = '30s'")
+        cursor.execute(events.sql("LOCK TABLE {events} IN EXCLUSIVE MODE"))
+    else:
+        sqlite_write_lock(cursor, store)
+
+
+def sqlite_write_lock(cursor: Any, store: EventStore) -> None:
+    """Take SQLite's write lock now: the transaction began deferred, and in WAL mode one that
+    has read cannot become a writer after another connection committed."""
+    touch_meta(cursor, store.dialect, REPLAY_MARK)

@@ -123,17 +123,22 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
         (Its other branch, for ``POSTGRES_ENABLE_DB_FUNCTIONS``, is not used by slaclock.)"""
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_events(curs, stored_events, **kwargs)
+            batch: Batch | None = kwargs.get("batch")
+            if stored_events or (batch is not None and batch.ledger):
+                self._lock_table(curs)  # the writers' lock: what follows sees every switch
+            if batch is not None:
+                batch.write_checked(curs, self.dialect)
             if not stored_events:
                 return None
             self._copy_stored_events(curs, stored_events)
             return None
 
     def _copy_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
-        """The library's table lock and notification, then the events by binary COPY
-        instead of its ``unnest`` of a composite array, which psycopg builds in Python (a
-        tenth of a consumer's time). The sequence still numbers the rows; slaclock does not
-        use the notification ids the library would return (as on SQLite)."""
-        self._lock_table(curs)
+        """The library's notification, then the events by binary COPY (under the table lock
+        ``insert_events`` took) instead of its ``unnest`` of a composite array, which
+        psycopg builds in Python (a tenth of a consumer's time). The sequence still numbers
+        the rows; slaclock does not use the notification ids the library would return (as
+        on SQLite)."""
         self._notify_channel(curs)
         table = f'"{self.datastore.schema}"."{self.events_table_name}"'
         columns = "originator_id, originator_version, topic, state"
@@ -147,8 +152,8 @@ class PostgresStoreRecorder(PostgresProcessRecorder):
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         ids = super()._insert_events(curs, stored_events, **kwargs)
         batch: Batch | None = kwargs.get("batch")
-        if batch is not None:
-            batch.write(curs, self.dialect, self._insert_tracking)
+        if batch is not None:  # the checked part follows once the writers' lock is held
+            batch.write_rows(curs, self.dialect, self._insert_tracking)
         return ids
 
 

@@ -7,9 +7,10 @@ open months instead of changing what a customer was sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from slaclock.projections.event_pages import EventPages, lock_writers
 from slaclock.projections.event_store import EventStore
 from slaclock.projections.ledger import LedgerEntry
 from slaclock.projections.tables import INSERT_LEDGER, LEDGER_COLUMNS
@@ -86,13 +87,20 @@ class LedgerBook:
         )
         return (rows[0]["statement"], rows[0]["closed_at"]) if rows else None
 
-    def close_month(self, month: str, statement: str, closed_at: int) -> bool:
-        """Freeze ``month``'s statement; False when it was already closed."""
+    def close_month(self, month: str, freeze: Callable[[], str], closed_at: int) -> bool:
+        """Freeze ``month``'s statement, ``freeze()`` (its JSON); False when it was already
+        closed. The transaction holds the writers' lock from before the statement is
+        computed to the close's commit: every batch stored before it is in the statement,
+        and every batch stored after it sees the month closed (``Batch.write`` reads the
+        closed months under the same lock and posts into the first open month), so no entry
+        posts into a closed month that no statement shows."""
         sql = self.store.dialect.sql
         with self.store.write() as cursor:
+            lock_writers(cursor, self.store, EventPages(self.store))
             cursor.execute(sql("SELECT 1 FROM {p}sla_closed_months WHERE month = ?"), [month])
             if cursor.fetchall():
                 return False
+            statement = freeze()  # read through other connections: what was committed
             cursor.execute(
                 sql("INSERT INTO {p}sla_closed_months VALUES (?, ?, ?)"),
                 [month, closed_at, statement],

@@ -18,7 +18,7 @@ from slaclock.domain.ticket import Ticket
 from slaclock.projections import analytics, tables
 from slaclock.projections.batch import Batch
 from slaclock.projections.derived_tables import REBUILT, batch_rows, columns
-from slaclock.projections.event_pages import EventPages, snapshot
+from slaclock.projections.event_pages import EventPages, lock_writers, snapshot, sqlite_write_lock
 from slaclock.projections.meta import (
     POLICY_VERSION,
     REPLAY_KEYS,
@@ -27,9 +27,9 @@ from slaclock.projections.meta import (
     REPLAY_POSITION,
     delete_meta,
     read_meta,
-    touch_meta,
     write_meta,
 )
+from slaclock.projections.recompute_lease import holds
 from slaclock.projections.store import TicketStore
 
 NEW = "_new"  # suffix of the tables a rebuild fills before the switch
@@ -57,6 +57,7 @@ def rebuild(
     max_pages: int | None = None,
     progress: Callable[[int], Any] | None = None,
     version: str | None = None,
+    owner: str | None = None,
 ) -> RebuildResult:
     """Rebuild the :data:`REBUILT` tables from the event store, then switch.
 
@@ -65,7 +66,9 @@ def rebuild(
     under the same version; one made under another version is discarded and started again.
     The switch is refused (:class:`ReplayError`) if ``sla_meta``'s policy version changed
     while the rebuild ran. ``max_pages`` stops after that many pages (as an interruption
-    would); ``progress`` is called with the tickets of each page."""
+    would); ``progress`` is called with the tickets of each page. ``owner``: the recompute
+    lease this rebuild holds (``projections.recompute_lease``), checked in the switching
+    transaction: a rebuild whose lease was taken over never switches."""
     events = EventPages(store)
     live_version = store.policy_version()
     version = version or live_version or ""
@@ -81,7 +84,7 @@ def rebuild(
         with store.read() as cursor:
             done = _count(cursor, store, f"sla_tickets{NEW}")
         return RebuildResult(done, rebuilt, resumed_from, 0, False, version)
-    tickets, caught_up = _finish(store, events, live_version, version)
+    tickets, caught_up = _finish(store, events, live_version, version, owner)
     return RebuildResult(tickets, rebuilt + caught_up, resumed_from, caught_up, True, version)
 
 
@@ -110,14 +113,18 @@ def _pages(
 
 
 def _finish(
-    store: TicketStore, events: EventPages, live_version: str | None, version: str
+    store: TicketStore,
+    events: EventPages,
+    live_version: str | None,
+    version: str,
+    owner: str | None,
 ) -> tuple[int, int]:
     """Catch up and switch; (tickets in the new tables, tickets caught up)."""
     caught_up = 0
     for _ in range(3):  # events stored meanwhile, without holding the writers' lock
         with store.write() as cursor:
             if store.dialect.name == "sqlite":
-                _sqlite_write_lock(cursor, store)  # before reading: WAL cannot upgrade later
+                sqlite_write_lock(cursor, store)  # before reading: WAL cannot upgrade later
             mark = int(_meta(cursor, store)[REPLAY_MARK])
             count, _ = _catch_up(cursor, store, events, mark)
         caught_up += count
@@ -130,6 +137,11 @@ def _finish(
         if current != live_version or state.get(REPLAY_POLICY) != version:
             raise ReplayError(
                 "the configuration changed while the rebuild ran; run `slaclock replay` again"
+            )
+        if owner is not None and not holds(cursor, store.dialect, owner):
+            raise ReplayError(
+                "the recompute lease of this rebuild expired and was taken by another process;"
+                " run `slaclock replay` again"
             )
         count, _ = _catch_up(cursor, store, events, int(state[REPLAY_MARK]))
         caught_up += count
@@ -262,21 +274,6 @@ def fold_pages(cursor: Any, events: EventPages, keys: Sequence[Any], write: Page
 def _count(cursor: Any, store: TicketStore, table: str) -> int:
     cursor.execute(store.dialect.sql(f"SELECT COUNT(*) AS n FROM {{p}}{table}"))
     return int(cursor.fetchall()[0]["n"])
-
-
-def lock_writers(cursor: Any, store: TicketStore, events: EventPages) -> None:
-    """Hold the lock writers take, so no event is stored until the switch commits."""
-    if store.dialect.name == "postgres":
-        cursor.execute("SET LOCAL lock_timeout = '30s'")
-        cursor.execute(events.sql("LOCK TABLE {events} IN EXCLUSIVE MODE"))
-    else:
-        _sqlite_write_lock(cursor, store)
-
-
-def _sqlite_write_lock(cursor: Any, store: TicketStore) -> None:
-    """Take SQLite's write lock now: the transaction began deferred, and in WAL mode one that
-    has read cannot become a writer after another connection committed."""
-    touch_meta(cursor, store.dialect, REPLAY_MARK)
 
 
 def _switch(cursor: Any, store: TicketStore) -> None:

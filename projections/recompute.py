@@ -26,13 +26,14 @@ from slaclock.domain.policy_diff import Scope
 from slaclock.domain.ticket import Ticket
 from slaclock.projections.derived_tables import REBUILT
 from slaclock.projections.event_pages import EventPages
+from slaclock.projections.event_store import STORE_FAILURES
 from slaclock.projections.rebuild import (
     catch_up,
     lock_writers,
     new_table_statements,
     rewrite_rows,
 )
-from slaclock.projections.recompute_lease import release_in, still_held
+from slaclock.projections.recompute_lease import LeaseLost, release_in, still_held
 from slaclock.projections.row_diff import (
     GONE,
     apply_diff,
@@ -127,10 +128,6 @@ SHADOW = "_next"  # suffix of the tables holding a large recompute's rows until 
 SHARDS_PER_COMMIT = 8
 
 
-class LeaseLost(Exception):
-    """The recompute lease expired and another process took it: this recompute stops."""
-
-
 @dataclass
 class Shadow:
     """A large recompute in progress: who runs it, and how."""
@@ -162,8 +159,8 @@ def recompute_beside(
     ones included). Raises :class:`LeaseLost` if the lease was lost on the way."""
     events = EventPages(store)
     moved: dict[str, set[str]] = {}  # columns the shadow rows change (row_diff.RowDiff)
-    _create_shadow(store)
     try:
+        _create_shadow(store, shadow)
         done = _fill(store, sorted(ticket_ids), shadow, moved)
         caught_up = 0
         for _ in range(3):  # catch up without the writers' lock first: the switch stays short
@@ -179,13 +176,13 @@ def recompute_beside(
             count, _ = _catch_up(cursor, store, events, mark, moved)
             apply_diff(cursor, store, SHADOW, moved)
             on_switch(cursor, caught_up + count)
+            _drop_tables(cursor, store)  # before the lease is given up: still ours
             release_in(cursor, store.dialect, shadow.owner)
-        _drop_shadow(store)
         return done + caught_up + count
     except LeaseLost:
         raise  # the shadow tables are the new owner's now: leave them alone
     except BaseException:
-        _drop_shadow(store)
+        _drop_if_owner(store, shadow)
         raise
 
 
@@ -236,21 +233,34 @@ def _catch_up(
     return catch_up(cursor, events, mark, compare_again)
 
 
-def _create_shadow(store: TicketStore) -> None:
+def _create_shadow(store: TicketStore, shadow: Shadow) -> None:
     """Empty shadow tables: the live tables' DDL (primary keys, no other index), and the
-    table of live rows gone."""
+    table of live rows gone; whatever a crashed owner left is dropped first."""
     shadow_tables, _ = new_table_statements(store, SHADOW)
-    _drop_shadow(store)
     with store.write() as cursor:
+        _check(cursor, store, shadow)
+        _drop_tables(cursor, store)
         for statement in shadow_tables:
             cursor.execute(store.dialect.sql(statement))
         cursor.execute(store.dialect.sql(gone_table(SHADOW)))
 
 
-def _drop_shadow(store: TicketStore) -> None:
-    with store.write() as cursor:
-        for table in (*REBUILT, GONE):
-            cursor.execute(store.dialect.sql(f"DROP TABLE IF EXISTS {{p}}{table}{SHADOW}"))
+def _drop_tables(cursor: Any, store: TicketStore) -> None:
+    for table in (*REBUILT, GONE):
+        cursor.execute(store.dialect.sql(f"DROP TABLE IF EXISTS {{p}}{table}{SHADOW}"))
+
+
+def _drop_if_owner(store: TicketStore, shadow: Shadow) -> None:
+    """After a failure: drop the shadow tables only if this recompute still holds the lease
+    (checked in the dropping transaction, which lease takers wait for). A recompute that lost
+    it (it stalled beyond the lease) leaves them to the new owner, whose run they are now.
+    A failure of the store itself leaves them too: the next owner drops them first."""
+    try:
+        with store.write() as cursor:
+            if still_held(cursor, store, shadow.owner, shadow.version):
+                _drop_tables(cursor, store)
+    except STORE_FAILURES:
+        pass  # the original failure is the one to report
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

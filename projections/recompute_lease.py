@@ -117,3 +117,27 @@ def pending_version(cursor: Any, dialect: Dialect, current: str | None) -> str |
     if held is None or not held.live(time.time()) or held.version == current:
         return None
     return held.version
+
+
+class Keeper:
+    """A lease held for a long task that is not a recompute (``replay``, ``replay --verify``):
+    :meth:`keep`, called as the task goes (a page at a time), renews it every third of its
+    length and raises :class:`LeaseLost` once another process took it over."""
+
+    def __init__(self, store: TicketStore, owner: str, version: str, seconds: float) -> None:
+        self.store, self.owner, self.version, self.seconds = store, owner, version, seconds
+        self.renewed = time.monotonic()
+
+    def keep(self, *_: Any) -> None:
+        if time.monotonic() - self.renewed >= self.seconds / 3:
+            self.confirm()
+
+    def confirm(self) -> None:
+        """Renew now; :class:`LeaseLost` if it is no longer this owner's."""
+        if not renew(self.store, self.owner, self.version, self.seconds):
+            raise LeaseLost("the recompute lease expired and was taken by another process")
+        self.renewed = time.monotonic()
+
+
+class LeaseLost(Exception):
+    """The recompute lease expired and another process took it: the task holding it stops."""

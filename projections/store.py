@@ -10,7 +10,7 @@ one-line doors, so that callers hold one object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -86,7 +86,7 @@ class TicketStore(EventStore):
         counters: Mapping[tuple[str, str], int] | None = None,
         meta: Mapping[str, str] | None = None,
         dead_letters: Sequence[DeadLetter] = (),
-        source_state: Sequence[tuple[str, str, str]] = (),
+        source_state: Sequence[tuple[str, str, str, str | None]] = (),
         deliveries: Sequence[tuple[Any, ...]] = (),
     ) -> None:
         """Store the tickets' new events with their read-model rows in one transaction.
@@ -240,8 +240,8 @@ class TicketStore(EventStore):
     def closed_statement(self, month: str) -> tuple[str, int] | None:
         return self.ledger.closed_statement(month)
 
-    def close_month(self, month: str, statement: str, closed_at: int) -> bool:
-        return self.ledger.close_month(month, statement, closed_at)
+    def close_month(self, month: str, freeze: Callable[[], str], closed_at: int) -> bool:
+        return self.ledger.close_month(month, freeze, closed_at)
 
     def open_credits(self, ticket_ids: Sequence[str]) -> dict[str, dict[tuple[str, int], Any]]:
         return self.ledger.open_credits(ticket_ids)

@@ -10,7 +10,7 @@ shortcut, and their absence only means folding from events. Nothing is changed:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,11 +115,18 @@ def _sort_key(row_key: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple("" if part is None else str(part) for part in row_key)
 
 
-def verify(store: TicketStore, *, batch_size: int = 500, limit: int = 100) -> VerifyResult:
+def verify(
+    store: TicketStore,
+    *,
+    batch_size: int = 500,
+    limit: int = 100,
+    progress: Callable[[int], Any] | None = None,
+) -> VerifyResult:
     """Recompute every ticket's rows from its events and compare them with the live rows.
 
     Each page of tickets is read in one snapshot (events and live rows together), so a
-    concurrent ingest cannot show up as a difference. Changes nothing."""
+    concurrent ingest cannot show up as a difference. Changes nothing. ``progress`` is
+    called with the tickets of each page."""
     events = EventPages(store)
     result = VerifyResult(policy_version=store.policy_version())
     after: str | None = None
@@ -138,6 +145,8 @@ def verify(store: TicketStore, *, batch_size: int = 500, limit: int = 100) -> Ve
             result.rows[table] += len(rebuilt)
             for difference in compare(table, live[table], rebuilt):
                 result.add(difference, limit)
+        if progress is not None:
+            progress(len(tickets))
     _orphans(store, events, result, batch_size, limit)
     return result
 

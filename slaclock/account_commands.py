@@ -96,24 +96,31 @@ def _ledger_close(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketS
         if not args.dry_run:
             raise UsageError(f"{why}; --dry-run shows the statement it would freeze")
         print(f"slaclock: note: {why}, so closing it now is refused", file=sys.stderr)
-    # the read model may still be another process's older version: queries_for then
-    # evaluates every ticket from its events under this configuration
-    queries = queries_for(store, loaded.policy, loaded.version, None, policy_from_text)
+
+    def queries() -> Any:
+        # the read model may still be another process's older version: queries_for then
+        # evaluates every ticket from its events under this configuration
+        return queries_for(store, loaded.policy, loaded.version, None, policy_from_text)
+
     if month in store.closed_months():
         raise UsageError(f"--month: {month} is already closed")
     if args.dry_run:
-        statement = credits_answer(queries, month, now, None)
+        statement = credits_answer(queries(), month, now, None)
         count = len(statement["customers"])
         human = f"dry run, nothing written: closing {month} would freeze ({count} customers)\n"
         emit(args, statement, human + credits_human(statement))
         return exit_codes.OK
     # objective credits of the month, and corrections of months closed before: posted first,
     # so that corrections posted into this month are in the statement it freezes
-    store.ledger.post(close_postings(queries, month, int(now.timestamp()), loaded.version))
-    statement = credits_answer(queries, month, now, None)
-    count = len(statement["customers"])
-    statement["closed_at"] = now.isoformat()
-    if not store.close_month(month, json.dumps(statement), int(now.timestamp())):
+    store.ledger.post(close_postings(queries(), month, int(now.timestamp()), loaded.version))
+    statement: dict[str, Any] = {}
+
+    def frozen() -> str:  # computed while the close holds the writers' lock
+        statement.update(credits_answer(queries(), month, now, None), closed_at=now.isoformat())
+        return json.dumps(statement)
+
+    if not store.close_month(month, frozen, int(now.timestamp())):
         raise UsageError(f"--month: {month} is already closed")
+    count = len(statement["customers"])
     emit(args, statement, f"closed {month}: statement frozen for {count} customers")
     return exit_codes.OK

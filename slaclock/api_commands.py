@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from slaclock import alert_commands, exit_codes, serve_hooks
@@ -149,10 +150,19 @@ def _writer_store(url: str, loaded: LoadedPolicy) -> TicketStore:
     return store
 
 
+def _adopt_file(url: str, loaded: LoadedPolicy) -> None:
+    """Apply a changed configuration file to the store (``serve``: in a thread)."""
+    from slaclock.bootstrap import adopt
+
+    store, _ = adopt(url, loaded)
+    store.close()
+
+
 def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     import uvicorn
 
     from slaclock.api.app import create_app
+    from slaclock.api.follow import PolicyFollower
     from slaclock.api.hooks import HookConfigError
     from slaclock.projections.runtime import tune_gc_for_serving
 
@@ -180,6 +190,9 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
     except HookConfigError as exc:
         print(f"slaclock: error: {exc}", file=sys.stderr)
         return exit_codes.USAGE
+    follower = PolicyFollower(
+        store, loaded.policy, loaded.version, args.config, partial(_adopt_file, args.store)
+    )
     app = create_app(
         loaded.policy,
         store,
@@ -190,6 +203,7 @@ def _serve(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         report_cache=args.report_cache,
         report_concurrency=args.report_concurrency,
         hooks=hooks,
+        follower=follower.start(),
     )
     # Short requests should not queue for the GIL behind a report being computed on another
     # thread (CPython hands the GIL over every 5 ms by default).

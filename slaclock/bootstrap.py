@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 
 from slaclock.config import ConfigError, LoadedPolicy, parse_policy, policy_from_text
@@ -28,7 +29,14 @@ from slaclock.projections.policy_versions import (
     adopt_policy,
     policy_text,
 )
-from slaclock.projections.recompute_lease import DEFAULT_LEASE_SECONDS
+from slaclock.projections.recompute_lease import (
+    DEFAULT_LEASE_SECONDS,
+    Keeper,
+    Lease,
+    acquire,
+    new_owner,
+    release,
+)
 from slaclock.projections.store import TicketStore
 
 LEASE_VARIABLE = "SLACLOCK_RECOMPUTE_LEASE"
@@ -50,12 +58,19 @@ def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
 def adopt(url: str, loaded: LoadedPolicy) -> tuple[TicketStore, Adoption]:
     """Open the store, adopt the configuration, say on stderr what a change recomputed."""
     store = TicketStore(url, loaded.policy)
+    return store, adopt_into(store, loaded)
+
+
+def adopt_into(store: TicketStore, loaded: LoadedPolicy) -> Adoption:
+    """Adopt the configuration into an open store (its policy is ``loaded``'s); say on
+    stderr what a change recomputed, or who else is applying one."""
+    store.policy = loaded.policy
     progress = Progress("recomputing", sys.stderr)
     workers = _number(WORKERS_VARIABLE, -1, 0)
     runner = Runner(
         policy_factory=policy_factory(loaded, "the configuration"),
         workers=None if workers < 0 else int(workers),
-        lease_seconds=_number(LEASE_VARIABLE, DEFAULT_LEASE_SECONDS, 0.001),
+        lease_seconds=lease_seconds(),
         beside_from=int(_number(BESIDE_VARIABLE, BESIDE_FROM, 0)),
         progress=lambda done, total: (progress.update(done, total), hold("recompute-hold")),
     )
@@ -76,13 +91,60 @@ def adopt(url: str, loaded: LoadedPolicy) -> tuple[TicketStore, Adoption]:
     if adoption.changed:
         print(f"slaclock: {describe(adoption)}", file=sys.stderr)
     elif adoption.busy is not None:
-        print(
-            f"slaclock: another process ({adoption.busy.owner}) is applying policy version"
-            f" {adoption.busy.version}; answering from the read model of version"
-            f" {adoption.previous}",
-            file=sys.stderr,
+        print(f"slaclock: {busy_line(adoption.busy, adoption.previous)}", file=sys.stderr)
+    return adoption
+
+
+def busy_line(busy: Lease, current: str | None) -> str:
+    """Who holds the recompute lease, and what this process answers from meanwhile."""
+    if busy.version == current:  # a replay holds it: no change is being applied
+        return (
+            f"another process ({busy.owner}) is rebuilding or verifying the read model of"
+            f" policy version {current}; answering from it"
         )
-    return store, adoption
+    return (
+        f"another process ({busy.owner}) is applying policy version {busy.version};"
+        f" answering from the read model of version {current}"
+    )
+
+
+class RecomputeBusy(Exception):
+    """Another process holds the recompute lease beyond the time this command may wait."""
+
+
+def hold_lease(store: TicketStore, loaded: LoadedPolicy, wait: float, doing: str) -> Keeper:
+    """Take the recompute lease for a task that must see one policy version throughout
+    (``replay``): the read model is then of ``loaded``'s version (applied here if needed)
+    and no other process recomputes until it is released. While another process holds it,
+    wait up to ``wait`` seconds for it, then raise :class:`RecomputeBusy`."""
+    deadline, owner, seconds = time.monotonic() + wait, new_owner(), lease_seconds()
+    while True:
+        busy = None
+        if store.policy_version() != loaded.version:
+            busy = adopt_into(store, loaded).busy
+        if busy is None:
+            busy = acquire(store, owner, loaded.version, seconds)
+            if busy is None and store.policy_version() == loaded.version:
+                return Keeper(store, owner, loaded.version, seconds)
+            if busy is None:  # another process switched version just before: start again
+                release(store, owner)
+                continue
+        if time.monotonic() >= deadline:
+            raise RecomputeBusy(
+                f"{doing}: another process ({busy.owner}) holds the recompute lease (policy"
+                f" version {busy.version}, until {_utc(busy.until)}); run it again once"
+                " `slaclock policy status` shows no recompute, or pass --wait SECONDS"
+            )
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def lease_seconds() -> float:
+    """The recompute lease's length (``SLACLOCK_RECOMPUTE_LEASE``)."""
+    return _number(LEASE_VARIABLE, DEFAULT_LEASE_SECONDS, 0.001)
 
 
 def _number(variable: str, default: float, minimum: float) -> float:

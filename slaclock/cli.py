@@ -31,7 +31,7 @@ from slaclock import (
     versions,
 )
 from slaclock.args import NotFound, UsageError, valid_text
-from slaclock.bootstrap import open_store, policy_factory
+from slaclock.bootstrap import RecomputeBusy, open_store, policy_factory
 from slaclock.config import ConfigError, read_policy
 from slaclock.consumers.decode_worker import DecodeWorkerError
 from slaclock.consumers.errors import FatalSourceError
@@ -156,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyMoved as exc:  # the batches before the refused one are stored
         print(f"slaclock: error: {exc}; the last batch was not stored: run again", file=sys.stderr)
         code = exit_codes.POLICY_MOVED
+    except RecomputeBusy as exc:
+        print(f"slaclock: {exc}", file=sys.stderr)
+        code = exit_codes.RECOMPUTE_BUSY
     except KeyboardInterrupt:
         code = exit_codes.INTERRUPTED
     sys.stdout.flush()

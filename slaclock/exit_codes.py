@@ -30,5 +30,10 @@ configuration while it ran, so its last batch, computed under the old policy ver
 not stored (the batches before it were). Run it again under the configuration now in use;
 what was stored already counts as duplicates. ``consume`` and ``serve`` go on under the
 store's new version instead."""
+RECOMPUTE_BUSY = 6
+"""``replay`` (and ``replay --verify``): another process holds the recompute lease (it is
+applying a configuration change, or running a replay) beyond ``--wait``, or took it over
+while the replay ran: nothing was switched; run it again once ``slaclock policy status``
+shows no recompute in progress."""
 INTERRUPTED = 130
 """Stopped by Ctrl-C (SIGINT) outside ``consume``, as shells report it (128 + 2)."""

@@ -16,11 +16,13 @@ from typing import Any
 from slaclock import exit_codes
 from slaclock.args import UsageError, as_of_or_now
 from slaclock.args import month as month_arg
+from slaclock.bootstrap import RecomputeBusy, hold_lease
 from slaclock.config import LoadedPolicy, read_policy
 from slaclock.output import emit, table
 from slaclock.projections.derived_tables import REBUILT
 from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.rebuild import ReplayError, rebuild
+from slaclock.projections.recompute_lease import Keeper, LeaseLost, release
 from slaclock.projections.render import instant
 from slaclock.projections.store import TicketStore
 from slaclock.projections.verify import VerifyResult, verify
@@ -56,6 +58,14 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--limit", type=int, default=100, help="--verify: list at most N differences (default 100)"
     )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="while another process recomputes the read model, wait this long for it"
+        f" (default 0: refuse at once, exit {exit_codes.RECOMPUTE_BUSY})",
+    )
     p.add_argument("--json", action="store_true")
 
     p = commands.add_parser(
@@ -77,9 +87,7 @@ def register(commands: Any) -> None:
 def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
     try:
         if args.command == "replay":
-            if args.batch_size < 1:
-                raise UsageError("--batch-size: must be at least 1")
-            return _verify(args, store) if args.verify else _replay(args, store)
+            return _replay_held(args, loaded, store)
         return _what_if(args, loaded, store)
     except UsageError as exc:
         print(f"slaclock: error: {exc}", file=sys.stderr)
@@ -89,8 +97,31 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         return exit_codes.FAILED
 
 
-def _verify(args: argparse.Namespace, store: TicketStore) -> int:
-    result = verify(store, batch_size=args.batch_size, limit=max(args.limit, 0))
+def _replay_held(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -> int:
+    """``replay`` (or ``--verify``) holding the recompute lease, so that no other process
+    moves the read model to another policy version under it (``RecomputeBusy`` if another
+    process holds the lease beyond ``--wait``, or takes it over meanwhile)."""
+    if args.batch_size < 1:
+        raise UsageError("--batch-size: must be at least 1")
+    if not 0 <= args.wait < float("inf"):
+        raise UsageError("--wait: must be 0 or more seconds")
+    doing = "replay --verify" if args.verify else "replay"
+    keeper = hold_lease(store, loaded, args.wait, doing)
+    try:
+        if args.verify:
+            return _verify(args, store, keeper)
+        return _replay(args, store, keeper)
+    except LeaseLost as exc:
+        raise RecomputeBusy(f"{doing}: {exc}; run it again") from None
+    finally:
+        release(store, keeper.owner)
+
+
+def _verify(args: argparse.Namespace, store: TicketStore, keeper: Keeper) -> int:
+    result = verify(
+        store, batch_size=args.batch_size, limit=max(args.limit, 0), progress=keeper.keep
+    )
+    keeper.confirm()  # still this process's: no other switched the read model meanwhile
     data = verify_json(result)
     emit(args, data, _verify_human(data))
     return exit_codes.OK if result.ok else exit_codes.FAILED
@@ -147,7 +178,7 @@ def _value(column: str | None, value: Any) -> Any:
     return value
 
 
-def _replay(args: argparse.Namespace, store: TicketStore) -> int:
+def _replay(args: argparse.Namespace, store: TicketStore, keeper: Keeper) -> int:
     bar = None
     if not args.json and sys.stderr.isatty():
         from tqdm import tqdm
@@ -155,7 +186,19 @@ def _replay(args: argparse.Namespace, store: TicketStore) -> int:
         with snapshot(store) as cursor:
             total = EventPages(store).count(cursor)
         bar = tqdm(total=total, unit=" tickets", file=sys.stderr)
-    result = rebuild(store, batch_size=args.batch_size, progress=bar.update if bar else None)
+
+    def progress(tickets: int) -> None:
+        keeper.keep()
+        if bar is not None:
+            bar.update(tickets)
+
+    result = rebuild(
+        store,
+        batch_size=args.batch_size,
+        progress=progress,
+        version=keeper.version,
+        owner=keeper.owner,
+    )
     if bar:
         bar.close()
     data = {

@@ -202,12 +202,25 @@ def publish_take(
     """Deliveries onto ``topic``: translate (snapshots kept in the store), publish, flush,
     and keep the snapshots once every event was acknowledged."""
     from slaclock.api.hooks import Taken
+    from slaclock.bootstrap import follow_store_policy
     from slaclock.consumers.events import Rejected
     from slaclock.consumers.kafka_publish import PublishStats, publish_events
     from slaclock.consumers.source_intake import StoreKeeper, Translator
     from slaclock.consumers.sources import RawEvent
+    from slaclock.projections.batch import PolicyMoved
 
     ingestor = _ingestor(store)
+
+    def keep(rows: list[Any], failed: list[Any]) -> None:
+        """Store the dead letters and kept snapshots; under the store's policy version once
+        another process applied a configuration change (nothing of them was stored)."""
+        nonlocal ingestor
+        try:
+            ingestor.process_decoded([], failed, source_state=rows)
+        except PolicyMoved as moved:
+            follow_store_policy(store, moved)
+            ingestor = _ingestor(store)
+            ingestor.process_decoded([], failed, source_state=rows)
 
     def take(source: str, payloads: Sequence[Any]) -> list[Taken]:
         keeper = StoreKeeper(store, source)
@@ -228,7 +241,7 @@ def publish_take(
         stats = publish_events(raws, topic, producer, fmt=fmt, stats=PublishStats())
         if stats.failed or stats.skipped:
             raise RuntimeError("; ".join(stats.problems[:3]) or "not every event was published")
-        ingestor.process_decoded([], failed, source_state=keeper.rows())
+        keep(keeper.rows(), failed)
         return taken
 
     return take

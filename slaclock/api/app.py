@@ -21,6 +21,7 @@ from slaclock.api import (
 from slaclock.api.cache import REPORT_CACHE_SECONDS, ReportCache
 from slaclock.api.dependencies import ApiState
 from slaclock.api.errors import install_error_handlers
+from slaclock.api.follow import PolicyFollower
 from slaclock.api.limits import REPORT_CONCURRENCY, ComputeLimiter
 from slaclock.api.metrics import METRICS_CACHE_SECONDS, Metrics
 from slaclock.domain.policy import Policy
@@ -45,18 +46,20 @@ def create_app(
     report_cache: float = REPORT_CACHE_SECONDS,
     report_concurrency: int = REPORT_CONCURRENCY,
     hooks: routes_hooks.HookState | None = None,
+    follower: PolicyFollower | None = None,
 ) -> FastAPI:
     """The app for one policy and store (both shared by all requests). Month reports are
     shared for ``report_cache`` seconds (:mod:`slaclock.api.cache`), the store's gauges for
     ``metrics_cache`` seconds; a token runs at most ``report_concurrency`` uncached report
     computations at once (:mod:`slaclock.api.limits`). ``/metrics`` needs ``metrics_token``
     (or an admin token) when it is set, an admin token with ``metrics_auth``. ``hooks``: the
-    webhook receiver's state (``POST /hooks/SOURCE`` answers 404 without it)."""
+    webhook receiver's state (``POST /hooks/SOURCE`` answers 404 without it). ``follower``:
+    how answers follow configuration changes (default: the store's policy versions, from
+    ``policy``; ``slaclock.api.follow``)."""
     app = FastAPI(title="slaclock API", version=_app_version(), description=DESCRIPTION)
     state = ApiState(
-        policy=policy,
+        follower=follower or PolicyFollower(store, policy, policy_version),
         store=store,
-        policy_version=policy_version,
         tokens=TokenStore(store),
         metrics=Metrics(store, policy_version, metrics_cache),
         reports=ReportCache(report_cache),

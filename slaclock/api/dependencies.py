@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from slaclock.api import models, params
 from slaclock.api.cache import ReportCache
+from slaclock.api.follow import PolicyFollower
 from slaclock.api.limits import ComputeLimiter
 from slaclock.api.metrics import Metrics
 from slaclock.api.params import ApiError, Moment
@@ -73,9 +74,8 @@ Answer = Callable[[Queries, str, datetime, str | None], dict[str, Any]]
 class ApiState:
     """Everything the routes share, built once by ``create_app``."""
 
-    policy: Policy
+    follower: PolicyFollower
     store: TicketStore
-    policy_version: str | None
     tokens: TokenStore
     metrics: Metrics
     reports: ReportCache
@@ -83,10 +83,16 @@ class ApiState:
     metrics_auth: bool
     metrics_token: str | None = field(default=None, repr=False)
 
+    @property
+    def policy(self) -> Policy:
+        return self.follower.current()[0]
+
     def reader(self, as_of: str | None, known_at: str | None) -> tuple[Moment, Queries]:
-        """The instant asked about and the queries that answer for it."""
+        """The instant asked about and the queries that answer for it (under the policy
+        version the store's read model is of, see ``slaclock.api.follow``)."""
         at = params.moment(as_of, known_at)
-        return at, params.queries_for(self.store, self.policy, at, self.policy_version)
+        policy, version = self.follower.current()
+        return at, params.queries_for(self.store, policy, at, version)
 
     def month_report(
         self,
@@ -100,15 +106,16 @@ class ApiState:
         """A month report, shared with identical requests (``slaclock.api.cache``); one
         computed for this request counts against the token's limit (``slaclock.api.limits``)."""
         params.moment(as_of, known_at)  # a bad parameter is an error, not a cache key
+        policy, version = self.follower.current()
 
         def compute() -> dict[str, Any]:
             at = params.moment(as_of, known_at)
             return consistently(  # type: ignore[no-any-return]
-                lambda: params.queries_for(self.store, self.policy, at, self.policy_version),
+                lambda: params.queries_for(self.store, policy, at, version),
                 lambda queries: answer(queries, month, at.as_of, customer),
             )
 
-        key = (answer.__name__, month, customer, as_of, known_at)
+        key = (answer.__name__, month, customer, as_of, known_at, version)
         guard = partial(self.limiter.slot, who.token_id)
         return self.reports.get(key, compute, guard)  # type: ignore[no-any-return]
 

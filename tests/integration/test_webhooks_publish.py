@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Cli
 from tests.e2e.test_api_harness import ApiServer
 from tests.integration.test_webhooks import post, start
 from tests.kafka_helpers import KAFKA_BOOTSTRAP, create_topic, read_topic, require_kafka, unique
@@ -71,5 +72,29 @@ def test_published_events_arrive_on_the_topic(
         assert 'slaclock_webhook_events_total{outcome="emitted",source="jsm"}' in text or (
             'slaclock_webhook_events_total{source="jsm",outcome="emitted"}' in text
         )
+    finally:
+        server.stop()
+
+
+def test_publishing_goes_on_after_another_process_changed_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_kafka()
+    topic = create_topic(unique("hooks-follow"))
+    server: ApiServer = start(
+        tmp_path, f"sqlite:///{tmp_path / 'store.db'}", monkeypatch,
+        "--publish-topic", topic, "--bootstrap-servers", KAFKA_BOOTSTRAP,
+    )  # fmt: skip
+    try:
+        jira, zammad = lifecycle("jira"), lifecycle("zammad")
+        assert post(server, jira[0]).status_code == 202
+        changed = tmp_path / "changed.toml"  # another process applies a change
+        text = server.cli.config.read_text()
+        changed.write_text(text.replace('{ 1 = "3h", 2 = "6h"', '{ 1 = "30m", 2 = "6h"'))
+        assert changed.read_text() != text
+        Cli(changed, server.cli.store, tmp_path).json("policy", "status")
+        answers = [post(server, delivery) for delivery in [*jira[1:], *zammad]]
+        assert [a.status_code for a in answers] == [202] * len(answers), [a.text for a in answers]
+        assert len(read_topic(topic, expect=12, timeout=15)) >= 12
     finally:
         server.stop()

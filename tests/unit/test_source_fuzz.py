@@ -27,7 +27,7 @@ from slaclock.consumers.source_config import SourceConfig
 from slaclock.consumers.source_intake import Payload, Translator
 from slaclock.consumers.source_rules import MemoryKeeper, TicketState
 from slaclock.consumers.sources import RawEvent
-from slaclock.projections.source_state import state_row
+from slaclock.projections.source_state import state_text
 from tests.hostile import POLICY, SETTINGS
 from tests.hostile_payloads import mutated_payload, read_paths
 from tests.unit.test_source_samples import KINDS, SAMPLES, lines, sample_config
@@ -79,7 +79,7 @@ def assert_storable(keeper: MemoryKeeper, source: str) -> None:
     (PostgreSQL text holds none), ticket ids that fit the key."""
     for ticket_id, state in keeper.states.items():
         assert len(ticket_id) <= 128
-        for text in state_row(source, ticket_id, state.to_json()):
+        for text in (source, ticket_id, state_text(state.to_json())):
             assert "\x00" not in text
             text.encode("utf-8")  # raises on a lone surrogate
 

@@ -2,9 +2,11 @@
 
 A source says how a helpdesk's own changes (webhook bodies, change-data-capture records) map
 to slaclock events: where the ticket's customer, priority, status and times are, which
-statuses pause or resolve, which acknowledge. Parsing is pure; every problem is a
-:class:`SourceConfigError` naming the key (``sources.jsm.priorities``), which the
-configuration loader reports like any other configuration error.
+statuses pause or resolve, which acknowledge, and optionally whether comments become reply
+events (``replies``) and where the group holding the ticket is (``group``, ``groups``).
+Parsing is pure; every problem is a :class:`SourceConfigError` naming the key
+(``sources.jsm.priorities``), which the configuration loader reports like any other
+configuration error.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class SourceConfig:
     status_column: str | None = None
     created_column: str | None = None
     updated_column: str | None = None
+    replies: bool = False  # public comments become customer_replied / agent_replied
+    group: str | None = None  # path of the group holding the ticket (ticket.assigned)
+    groups: Mapping[str, str] | None = None  # optional exhaustive map of the group's value
 
     def key(self, name: str) -> str:
         """The configuration key ``sources.NAME.name`` (for messages)."""
@@ -95,7 +100,13 @@ _KEYS = [
     "status_column",
     "created_column",
     "updated_column",
+    "replies",
+    "group",
+    "groups",
 ]
+
+GROUP_LENGTH = 128
+"""The longest group name an event may carry (``ticket.assigned``'s ``group``)."""
 
 
 def parse_sources(
@@ -146,9 +157,14 @@ def parse_source(
         status_column=reader.path("status_column"),
         created_column=reader.path("created_column"),
         updated_column=reader.path("updated_column"),
+        replies=reader.flag("replies"),
+        group=reader.path("group"),
+        groups=reader.groups(),
     )
     _check_statuses(config)
     _check_kind(config)
+    if config.groups is not None and config.group is None:
+        raise SourceConfigError(config.key("groups"), "needs 'group' (the path it maps)")
     return config
 
 
@@ -254,6 +270,24 @@ class _Reader:
         for text, customer in value.items():
             if not isinstance(customer, str) or not customer:
                 raise self.fail(f"customers.{text}", f"expected a customer id, got {customer!r}")
+        return dict(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.table.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+    def groups(self) -> dict[str, str] | None:
+        value = self._map("groups")
+        if value is None:
+            return None
+        for text, group in value.items():
+            if not isinstance(group, str) or not 1 <= len(group) <= GROUP_LENGTH:
+                raise self.fail(
+                    f"groups.{text}",
+                    f"expected a group name of 1-{GROUP_LENGTH} characters, got {group!r}",
+                )
         return dict(value)
 
     def since(self) -> datetime | None:

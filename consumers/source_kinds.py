@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from slaclock.consumers.events import Rejected
-from slaclock.consumers.source_config import SourceConfig, text_form
+from slaclock.consumers.source_config import GROUP_LENGTH, SourceConfig, text_form
 from slaclock.consumers.source_rules import State
 from slaclock.domain.instants import InstantError, check_range, parse_instant
 
@@ -142,6 +142,28 @@ class TicketObject:
             raise Rejected(f"{where}: {text!r} is not in sources.{self.config.name}.priorities")
         return State(None, self.config.priorities[text], text)
 
+    def group(self, value: Any = MISSING, where: str | None = None) -> str | None:
+        """The mapped group (of the ticket at the ``group`` path, or of ``value`` found at
+        ``where``); None when the source reads no group or the value is null or empty."""
+        path = self.config.group
+        if path is None:
+            return None
+        if value is MISSING:
+            value, where = self.get(path), self.path(path)
+        if value is MISSING or value is None or value == "":
+            return None
+        if isinstance(value, dict | list):
+            raise Rejected(f"{where}: expected a group, got {type(value).__name__}")
+        text = text_form(value)
+        groups = self.config.groups
+        if groups is not None:
+            if text not in groups:
+                raise Rejected(f"{where}: {text!r} is not in sources.{self.config.name}.groups")
+            return groups[text]
+        if len(text) > GROUP_LENGTH:
+            raise Rejected(f"{where}: a group is at most {GROUP_LENGTH} characters")
+        return text
+
     def status(self, default: str) -> str | None:
         path = self.config.status or self.config.status_column or default
         return status_text(self.get(path), self.path(path))
@@ -156,7 +178,8 @@ class TicketObject:
 
     def state(self, status_default: str) -> State:
         priority = self.priority()
-        return State(self.status(status_default), priority.priority, priority.priority_text)
+        group = self.group() if self.config.group is not None else None
+        return State(self.status(status_default), priority.priority, priority.priority_text, group)
 
 
 def status_text(value: Any, where: str) -> str | None:

@@ -2,7 +2,9 @@
 
 Jira and Zendesk send deltas (Jira's changelog ``fromString``/``toString``, Zendesk's
 ``event.previous``/``current``); Zammad and GLPI send whole snapshots; Debezium is a delta
-when its ``before`` image is full (it holds the status), else a snapshot. The paths and
+when its ``before`` image is full (it holds the status), else a snapshot. With ``replies``,
+a public comment (Jira comment, Zendesk comment event, Zammad article, GLPI followup) also
+becomes a :class:`Reply`; with ``group``, the group is part of the state compared. The paths and
 defaults each kind uses are documented in docs/sources.md; ``consumers.source_kinds`` holds
 the shared helpers.
 """
@@ -26,7 +28,7 @@ from slaclock.consumers.source_kinds import (
     to_instant,
     updated,
 )
-from slaclock.consumers.source_rules import Change, State
+from slaclock.consumers.source_rules import Change, Reply, State
 
 
 def read_change(config: SourceConfig, body: bytes) -> Change | None:
@@ -63,24 +65,32 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
             continue
         where = f"changelog.items.{number}"
         if item.get("field") == "status":
-            before = State(item.get("fromString"), before.priority, before.priority_text)
-            after = State(item.get("toString"), after.priority, after.priority_text)
+            before = State(item.get("fromString"), *before[1:])
+            after = State(item.get("toString"), *after[1:])
         elif item.get("field") == "priority":
             old = ticket.priority(item.get("fromString"), f"{where}.fromString")
             new = ticket.priority(item.get("toString"), f"{where}.toString")
-            before = State(before.status, old.priority, old.priority_text)
-            after = State(after.status, new.priority, new.priority_text)
+            before = before._replace(priority=old.priority, priority_text=old.priority_text)
+            after = after._replace(priority=new.priority, priority_text=new.priority_text)
+        elif config.group is not None and _jira_group_item(config.group, item):
+            old_group, new_group = _jira_group_values(config.group, item)
+            before = before._replace(group=ticket.group(old_group, f"{where}.from"))
+            after = after._replace(group=ticket.group(new_group, f"{where}.to"))
     comment = data.get("comment") if isinstance(data.get("comment"), dict) else None
     change_id, label = _jira_id(data, changelog, comment)
     notes: tuple[str, ...] = ()
     acknowledges = False
+    reply = None
     if comment is not None:
-        acknowledges = comment.get("jsdPublic") is not False and not _same_person(
-            comment.get("author"), lookup(ticket.obj, "fields.reporter")
-        )
+        public = comment.get("jsdPublic") is not False
+        by_requester = _jira_by_requester(config, comment, ticket)
+        acknowledges = public and not by_requester
         counted = "" if acknowledges else " (not counted)"
         named = label.startswith("comment")
         notes = (counted.strip(),) if named else (f"comment {comment.get('id')}{counted}",)
+        if config.replies and public and not _jira_comment_removed(data):
+            stamp = (comment.get("created"), "comment.created")
+            reply = _reply("comment", comment.get("id"), change_id, stamp, at, by_requester)
     return Change(
         at=at,
         change_id=change_id,
@@ -89,6 +99,7 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
         acknowledges=acknowledges,
         label=label,
         notes=tuple(n for n in notes if n),
+        reply=reply,
         **_base(config, ticket),
     )
 
@@ -101,6 +112,60 @@ def _jira_id(
     if comment is not None and comment.get("id") is not None:
         return text_form(comment["id"]), f"comment {text_form(comment['id'])}"
     return canonical_hash(data), str(data.get("webhookEvent") or "webhook")
+
+
+def _jira_group_item(path: str, item: dict[str, Any]) -> bool:
+    """Whether a changelog item changes the field the ``group`` path reads
+    (``fields.customfield_10070.value``: the item whose ``fieldId`` or ``field`` is
+    ``customfield_10070``)."""
+    parts = path.split(".")
+    if len(parts) < 2 or parts[0] != "fields":
+        return False
+    return parts[1] in (item.get("fieldId"), item.get("field"))
+
+
+def _jira_group_values(path: str, item: dict[str, Any]) -> tuple[Any, Any]:
+    """A group item's old and new value: ``from``/``to`` when the path reads an id,
+    else the texts ``fromString``/``toString``."""
+    if path.endswith(".id"):
+        return item.get("from"), item.get("to")
+    return item.get("fromString"), item.get("toString")
+
+
+def _jira_by_requester(config: SourceConfig, comment: dict[str, Any], ticket: TicketObject) -> bool:
+    """Whether the comment's author is the issue's reporter. A ``comment_created`` body has
+    no reporter: a source with ``replies`` then takes a JSM customer account (``accountType``
+    ``customer``) as the requester's side (without ``replies``, as before: not the reporter)."""
+    reporter = lookup(ticket.obj, "fields.reporter")
+    author = comment.get("author")
+    if reporter is MISSING and config.replies and isinstance(author, dict):
+        return author.get("accountType") == "customer"
+    return _same_person(author, reporter)
+
+
+def _jira_comment_removed(data: dict[str, Any]) -> bool:
+    """A deleted comment's webhook (it carries the comment, but is no reply)."""
+    return data.get("webhookEvent") == "comment_deleted" or data.get("issue_event_type_name") in (
+        "issue_comment_deleted",
+    )
+
+
+def _reply(
+    word: str,
+    comment_id: Any,
+    change_id: str,
+    stamp: tuple[Any, str],
+    at: datetime,
+    by_requester: bool,
+) -> Reply:
+    """A public comment (``word``: comment, article, followup): its own id (else the
+    change's) and its own time ``stamp`` (value, path; else the change's time ``at``)."""
+    own_id = change_id
+    if comment_id is not None and comment_id != "" and not isinstance(comment_id, dict | list):
+        own_id = text_form(comment_id)
+    value, where = stamp
+    when = at if value is None else to_instant(value, where)
+    return Reply(own_id, when, by_requester, f"{word} {own_id}")
 
 
 def _same_person(author: Any, requester: Any) -> bool:
@@ -122,23 +187,34 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
     kind = str(data.get("type") or "")
     acknowledges = False
     if kind.endswith("status_changed") and "current" in event:
-        before = State(_text(event.get("previous")), after.priority, after.priority_text)
-        after = State(_text(event.get("current")), after.priority, after.priority_text)
+        before = State(_text(event.get("previous")), *after[1:])
+        after = State(_text(event.get("current")), *after[1:])
     elif kind.endswith("priority_changed") and "current" in event:
         old = ticket.priority(event.get("previous"), "event.previous")
         new = ticket.priority(event.get("current"), "event.current")
-        before = State(after.status, old.priority, old.priority_text)
-        after = State(after.status, new.priority, new.priority_text)
+        before = before._replace(priority=old.priority, priority_text=old.priority_text)
+        after = after._replace(priority=new.priority, priority_text=new.priority_text)
+    elif config.group is not None and kind.endswith("group_assignment_changed"):
+        old_group = ticket.group(_zendesk_id(event.get("previous")), "event.previous")
+        before = before._replace(group=old_group)
+        after = after._replace(
+            group=ticket.group(_zendesk_id(event.get("current")), "event.current")
+        )
     comment = event.get("comment") if isinstance(event.get("comment"), dict) else None
     notes: tuple[str, ...] = ()
+    change_id = text_form(data["id"]) if data.get("id") is not None else canonical_hash(data)
+    reply = None
     if comment is not None:
         author = lookup(comment, "author.id")
         requester = ticket.get("requester_id")
-        acknowledges = comment.get("is_public") is True and (
-            author is MISSING or requester is MISSING or text_form(author) != text_form(requester)
-        )
+        by_requester = author is not MISSING and requester is not MISSING
+        by_requester = by_requester and text_form(author) == text_form(requester)
+        public = comment.get("is_public") is True
+        acknowledges = public and not by_requester
         notes = (f"comment {comment.get('id')}" + ("" if acknowledges else " (not counted)"),)
-    change_id = text_form(data["id"]) if data.get("id") is not None else canonical_hash(data)
+        if config.replies and public and not _opening(ticket, "created_at", at):
+            stamp = (None, "time")
+            reply = _reply("comment", comment.get("id"), change_id, stamp, at, by_requester)
     label = f"event {change_id} {kind.rsplit(':', 1)[-1]}".rstrip()
     return Change(
         at=at,
@@ -148,8 +224,24 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
         acknowledges=acknowledges,
         label=label,
         notes=notes,
+        reply=reply,
         **_base(config, ticket),
     )
+
+
+def _zendesk_id(value: Any) -> Any:
+    """A Zendesk event's ``previous``/``current``: the value, or the ``id`` of an object."""
+    return value.get("id", value.get("name")) if isinstance(value, dict) else value
+
+
+def _opening(ticket: TicketObject, created_default: str, at: Any) -> bool:
+    """Whether a comment at ``at`` is the message that opens the ticket (made with it: at
+    or before the ticket's creation time; a body without one has no opening message)."""
+    path = ticket.config.created or created_default
+    value = ticket.get(path)
+    if value is MISSING or value is None or value == "":
+        return False
+    return at <= to_instant(value, ticket.path(path))
 
 
 def _text(value: Any) -> str | None:
@@ -167,7 +259,34 @@ def _zammad(config: SourceConfig, data: dict[str, Any]) -> Change:
         and article.get("created_by_id", None) != ticket.get("customer_id")
     )
     notes = (f"article {article.get('id')}",) if acknowledges else ()
-    return _snapshot(config, "zammad", data, ticket, at, acknowledges, notes)
+    change = _snapshot(config, "zammad", data, ticket, at, acknowledges, notes)
+    if config.replies and article.get("internal") is False:
+        change.reply = _zammad_reply(ticket, article, change.change_id, at)
+    return change
+
+
+def _zammad_reply(
+    ticket: TicketObject, article: dict[str, Any], change_id: str, at: datetime
+) -> Reply | None:
+    """A public article as a reply: the requester's side when it is the ticket's customer's
+    (``created_by_id`` is ``customer_id``) or sent as ``Customer``; the provider's when sent
+    as ``Agent`` (rule 3); ``System`` articles (auto-replies) and the article that opened
+    the ticket are none."""
+    sender = article.get("sender")
+    if sender not in ("Agent", "Customer"):
+        return None
+    first = ticket.get("article_ids")
+    if isinstance(first, list) and first and first[0] == article.get("id"):
+        return None  # the opening message (Zammad's first article)
+    stamp = article.get("created_at")
+    when = at if stamp is None else to_instant(stamp, "article.created_at")
+    if not isinstance(first, list) and _opening(ticket, "created_at", when):
+        return None
+    author = article.get("created_by_id")
+    by_requester = sender == "Customer" or author == ticket.get("customer_id")
+    return _reply(
+        "article", article.get("id"), change_id, (stamp, "article.created_at"), at, by_requester
+    )
 
 
 def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
@@ -181,17 +300,24 @@ def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
     else:
         ticket = ticket_object(config, data, "item")
         item = None
-    acknowledges = False
+    acknowledges = public_followup = False
     notes: tuple[str, ...] = ()
     at = updated(config, ticket, "date_mod")
     assert at is not None
     if isinstance(item, dict) and _is_followup(data, item):
-        acknowledges = not item.get("is_private") and _author(item) not in _requesters(ticket)
+        public_followup = not item.get("is_private")
+        acknowledges = public_followup and _author(item) not in _requesters(ticket)
         notes = (f"followup {item.get('id')}" + ("" if acknowledges else " (not counted)"),)
         stamp = item.get("date_creation", item.get("date_mod", item.get("date")))
         if stamp is not None:
             at = to_instant(stamp, "item.date_creation")
-    return _snapshot(config, "glpi", data, ticket, at, acknowledges, notes)
+    change = _snapshot(config, "glpi", data, ticket, at, acknowledges, notes)
+    if config.replies and public_followup:
+        assert isinstance(item, dict)
+        by_requester = not acknowledges  # public: acknowledging = not by a requester
+        where = (None, "item.date_creation")  # ``at`` is the followup's time already
+        change.reply = _reply("followup", item.get("id"), change.change_id, where, at, by_requester)
+    return change
 
 
 def _snapshot(

@@ -51,15 +51,37 @@ def _parts(path: str) -> tuple[str, ...]:
 
 
 def lookup(obj: Any, path: str) -> Any:
-    """The value at a dotted path (list items by number), or ``MISSING``."""
+    """The value at a dotted path (list items by number, or the first item matching a
+    ``key=value,key=value`` part: ``team.type=Group,role=assigned.name``), or ``MISSING``."""
     for part in _parts(path):
         if isinstance(obj, dict) and part in obj:
             obj = obj[part]
         elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
             obj = obj[int(part)]
+        elif isinstance(obj, list) and "=" in part:
+            obj = _first_match(obj, _conditions(part))
+            if obj is MISSING:
+                return MISSING
         else:
             return MISSING
     return obj
+
+
+@lru_cache(maxsize=256)
+def _conditions(part: str) -> tuple[tuple[str, str], ...]:
+    pairs = (condition.partition("=") for condition in part.split(","))
+    return tuple((key, value) for key, _, value in pairs)
+
+
+def _first_match(items: list[Any], conditions: tuple[tuple[str, str], ...]) -> Any:
+    """The first object of ``items`` whose keys have these values (text forms)."""
+    for item in items:
+        if isinstance(item, dict) and all(
+            key in item and item[key] is not None and text_form(item[key]) == value
+            for key, value in conditions
+        ):
+            return item
+    return MISSING
 
 
 def to_instant(value: Any, where: str, epoch_unit: str | None = None) -> datetime:

@@ -46,6 +46,20 @@ def text_form(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class CommentColumns:
+    """``debezium`` only: the captured comments table (``comments = { table = ..., ... }``)
+    whose rows are the comments of the ticket rows (section 5's replies, rule 3)."""
+
+    table: str  # the ``source.table`` of its change events
+    ticket: str  # the column holding the ticket's id (``id_column``'s value)
+    author: str  # the column compared with the ticket's ``requester``
+    public: str | None = None  # a column true for public comments (none: all public) ...
+    internal: str | None = None  # ... or one true for internal notes
+    created: str | None = None  # the comment's time (none: the change's ``source.ts_ms``)
+    id: str | None = None  # the comment's own id (none: ``source.lsn``, else the body's hash)
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     """One source: its name, kind and mapping (paths are dotted, into the ticket object)."""
 
@@ -73,6 +87,8 @@ class SourceConfig:
     replies: bool = False  # public comments become customer_replied / agent_replied
     group: str | None = None  # path of the group holding the ticket (ticket.assigned)
     groups: Mapping[str, str] | None = None  # optional exhaustive map of the group's value
+    requester: str | None = None  # debezium: the ticket row's requester column
+    comments: CommentColumns | None = None  # debezium: the comments table
 
     def key(self, name: str) -> str:
         """The configuration key ``sources.NAME.name`` (for messages)."""
@@ -103,7 +119,10 @@ _KEYS = [
     "replies",
     "group",
     "groups",
+    "requester",
+    "comments",
 ]
+_COMMENT_KEYS = ("table", "ticket", "author", "public", "internal", "created", "id")
 
 GROUP_LENGTH = 128
 """The longest group name an event may carry (``ticket.assigned``'s ``group``)."""
@@ -160,6 +179,8 @@ def parse_source(
         replies=reader.flag("replies"),
         group=reader.path("group"),
         groups=reader.groups(),
+        requester=reader.path("requester"),
+        comments=reader.comments(),
     )
     _check_statuses(config)
     _check_kind(config)
@@ -187,7 +208,7 @@ def _check_statuses(config: SourceConfig) -> None:
 def _check_kind(config: SourceConfig) -> None:
     columns = ("id_column", "status_column", "created_column", "updated_column")
     if config.kind != "debezium":
-        for key in columns:
+        for key in (*columns, "requester", "comments"):
             if getattr(config, key) is not None:
                 raise SourceConfigError(config.key(key), 'only for kind = "debezium"')
         return
@@ -200,6 +221,15 @@ def _check_kind(config: SourceConfig) -> None:
             raise SourceConfigError(
                 config.key(key), f'required for kind = "debezium" (or set {override!r})'
             )
+    if config.replies and config.comments is None:
+        raise SourceConfigError(
+            config.key("comments"),
+            'required with replies = true for kind = "debezium" (the captured comments table)',
+        )
+    if config.comments is not None and config.requester is None:
+        raise SourceConfigError(
+            config.key("requester"), "required with 'comments' (the ticket row's requester)"
+        )
 
 
 class _Reader:
@@ -289,6 +319,27 @@ class _Reader:
                     f"expected a group name of 1-{GROUP_LENGTH} characters, got {group!r}",
                 )
         return dict(value)
+
+    def comments(self) -> CommentColumns | None:
+        value = self._map("comments")
+        if value is None:
+            return None
+        for key in value:
+            if key not in _COMMENT_KEYS:
+                raise self.fail(f"comments.{key}", f"unknown key (one of {list(_COMMENT_KEYS)})")
+        inner = _Reader(f"{self.base}.comments", value)
+        columns = CommentColumns(
+            table=inner.text("table", required=True) or "",
+            ticket=inner.path("ticket", required=True) or "",
+            author=inner.path("author", required=True) or "",
+            public=inner.path("public"),
+            internal=inner.path("internal"),
+            created=inner.path("created"),
+            id=inner.path("id"),
+        )
+        if columns.public is not None and columns.internal is not None:
+            raise inner.fail("internal", "give 'public' or 'internal', not both")
+        return columns
 
     def since(self) -> datetime | None:
         value = self.table.get("since")

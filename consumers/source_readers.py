@@ -28,7 +28,7 @@ from slaclock.consumers.source_kinds import (
     to_instant,
     updated,
 )
-from slaclock.consumers.source_rules import Change, Reply, State
+from slaclock.consumers.source_rules import Change, Comment, Reply, State
 
 
 def read_change(config: SourceConfig, body: bytes) -> Change | None:
@@ -391,6 +391,9 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
         data = data["payload"]  # the JSON converter with schemas enabled
     if data.get("op") == "d":
         return None
+    comments = config.comments
+    if comments is not None and lookup(data, "source.table") == comments.table:
+        return _debezium_comment(config, data, body)
     key = "after" if isinstance(data.get("after"), dict) else "before"
     if not isinstance(data.get(key), dict):
         raise Rejected("after: no ticket object (nor a before image)")
@@ -408,7 +411,7 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
     lsn = lookup(data, "source.lsn")
     change_id = text_form(lsn) if lsn not in (MISSING, None) else canonical_hash(body)
     label = f"lsn {change_id} op {data.get('op')}" if lsn not in (MISSING, None) else "row"
-    return Change(
+    change = Change(
         at=at,
         change_id=change_id,
         after=after,
@@ -416,6 +419,70 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
         label=label,
         **_base(config, ticket),
     )
+    if config.requester is not None:
+        requester = ticket.get(config.requester)
+        if requester not in (MISSING, None, "") and not isinstance(requester, dict | list):
+            change.requester = text_form(requester)
+    return change
+
+
+def _debezium_comment(
+    config: SourceConfig, data: dict[str, Any], body: dict[str, Any]
+) -> Change | None:
+    """A row of the comments table (``comments``): the ticket it belongs to, its author,
+    whether it is public, its time and id. A comment of a ticket not seen yet is rejected
+    (its ticket's row carries the customer and creation time)."""
+    columns = config.comments
+    assert columns is not None
+    row = (
+        TicketObject(config, data["after"], "after")
+        if isinstance(data.get("after"), dict)
+        else None
+    )
+    if row is None:
+        return None  # a deleted comment (its before image alone): nothing
+    ticket_id = f"{config.ticket_prefix}{text_form(row.required(columns.ticket, 'ticket id'))}"
+    author = row.get(columns.author)
+    public = True
+    if columns.public is not None:
+        public = _truthy(row.get(columns.public))
+    elif columns.internal is not None:
+        public = not _truthy(row.get(columns.internal))
+    lsn = lookup(data, "source.lsn")
+    change_id = text_form(lsn) if lsn not in (MISSING, None) else canonical_hash(body)
+    own = row.get(columns.id) if columns.id is not None else MISSING
+    comment_id = text_form(own) if own not in (MISSING, None, "") else change_id
+    stamp = row.get(columns.created) if columns.created is not None else MISSING
+    if stamp in (MISSING, None):
+        at = to_instant(lookup(data, "source.ts_ms"), "source.ts_ms", epoch_unit="ms")
+    else:
+        at = to_instant(stamp, row.path(columns.created or ""))
+
+    def unseen() -> tuple[str, datetime]:
+        raise Rejected(
+            f"{row.path(columns.ticket)}: ticket {ticket_id!r} not seen yet by source "
+            f"{config.name!r} (a comment before its ticket's row)"
+        )
+
+    label = f"comment {comment_id} ({columns.table})"
+    author_text = None if author in (MISSING, None, "") else text_form(author)
+    return Change(
+        ticket_id=ticket_id,
+        first_sight=unseen,
+        at=at,
+        change_id=change_id,
+        after=State(None, None),
+        before=State(None, None),
+        label=label,
+        comment=Comment(comment_id, at, author_text, public, label),
+    )
+
+
+def _truthy(value: Any) -> bool:
+    """A boolean column as Debezium sends it (true/false, 1/0, "t"/"f", "true"/"false")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("t", "true", "1", "y", "yes")
+    return bool(value) and value is not MISSING
 
 
 READERS: dict[str, Callable[[SourceConfig, dict[str, Any]], Change | None]] = {

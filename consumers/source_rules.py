@@ -64,6 +64,17 @@ class Reply(NamedTuple):
     label: str  # "comment 10931", "article 30417", "followup 9304"
 
 
+class Comment(NamedTuple):
+    """A row of a debezium source's comments table: a comment alone, no ticket state. Its
+    author is compared with the requester kept from the ticket's rows."""
+
+    comment_id: str
+    at: datetime
+    author: str | None
+    public: bool
+    label: str  # "comment 88 (ticket_comments)"
+
+
 @dataclass(slots=True)
 class Change:
     """One change of one ticket, read from a payload (made once and not changed; not frozen,
@@ -84,6 +95,8 @@ class Change:
     status_word: str = "status"
     notes: tuple[str, ...] = ()  # "comment 10931"
     reply: Reply | None = None  # a public comment, when the source asks for replies
+    requester: str | None = None  # debezium: the ticket row's requester (kept for comments)
+    comment: Comment | None = None  # debezium: a comment row (``after`` is not compared)
 
 
 @dataclass
@@ -98,6 +111,7 @@ class TicketState:
     intervention_at: int | None = None
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # ordered by change time
     group: str | None = None  # the group at creation (sources with a ``group`` path)
+    requester: str | None = None  # debezium with comments: the ticket row's requester
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +175,12 @@ def apply_change(
             state = TicketState(first=change.change_id, priority=created.priority)
             state.group = created.group
         emit.created(change, customer, created_at, state.priority, state.group)
+    if change.comment is not None:
+        _comment(config, state, emit, change.comment)
+        keeper.keep(change.ticket_id, state)
+        return events
+    if change.requester is not None:
+        state.requester = change.requester
     base = State(None, state.priority, None, state.group)
     kept = _entry(change)
     reply = change.reply
@@ -183,6 +203,25 @@ def apply_change(
     del state.snapshots[:-KEPT_SNAPSHOTS]
     keeper.keep(change.ticket_id, state)
     return events
+
+
+def _comment(config: SourceConfig, state: TicketState, emit: _Emitter, comment: Comment) -> None:
+    """A comment row: the first public one not by the requester acknowledges (rule 3); with
+    ``replies``, every public one is a reply (section 5). Nothing is kept as a snapshot."""
+    if not comment.public:
+        return
+    by_requester = comment.author is not None and comment.author == state.requester
+    kept = {
+        "change": comment.comment_id,
+        "at": comment.at.isoformat(),
+        "micros": _micros(comment.at),
+    }
+    if not by_requester and _first(state, "acknowledged", kept):
+        emit.event("ticket.acknowledged", kept, comment.label, State(None, None))
+    if config.replies:
+        reply = Reply(comment.comment_id, comment.at, by_requester, comment.label)
+        kind = "ticket.customer_replied" if by_requester else "ticket.agent_replied"
+        emit.reply(kind, reply, comment.label)
 
 
 def _entry(change: Change) -> dict[str, Any]:

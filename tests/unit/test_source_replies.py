@@ -14,7 +14,7 @@ import pytest
 
 from slaclock.config import parse_policy
 from slaclock.consumers.events import Rejected
-from slaclock.consumers.source_config import SourceConfig
+from slaclock.consumers.source_config import CommentColumns, SourceConfig
 from slaclock.consumers.source_intake import Payload, Translator
 from slaclock.consumers.source_rules import event_id
 from tests.unit.test_source_samples import lines as sample_lines
@@ -320,3 +320,80 @@ def test_replies_and_group_are_read_from_the_table() -> None:
         "fields.customfield_10070.value",
         {"Desk": "L1"},
     )
+
+
+# --- Debezium: a captured comments table in the same change stream -------------------------
+
+DB_COMMENTS = CommentColumns(
+    table="ticket_comments",
+    ticket="ticket_id",
+    author="author_email",
+    internal="internal",
+    created="created_at",
+    id="id",
+)
+
+
+def db_config(**keys: Any) -> SourceConfig:
+    return replace(sample_config("debezium"), **keys)
+
+
+def comment_row(number: int, author: str, at: str, *, internal: bool = False) -> dict[str, Any]:
+    """A Debezium change event of ``public.ticket_comments`` (JSON converter, no schemas)."""
+    row = {"id": number, "ticket_id": 50917, "author_email": author, "internal": internal,
+           "body": "...", "created_at": at}  # fmt: skip
+    source = {"version": "2.7.3.Final", "connector": "postgresql", "name": "helpdesk",
+              "ts_ms": 1764076000000, "snapshot": "false", "db": "helpdesk",
+              "schema": "public", "table": "ticket_comments", "txId": 918350 + number,
+              "lsn": 3154090000 + number}  # fmt: skip
+    return {"before": None, "after": row, "source": source, "op": "c", "ts_ms": 1764076000100}
+
+
+def test_debezium_comment_rows_reply_by_author_against_the_ticket_rows_requester() -> None:
+    config = db_config(replies=True, requester="requester_email", comments=DB_COMMENTS)
+    ticket = json.loads(sample_lines("debezium")[0])  # requester m.bolton@initech.example
+    rows = [
+        comment_row(1, "r.okafor@nwms.example", "2025-11-25T13:08:00.5Z", internal=True),
+        comment_row(2, "r.okafor@nwms.example", "2025-11-25T13:10:00Z"),
+        comment_row(3, "m.bolton@initech.example", "2025-11-25T13:30:00Z"),
+    ]
+    events = translate(config, ticket, *rows, rows[2])  # the last one redelivered
+    assert brief(events) == [
+        ("ticket.created", "2025-11-25T13:04:55.418062+00:00"),
+        ("ticket.acknowledged", "2025-11-25T13:10:00+00:00"),
+        ("ticket.agent_replied", "2025-11-25T13:10:00+00:00"),
+        ("ticket.customer_replied", "2025-11-25T13:30:00+00:00"),
+        ("ticket.customer_replied", "2025-11-25T13:30:00+00:00"),  # same id: a duplicate
+    ]
+    assert events[2]["event_id"] == event_id("db", "HD-50917", "2", "ticket.agent_replied")
+    assert events[3]["event_id"] == events[4]["event_id"]
+    without_replies = db_config(requester="requester_email", comments=DB_COMMENTS)
+    acknowledged = translate(without_replies, ticket, *rows)  # rule 3 alone
+    assert [e["type"] for e in acknowledged] == ["ticket.created", "ticket.acknowledged"]
+
+
+def test_debezium_comment_of_a_ticket_not_seen_yet_is_rejected_naming_the_column() -> None:
+    config = db_config(replies=True, requester="requester_email", comments=DB_COMMENTS)
+    with pytest.raises(Rejected) as caught:
+        translate(config, comment_row(2, "r.okafor@nwms.example", "2025-11-25T13:10:00Z"))
+    assert caught.value.reason.startswith("after.ticket_id: ticket 'HD-50917' not seen yet")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("replies = true", "sources.db.comments: required with replies = true"),
+        ('comments = { table = "c", ticket = "t", author = "a" }',
+         "sources.db.requester: required"),
+        ('comments = { table = "c", ticket = "t" }', "sources.db.comments.author: required key"),
+        ('comments = { table = "c", ticket = "t", author = "a", color = "x" }',
+         "sources.db.comments.color: unknown key"),
+    ],
+)  # fmt: skip
+def test_debezium_comment_configuration_errors_name_the_key(table: str, message: str) -> None:
+    from slaclock.config import ConfigError
+    from tests.unit.test_source_samples import config_text
+
+    with pytest.raises(ConfigError) as caught:
+        parse_policy(config_text("debezium") + table + "\n", "cfg.toml")
+    assert message in str(caught.value)

@@ -21,9 +21,11 @@ from slaclock.domain import facts
 
 SCHEMA_DIR = Path(schemas.__file__).resolve().parent
 NAMESPACE = "dev.slaclock.events"
-CURRENT_SCHEMA_ID = 3
+CURRENT_SCHEMA_ID = 4
 """The schema this slaclock writes and reads into (``schemas/registry.json``): version 3 added
-the ``TicketWorkLogged`` record; messages written with versions 1 and 2 still decode."""
+the ``TicketWorkLogged`` record, version 4 the ``TicketCustomerReplied``,
+``TicketAgentReplied`` and ``TicketAssigned`` records and an optional ``group`` on
+``TicketCreated``; messages written with versions 1 to 3 still decode."""
 
 RECORD_FOR_TYPE: dict[str, str] = {
     facts.CREATED: "TicketCreated",
@@ -35,11 +37,14 @@ RECORD_FOR_TYPE: dict[str, str] = {
     facts.RESOLVED: "TicketResolved",
     facts.REOPENED: "TicketReopened",
     facts.WORK_LOGGED: "TicketWorkLogged",
+    facts.CUSTOMER_REPLIED: "TicketCustomerReplied",
+    facts.AGENT_REPLIED: "TicketAgentReplied",
+    facts.ASSIGNED: "TicketAssigned",
 }
 TYPE_FOR_RECORD: dict[str, str] = {
     f"{NAMESPACE}.{name}": kind for kind, name in RECORD_FOR_TYPE.items()
 }
-_OPTIONAL = ("customer_id", "priority", *facts.DETAIL_FIELDS)
+_OPTIONAL = ("customer_id", "priority", "group", *facts.DETAIL_FIELDS)
 
 
 @cache

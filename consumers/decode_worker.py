@@ -259,13 +259,24 @@ def _plain(item: tuple[int, RawEvent, str, Fact], render: bool = True) -> tuple[
         fact.customer_id,
         fact.priority,
         dict(fact.details),
+        fact.group,
     )
 
 
 def _fact(item: tuple[Any, ...]) -> tuple[int, RawEvent, str, Fact]:
-    index, source, text, ticket_id, event_id, type_, iso, at, customer, priority, details = item
+    index, source, text, ticket_id, event_id, type_, iso, at, customer, priority, details, group = (
+        item
+    )
     occurred_at = datetime.fromisoformat(iso)  # the same instant and offset: iso round-trips
     fact = Fact(
-        event_id, type_, occurred_at, customer, priority, details, at=at, occurred_at_text=iso
+        event_id,
+        type_,
+        occurred_at,
+        customer,
+        priority,
+        details,
+        at=at,
+        occurred_at_text=iso,
+        group=group,
     )
     return index, RawEvent(source=source, raw=text), ticket_id, fact

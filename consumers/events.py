@@ -26,6 +26,7 @@ from pydantic import (
 
 from slaclock.consumers.sources import RawEvent
 from slaclock.domain.facts import (
+    ASSIGNED,
     CREATED,
     DETAIL_FIELDS,
     EVENT_TYPES,
@@ -37,6 +38,9 @@ from slaclock.domain.instants import check_range, parse_instant
 from slaclock.domain.policy import Policy
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+Group = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+_GROUP_TYPES = frozenset({CREATED, ASSIGNED})
+"""The event types whose ``group`` means something (on any other it is ignored)."""
 
 
 class Rejected(Exception):
@@ -65,6 +69,7 @@ class TicketEvent(BaseModel):
     source: StrictStr | None = None
     minutes: StrictInt | None = None
     mode: StrictStr | None = None
+    group: Group | None = None
 
     @field_validator("occurred_at", mode="before")
     @classmethod
@@ -158,6 +163,8 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
             raise Rejected(f"mode: {event.mode!r} is not one of ['on_site', 'remote']")
         if not event.actor:
             raise Rejected("actor: required on ticket.work_logged")
+    if event.type == ASSIGNED and event.group is None:
+        raise Rejected("group: required on ticket.assigned")
     if event.priority is not None:
         problem = policy.check_priority(event.priority)
         if problem:
@@ -170,6 +177,7 @@ def to_fact(data: dict[str, Any], policy: Policy) -> tuple[str, Fact]:
         customer_id=event.customer_id,
         priority=event.priority,
         details=details,
+        group=event.group if event.type in _GROUP_TYPES else None,
     )
     return event.ticket_id, fact
 

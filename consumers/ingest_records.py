@@ -135,5 +135,7 @@ def fact_json(ticket_id: str, fact: Fact) -> str:
         record["customer_id"] = fact.customer_id
     if fact.priority is not None:
         record["priority"] = fact.priority
+    if fact.group is not None:
+        record["group"] = fact.group
     record.update(fact.details)
     return json.dumps(record)

@@ -9,13 +9,14 @@ The rules, in words: docs/clocks.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from slaclock.domain.facts import (
     ACKNOWLEDGED,
+    AGENT_REPLIED,
     CREATED,
     INTERVENTION_STARTED,
     PAUSED,
@@ -26,7 +27,7 @@ from slaclock.domain.facts import (
     Fact,
     in_order,
 )
-from slaclock.domain.policy import Contract, Plan, Policy
+from slaclock.domain.policy import Contract, Plan, Policy, Target
 
 Status = Literal["met", "breached", "paused", "running", "not_applicable"]
 BetweenFn = Callable[[int, int], int]
@@ -35,7 +36,7 @@ AddFn = Callable[[int, int], int]
 """The epoch instant a number of open seconds after an epoch instant."""
 
 _STOPPED_BY: dict[str, frozenset[str]] = {
-    "response": frozenset({ACKNOWLEDGED, RESOLVED}),
+    "response": frozenset({ACKNOWLEDGED, AGENT_REPLIED, RESOLVED}),
     "intervention": frozenset({INTERVENTION_STARTED, RESOLVED}),
     "resolution": frozenset({RESOLVED}),
 }
@@ -135,6 +136,9 @@ class TicketSnapshot:
     clocks: dict[str, ClockSnapshot]
     resolved_at: int | None = None
     """When the ticket was resolved (None while open: never resolved, or reopened since)."""
+    cycles: Mapping[str, tuple[ClockSnapshot, ...]] | None = None
+    """Per cycle metric the plan has targets for, its cycles in start order (``domain.cycles``;
+    a metric absent here is not applicable); None when no plan of the policy has any."""
 
     @property
     def plan(self) -> Plan | None:
@@ -172,6 +176,13 @@ def evaluate(
     clocks = {
         metric: _run_clock(metric, ordered, plan, first_priority) for metric in policy.metrics
     }
+    cycles = None
+    if policy.cycle_metrics:
+        cycles = (
+            _cycles.run_cycles(policy.cycle_metrics, ordered, plan, first_priority)
+            if plan is not None
+            else {}
+        )
     return TicketSnapshot(
         ticket_id=ticket_id,
         customer_id=customer,
@@ -181,6 +192,7 @@ def evaluate(
         last_fact_at=ordered[-1].at,
         clocks=clocks,
         resolved_at=resolved_at,
+        cycles=cycles,
     )
 
 
@@ -326,6 +338,19 @@ def _run_clock(
     target = plan.target(metric, w.priority)
     if target is None:
         return _not_applicable(metric, w.priority)
+    return judge(metric, w, target, plan.warnings)
+
+
+def judge(
+    metric: str,
+    w: ClockWalk,
+    target: Target,
+    thresholds: Sequence[int],
+    make: Callable[..., ClockSnapshot] = ClockSnapshot,
+    **extra: object,
+) -> ClockSnapshot:
+    """The snapshot (built by ``make``, with ``extra`` fields) of the walk ``w`` on
+    ``target``: deadline, breach and the warnings at ``thresholds`` percent."""
     cal = target.calendar
     stretches, since = w.stretches, w.since
     lengths = [cal.between_epoch(start, end) for start, end in stretches]
@@ -348,14 +373,14 @@ def _run_clock(
         deadline if deadline is not None and (stopped_at is None or deadline < stopped_at) else None
     )
     warnings = []
-    for percent in plan.warnings:
+    for percent in thresholds:
         part = target.seconds * percent // 100
         at = _reached(cal.add_epoch, part, stretches, lengths) if accrued >= part else None
         if at is None and since is not None:
             at = cal.add_epoch(since, part - accrued)
         if at is not None and (stopped_at is None or at < stopped_at):
             warnings.append((percent, at))
-    return ClockSnapshot(
+    return make(
         metric=metric,
         priority=w.priority,
         target_seconds=target.seconds,
@@ -368,6 +393,7 @@ def _run_clock(
         running_since=since,
         paused=w.live and since is None,
         warnings=tuple(warnings),
+        **extra,
     )
 
 
@@ -413,10 +439,21 @@ def _breached_by(
     t: int,
 ) -> bool:
     """Whether the clock on ``priority`` had passed its deadline before instant ``t``."""
-    target = plan.target(metric, priority)
+    return breached_before(plan.target(metric, priority), stretches, since, t)
+
+
+def breached_before(
+    target: Target | None, stretches: list[tuple[int, int]], since: int | None, t: int
+) -> bool:
+    """Whether a clock on ``target`` that accrued ``stretches`` (and runs since ``since``)
+    had passed its deadline before instant ``t``."""
     if target is None:
         return False
     cal = target.calendar
     upto = [*stretches, (since, t)] if since is not None else stretches
     deadline, _ = _deadline_in(cal.between_epoch, cal.add_epoch, target.seconds, upto)
     return deadline is not None and deadline < t
+
+
+# Last: domain.cycles builds on this module's clocks (a cycle is judged like a clock).
+from slaclock.domain import cycles as _cycles  # noqa: E402

@@ -16,6 +16,9 @@ RESUMED = "ticket.resumed"
 RESOLVED = "ticket.resolved"
 REOPENED = "ticket.reopened"
 WORK_LOGGED = "ticket.work_logged"
+CUSTOMER_REPLIED = "ticket.customer_replied"
+AGENT_REPLIED = "ticket.agent_replied"
+ASSIGNED = "ticket.assigned"
 
 EVENT_TYPES: tuple[str, ...] = (
     CREATED,
@@ -27,6 +30,9 @@ EVENT_TYPES: tuple[str, ...] = (
     RESOLVED,
     REOPENED,
     WORK_LOGGED,
+    CUSTOMER_REPLIED,
+    AGENT_REPLIED,
+    ASSIGNED,
 )
 
 DETAIL_FIELDS: tuple[str, ...] = ("reason", "channel", "actor", "source", "minutes", "mode")
@@ -56,6 +62,7 @@ class Fact:
         "customer_id",
         "details",
         "event_id",
+        "group",
         "occurred_at",
         "occurred_at_text",
         "priority",
@@ -75,9 +82,12 @@ class Fact:
         *,
         at: int | None = None,
         occurred_at_text: str | None = None,
+        group: str | None = None,
     ) -> None:
         """``at`` and ``occurred_at_text``, when given, must be ``epoch(occurred_at)`` and
-        ``occurred_at.isoformat()`` (computed already by whoever parsed the event)."""
+        ``occurred_at.isoformat()`` (computed already by whoever parsed the event).
+        ``group``: the group a ``ticket.assigned`` (or a ``ticket.created``) hands the
+        ticket to; None for every other event."""
         self.event_id = event_id
         self.type = type
         self.occurred_at = occurred_at
@@ -86,6 +96,7 @@ class Fact:
         self.details: Mapping[str, str] = details or {}
         self.at = epoch(occurred_at) if at is None else at
         self.occurred_at_text = occurred_at_text
+        self.group = group
         self.recorded_at = recorded_at  # when the engine stored it (epoch s), for known-at
 
     def __repr__(self) -> str:

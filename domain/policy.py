@@ -17,7 +17,13 @@ from slaclock.domain.calendar import BusinessCalendar
 from slaclock.domain.hour_account import AccountTerms, BillingRule
 
 METRICS: tuple[str, ...] = ("response", "intervention", "resolution")
-"""Every metric slaclock knows, in the order reports list them."""
+"""Every metric with one clock per ticket, in the order reports list them."""
+NEXT_REPLY = "next_reply"
+OWNERSHIP = "ownership"
+CYCLE_METRICS: tuple[str, ...] = (NEXT_REPLY, OWNERSHIP)
+"""Metrics with any number of cycles per ticket, each a clock of its own (domain.cycles)."""
+ANY = "*"
+"""An ownership table's row or column for any other group or priority."""
 
 Reprioritise = Literal["recalculate", "restart"]
 CENT = Decimal("0.01")
@@ -85,11 +91,32 @@ class Plan:
     warnings: tuple[int, ...] = (75, 90)
     """Percentages of a target at which a running clock raises a warning."""
     hours: HourAccountPlan | None = None
+    ownership: Mapping[str, Mapping[int | str, Target]] = field(default_factory=dict)
+    """Ownership (OLA) targets: group -> priority -> target, ``ANY`` for any other one."""
 
     def target(self, metric: str, priority: int | None) -> Target | None:
         if priority is None:
             return None
         return self.targets.get(metric, {}).get(priority)
+
+    def ownership_target(self, group: str | None, priority: int | None) -> Target | None:
+        """How long ``group`` may hold a ticket of ``priority``: the group's own row, else the
+        ``"*"`` row; in it the priority, else ``"*"``; None (not applicable) otherwise. A
+        group with a row of its own never falls back to the ``"*"`` row."""
+        row = self.ownership.get(group or "", self.ownership.get(ANY))
+        if row is None or priority is None:
+            return None
+        return row.get(priority, row.get(ANY))
+
+    def cycle_target(self, metric: str, group: str | None, priority: int | None) -> Target | None:
+        """The target of a cycle of ``metric`` (``group``: the holder of an ownership cycle)."""
+        if metric == OWNERSHIP:
+            return self.ownership_target(group, priority)
+        return self.target(metric, priority)
+
+    def has_cycles(self, metric: str) -> bool:
+        """Whether this plan promises anything for the cycle metric (else not applicable)."""
+        return bool(self.ownership) if metric == OWNERSHIP else bool(self.targets.get(metric))
 
 
 @dataclass(frozen=True)
@@ -129,6 +156,11 @@ class Policy:
         return tuple(m for m in METRICS if m in used)
 
     @cached_property
+    def cycle_metrics(self) -> tuple[str, ...]:
+        """The cycle metrics any plan defines: tickets on those plans get their cycles."""
+        return tuple(m for m in CYCLE_METRICS if any(p.has_cycles(m) for p in self.plans.values()))
+
+    @cached_property
     def _contracts_by_customer(self) -> dict[str, list[Contract]]:
         index: dict[str, list[Contract]] = {}
         for contract in sorted(self.contracts, key=lambda c: c.valid_from):
@@ -161,7 +193,7 @@ class Policy:
         if name in self.calendars:
             return self.calendars[name]
         for plan in self.plans.values():
-            for row in plan.targets.values():
+            for row in [*plan.targets.values(), *plan.ownership.values()]:
                 for target in row.values():
                     if target.calendar.name == name:
                         return target.calendar

@@ -85,7 +85,8 @@ def calendars_of(policy: Policy) -> dict[str, BusinessCalendar] | None:
     None if two different calendars share a name."""
     found: dict[str, BusinessCalendar] = dict(policy.calendars)
     for plan in policy.plans.values():
-        used = [plan.calendar, *(t.calendar for row in plan.targets.values() for t in row.values())]
+        rows = [*plan.targets.values(), *plan.ownership.values()]
+        used = [plan.calendar, *(t.calendar for row in rows for t in row.values())]
         for calendar in used:
             known = found.setdefault(calendar.name, calendar)
             if known is not calendar and _calendar_terms(known) != _calendar_terms(calendar):
@@ -158,7 +159,12 @@ def _plan_terms(plan: Plan) -> tuple[object, ...]:
         for metric, row in plan.targets.items()
         if row
     }
-    return (plan.calendar.name, targets, plan.pausable, plan.on_reprioritise, plan.warnings)
+    ownership = {
+        group: {priority: (t.seconds, t.calendar.name) for priority, t in row.items()}
+        for group, row in plan.ownership.items()
+    }
+    terms = (plan.calendar.name, targets, plan.pausable, plan.on_reprioritise, plan.warnings)
+    return (*terms, ownership) if ownership else terms
 
 
 def _plan_changes(old: Policy, new: Policy) -> list[Change]:

@@ -87,6 +87,7 @@ class _FactData(msgspec.Struct):
     customer_id: str | None = None
     priority: int | None = None
     details: dict[str, Any] | None = None
+    group: str | None = None
 
 
 class _FactItem(msgspec.Struct):
@@ -247,6 +248,7 @@ def _fact(item: _FactItem) -> Fact:
         data.priority,
         data.details,
         at=math.floor(occurred_at.timestamp()),
+        group=data.group,
     )
 
 

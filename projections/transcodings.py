@@ -1,7 +1,9 @@
 """How the Ticket aggregate's events store facts and alerts (JSON, via ``eventsourcing``).
 
 A ``Fact`` is stored as its event fields (``occurred_at`` as ISO 8601 with its offset, absent
-optional fields left out); ``recorded_at`` is not stored: it is the timestamp of the event
+optional fields left out; ``group``, written only when a fact has one, was added later:
+a fact stored without it has none, so no stored event's shape or version changed);
+``recorded_at`` is not stored: it is the timestamp of the event
 that records the fact. An ``Alert`` is stored as ``[metric, kind, percent, at]``.
 :class:`TicketTranscoder` writes the same JSON, faster.
 """
@@ -34,6 +36,8 @@ class FactAsDict(Transcoding):
             data["priority"] = obj.priority
         if obj.details:
             data["details"] = dict(obj.details)
+        if obj.group is not None:
+            data["group"] = obj.group
         return data
 
     def decode(self, data: dict[str, Any]) -> Fact:
@@ -44,6 +48,7 @@ class FactAsDict(Transcoding):
             customer_id=data.get("customer_id"),
             priority=data.get("priority"),
             details=data.get("details"),
+            group=data.get("group"),
         )
 
 

@@ -32,7 +32,10 @@ from slaclock.domain.holiday_rules import HolidayRule
 from slaclock.domain.hour_account import BillingRule
 from slaclock.domain.instants import END as RANGE_END
 from slaclock.domain.policy import (
+    ANY,
     METRICS,
+    NEXT_REPLY,
+    OWNERSHIP,
     Contract,
     CreditRule,
     HourAccountPlan,
@@ -214,7 +217,32 @@ def _plan(
         credits=_credit_rule(cfg.credits, f"{key}.credits") if cfg.credits else None,
         warnings=_warnings(cfg.warnings, f"{key}.warnings"),
         hours=_hours(cfg.hours, f"{key}.hours") if cfg.hours else None,
+        ownership=_ownership(f"{key}.ownership", cfg.ownership, calendar, calendars, priorities),
     )
+
+
+def _ownership(
+    key: str,
+    table: dict[str, dict[str, str | WithinConfig]],
+    calendar: BusinessCalendar,
+    calendars: dict[str, BusinessCalendar],
+    priorities: list[int],
+) -> dict[str, dict[int | str, Target]]:
+    """A plan's ownership targets: group (or "*") -> priority (or "*") -> target."""
+    rows: dict[str, dict[int | str, Target]] = {}
+    for group, row in table.items():
+        if not 1 <= len(group) <= 128:
+            raise _KeyError(f"{key}.{group}", "a group name has 1 to 128 characters")
+        if not row:
+            raise _KeyError(f"{key}.{group}", "no targets")
+        specific = {p: spec for p, spec in row.items() if p != ANY}
+        targets: dict[int | str, Target] = dict(
+            _target_row(f"{key}.{group}", specific, calendar, calendars, priorities)
+        )
+        if ANY in row:
+            targets[ANY] = _target(f"{key}.{group}.{ANY}", row[ANY], calendar, calendars)
+        rows[group] = targets
+    return rows
 
 
 def _calendar_targets(
@@ -229,7 +257,7 @@ def _calendar_targets(
     if cfg.calendar not in calendars:
         raise _KeyError(f"{key}.calendar", f"unknown calendar {cfg.calendar!r}")
     calendar = calendars[cfg.calendar]
-    if not any(cfg.targets.values()):
+    if not any(cfg.targets.values()) and not cfg.ownership:
         raise _KeyError(f"{key}.targets", "plan without targets")
     targets = {
         metric: _target_row(f"{key}.targets.{metric}", row, calendar, calendars, priorities)
@@ -255,21 +283,36 @@ def _target_row(
             raise _KeyError(tkey, "priority must be an integer") from None
         if priority not in priorities:
             raise _KeyError(tkey, f"priority {priority} is not one of {priorities}")
-        target_calendar = calendar
-        text = spec
-        if isinstance(spec, WithinConfig):
-            if spec.calendar not in calendars:
-                raise _KeyError(f"{tkey}.calendar", f"unknown calendar {spec.calendar!r}")
-            target_calendar, text = calendars[spec.calendar], spec.within
-        try:
-            seconds = parse_duration(text)
-        except ValueError as exc:
-            raise _KeyError(tkey, str(exc)) from None
-        targets[priority] = Target(seconds, target_calendar)
+        targets[priority] = _target(tkey, spec, calendar, calendars)
     return targets
 
 
+def _target(
+    key: str,
+    spec: str | WithinConfig,
+    calendar: BusinessCalendar,
+    calendars: dict[str, BusinessCalendar],
+) -> Target:
+    """One target: a duration on ``calendar``, or ``{ within, calendar }``."""
+    target_calendar = calendar
+    text = spec
+    if isinstance(spec, WithinConfig):
+        if spec.calendar not in calendars:
+            raise _KeyError(f"{key}.calendar", f"unknown calendar {spec.calendar!r}")
+        target_calendar, text = calendars[spec.calendar], spec.within
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise _KeyError(key, str(exc)) from None
+    return Target(seconds, target_calendar)
+
+
 def _credit_rule(cfg: CreditsConfig, key: str) -> CreditRule:
+    if OWNERSHIP in cfg.metrics:
+        raise _KeyError(
+            f"{key}.metrics",
+            "ownership is internal (an OLA between groups): it earns no credit",
+        )
     return CreditRule(
         metrics=frozenset(cfg.metrics),
         per_breach=_percent(cfg.per_breach, f"{key}.per_breach"),
@@ -330,9 +373,11 @@ def _check_reach(plans: dict[str, Plan], configs: dict[str, PlanConfig]) -> None
     fresh copy (the real calendar compiles only the years the events need)."""
     longest: dict[int, tuple[BusinessCalendar, int, str]] = {}
     for name, plan in plans.items():
-        for metric, row in plan.targets.items():
+        rows = [(f"targets.{m}", row) for m, row in plan.targets.items()]
+        rows += [(f"ownership.{group}", row) for group, row in plan.ownership.items()]
+        for where, row in rows:
             for priority, target in row.items():
-                key = f"plans.{name}.targets.{metric}.{priority}"
+                key = f"plans.{name}.{where}.{priority}"
                 if configs[name].service_level is not None:
                     key = f"plans.{name}.service_level"
                 known = longest.get(id(target.calendar))
@@ -370,7 +415,7 @@ def build_policy(cfg: FileConfig) -> Policy:
             c.opening_hour_balance, f"contracts.{i}.opening_hour_balance", zero=True, signed=True
         )
         contracts.append(Contract(c.customer, plans[c.plan], c.valid_from, c.monthly_fee, opening))
-    assert set(METRICS) >= {m for p in plans.values() for m in p.targets}
+    assert {*METRICS, NEXT_REPLY} >= {m for p in plans.values() for m in p.targets}
     return Policy(
         currency=cfg.currency,
         default_priority=cfg.default_priority,

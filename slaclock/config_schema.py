@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Metric = Literal["response", "intervention", "resolution"]
+Metric = Literal["response", "intervention", "resolution", "next_reply"]
+"""A metric with targets per priority (``targets.METRIC``)."""
+AnyMetric = Literal["response", "intervention", "resolution", "next_reply", "ownership"]
 
 
 class _Strict(BaseModel):
@@ -38,7 +40,7 @@ class WithinConfig(_Strict):
 
 
 class CreditsConfig(_Strict):
-    metrics: list[Metric] = ["response"]
+    metrics: list[AnyMetric] = ["response"]
     per_breach: str | float | int
     cap: str | float | int | None = None
 
@@ -59,11 +61,13 @@ class PlanConfig(_Strict):
     day_starts: str | None = None
     timezone: str | None = None
     holidays: HolidaysConfig | None = None
-    pausable: list[Metric] = []
+    pausable: list[AnyMetric] = []
     on_reprioritise: Literal["recalculate", "restart"] = "recalculate"
     credits: CreditsConfig | None = None
     warnings: list[str | int] = ["75%", "90%"]
     hours: HoursConfig | None = None
+    ownership: dict[str, dict[str, str | WithinConfig]] = {}
+    """group -> priority -> target; "*" for any other group or priority."""
 
 
 class ContractConfig(_Strict):

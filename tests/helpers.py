@@ -32,6 +32,7 @@ def fact(
     *,
     customer: str | None = None,
     priority: int | None = None,
+    group: str | None = None,
     **details: str,
 ) -> Fact:
     return Fact(
@@ -41,6 +42,7 @@ def fact(
         customer_id=customer,
         priority=priority,
         details=details,
+        group=group,
     )
 
 

@@ -39,12 +39,13 @@ def v2_value(schema_id: int = 2, queue: str = "L2") -> bytes:
     return encode_record(schema_by_id(2), schema_id, (name, record))
 
 
-def test_registry_index_ships_v1_v2_and_v3() -> None:
+def test_registry_index_ships_v1_to_v4() -> None:
     index = json.loads((SCHEMA_DIR / "registry.json").read_text())
     assert index == {
         "1": "ticket_event.v1.avsc",
         "2": "ticket_event.v2.avsc",
         "3": "ticket_event.v3.avsc",
+        "4": "ticket_event.v4.avsc",
     }
     v1, v2, v3 = (json.loads((SCHEMA_DIR / index[i]).read_text()) for i in "123")
     assert [r["name"] for r in v1] == [r["name"] for r in v2]
@@ -99,7 +100,7 @@ def test_json_values_pass_through_as_text() -> None:
         (b"\xff\xfe\x00garbage", "not valid UTF-8: byte 0xff at offset 0"),
         (b"\x00\x00\x00\x00\x63" + encode_avro(EVENT)[5:], "schema id 99: unknown"),
         (b"\x00\x00\x00", "shorter than 5 bytes"),
-        (encode_avro(EVENT)[:12], "not a readable Avro record of schema id 3"),
+        (encode_avro(EVENT)[:12], "not a readable Avro record of schema id 4"),
         (encode_avro(EVENT) + b"\x00\x01", "2 extra bytes"),
         (b"", "empty message value"),
     ],
@@ -203,7 +204,7 @@ def test_an_unreachable_registry_is_retried_not_dead_lettered() -> None:
 def test_publish_messages_are_keyed_by_ticket_id() -> None:
     raw = RawEvent(source="f:1", raw=json.dumps(EVENT))
     key, value = message(raw, "avro")
-    assert key == b"T-1" and value[:5] == b"\x00\x00\x00\x00\x03"  # schema id 3
+    assert key == b"T-1" and value[:5] == b"\x00\x00\x00\x00\x04"  # schema id 4
     key, value = message(raw, "json")
     assert key == b"T-1" and json.loads(value) == EVENT
     assert message(RawEvent(source="f:2", raw="not json"), "json") == (None, b"not json")

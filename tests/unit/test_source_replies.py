@@ -397,3 +397,65 @@ def test_debezium_comment_configuration_errors_name_the_key(table: str, message:
     with pytest.raises(ConfigError) as caught:
         parse_policy(config_text("debezium") + table + "\n", "cfg.toml")
     assert message in str(caught.value)
+
+
+# --- what ingest makes of them --------------------------------------------------------------
+
+GROUPS = {
+    "jira": "fields.customfield_10070.value",
+    "zendesk": "group_id",
+    "zammad": "group.name",
+    "glpi": "team.type=Group,role=assigned.name",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NAMES))
+def test_every_event_translated_with_replies_and_groups_is_accepted_by_validation(
+    kind: str,
+) -> None:
+    from slaclock.consumers.source_intake import translate_batch
+
+    text = (HOOKS / "slaclock.toml").read_text() + "\n" + (HOOKS / kind / "source.toml").read_text()
+    policy = parse_policy(text, f"{kind}.toml").policy
+    config = hooks_config(kind, replies=True, group=GROUPS[kind])
+    payloads = [
+        Payload(line, f"{kind}:{n}")
+        for n, line in enumerate((HOOKS / kind / "payloads.jsonl").read_bytes().splitlines(), 1)
+    ]
+    batch = translate_batch(Translator(config), payloads, policy)
+    reasons = [reason for _, _, reason, *_ in batch.decoded.rejected]
+    assert reasons == [batch.reasons[len(payloads) - 1]]  # the unmappable last line alone
+    facts = [fact for *_, fact in batch.decoded.facts]
+    assert len(facts) == batch.emitted
+    assert {"ticket.agent_replied", "ticket.acknowledged"} <= {fact.type for fact in facts}
+    created = next(fact for fact in facts if fact.type == "ticket.created")
+    assert created.group == CREATED_GROUP[kind]
+
+
+CREATED_GROUP = {"jira": None, "zendesk": "360009988776", "zammad": "2nd Level", "glpi": None}
+
+
+def test_assignments_and_customer_replies_are_accepted_by_validation() -> None:
+    from slaclock.consumers.source_intake import translate_batch
+
+    text = (
+        (HOOKS / "slaclock.toml").read_text()
+        + "\n"
+        + (HOOKS / "zendesk" / "source.toml").read_text()
+    )
+    policy = parse_policy(text, "zendesk.toml").policy
+    config = hooks_config(
+        "zendesk", replies=True, group="group_id", groups={"360009988776": "L1", "7": "L2"}
+    )
+    answer = body("zendesk", 9)
+    answer["event"]["comment"] |= {"id": "50311902555", "author": {"id": "411122233344"}}
+    answer["id"] = "0c1d2e3f-0000-4000-8000-000000000001"
+    bodies = [body("zendesk", 1), _zendesk_group_event("360009988776", "7"), answer]
+    payloads = [Payload(json.dumps(item).encode(), "t") for item in bodies]
+    batch = translate_batch(Translator(config), payloads, policy)
+    assert batch.decoded.rejected == []
+    assert [(f.type, f.group) for *_, f in batch.decoded.facts] == [
+        ("ticket.created", "L1"),
+        ("ticket.assigned", "L2"),
+        ("ticket.customer_replied", None),
+    ]

@@ -184,6 +184,9 @@ def apply_change(
     base = State(None, state.priority, None, state.group)
     kept = _entry(change)
     reply = change.reply
+    if reply is not None:  # its source text: the change and the comment, without notes
+        text = change.label if reply.label in change.label else f"{change.label} {reply.label}"
+        reply = reply._replace(label=text.strip())
     if change.before is not None:  # a delta: before and after are in the change
         before = base if state.first == change.change_id else change.before
         description = _describe(change, before)
@@ -221,7 +224,7 @@ def _comment(config: SourceConfig, state: TicketState, emit: _Emitter, comment: 
     if config.replies:
         reply = Reply(comment.comment_id, comment.at, by_requester, comment.label)
         kind = "ticket.customer_replied" if by_requester else "ticket.agent_replied"
-        emit.reply(kind, reply, comment.label)
+        emit.reply(kind, reply)
 
 
 def _entry(change: Change) -> dict[str, Any]:
@@ -310,7 +313,7 @@ def _compare(
         types.append("ticket.customer_replied" if reply.by_requester else "ticket.agent_replied")
     for event_type in sorted(types, key=ORDER.index):
         if reply is not None and event_type.endswith("_replied"):
-            emit.reply(event_type, reply, description)
+            emit.reply(event_type, reply)
         else:
             emit.event(event_type, kept, description, after)
 
@@ -376,8 +379,9 @@ class _Emitter:
             event["group"] = after.group
         self.out.append(event)
 
-    def reply(self, event_type: str, reply: Reply, description: str) -> None:
-        """A reply event: the comment's own id and time (rule 8, section 5)."""
+    def reply(self, event_type: str, reply: Reply) -> None:
+        """A reply event: the comment's own id and time (rule 8, section 5); its source
+        names the change and the comment (``reply.label``)."""
         self.out.append(
             {
                 "event_id": event_id(
@@ -386,8 +390,6 @@ class _Emitter:
                 "type": event_type,
                 "ticket_id": self.ticket_id,
                 "occurred_at": reply.at.isoformat(),
-                "source": self._source(
-                    description if reply.label in description else f"{description} {reply.label}"
-                ),
+                "source": self._source(reply.label),
             }
         )

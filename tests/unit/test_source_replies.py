@@ -5,6 +5,7 @@ note, a group change; rule 6's order, rule 8's ids, rejections naming the key.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -459,3 +460,95 @@ def test_assignments_and_customer_replies_are_accepted_by_validation() -> None:
         ("ticket.assigned", "L2"),
         ("ticket.customer_replied", None),
     ]
+
+
+# --- rule 6's order, late snapshots, redelivery ---------------------------------------------
+
+
+def _zammad_rules(**keys: Any) -> SourceConfig:
+    from tests.unit.test_source_rules import zammad
+
+    return replace(zammad(), replies=True, group="group.name", **keys)
+
+
+def _snapshot(state: str, at: str, priority: str, group: str, article: dict[str, Any]) -> dict:
+    from tests.unit.test_source_rules import snapshot
+
+    data = json.loads(snapshot(state, at, priority, article=article))
+    data["ticket"] |= {"group": {"name": group}, "article_ids": [1]}
+    return data
+
+
+def _article(number: int, sender: str, at: str) -> dict[str, Any]:
+    author = 58 if sender == "Customer" else 19
+    return {"id": number, "internal": False, "sender": sender, "created_by_id": author,
+            "created_at": at}  # fmt: skip
+
+
+def test_one_change_emits_in_rule_6_order() -> None:
+    config = _zammad_rules()
+    events = translate(
+        config,
+        _snapshot("closed", "2025-11-03T09:00:00Z", "2 normal", "A", {}),
+        _snapshot("waiting", "2025-11-03T10:00:00Z", "3 high", "B",
+                  _article(2, "Agent", "2025-11-03T10:00:00Z")),
+    )  # fmt: skip
+    assert [e["type"] for e in events] == [
+        "ticket.created",
+        "ticket.resolved",
+        "ticket.reopened",
+        "ticket.reprioritised",
+        "ticket.assigned",
+        "ticket.acknowledged",
+        "ticket.agent_replied",
+        "ticket.paused",
+    ]
+    working = translate(
+        config,
+        _snapshot("new", "2025-11-03T09:00:00Z", "2 normal", "A", {}),
+        _snapshot("working", "2025-11-03T10:00:00Z", "2 normal", "A",
+                  _article(3, "Customer", "2025-11-03T10:00:00Z")),
+    )  # fmt: skip
+    assert [e["type"] for e in working][1:] == [
+        "ticket.intervention_started",
+        "ticket.customer_replied",
+    ]
+
+
+def test_a_late_snapshot_reveals_the_assignment_and_emits_its_reply_once() -> None:
+    config = _zammad_rules()
+    first = _snapshot("new", "2025-11-03T09:00:00Z", "2 normal", "A", {})
+    late = _snapshot("new", "2025-11-03T10:00:00Z", "2 normal", "B",
+                     _article(4, "Agent", "2025-11-03T10:00:00Z"))  # fmt: skip
+    last = _snapshot("new", "2025-11-03T11:00:00Z", "2 normal", "B", {})
+    in_order = translate(config, first, late, last)
+    shuffled = translate(config, first, last, late)
+    assert [e["type"] for e in in_order] == [
+        "ticket.created",
+        "ticket.assigned",
+        "ticket.acknowledged",
+        "ticket.agent_replied",
+    ]
+    # out of order: the last snapshot shows B first (an assignment at 11:00), the late one
+    # then adds its own at 10:00 and its reply; nothing is withdrawn, the engine orders by time
+    assert [(e["type"], e["occurred_at"][11:16]) for e in shuffled] == [
+        ("ticket.created", "08:00"),
+        ("ticket.assigned", "11:00"),
+        ("ticket.assigned", "10:00"),
+        ("ticket.acknowledged", "10:00"),
+        ("ticket.agent_replied", "10:00"),
+    ]
+    assert sum(e["type"] == "ticket.agent_replied" for e in shuffled) == 1
+
+
+@pytest.mark.parametrize("kind", sorted(NAMES))
+def test_a_redelivered_lifecycle_adds_no_new_event_id(kind: str) -> None:
+    translator = Translator(hooks_config(kind, replies=True, group=GROUPS[kind]))
+    seen: list[set[str]] = []
+    for _ in range(2):
+        ids = set()
+        for line in (HOOKS / kind / "payloads.jsonl").read_bytes().splitlines():
+            with contextlib.suppress(Rejected):
+                ids |= {e["event_id"] for e in translator.translate(Payload(line, "t"))}
+        seen.append(ids)
+    assert seen[1] <= seen[0]

@@ -65,8 +65,10 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
             continue
         where = f"changelog.items.{number}"
         if item.get("field") == "status":
-            before = State(item.get("fromString"), *before[1:])
-            after = State(item.get("toString"), *after[1:])
+            before = State(
+                item.get("fromString"), before.priority, before.priority_text, before.group
+            )
+            after = State(item.get("toString"), after.priority, after.priority_text, after.group)
         elif item.get("field") == "priority":
             old = ticket.priority(item.get("fromString"), f"{where}.fromString")
             new = ticket.priority(item.get("toString"), f"{where}.toString")
@@ -187,8 +189,10 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
     kind = str(data.get("type") or "")
     acknowledges = False
     if kind.endswith("status_changed") and "current" in event:
-        before = State(_text(event.get("previous")), *after[1:])
-        after = State(_text(event.get("current")), *after[1:])
+        before = State(
+            _text(event.get("previous")), after.priority, after.priority_text, after.group
+        )
+        after = State(_text(event.get("current")), after.priority, after.priority_text, after.group)
     elif kind.endswith("priority_changed") and "current" in event:
         old = ticket.priority(event.get("previous"), "event.previous")
         new = ticket.priority(event.get("current"), "event.current")

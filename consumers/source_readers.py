@@ -17,6 +17,17 @@ from functools import partial
 from typing import Any
 
 from slaclock.consumers.events import Rejected, parse_json
+from slaclock.consumers.source_comments import (
+    debezium_comment,
+    jira_by_requester,
+    jira_comment_removed,
+    jira_group_item,
+    jira_group_values,
+    opening,
+    public_reply,
+    zammad_reply,
+    zendesk_id,
+)
 from slaclock.consumers.source_config import SourceConfig, text_form
 from slaclock.consumers.source_kinds import (
     DEFAULTS,
@@ -28,7 +39,7 @@ from slaclock.consumers.source_kinds import (
     to_instant,
     updated,
 )
-from slaclock.consumers.source_rules import Change, Comment, Reply, State
+from slaclock.consumers.source_rules import Change, State
 
 
 def read_change(config: SourceConfig, body: bytes) -> Change | None:
@@ -74,8 +85,8 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
             new = ticket.priority(item.get("toString"), f"{where}.toString")
             before = before._replace(priority=old.priority, priority_text=old.priority_text)
             after = after._replace(priority=new.priority, priority_text=new.priority_text)
-        elif config.group is not None and _jira_group_item(config.group, item):
-            old_group, new_group = _jira_group_values(config.group, item)
+        elif config.group is not None and jira_group_item(config.group, item):
+            old_group, new_group = jira_group_values(config.group, item)
             before = before._replace(group=ticket.group(old_group, f"{where}.from"))
             after = after._replace(group=ticket.group(new_group, f"{where}.to"))
     comment = data.get("comment") if isinstance(data.get("comment"), dict) else None
@@ -85,14 +96,14 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
     reply = None
     if comment is not None:
         public = comment.get("jsdPublic") is not False
-        by_requester = _jira_by_requester(config, comment, ticket)
+        by_requester = jira_by_requester(config, comment, ticket)
         acknowledges = public and not by_requester
         counted = "" if acknowledges else " (not counted)"
         named = label.startswith("comment")
         notes = (counted.strip(),) if named else (f"comment {comment.get('id')}{counted}",)
-        if config.replies and public and not _jira_comment_removed(data):
+        if config.replies and public and not jira_comment_removed(data):
             stamp = (comment.get("created"), "comment.created")
-            reply = _reply("comment", comment.get("id"), change_id, stamp, at, by_requester)
+            reply = public_reply("comment", comment.get("id"), change_id, stamp, at, by_requester)
     return Change(
         at=at,
         change_id=change_id,
@@ -116,70 +127,6 @@ def _jira_id(
     return canonical_hash(data), str(data.get("webhookEvent") or "webhook")
 
 
-def _jira_group_item(path: str, item: dict[str, Any]) -> bool:
-    """Whether a changelog item changes the field the ``group`` path reads
-    (``fields.customfield_10070.value``: the item whose ``fieldId`` or ``field`` is
-    ``customfield_10070``)."""
-    parts = path.split(".")
-    if len(parts) < 2 or parts[0] != "fields":
-        return False
-    return parts[1] in (item.get("fieldId"), item.get("field"))
-
-
-def _jira_group_values(path: str, item: dict[str, Any]) -> tuple[Any, Any]:
-    """A group item's old and new value: ``from``/``to`` when the path reads an id,
-    else the texts ``fromString``/``toString``."""
-    if path.endswith(".id"):
-        return item.get("from"), item.get("to")
-    return item.get("fromString"), item.get("toString")
-
-
-def _jira_by_requester(config: SourceConfig, comment: dict[str, Any], ticket: TicketObject) -> bool:
-    """Whether the comment's author is the issue's reporter. A ``comment_created`` body has
-    no reporter: a source with ``replies`` then takes a JSM customer account (``accountType``
-    ``customer``) as the requester's side (without ``replies``, as before: not the reporter)."""
-    reporter = lookup(ticket.obj, "fields.reporter")
-    author = comment.get("author")
-    if reporter is MISSING and config.replies and isinstance(author, dict):
-        return author.get("accountType") == "customer"
-    return _same_person(author, reporter)
-
-
-def _jira_comment_removed(data: dict[str, Any]) -> bool:
-    """A deleted comment's webhook (it carries the comment, but is no reply)."""
-    return data.get("webhookEvent") == "comment_deleted" or data.get("issue_event_type_name") in (
-        "issue_comment_deleted",
-    )
-
-
-def _reply(
-    word: str,
-    comment_id: Any,
-    change_id: str,
-    stamp: tuple[Any, str],
-    at: datetime,
-    by_requester: bool,
-) -> Reply:
-    """A public comment (``word``: comment, article, followup): its own id (else the
-    change's) and its own time ``stamp`` (value, path; else the change's time ``at``)."""
-    own_id = change_id
-    if comment_id is not None and comment_id != "" and not isinstance(comment_id, dict | list):
-        own_id = text_form(comment_id)
-    value, where = stamp
-    when = at if value is None else to_instant(value, where)
-    return Reply(own_id, when, by_requester, f"{word} {own_id}")
-
-
-def _same_person(author: Any, requester: Any) -> bool:
-    """Whether a comment's author is the ticket's requester (Jira user objects)."""
-    if not isinstance(author, dict) or not isinstance(requester, dict):
-        return False
-    for key in ("accountId", "key", "name", "emailAddress"):
-        if author.get(key) is not None and author.get(key) == requester.get(key):
-            return True
-    return False
-
-
 def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
     ticket = ticket_object(config, data, "detail")
     after = ticket.state(DEFAULTS["zendesk"][2])
@@ -199,10 +146,10 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
         before = before._replace(priority=old.priority, priority_text=old.priority_text)
         after = after._replace(priority=new.priority, priority_text=new.priority_text)
     elif config.group is not None and kind.endswith("group_assignment_changed"):
-        old_group = ticket.group(_zendesk_id(event.get("previous")), "event.previous")
+        old_group = ticket.group(zendesk_id(event.get("previous")), "event.previous")
         before = before._replace(group=old_group)
         after = after._replace(
-            group=ticket.group(_zendesk_id(event.get("current")), "event.current")
+            group=ticket.group(zendesk_id(event.get("current")), "event.current")
         )
     comment = event.get("comment") if isinstance(event.get("comment"), dict) else None
     notes: tuple[str, ...] = ()
@@ -216,9 +163,9 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
         public = comment.get("is_public") is True
         acknowledges = public and not by_requester
         notes = (f"comment {comment.get('id')}" + ("" if acknowledges else " (not counted)"),)
-        if config.replies and public and not _opening(ticket, "created_at", at):
+        if config.replies and public and not opening(ticket, "created_at", at):
             stamp = (None, "time")
-            reply = _reply("comment", comment.get("id"), change_id, stamp, at, by_requester)
+            reply = public_reply("comment", comment.get("id"), change_id, stamp, at, by_requester)
     label = f"event {change_id} {kind.rsplit(':', 1)[-1]}".rstrip()
     return Change(
         at=at,
@@ -231,21 +178,6 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
         reply=reply,
         **_base(config, ticket),
     )
-
-
-def _zendesk_id(value: Any) -> Any:
-    """A Zendesk event's ``previous``/``current``: the value, or the ``id`` of an object."""
-    return value.get("id", value.get("name")) if isinstance(value, dict) else value
-
-
-def _opening(ticket: TicketObject, created_default: str, at: Any) -> bool:
-    """Whether a comment at ``at`` is the message that opens the ticket (made with it: at
-    or before the ticket's creation time; a body without one has no opening message)."""
-    path = ticket.config.created or created_default
-    value = ticket.get(path)
-    if value is MISSING or value is None or value == "":
-        return False
-    return at <= to_instant(value, ticket.path(path))
 
 
 def _text(value: Any) -> str | None:
@@ -265,32 +197,8 @@ def _zammad(config: SourceConfig, data: dict[str, Any]) -> Change:
     notes = (f"article {article.get('id')}",) if acknowledges else ()
     change = _snapshot(config, "zammad", data, ticket, at, acknowledges, notes)
     if config.replies and article.get("internal") is False:
-        change.reply = _zammad_reply(ticket, article, change.change_id, at)
+        change.reply = zammad_reply(ticket, article, change.change_id, at)
     return change
-
-
-def _zammad_reply(
-    ticket: TicketObject, article: dict[str, Any], change_id: str, at: datetime
-) -> Reply | None:
-    """A public article as a reply: the requester's side when it is the ticket's customer's
-    (``created_by_id`` is ``customer_id``) or sent as ``Customer``; the provider's when sent
-    as ``Agent`` (rule 3); ``System`` articles (auto-replies) and the article that opened
-    the ticket are none."""
-    sender = article.get("sender")
-    if sender not in ("Agent", "Customer"):
-        return None
-    first = ticket.get("article_ids")
-    if isinstance(first, list) and first and first[0] == article.get("id"):
-        return None  # the opening message (Zammad's first article)
-    stamp = article.get("created_at")
-    when = at if stamp is None else to_instant(stamp, "article.created_at")
-    if not isinstance(first, list) and _opening(ticket, "created_at", when):
-        return None
-    author = article.get("created_by_id")
-    by_requester = sender == "Customer" or author == ticket.get("customer_id")
-    return _reply(
-        "article", article.get("id"), change_id, (stamp, "article.created_at"), at, by_requester
-    )
 
 
 def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
@@ -320,7 +228,9 @@ def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
         assert isinstance(item, dict)
         by_requester = not acknowledges  # public: acknowledging = not by a requester
         where = (None, "item.date_creation")  # ``at`` is the followup's time already
-        change.reply = _reply("followup", item.get("id"), change.change_id, where, at, by_requester)
+        change.reply = public_reply(
+            "followup", item.get("id"), change.change_id, where, at, by_requester
+        )
     return change
 
 
@@ -397,7 +307,7 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
         return None
     comments = config.comments
     if comments is not None and lookup(data, "source.table") == comments.table:
-        return _debezium_comment(config, data, body)
+        return debezium_comment(config, data, body)
     key = "after" if isinstance(data.get("after"), dict) else "before"
     if not isinstance(data.get(key), dict):
         raise Rejected("after: no ticket object (nor a before image)")
@@ -428,65 +338,6 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
         if requester not in (MISSING, None, "") and not isinstance(requester, dict | list):
             change.requester = text_form(requester)
     return change
-
-
-def _debezium_comment(
-    config: SourceConfig, data: dict[str, Any], body: dict[str, Any]
-) -> Change | None:
-    """A row of the comments table (``comments``): the ticket it belongs to, its author,
-    whether it is public, its time and id. A comment of a ticket not seen yet is rejected
-    (its ticket's row carries the customer and creation time)."""
-    columns = config.comments
-    assert columns is not None
-    row = (
-        TicketObject(config, data["after"], "after")
-        if isinstance(data.get("after"), dict)
-        else None
-    )
-    if row is None:
-        return None  # a deleted comment (its before image alone): nothing
-    ticket_id = f"{config.ticket_prefix}{text_form(row.required(columns.ticket, 'ticket id'))}"
-    author = row.get(columns.author)
-    public = True
-    if columns.public is not None:
-        public = _truthy(row.get(columns.public))
-    elif columns.internal is not None:
-        public = not _truthy(row.get(columns.internal))
-    lsn = lookup(data, "source.lsn")
-    change_id = text_form(lsn) if lsn not in (MISSING, None) else canonical_hash(body)
-    own = row.get(columns.id) if columns.id is not None else MISSING
-    comment_id = text_form(own) if own not in (MISSING, None, "") else change_id
-    stamp = row.get(columns.created) if columns.created is not None else MISSING
-    if stamp in (MISSING, None):
-        at = to_instant(lookup(data, "source.ts_ms"), "source.ts_ms", epoch_unit="ms")
-    else:
-        at = to_instant(stamp, row.path(columns.created or ""))
-
-    def unseen() -> tuple[str, datetime]:
-        raise Rejected(
-            f"{row.path(columns.ticket)}: ticket {ticket_id!r} not seen yet by source "
-            f"{config.name!r} (a comment before its ticket's row)"
-        )
-
-    label = f"comment {comment_id} ({columns.table})"
-    author_text = None if author in (MISSING, None, "") else text_form(author)
-    return Change(
-        ticket_id=ticket_id,
-        first_sight=unseen,
-        at=at,
-        change_id=change_id,
-        after=State(None, None),
-        before=State(None, None),
-        label=label,
-        comment=Comment(comment_id, at, author_text, public, label),
-    )
-
-
-def _truthy(value: Any) -> bool:
-    """A boolean column as Debezium sends it (true/false, 1/0, "t"/"f", "true"/"false")."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("t", "true", "1", "y", "yes")
-    return bool(value) and value is not MISSING
 
 
 READERS: dict[str, Callable[[SourceConfig, dict[str, Any]], Change | None]] = {

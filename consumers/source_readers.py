@@ -83,8 +83,8 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
         elif item.get("field") == "priority":
             old = ticket.priority(item.get("fromString"), f"{where}.fromString")
             new = ticket.priority(item.get("toString"), f"{where}.toString")
-            before = before._replace(priority=old.priority, priority_text=old.priority_text)
-            after = after._replace(priority=new.priority, priority_text=new.priority_text)
+            before = State(before.status, old.priority, old.priority_text, before.group)
+            after = State(after.status, new.priority, new.priority_text, after.group)
         elif config.group is not None and jira_group_item(config.group, item):
             old_group, new_group = jira_group_values(config.group, item)
             before = before._replace(group=ticket.group(old_group, f"{where}.from"))
@@ -143,8 +143,8 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
     elif kind.endswith("priority_changed") and "current" in event:
         old = ticket.priority(event.get("previous"), "event.previous")
         new = ticket.priority(event.get("current"), "event.current")
-        before = before._replace(priority=old.priority, priority_text=old.priority_text)
-        after = after._replace(priority=new.priority, priority_text=new.priority_text)
+        before = State(after.status, old.priority, old.priority_text, after.group)
+        after = State(after.status, new.priority, new.priority_text, after.group)
     elif config.group is not None and kind.endswith("group_assignment_changed"):
         old_group = ticket.group(zendesk_id(event.get("previous")), "event.previous")
         before = before._replace(group=old_group)

@@ -2,6 +2,7 @@
 
     python bench/translate_bench.py                   # 2,000 tickets per kind, best of 3
     python bench/translate_bench.py --tickets 200 --profile jira
+    python bench/translate_bench.py --keys            # with replies = true and group (section 5)
 
 The bodies are the webhook lifecycles of ``tests/fixtures/sources/hooks/<kind>/payloads.jsonl``
 (real shapes: Jira ``issue_updated`` bodies of 3.7-6.6 KB with a changelog or a comment, Zendesk
@@ -15,7 +16,10 @@ Only ``Translator.translate`` is timed (``consumers.source_intake``: JSON parsin
 ticket object, rules 1-8, event ids); the bodies are built beforehand and nothing is stored.
 Figures: payloads per second, wall and CPU, best of ``--repeat`` runs with a fresh translator
 each; ``loads/CPU s`` is ``json.loads`` alone on the same bodies, the floor of any translator.
-The target is 20,000 payloads/s on a 2-core machine. ``--profile KIND`` prints the functions
+The target is 20,000 payloads/s on a 2-core machine. ``--keys`` gives every source
+``replies = true`` and a ``group`` path (service-levels section 5): comments then also become
+reply events and the group is read from every body (without the flag: what the sources emit
+when the keys are absent). ``--profile KIND`` prints the functions
 that take the time (cProfile, one run). Nothing asserts; exit code 0.
 """
 
@@ -74,10 +78,22 @@ def translators(config: Path) -> dict[str, Callable[[], Translator]]:
     }
 
 
-def config_file(folder: Path) -> Path:
+GROUPS = {
+    "jira": "fields.customfield_10001",
+    "zendesk": "group_id",
+    "zammad": "group.name",
+    "glpi": "team.type=Group,role=assigned.name",
+}
+"""``--keys``: each kind's ``group`` path (Jira's is a custom field the bodies carry as null)."""
+
+
+def config_file(folder: Path, keys: bool = False) -> Path:
     text = (HOOKS / "slaclock.toml").read_text()
     for kind in KINDS:
         text += "\n" + (HOOKS / kind / "source.toml").read_text()
+        if keys:
+            text += f'replies = true\ngroup = "{GROUPS[kind]}"\n'
+
     path = folder / "bench-sources.toml"
     path.write_text(text)
     return path
@@ -127,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=2000, help="tickets per kind")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", choices=[*KINDS, "mix"], help="profile one scenario")
+    parser.add_argument("--keys", action="store_true", help="sources with replies and group")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as folder:
-        make = translators(config_file(Path(folder)))
+        make = translators(config_file(Path(folder), args.keys))
     scenarios = {kind: [kind] for kind in KINDS} | {"mix": list(KINDS)}
     if args.profile:
         work = scenario(scenarios[args.profile], args.tickets, make)()

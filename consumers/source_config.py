@@ -2,9 +2,11 @@
 
 A source says how a helpdesk's own changes (webhook bodies, change-data-capture records) map
 to slaclock events: where the ticket's customer, priority, status and times are, which
-statuses pause or resolve, which acknowledge. Parsing is pure; every problem is a
-:class:`SourceConfigError` naming the key (``sources.jsm.priorities``), which the
-configuration loader reports like any other configuration error.
+statuses pause or resolve, which acknowledge, and optionally whether comments become reply
+events (``replies``) and where the group holding the ticket is (``group``, ``groups``).
+Parsing is pure; every problem is a :class:`SourceConfigError` naming the key
+(``sources.jsm.priorities``), which the configuration loader reports like any other
+configuration error.
 """
 
 from __future__ import annotations
@@ -44,6 +46,20 @@ def text_form(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class CommentColumns:
+    """``debezium`` only: the captured comments table (``comments = { table = ..., ... }``)
+    whose rows are the comments of the ticket rows (section 5's replies, rule 3)."""
+
+    table: str  # the ``source.table`` of its change events
+    ticket: str  # the column holding the ticket's id (``id_column``'s value)
+    author: str  # the column compared with the ticket's ``requester``
+    public: str | None = None  # a column true for public comments (none: all public) ...
+    internal: str | None = None  # ... or one true for internal notes
+    created: str | None = None  # the comment's time (none: the change's ``source.ts_ms``)
+    id: str | None = None  # the comment's own id (none: ``source.lsn``, else the body's hash)
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     """One source: its name, kind and mapping (paths are dotted, into the ticket object)."""
 
@@ -68,6 +84,11 @@ class SourceConfig:
     status_column: str | None = None
     created_column: str | None = None
     updated_column: str | None = None
+    replies: bool = False  # public comments become customer_replied / agent_replied
+    group: str | None = None  # path of the group holding the ticket (ticket.assigned)
+    groups: Mapping[str, str] | None = None  # optional exhaustive map of the group's value
+    requester: str | None = None  # debezium: the ticket row's requester column
+    comments: CommentColumns | None = None  # debezium: the comments table
 
     def key(self, name: str) -> str:
         """The configuration key ``sources.NAME.name`` (for messages)."""
@@ -95,7 +116,16 @@ _KEYS = [
     "status_column",
     "created_column",
     "updated_column",
+    "replies",
+    "group",
+    "groups",
+    "requester",
+    "comments",
 ]
+_COMMENT_KEYS = ("table", "ticket", "author", "public", "internal", "created", "id")
+
+GROUP_LENGTH = 128
+"""The longest group name an event may carry (``ticket.assigned``'s ``group``)."""
 
 
 def parse_sources(
@@ -146,9 +176,16 @@ def parse_source(
         status_column=reader.path("status_column"),
         created_column=reader.path("created_column"),
         updated_column=reader.path("updated_column"),
+        replies=reader.flag("replies"),
+        group=reader.path("group"),
+        groups=reader.groups(),
+        requester=reader.path("requester"),
+        comments=reader.comments(),
     )
     _check_statuses(config)
     _check_kind(config)
+    if config.groups is not None and config.group is None:
+        raise SourceConfigError(config.key("groups"), "needs 'group' (the path it maps)")
     return config
 
 
@@ -171,7 +208,7 @@ def _check_statuses(config: SourceConfig) -> None:
 def _check_kind(config: SourceConfig) -> None:
     columns = ("id_column", "status_column", "created_column", "updated_column")
     if config.kind != "debezium":
-        for key in columns:
+        for key in (*columns, "requester", "comments"):
             if getattr(config, key) is not None:
                 raise SourceConfigError(config.key(key), 'only for kind = "debezium"')
         return
@@ -184,6 +221,15 @@ def _check_kind(config: SourceConfig) -> None:
             raise SourceConfigError(
                 config.key(key), f'required for kind = "debezium" (or set {override!r})'
             )
+    if config.replies and config.comments is None:
+        raise SourceConfigError(
+            config.key("comments"),
+            'required with replies = true for kind = "debezium" (the captured comments table)',
+        )
+    if config.comments is not None and config.requester is None:
+        raise SourceConfigError(
+            config.key("requester"), "required with 'comments' (the ticket row's requester)"
+        )
 
 
 class _Reader:
@@ -255,6 +301,45 @@ class _Reader:
             if not isinstance(customer, str) or not customer:
                 raise self.fail(f"customers.{text}", f"expected a customer id, got {customer!r}")
         return dict(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.table.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+    def groups(self) -> dict[str, str] | None:
+        value = self._map("groups")
+        if value is None:
+            return None
+        for text, group in value.items():
+            if not isinstance(group, str) or not 1 <= len(group) <= GROUP_LENGTH:
+                raise self.fail(
+                    f"groups.{text}",
+                    f"expected a group name of 1-{GROUP_LENGTH} characters, got {group!r}",
+                )
+        return dict(value)
+
+    def comments(self) -> CommentColumns | None:
+        value = self._map("comments")
+        if value is None:
+            return None
+        for key in value:
+            if key not in _COMMENT_KEYS:
+                raise self.fail(f"comments.{key}", f"unknown key (one of {list(_COMMENT_KEYS)})")
+        inner = _Reader(f"{self.base}.comments", value)
+        columns = CommentColumns(
+            table=inner.text("table", required=True) or "",
+            ticket=inner.path("ticket", required=True) or "",
+            author=inner.path("author", required=True) or "",
+            public=inner.path("public"),
+            internal=inner.path("internal"),
+            created=inner.path("created"),
+            id=inner.path("id"),
+        )
+        if columns.public is not None and columns.internal is not None:
+            raise inner.fail("internal", "give 'public' or 'internal', not both")
+        return columns
 
     def since(self) -> datetime | None:
         value = self.table.get("since")

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from slaclock.consumers.events import CUSTOMER_LENGTH, ID_LENGTH, Rejected, text_problem
-from slaclock.consumers.source_config import SourceConfig, text_form
+from slaclock.consumers.source_config import GROUP_LENGTH, SourceConfig, text_form
 from slaclock.consumers.source_rules import State
 from slaclock.domain.instants import InstantError, check_range, parse_instant
 
@@ -56,15 +56,37 @@ def _parts(path: str) -> tuple[str, ...]:
 
 
 def lookup(obj: Any, path: str) -> Any:
-    """The value at a dotted path (list items by number), or ``MISSING``."""
+    """The value at a dotted path (list items by number, or the first item matching a
+    ``key=value,key=value`` part: ``team.type=Group,role=assigned.name``), or ``MISSING``."""
     for part in _parts(path):
         if isinstance(obj, dict) and part in obj:
             obj = obj[part]
         elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
             obj = obj[int(part)]
+        elif isinstance(obj, list) and "=" in part:
+            obj = _first_match(obj, _conditions(part))
+            if obj is MISSING:
+                return MISSING
         else:
             return MISSING
     return obj
+
+
+@lru_cache(maxsize=256)
+def _conditions(part: str) -> tuple[tuple[str, str], ...]:
+    pairs = (condition.partition("=") for condition in part.split(","))
+    return tuple((key, value) for key, _, value in pairs)
+
+
+def _first_match(items: list[Any], conditions: tuple[tuple[str, str], ...]) -> Any:
+    """The first object of ``items`` whose keys have these values (text forms)."""
+    for item in items:
+        if isinstance(item, dict) and all(
+            key in item and item[key] is not None and text_form(item[key]) == value
+            for key, value in conditions
+        ):
+            return item
+    return MISSING
 
 
 def to_instant(value: Any, where: str, epoch_unit: str | None = None) -> datetime:
@@ -151,6 +173,28 @@ class TicketObject:
             raise Rejected(f"{where}: {text!r} is not in sources.{self.config.name}.priorities")
         return State(None, self.config.priorities[text], text)
 
+    def group(self, value: Any = MISSING, where: str | None = None) -> str | None:
+        """The mapped group (of the ticket at the ``group`` path, or of ``value`` found at
+        ``where``); None when the source reads no group or the value is null or empty."""
+        path = self.config.group
+        if path is None:
+            return None
+        if value is MISSING:
+            value, where = self.get(path), self.path(path)
+        if value is MISSING or value is None or value == "":
+            return None
+        if isinstance(value, dict | list):
+            raise Rejected(f"{where}: expected a group, got {type(value).__name__}")
+        text = text_form(value)
+        groups = self.config.groups
+        if groups is not None:
+            if text not in groups:
+                raise Rejected(f"{where}: {text!r} is not in sources.{self.config.name}.groups")
+            return groups[text]
+        if len(text) > GROUP_LENGTH:
+            raise Rejected(f"{where}: a group is at most {GROUP_LENGTH} characters")
+        return text
+
     def status(self, default: str) -> str | None:
         path = self.config.status or self.config.status_column or default
         return status_text(self.get(path), self.path(path))
@@ -165,7 +209,8 @@ class TicketObject:
 
     def state(self, status_default: str) -> State:
         priority = self.priority()
-        return State(self.status(status_default), priority.priority, priority.priority_text)
+        group = self.group() if self.config.group is not None else None
+        return State(self.status(status_default), priority.priority, priority.priority_text, group)
 
 
 def status_text(value: Any, where: str) -> str | None:

@@ -2,7 +2,9 @@
 
 Jira and Zendesk send deltas (Jira's changelog ``fromString``/``toString``, Zendesk's
 ``event.previous``/``current``); Zammad and GLPI send whole snapshots; Debezium is a delta
-when its ``before`` image is full (it holds the status), else a snapshot. The paths and
+when its ``before`` image is full (it holds the status), else a snapshot. With ``replies``,
+a public comment (Jira comment, Zendesk comment event, Zammad article, GLPI followup) also
+becomes a :class:`Reply`; with ``group``, the group is part of the state compared. The paths and
 defaults each kind uses are documented in docs/sources.md; ``consumers.source_kinds`` holds
 the shared helpers.
 """
@@ -15,6 +17,17 @@ from functools import partial
 from typing import Any
 
 from slaclock.consumers.events import Rejected, parse_json
+from slaclock.consumers.source_comments import (
+    debezium_comment,
+    jira_by_requester,
+    jira_comment_removed,
+    jira_group_item,
+    jira_group_values,
+    opening,
+    public_reply,
+    zammad_reply,
+    zendesk_id,
+)
 from slaclock.consumers.source_config import SourceConfig, text_form
 from slaclock.consumers.source_kinds import (
     DEFAULTS,
@@ -67,25 +80,33 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
         if item.get("field") == "status":
             old_status = status_text(item.get("fromString"), f"{where}.fromString")
             new_status = status_text(item.get("toString"), f"{where}.toString")
-            before = State(old_status, before.priority, before.priority_text)
-            after = State(new_status, after.priority, after.priority_text)
+            before = State(old_status, before.priority, before.priority_text, before.group)
+            after = State(new_status, after.priority, after.priority_text, after.group)
         elif item.get("field") == "priority":
             old = ticket.priority(item.get("fromString"), f"{where}.fromString")
             new = ticket.priority(item.get("toString"), f"{where}.toString")
-            before = State(before.status, old.priority, old.priority_text)
-            after = State(after.status, new.priority, new.priority_text)
+            before = State(before.status, old.priority, old.priority_text, before.group)
+            after = State(after.status, new.priority, new.priority_text, after.group)
+        elif config.group is not None and jira_group_item(config.group, item):
+            old_group, new_group = jira_group_values(config.group, item)
+            before = before._replace(group=ticket.group(old_group, f"{where}.from"))
+            after = after._replace(group=ticket.group(new_group, f"{where}.to"))
     comment = data.get("comment") if isinstance(data.get("comment"), dict) else None
     change_id, label = _jira_id(data, changelog, comment)
     notes: tuple[str, ...] = ()
     acknowledges = False
+    reply = None
     if comment is not None:
-        acknowledges = comment.get("jsdPublic") is not False and not _same_person(
-            comment.get("author"), lookup(ticket.obj, "fields.reporter")
-        )
+        public = comment.get("jsdPublic") is not False
+        by_requester = jira_by_requester(config, comment, ticket)
+        acknowledges = public and not by_requester
         counted = "" if acknowledges else " (not counted)"
         named = label.startswith("comment")
         number = payload_text(comment.get("id"), "comment.id")
         notes = (counted.strip(),) if named else (f"comment {number}{counted}",)
+        if config.replies and public and not jira_comment_removed(data):
+            stamp = (comment.get("created"), "comment.created")
+            reply = public_reply("comment", number, change_id, stamp, at, by_requester)
     return Change(
         at=at,
         change_id=change_id,
@@ -94,6 +115,7 @@ def _jira(config: SourceConfig, data: dict[str, Any]) -> Change:
         acknowledges=acknowledges,
         label=label,
         notes=tuple(n for n in notes if n),
+        reply=reply,
         **_base(config, ticket),
     )
 
@@ -110,16 +132,6 @@ def _jira_id(
     return canonical_hash(data), payload_text(data.get("webhookEvent") or "webhook", "webhookEvent")
 
 
-def _same_person(author: Any, requester: Any) -> bool:
-    """Whether a comment's author is the ticket's requester (Jira user objects)."""
-    if not isinstance(author, dict) or not isinstance(requester, dict):
-        return False
-    for key in ("accountId", "key", "name", "emailAddress"):
-        if author.get(key) is not None and author.get(key) == requester.get(key):
-            return True
-    return False
-
-
 def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
     ticket = ticket_object(config, data, "detail")
     after = ticket.state(DEFAULTS["zendesk"][2])
@@ -131,25 +143,36 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
     if kind.endswith("status_changed") and "current" in event:
         old_status = status_text(event.get("previous"), "event.previous")
         new_status = status_text(event.get("current"), "event.current")
-        before = State(old_status, after.priority, after.priority_text)
-        after = State(new_status, after.priority, after.priority_text)
+        before = State(old_status, after.priority, after.priority_text, after.group)
+        after = State(new_status, after.priority, after.priority_text, after.group)
     elif kind.endswith("priority_changed") and "current" in event:
         old = ticket.priority(event.get("previous"), "event.previous")
         new = ticket.priority(event.get("current"), "event.current")
-        before = State(after.status, old.priority, old.priority_text)
-        after = State(after.status, new.priority, new.priority_text)
+        before = State(after.status, old.priority, old.priority_text, after.group)
+        after = State(after.status, new.priority, new.priority_text, after.group)
+    elif config.group is not None and kind.endswith("group_assignment_changed"):
+        old_group = ticket.group(zendesk_id(event.get("previous")), "event.previous")
+        before = before._replace(group=old_group)
+        after = after._replace(
+            group=ticket.group(zendesk_id(event.get("current")), "event.current")
+        )
     comment = event.get("comment") if isinstance(event.get("comment"), dict) else None
     notes: tuple[str, ...] = ()
+    has_id = data.get("id") is not None
+    change_id = payload_text(data["id"], "id") if has_id else canonical_hash(data)
+    reply = None
     if comment is not None:
         author = lookup(comment, "author.id")
         requester = ticket.get("requester_id")
-        acknowledges = comment.get("is_public") is True and (
-            author is MISSING or requester is MISSING or text_form(author) != text_form(requester)
-        )
+        by_requester = author is not MISSING and requester is not MISSING
+        by_requester = by_requester and text_form(author) == text_form(requester)
+        public = comment.get("is_public") is True
+        acknowledges = public and not by_requester
         number = payload_text(comment.get("id"), "event.comment.id")
         notes = (f"comment {number}" + ("" if acknowledges else " (not counted)"),)
-    has_id = data.get("id") is not None
-    change_id = payload_text(data["id"], "id") if has_id else canonical_hash(data)
+        if config.replies and public and not opening(ticket, "created_at", at):
+            stamp = (None, "time")
+            reply = public_reply("comment", number, change_id, stamp, at, by_requester)
     label = f"event {change_id} {kind.rsplit(':', 1)[-1]}".rstrip()
     return Change(
         at=at,
@@ -159,6 +182,7 @@ def _zendesk(config: SourceConfig, data: dict[str, Any]) -> Change:
         acknowledges=acknowledges,
         label=label,
         notes=notes,
+        reply=reply,
         **_base(config, ticket),
     )
 
@@ -174,7 +198,10 @@ def _zammad(config: SourceConfig, data: dict[str, Any]) -> Change:
         and article.get("created_by_id", None) != ticket.get("customer_id")
     )
     notes = (f"article {payload_text(article.get('id'), 'article.id')}",) if acknowledges else ()
-    return _snapshot(config, "zammad", data, ticket, at, acknowledges, notes)
+    change = _snapshot(config, "zammad", data, ticket, at, acknowledges, notes)
+    if config.replies and article.get("internal") is False:
+        change.reply = zammad_reply(ticket, article, change.change_id, at)
+    return change
 
 
 def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
@@ -188,18 +215,27 @@ def _glpi(config: SourceConfig, data: dict[str, Any]) -> Change:
     else:
         ticket = ticket_object(config, data, "item")
         item = None
-    acknowledges = False
+    acknowledges = public_followup = False
     notes: tuple[str, ...] = ()
     at = updated(config, ticket, "date_mod")
     assert at is not None
     if isinstance(item, dict) and _is_followup(data, item):
-        acknowledges = not item.get("is_private") and _author(item) not in _requesters(ticket)
+        public_followup = not item.get("is_private")
+        acknowledges = public_followup and _author(item) not in _requesters(ticket)
         number = payload_text(item.get("id"), "item.id")
         notes = (f"followup {number}" + ("" if acknowledges else " (not counted)"),)
         stamp = item.get("date_creation", item.get("date_mod", item.get("date")))
         if stamp is not None:
             at = to_instant(stamp, "item.date_creation")
-    return _snapshot(config, "glpi", data, ticket, at, acknowledges, notes)
+    change = _snapshot(config, "glpi", data, ticket, at, acknowledges, notes)
+    if config.replies and public_followup:
+        assert isinstance(item, dict)
+        by_requester = not acknowledges  # public: acknowledging = not by a requester
+        where = (None, "item.date_creation")  # ``at`` is the followup's time already
+        change.reply = public_reply(
+            "followup", item.get("id"), change.change_id, where, at, by_requester
+        )
+    return change
 
 
 def _snapshot(
@@ -273,6 +309,9 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
         data = data["payload"]  # the JSON converter with schemas enabled
     if data.get("op") == "d":
         return None
+    comments = config.comments
+    if comments is not None and lookup(data, "source.table") == comments.table:
+        return debezium_comment(config, data, body)
     key = "after" if isinstance(data.get("after"), dict) else "before"
     if not isinstance(data.get(key), dict):
         raise Rejected("after: no ticket object (nor a before image)")
@@ -293,7 +332,7 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
         label = f"lsn {change_id} op {payload_text(data.get('op'), 'op')}"
     else:
         change_id, label = canonical_hash(body), "row"
-    return Change(
+    change = Change(
         at=at,
         change_id=change_id,
         after=after,
@@ -301,6 +340,11 @@ def _debezium(config: SourceConfig, body: dict[str, Any]) -> Change | None:
         label=label,
         **_base(config, ticket),
     )
+    if config.requester is not None:
+        requester = ticket.get(config.requester)
+        if requester not in (MISSING, None, "") and not isinstance(requester, dict | list):
+            change.requester = payload_text(requester, config.requester)
+    return change
 
 
 READERS: dict[str, Callable[[SourceConfig, dict[str, Any]], Change | None]] = {

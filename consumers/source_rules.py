@@ -3,11 +3,12 @@
 A kind's reader (``consumers.source_kinds``) turns a payload into a :class:`Change`: the
 ticket, the change's time and id, the state after it and, for delta sources, the state before
 it. :func:`apply_change` compares before and after and emits the slaclock events (first
-sight, status transitions, first-only acknowledgement and intervention, reprioritisation) in
-a fixed order, each with a deterministic id, so that a redelivery emits the same ids again.
-Snapshot sources have no "before": it is the snapshot kept before this one (by change time),
-and a late snapshot also makes the one after it compare again. What must be remembered
-between payloads lives behind a :class:`Keeper` (in memory, or in the store).
+sight, status transitions, first-only acknowledgement and intervention, reprioritisation;
+when the source asks, group assignments and replies) in a fixed order, each with a
+deterministic id, so that a redelivery emits the same ids again. Snapshot sources have no
+"before": it is the snapshot kept before this one (by change time), and a late snapshot also
+makes the one after it compare again. What must be remembered between payloads lives behind
+a :class:`Keeper` (in memory, or in the store).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ the ticket's state at creation."""
 ORDER = (
     "ticket.reopened",
     "ticket.reprioritised",
+    "ticket.assigned",
     "ticket.acknowledged",
     "ticket.intervention_started",
+    "ticket.customer_replied",
+    "ticket.agent_replied",
     "ticket.paused",
     "ticket.resumed",
     "ticket.resolved",
@@ -39,13 +43,36 @@ RUNNING, PAUSED, RESOLVED = "running", "paused", "resolved"
 
 
 class State(NamedTuple):
-    """A ticket's status and priority as the source has it (``status`` None: a plain running
-    status, the state a ticket is created in). A named tuple: several are made per payload,
-    and a tuple is made several times faster than a frozen dataclass."""
+    """A ticket's status, priority and group as the source has it (``status`` None: a plain
+    running status, the state a ticket is created in; ``group`` None: none, or the source
+    does not read it). A named tuple: several are made per payload, and a tuple is made
+    several times faster than a frozen dataclass."""
 
     status: str | None
     priority: int | None
     priority_text: str | None = None
+    group: str | None = None
+
+
+class Reply(NamedTuple):
+    """A public comment of a change, for a source with ``replies = true``: its own id (the
+    reply event's change id, rule 8), its time, and whether the requester wrote it."""
+
+    comment_id: str
+    at: datetime
+    by_requester: bool
+    label: str  # "comment 10931", "article 30417", "followup 9304"
+
+
+class Comment(NamedTuple):
+    """A row of a debezium source's comments table: a comment alone, no ticket state. Its
+    author is compared with the requester kept from the ticket's rows."""
+
+    comment_id: str
+    at: datetime
+    author: str | None
+    public: bool
+    label: str  # "comment 88 (ticket_comments)"
 
 
 @dataclass(slots=True)
@@ -67,6 +94,9 @@ class Change:
     label: str = ""  # "changelog 10234", "snapshot", "event <id>"
     status_word: str = "status"
     notes: tuple[str, ...] = ()  # "comment 10931"
+    reply: Reply | None = None  # a public comment, when the source asks for replies
+    requester: str | None = None  # debezium: the ticket row's requester (kept for comments)
+    comment: Comment | None = None  # debezium: a comment row (``after`` is not compared)
 
 
 @dataclass
@@ -80,6 +110,8 @@ class TicketState:
     acknowledged_at: int | None = None  # their change times (µs): a late earlier one wins
     intervention_at: int | None = None
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # ordered by change time
+    group: str | None = None  # the group at creation (sources with a ``group`` path)
+    requester: str | None = None  # debezium with comments: the ticket row's requester
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,21 +170,34 @@ def apply_change(
         customer, created_at = change.first_sight()
         if state is None and config.since is not None and created_at < config.since:
             return events
-        created_priority = (change.before or change.after).priority
+        created = change.before or change.after
         if state is None:
-            state = TicketState(first=change.change_id, priority=created_priority)
-        emit.created(change, customer, created_at, state.priority)
-    base = State(None, state.priority)
+            state = TicketState(first=change.change_id, priority=created.priority)
+            state.group = created.group
+        emit.created(change, customer, created_at, state.priority, state.group)
+    if change.comment is not None:
+        _comment(config, state, emit, change.comment)
+        keeper.keep(change.ticket_id, state)
+        return events
+    if change.requester is not None:
+        state.requester = change.requester
+    base = State(None, state.priority, None, state.group)
     kept = _entry(change)
+    reply = change.reply
+    if reply is not None:  # its source text: the change and the comment, without notes
+        text = change.label if reply.label in change.label else f"{change.label} {reply.label}"
+        reply = reply._replace(label=text.strip())
     if change.before is not None:  # a delta: before and after are in the change
         before = base if state.first == change.change_id else change.before
-        _compare(config, state, emit, before, change.after, kept, _describe(change, before))
+        description = _describe(change, before)
+        _compare(config, state, emit, before, change.after, kept, description, reply)
         _insert(state.snapshots, kept)
     else:
         known = len(state.snapshots)
         position = _insert(state.snapshots, kept)
         previous = _state(state.snapshots[position - 1]) if position else base
-        _compare(config, state, emit, previous, change.after, kept, _describe(change, previous))
+        description = _describe(change, previous)
+        _compare(config, state, emit, previous, change.after, kept, description, reply)
         late = len(state.snapshots) > known and position + 1 < len(state.snapshots)
         if late:  # a late snapshot: the one after it compares again (a redelivery: no need)
             following = state.snapshots[position + 1]
@@ -161,6 +206,25 @@ def apply_change(
     del state.snapshots[:-KEPT_SNAPSHOTS]
     keeper.keep(change.ticket_id, state)
     return events
+
+
+def _comment(config: SourceConfig, state: TicketState, emit: _Emitter, comment: Comment) -> None:
+    """A comment row: the first public one not by the requester acknowledges (rule 3); with
+    ``replies``, every public one is a reply (section 5). Nothing is kept as a snapshot."""
+    if not comment.public:
+        return
+    by_requester = comment.author is not None and comment.author == state.requester
+    kept = {
+        "change": comment.comment_id,
+        "at": comment.at.isoformat(),
+        "micros": _micros(comment.at),
+    }
+    if not by_requester and _first(state, "acknowledged", kept):
+        emit.event("ticket.acknowledged", kept, comment.label, State(None, None))
+    if config.replies:
+        reply = Reply(comment.comment_id, comment.at, by_requester, comment.label)
+        kind = "ticket.customer_replied" if by_requester else "ticket.agent_replied"
+        emit.reply(kind, reply)
 
 
 def _entry(change: Change) -> dict[str, Any]:
@@ -174,11 +238,12 @@ def _entry(change: Change) -> dict[str, Any]:
         "priority": change.after.priority,
         "priority_text": change.after.priority_text,
         "acknowledges": change.acknowledges,
+        "group": change.after.group,
     }
 
 
 def _state(entry: dict[str, Any]) -> State:
-    return State(entry["status"], entry["priority"], entry.get("priority_text"))
+    return State(entry["status"], entry["priority"], entry.get("priority_text"), entry.get("group"))
 
 
 def _micros(at: datetime) -> int:
@@ -207,6 +272,8 @@ def _describe(change: Change, before: State) -> str:
             f"priority {before.priority_text or before.priority} -> "
             f"{change.after.priority_text or change.after.priority}"
         )
+    if change.after.group is not None and before.group != change.after.group:
+        parts.append(f"group {before.group or '(none)'} -> {change.after.group}")
     return " ".join([*parts, *change.notes])
 
 
@@ -218,8 +285,10 @@ def _compare(
     after: State,
     kept: dict[str, Any],
     description: str,
+    reply: Reply | None = None,
 ) -> None:
-    """Rules 2-6 for one comparison, emitted at ``kept``'s time with its change id."""
+    """Rules 2-6 for one comparison, emitted at ``kept``'s time with its change id; the
+    change's ``reply`` (not that of a change compared again) at its own time and id."""
     was, now = category(config, before.status), category(config, after.status)
     entered = after.status if after.status != before.status else None
     types: list[str] = []
@@ -227,6 +296,8 @@ def _compare(
         types.append("ticket.reopened")
     if after.priority is not None and after.priority != before.priority:
         types.append("ticket.reprioritised")
+    if after.group is not None and after.group != before.group:
+        types.append("ticket.assigned")
     acknowledging = kept["acknowledges"] or entered in config.acknowledge_statuses
     if acknowledging and _first(state, "acknowledged", kept):
         types.append("ticket.acknowledged")
@@ -238,8 +309,13 @@ def _compare(
         types.append("ticket.resumed")
     if now == RESOLVED and was != RESOLVED:
         types.append("ticket.resolved")
+    if reply is not None:
+        types.append("ticket.customer_replied" if reply.by_requester else "ticket.agent_replied")
     for event_type in sorted(types, key=ORDER.index):
-        emit.event(event_type, kept, description, after.priority)
+        if reply is not None and event_type.endswith("_replied"):
+            emit.reply(event_type, reply)
+        else:
+            emit.event(event_type, kept, description, after)
 
 
 def _first(state: TicketState, marker: str, kept: dict[str, Any]) -> bool:
@@ -266,7 +342,12 @@ class _Emitter:
         return f"{text} delivery {self.delivery_id}" if self.delivery_id else text
 
     def created(
-        self, change: Change, customer: str, created_at: datetime, priority: int | None
+        self,
+        change: Change,
+        customer: str,
+        created_at: datetime,
+        priority: int | None,
+        group: str | None,
     ) -> None:
         event: dict[str, Any] = {
             "event_id": event_id(
@@ -280,11 +361,11 @@ class _Emitter:
         }
         if priority is not None:
             event["priority"] = priority
+        if group is not None:
+            event["group"] = group
         self.out.append(event)
 
-    def event(
-        self, event_type: str, kept: dict[str, Any], description: str, priority: int | None
-    ) -> None:
+    def event(self, event_type: str, kept: dict[str, Any], description: str, after: State) -> None:
         event: dict[str, Any] = {
             "event_id": event_id(self.config.name, self.ticket_id, kept["change"], event_type),
             "type": event_type,
@@ -293,5 +374,22 @@ class _Emitter:
             "source": self._source(description),
         }
         if event_type == "ticket.reprioritised":
-            event["priority"] = priority
+            event["priority"] = after.priority
+        elif event_type == "ticket.assigned":
+            event["group"] = after.group
         self.out.append(event)
+
+    def reply(self, event_type: str, reply: Reply) -> None:
+        """A reply event: the comment's own id and time (rule 8, section 5); its source
+        names the change and the comment (``reply.label``)."""
+        self.out.append(
+            {
+                "event_id": event_id(
+                    self.config.name, self.ticket_id, reply.comment_id, event_type
+                ),
+                "type": event_type,
+                "ticket_id": self.ticket_id,
+                "occurred_at": reply.at.isoformat(),
+                "source": self._source(reply.label),
+            }
+        )

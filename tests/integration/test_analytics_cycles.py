@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import Cli
@@ -40,7 +41,13 @@ def _query(cli: Cli, dataset: str, columns: str, where: str = "1 = 1") -> list[t
         ).fetchall()
 
 
-def test_clock_rows_of_cycles_match_the_ticket_json(sample: Cli) -> None:
+def _text(row: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple("" if v is None else str(v) for v in row)
+
+
+def test_clock_rows_of_cycles_match_the_ticket_json_and_the_export(
+    sample: Cli, tmp_path: Path
+) -> None:
     rows = _query(
         sample,
         "clocks",
@@ -65,6 +72,13 @@ def test_clock_rows_of_cycles_match_the_ticket_json(sample: Cli) -> None:
     assert {m for _, m in expected} == set(CYCLE_METRICS)
     singles = _query(sample, "clocks", "cycle, group_name", "metric = 'response'")
     assert singles and all(row == (None, None) for row in singles)
+    sample.json("export", "clocks", "--month", "2025-04", "--out", str(tmp_path / "out"))
+    names = ("ticket_id", "metric", "cycle", "status", "group_name")
+    part = tmp_path / "out" / "clocks" / "v1" / "period_month=2025-04-01" / "part-0.parquet"
+    exported = pq.read_table(part, columns=list(names)).to_pylist()
+    april = _query(sample, "clocks", ", ".join(names), "CAST(period_month AS TEXT) = '2025-04-01'")
+    assert any(r["cycle"] is not None for r in exported)
+    assert sorted(_text(tuple(r.values())) for r in exported) == sorted(map(_text, april))
 
 
 def test_compliance_counts_next_reply_cycles_as_the_report(sample: Cli) -> None:

@@ -1,7 +1,7 @@
 """The analytics datasets over cycles, on SQLite and PostgreSQL, with the service-levels sample:
-``clocks`` has a row per cycle (with a target) as the ticket JSON lists them, ``compliance``
-counts next_reply cycles as ``report compliance`` does and leaves ownership cycles to
-``report ownership``."""
+``clocks`` (and its Parquet export) has a row per cycle with a target as the ticket JSON
+lists them, ``compliance`` counts next_reply cycles as ``report compliance`` does and leaves
+ownership cycles to ``report ownership``."""
 
 from __future__ import annotations
 

@@ -78,17 +78,19 @@ _CLOSED = Column(
 
 CLOCKS = Dataset(
     name="clocks",
-    grain="one row per ticket and metric with a target (one clock)",
-    key=("ticket_id", "metric"),
-    description="Every SLA clock with the terms that applied to it and its outcome as of now.",
+    grain="one row per ticket and metric with a target (one clock), and per cycle with a"
+    " target of a cycle metric (next_reply, ownership)",
+    key=("ticket_id", "metric", "cycle"),
+    description="Every SLA clock and cycle with the terms that applied to it and its outcome"
+    " as of now.",
     columns=(
         Column("ticket_id", "text", "The ticket's id at its source.", nullable=False),
         Column(
             "metric",
             "text",
-            "The clock's metric.",
+            "The clock's metric (next_reply and ownership: one row per cycle).",
             False,
-            allowed="response, intervention, resolution",
+            allowed="response, intervention, resolution, next_reply, ownership",
         ),
         Column("customer_id", "text", "The ticket's customer.", nullable=False),
         Column(
@@ -162,6 +164,18 @@ CLOCKS = Dataset(
         ),
         _PERIOD,
         _CLOSED,
+        Column(
+            "cycle",
+            "integer",
+            "The cycle's number, from 0 in start order (the ticket's cycles of the metric);"
+            " null for a clock of a single-clock metric.",
+            unit="ordinal",
+        ),
+        Column(
+            "group_name",
+            "text",
+            "The group owning the ticket during an ownership cycle; null otherwise.",
+        ),
     ),
 )
 
@@ -169,16 +183,23 @@ COMPLIANCE = Dataset(
     name="compliance",
     grain="one row per outcome month, customer, metric and priority",
     key=("period_month", "customer_id", "metric", "priority"),
-    description="Monthly compliance: the clocks view grouped, as `slaclock report compliance`.",
+    description="Monthly compliance: the clocks view grouped, as `slaclock report compliance`"
+    " (next_reply cycles count like clocks; ownership cycles do not, see `report ownership`).",
     columns=(
         _PERIOD,
         Column("customer_id", "text", "The customer.", nullable=False),
         Column(
-            "metric", "text", "The metric.", False, allowed="response, intervention, resolution"
+            "metric",
+            "text",
+            "The metric.",
+            False,
+            allowed="response, intervention, resolution, next_reply",
         ),
         Column("priority", "integer", "The priority that decided the clocks' targets."),
-        Column("met", "integer", "Clocks met in the month.", False, unit="clocks"),
-        Column("breached", "integer", "Clocks breached in the month.", False, unit="clocks"),
+        Column("met", "integer", "Clocks (cycles) met in the month.", False, unit="clocks"),
+        Column(
+            "breached", "integer", "Clocks (cycles) breached in the month.", False, unit="clocks"
+        ),
         Column(
             "running",
             "integer",

@@ -6,8 +6,10 @@ statuses are as of) whose values are plain: instants as epoch seconds, dates as
 PostgreSQL's views (``timestamptz``, ``date``, ``numeric``), SQLite's typed tables; exports
 convert the plain values themselves. The month rule comes from ``sla_analytics_months``,
 written from ``projections.queries.month_bounds`` (the reports' own), so a clock falls in
-the month the reports count it in. A cycle column (when cycles exist) is one more column in
-:data:`CLOCKS` and in ``analytics_columns.CLOCKS``.
+the month the reports count it in. The cycles of cycle metrics (``sla_cycles``: next_reply,
+ownership) are clock rows too, with their ``cycle`` number and ownership ``group_name``;
+compliance counts next_reply cycles as ``report compliance`` does, never ownership ones
+(``report ownership``).
 """
 
 from __future__ import annotations
@@ -26,25 +28,33 @@ _OUTCOME_AT = """CASE WHEN c.breach_at IS NOT NULL
             AND (c.stopped_at IS NOT NULL OR c.breach_at < {now}) THEN c.breach_at
         WHEN c.stopped_at IS NOT NULL THEN c.stopped_at END"""
 
+_CLOCK_ROW = f"""SELECT c.ticket_id, c.metric, c.customer_id, c.contract, t.plan, c.priority,
+        {_STATUS} AS status,
+        {_OUTCOME_AT} AS outcome_at,
+        c.started_at, c.deadline AS due_at, c.stopped_at, c.target_seconds,
+        c.accrued AS business_elapsed_seconds, c.running_since, c.calendar"""
+# One row per clock (sla_clocks) and per cycle with a target (sla_cycles; a not_applicable
+# cycle has none and no row, as a not_applicable clock has no sla_clocks row).
 CLOCKS = f"""SELECT s.ticket_id, s.metric, s.customer_id, s.contract, s.plan, s.priority,
     s.status, s.started_at, s.due_at, s.stopped_at,
     CASE WHEN s.status = 'breached' THEN s.outcome_at END AS breached_at,
     s.target_seconds, s.business_elapsed_seconds, s.running_since, s.calendar, k.time_zone,
     m.period_month,
-    CASE WHEN cm.month IS NULL THEN 0 ELSE 1 END AS month_closed
+    CASE WHEN cm.month IS NULL THEN 0 ELSE 1 END AS month_closed, s.cycle, s.group_name
 FROM (SELECT r.*, COALESCE(r.outcome_at, {{now}}) AS month_at FROM (
-    SELECT c.ticket_id, c.metric, c.customer_id, c.contract, t.plan, c.priority,
-        {_STATUS} AS status,
-        {_OUTCOME_AT} AS outcome_at,
-        c.started_at, c.deadline AS due_at, c.stopped_at, c.target_seconds,
-        c.accrued AS business_elapsed_seconds, c.running_since, c.calendar
+    {_CLOCK_ROW}, CAST(NULL AS INTEGER) AS cycle, CAST(NULL AS TEXT) AS group_name
     FROM {{p}}sla_clocks c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id
-    WHERE {{window}}) r) s
+    WHERE {{window}}
+    UNION ALL
+    {_CLOCK_ROW}, c.cycle, c.grp AS group_name
+    FROM {{p}}sla_cycles c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id
+    WHERE c.target_seconds IS NOT NULL AND {{window}}) r) s
 LEFT JOIN {{p}}sla_analytics_contracts k ON k.contract = s.contract
 LEFT JOIN {{p}}sla_analytics_months m ON m.time_zone = k.time_zone
     AND m.utc_month = {{utc_month}} AND s.month_at >= m.start_at AND s.month_at < m.end_at
 LEFT JOIN {{p}}sla_closed_months cm ON cm.month = m.month"""
 
+# Ownership cycles are not compliance (service-levels.md 2.4): ``report ownership`` counts them.
 COMPLIANCE = """SELECT g.period_month, g.customer_id, g.metric, g.priority, g.met, g.breached,
     g.running,
     CASE WHEN g.met + g.breached > 0 THEN g.met * 1.0 / (g.met + g.breached) END AS attainment,
@@ -54,7 +64,7 @@ FROM (SELECT period_month, customer_id, metric, priority,
         SUM(CASE WHEN status = 'breached' THEN 1 ELSE 0 END) AS breached,
         SUM(CASE WHEN status IN ('running', 'paused') THEN 1 ELSE 0 END) AS running,
         MAX(month_closed) AS month_closed
-    FROM ({clocks}) x WHERE period_month IS NOT NULL
+    FROM ({clocks}) x WHERE period_month IS NOT NULL AND metric <> 'ownership'
     GROUP BY period_month, customer_id, metric, priority) g"""
 
 CREDIT_LEDGER = """SELECT l.entry_id, l.kind, l.refers_to, l.posted_at, l.customer_id,

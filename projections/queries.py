@@ -327,36 +327,29 @@ class Queries:
 
 
 def clock_from_row(row: Any) -> ClockSnapshot:
-    return ClockSnapshot(
-        metric=row["metric"],
-        priority=row["priority"],
-        target_seconds=row["target_seconds"],
-        calendar=row["calendar"],
-        started_at=row["started_at"],
-        deadline=row["deadline"],
-        stopped_at=row["stopped_at"],
-        breach_at=row["breach_at"],
-        accrued=row["accrued"],
-        running_since=row["running_since"],
-        paused=bool(row["paused"]),
-    )
+    """A clock as ``sla_clocks`` keeps it."""
+    return ClockSnapshot(**_clock_fields(row))
 
 
 def cycle_from_row(row: Any) -> CycleSnapshot:
-    return CycleSnapshot(
-        metric=row["metric"],
-        priority=row["priority"],
-        target_seconds=row["target_seconds"],
-        calendar=row["calendar"],
-        started_at=row["started_at"],
-        deadline=row["deadline"],
-        stopped_at=row["stopped_at"],
-        breach_at=row["breach_at"],
-        accrued=row["accrued"],
-        running_since=row["running_since"],
-        paused=bool(row["paused"]),
-        group=row["grp"],
-    )
+    """A cycle as ``sla_cycles`` keeps it (a clock's columns and its group)."""
+    return CycleSnapshot(**_clock_fields(row), group=row["grp"])
+
+
+def _clock_fields(row: Any) -> dict[str, Any]:
+    return {
+        "metric": row["metric"],
+        "priority": row["priority"],
+        "target_seconds": row["target_seconds"],
+        "calendar": row["calendar"],
+        "started_at": row["started_at"],
+        "deadline": row["deadline"],
+        "stopped_at": row["stopped_at"],
+        "breach_at": row["breach_at"],
+        "accrued": row["accrued"],
+        "running_since": row["running_since"],
+        "paused": bool(row["paused"]),
+    }
 
 
 def month_bounds(month: str, zone: ZoneInfo) -> tuple[int, int]:

@@ -71,7 +71,7 @@ class EscalationConfig(_Strict):
     level: int
     at: str | int
     notify: list[str] = Field(min_length=1)
-    metrics: list[Metric] | None = None
+    metrics: list[AnyMetric] | None = None
     priorities: list[int] | None = None
 
 

@@ -112,3 +112,16 @@ def test_mistakes_name_their_key(change: tuple[str, str], key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_policy(text, "t.toml")
     assert f"t.toml: {key}:" in str(caught.value)
+
+
+def test_cycle_metrics_may_escalate() -> None:
+    levels = """
+[[plans.p.escalations]]
+level = 1
+at = "0"
+metrics = ["next_reply", "ownership"]
+notify = ["log"]
+"""
+    loaded = parse_policy(BASE + levels + NOTIFIERS, "t.toml")
+    (level,) = loaded.policy.plans["p"].escalations
+    assert level.metrics == frozenset({"next_reply", "ownership"})

@@ -151,3 +151,30 @@ def test_levels_do_not_depend_on_arrival_order(events, rnd: random.Random) -> No
         assert instants == sorted(instants)  # more open time never falls due earlier
         if clock.stopped_at is not None:
             assert all(t < clock.stopped_at for t in instants)
+
+
+def test_each_reply_cycle_escalates_on_its_own_with_its_own_alert_ids() -> None:
+    levels = (Escalation(1, ("duty",), percent=50, metrics=frozenset({"next_reply"})),)
+    base = plan("p", ALWAYS, {"response": {1: 4}, "next_reply": {1: 2}})
+    pol = policy(contract("acme", replace(base, escalations=levels)))
+    facts = [
+        created(),
+        fact(2, "agent_replied", "2025-03-03T08:30:00+00:00"),
+        fact(3, "customer_replied", "2025-03-03T09:00:00+00:00"),
+        fact(4, "agent_replied", "2025-03-03T12:00:00+00:00"),  # after the 50 % (10:00)
+        fact(5, "customer_replied", "2025-03-03T13:00:00+00:00"),  # still running
+    ]
+    snapshot = evaluate("T", facts, pol)
+    assert snapshot is not None and snapshot.cycles is not None
+    first, second = snapshot.cycles["next_reply"]
+    assert dict(first.escalations) == {1: at("2025-03-03T10:00:00+00:00")}
+    assert dict(second.escalations) == {1: at("2025-03-03T14:00:00+00:00")}
+    assert snapshot.clocks["response"].escalations == ()  # the level names next_reply only
+    due = alerts_due(snapshot, at("2025-03-03T15:00:00+00:00"))
+    escalated = sorted(a for a in due if a.kind == ESCALATION)
+    assert [(a.cycle, a.at) for a in escalated] == [
+        (0, at("2025-03-03T10:00:00+00:00")),
+        (1, at("2025-03-03T14:00:00+00:00")),
+    ]
+    first_id, second_id = (alert_id("T", a, RAISED) for a in escalated)
+    assert first_id != second_id

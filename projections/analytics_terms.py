@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from slaclock.domain.instants import FIRST_YEAR, LAST_YEAR
 from slaclock.domain.policy import Contract, Policy
+from slaclock.projections.event_pages import sqlite_write_lock
 from slaclock.projections.meta import ANALYTICS_TERMS, read_meta, write_meta
 from slaclock.projections.queries import month_bounds
 from slaclock.projections.tables import Dialect
@@ -99,6 +100,16 @@ def _utc_month(instant: int) -> str:
 
 
 def refresh_terms(store: Any, policy: Policy, version: str) -> bool:
-    """Write ``policy``'s terms into the store unless it has them (one transaction)."""
+    """Write ``policy``'s terms into the store unless it has them (one transaction, which
+    takes its lock first: two processes refreshing at once take turns, the second finds the
+    terms written; without it the second's inserts collided with the first's rows)."""
+    with store.read() as cursor:
+        if read_meta(cursor, store.dialect, [ANALYTICS_TERMS]).get(ANALYTICS_TERMS) == version:
+            return False
     with store.write() as cursor:
+        if store.dialect.name == "postgres":
+            key = store.dialect.prefix + "terms"
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+        else:
+            sqlite_write_lock(cursor, store)
         return write_terms(cursor, store.dialect, policy, version)

@@ -15,6 +15,7 @@ named by :data:`PASSWORD_FILE_VARIABLE`, from ``PGPASSWORD``, or from libpq's pa
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -33,16 +34,37 @@ class StoreError(Exception):
 def credentials(url: str) -> tuple[str | None, str | None, str]:
     """(user, password, the URL without them), user and password as written (percent-encoded
     or not); (None, None, url) when the URL has no user info. The user info is what lies
-    between ``://`` and the URL's last ``@``, when the user part (up to its first ``:``)
-    holds no ``/``, ``?`` or ``#``, so a path or query with an ``@`` is not taken for it."""
+    between ``://`` and the ``@`` that starts the authority (:func:`_user_info_end`), when the
+    user part (up to its first ``:``) holds no ``/``, ``?`` or ``#``, so a path or query with
+    an ``@`` (``?schema=a@b``) is not taken for it."""
     scheme, sep, rest = url.partition("://")
-    at = rest.rfind("@")
-    if not sep or at < 0:
+    at = _user_info_end(rest) if sep else -1
+    if at < 0:
         return None, None, url
     user, colon, password = rest[:at].partition(":")
     if any(mark in user for mark in "/?#"):
         return None, None, url
     return user, (password if colon else None), f"{scheme}://{rest[at + 1 :]}"
+
+
+_HOST_PATH_QUERY = re.compile(r"(?:\[[^\]/?#@]*\]|[^/?#@:\[\]]+)(?::\d*)?/[^?#]*\?[^#]*=")
+"""``host[:port]/path?key=``: an authority, a path, then a query with a value."""
+
+
+def _user_info_end(rest: str) -> int:
+    """The index of the ``@`` ending the user info in ``rest`` (the URL after ``://``), -1
+    when there is none. The password may hold any character, ``@`` too, so it is the last
+    ``@``, unless nothing after that one has a ``/`` (no ``/db`` follows it) and an earlier
+    point (an ``@``, or the start) is followed by ``host[:port]/path?key=`` before it: then
+    the last ``@`` lies in a query value. When in doubt the later ``@`` wins, which hides
+    more, never less, of a password."""
+    ats = [index for index, char in enumerate(rest) if char == "@"]
+    if not ats or "/" in rest[ats[-1] + 1 :]:
+        return ats[-1] if ats else -1
+    for start in reversed([-1, *ats[:-1]]):
+        if _HOST_PATH_QUERY.match(rest, start + 1, ats[-1]):
+            return start
+    return ats[-1]
 
 
 def redact(url: str) -> str:

@@ -154,7 +154,7 @@ def _adopt_file(url: str, loaded: LoadedPolicy) -> None:
     """Apply a changed configuration file to the store (``serve``: in a thread)."""
     from slaclock.bootstrap import adopt
 
-    store, _ = adopt(url, loaded)
+    store, _ = adopt(url, loaded, go_on=True)
     store.close()
 
 

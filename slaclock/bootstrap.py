@@ -33,6 +33,7 @@ from slaclock.projections.recompute_lease import (
     DEFAULT_LEASE_SECONDS,
     Keeper,
     Lease,
+    LeaseLost,
     acquire,
     new_owner,
     release,
@@ -50,20 +51,44 @@ BESIDE_VARIABLE = "SLACLOCK_RECOMPUTE_BESIDE_FROM"
 log = logging.getLogger("slaclock.policy")
 
 
-def open_store(url: str, loaded: LoadedPolicy) -> TicketStore:
+def open_store(url: str, loaded: LoadedPolicy, go_on: bool = False) -> TicketStore:
     """Open the store and bring its read model in line with the configuration."""
-    return adopt(url, loaded)[0]
+    return adopt(url, loaded, go_on)[0]
 
 
-def adopt(url: str, loaded: LoadedPolicy) -> tuple[TicketStore, Adoption]:
+def adopt(url: str, loaded: LoadedPolicy, go_on: bool = False) -> tuple[TicketStore, Adoption]:
     """Open the store, adopt the configuration, say on stderr what a change recomputed."""
     store = TicketStore(url, loaded.policy)
-    return store, adopt_into(store, loaded)
+    try:
+        return store, adopt_into(store, loaded, go_on)
+    except BaseException:
+        store.close()
+        raise
 
 
-def adopt_into(store: TicketStore, loaded: LoadedPolicy) -> Adoption:
+def adopt_into(store: TicketStore, loaded: LoadedPolicy, go_on: bool = False) -> Adoption:
     """Adopt the configuration into an open store (its policy is ``loaded``'s); say on
-    stderr what a change recomputed, or who else is applying one."""
+    stderr what a change recomputed, or who else is applying one.
+
+    When another process takes the recompute lease over from this one (it stalled beyond
+    the lease), a one-shot command stops with :class:`LeaseTakenOver` (exit code 6);
+    ``go_on`` (``consume``, ``serve``) tries again, which then finds the other process's
+    recompute running and goes on under the store's version meanwhile."""
+    attempt = 1
+    while True:
+        try:
+            return _adopt_once(store, loaded)
+        except LeaseLost as exc:
+            if not go_on or attempt == 3:
+                raise LeaseTakenOver(
+                    f"applying policy version {loaded.version}: {exc}; nothing was switched:"
+                    " run the command again once `slaclock policy status` shows no recompute"
+                ) from None
+            print(f"slaclock: {exc}; looking again", file=sys.stderr)
+            attempt += 1
+
+
+def _adopt_once(store: TicketStore, loaded: LoadedPolicy) -> Adoption:
     store.policy = loaded.policy
     progress = Progress("recomputing", sys.stderr)
     workers = _number(WORKERS_VARIABLE, -1, 0)
@@ -110,6 +135,10 @@ def busy_line(busy: Lease, current: str | None) -> str:
 
 class RecomputeBusy(Exception):
     """Another process holds the recompute lease beyond the time this command may wait."""
+
+
+class LeaseTakenOver(RecomputeBusy):
+    """Another process took the recompute lease over while this one applied a change."""
 
 
 def hold_lease(store: TicketStore, loaded: LoadedPolicy, wait: float, doing: str) -> Keeper:

@@ -118,7 +118,7 @@ def _run_command(args: argparse.Namespace) -> int:
         return kafka_commands.handle(args, None, None)
     loaded = read_policy(args.config)
     if args.command == "consume":  # opens the store itself, retrying while it is away
-        store_factory = partial(open_store, args.store, loaded)
+        store_factory = partial(open_store, args.store, loaded, go_on=True)
         factory = policy_factory(loaded, args.config)
         with alert_commands.delivering(args.store, loaded, not args.no_deliver):
             return kafka_commands.handle(args, loaded.policy, store_factory, factory)
@@ -127,7 +127,7 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command in source_commands.COMMANDS:  # translate: needs no store
         return source_commands.handle(args, loaded)
     group = next(g for g in STORE_COMMANDS if args.command in g.COMMANDS)
-    store = open_store(args.store, loaded)
+    store = open_store(args.store, loaded, go_on=args.command == "serve")
     try:
         return group.handle(args, loaded, store)
     finally:

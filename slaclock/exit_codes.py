@@ -33,7 +33,9 @@ store's new version instead."""
 RECOMPUTE_BUSY = 6
 """``replay`` (and ``replay --verify``): another process holds the recompute lease (it is
 applying a configuration change, or running a replay) beyond ``--wait``, or took it over
-while the replay ran: nothing was switched; run it again once ``slaclock policy status``
-shows no recompute in progress."""
+while the replay ran; any command: another process took the lease over while this one
+applied a configuration change (it stalled beyond the lease). Nothing was switched; run it
+again once ``slaclock policy status`` shows no recompute in progress. ``consume`` and
+``serve`` look again instead and go on under the store's version meanwhile."""
 INTERRUPTED = 130
 """Stopped by Ctrl-C (SIGINT) outside ``consume``, as shells report it (128 + 2)."""

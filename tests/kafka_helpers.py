@@ -254,9 +254,15 @@ def tracked_offsets(store_url: str, topic: str, partitions: Iterable[int]) -> di
 
 # ----------------------------------------------------------------------- command line
 def slaclock(
-    store_url: str, *argv: str, timeout: float = 120, check: bool = True, config: Path = CONFIG
+    store_url: str,
+    *argv: str,
+    timeout: float = 120,
+    check: bool = True,
+    config: Path = CONFIG,
+    traceback_free: bool = False,
 ) -> Any:
-    """Run the CLI; parsed JSON stdout."""
+    """Run the CLI; parsed JSON stdout. ``traceback_free``: its stderr must hold no
+    traceback (not even one logged by a thread that the exit code does not show)."""
     proc = subprocess.run(
         [*SLACLOCK, "--config", str(config), "--store", store_url, *argv],
         capture_output=True,
@@ -266,6 +272,8 @@ def slaclock(
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"slaclock {argv} exit {proc.returncode}: {proc.stderr[-2000:]}")
+    if traceback_free:
+        assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return json.loads(proc.stdout) if proc.stdout.strip() else None
 
 

@@ -57,11 +57,12 @@ def create_app(
     how answers follow configuration changes (default: the store's policy versions, from
     ``policy``; ``slaclock.api.follow``)."""
     app = FastAPI(title="slaclock API", version=_app_version(), description=DESCRIPTION)
+    follower = follower or PolicyFollower(store, policy, policy_version)
     state = ApiState(
-        follower=follower or PolicyFollower(store, policy, policy_version),
+        follower=follower,
         store=store,
         tokens=TokenStore(store),
-        metrics=Metrics(store, policy_version, metrics_cache),
+        metrics=Metrics(store, lambda: follower.current()[1], metrics_cache),
         reports=ReportCache(report_cache),
         limiter=ComputeLimiter(report_concurrency),
         metrics_auth=metrics_auth,

@@ -48,12 +48,12 @@ class StoreCollector(Collector):
     def __init__(
         self,
         store: TicketStore,
-        policy_version: str | None,
+        policy_version: Callable[[], str | None],
         cache_seconds: float = METRICS_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
-        self.policy_version = policy_version
+        self.policy_version = policy_version  # the version answers are computed under now
         self.cache_seconds = cache_seconds
         self.clock = clock
         self._lock = threading.Lock()  # one scrape reads the store, the others wait for it
@@ -62,7 +62,7 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         info = InfoMetricFamily("slaclock", "slaclock API server")
-        info.add_metric([], {"policy_version": self.policy_version or ""})
+        info.add_metric([], {"policy_version": self.policy_version() or ""})
         yield info
         up = GaugeMetricFamily("slaclock_store_up", "1 when the store answered this scrape")
         seconds = GaugeMetricFamily(
@@ -202,9 +202,11 @@ class Metrics:
     def __init__(
         self,
         store: TicketStore,
-        policy_version: str | None,
+        policy_version: Callable[[], str | None],
         cache_seconds: float = METRICS_CACHE_SECONDS,
     ) -> None:
+        """``policy_version``: the version answers are computed under at the scrape (it
+        follows configuration changes, :mod:`slaclock.api.follow`)."""
         self.registry = CollectorRegistry(auto_describe=False)
         self.latency = Histogram(
             "slaclock_http_request_duration_seconds",

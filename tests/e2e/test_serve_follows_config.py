@@ -31,6 +31,14 @@ def _versions_until(server: ApiServer, version: str, seen: list[str]) -> dict:
         time.sleep(0.2)
 
 
+def _metrics_version(server: ApiServer) -> str:
+    """The policy version ``/metrics`` shows (``slaclock_info``)."""
+    response = server.get("/metrics")
+    assert response.status_code == 200
+    line = next(ln for ln in response.text.splitlines() if ln.startswith("slaclock_info{"))
+    return line.split('policy_version="', 1)[1].split('"', 1)[0]
+
+
 def _unversioned(answer: dict) -> dict:
     return {k: v for k, v in answer.items() if k not in ("policy_version", "policy_pending")}
 
@@ -51,6 +59,7 @@ def test_serve_follows_a_change_applied_elsewhere_and_its_own_file(tmp_path: Pat
         answer = _versions_until(server, new_version, seen)
         cli_answer = other.json("ticket", TICKET, "--as-of", AS_OF)
         assert answer == cli_answer != old
+        assert _metrics_version(server) == new_version  # /metrics follows too
         assert _unversioned(answer) != _unversioned(old)
 
         config.write_text(CONFIG.read_text().replace(*FASTEST))  # its own file changes
@@ -59,5 +68,6 @@ def test_serve_follows_a_change_applied_elsewhere_and_its_own_file(tmp_path: Pat
         assert Cli(config, cli.store, tmp_path).json("policy", "status")["policy_version"] == newest
         assert answer == Cli(config, cli.store, tmp_path).json("ticket", TICKET, "--as-of", AS_OF)
         assert seen == [old["policy_version"], new_version, newest]  # never back
+        assert _metrics_version(server) == newest
     finally:
         server.stop()

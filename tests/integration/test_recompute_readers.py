@@ -10,13 +10,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from slaclock.bootstrap import policy_factory
+from slaclock.bootstrap import adopt_into, policy_factory
 from slaclock.config import parse_policy
 from slaclock.domain.facts import Fact
 from slaclock.domain.policy_diff import Change, Scope
@@ -310,5 +311,65 @@ def test_the_lease_has_one_owner_and_an_expired_one_is_taken_over(
         time.sleep(0.3)  # first's lease expires
         assert acquire(store, "second", "v3", seconds) is None
         assert not renew(store, "first", "v2", seconds)  # first lost it: it must not switch
+    finally:
+        store.close()
+
+
+def test_a_command_whose_lease_was_taken_over_ends_with_one_line_and_code_6(
+    store_url: str, tmp_path: Path
+) -> None:
+    """A one-shot command stalled beyond its lease while applying a change: another process
+    took the lease over; the command stops with exit code 6, one line, no traceback."""
+    Cli(CONFIG, store_url, tmp_path).json("ingest", str(EVENTS), "--clock", "event")
+    changed = _changed(tmp_path)
+    process, hold = _start_held(changed, store_url, tmp_path, SLACLOCK_RECOMPUTE_LEASE="1")
+    _take_over_once_expired(store_url, "intruder", 1.0)
+    hold.unlink()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 6, err
+    assert "Traceback" not in err and "lease" in err
+    assert err.strip().splitlines()[-1].startswith("slaclock: applying policy version ")
+
+
+def test_a_lost_lease_during_adoption_lets_serve_and_consume_go_on(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``go_on`` (serve, consume): a lease taken over while adopting is looked at again: the
+    adoption is then busy with the other process's recompute, answered from the old version."""
+    Cli(CONFIG, store_url, tmp_path).json("ingest", str(EVENTS), "--clock", "event")
+    changed = _changed(tmp_path)
+    loaded = parse_policy(changed.read_text(), str(changed))
+    hold = tmp_path / "hold"
+    hold.touch()
+    for name, value in (("SLACLOCK_TEST_FAULT", "recompute-hold"), ("SLACLOCK_TEST_HOLD",
+        str(hold)), ("SLACLOCK_RECOMPUTE_BESIDE_FROM", "0"), ("SLACLOCK_RECOMPUTE_WORKERS",
+        "0"), ("SLACLOCK_RECOMPUTE_LEASE", "1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    store = TicketStore(store_url, loaded.policy)
+    result: list = []
+    adopting = threading.Thread(target=lambda: result.append(adopt_into(store, loaded, True)))
+    try:
+        adopting.start()
+        deadline = time.monotonic() + 60
+        while not Path(f"{hold}.reached").exists():
+            assert adopting.is_alive() and time.monotonic() < deadline
+            time.sleep(0.05)
+        _take_over_once_expired(store_url, "intruder", 1.0)
+        hold.unlink()
+        adopting.join(60)
+        assert result, "the adoption did not return"
+        adoption = result[0]
+        assert adoption.busy is not None and adoption.busy.owner == "intruder"
+        assert store.policy_version() == parse_policy(CONFIG.read_text(), "x").version
+    finally:
+        store.close()
+
+
+def _take_over_once_expired(store_url: str, owner: str, seconds: float) -> None:
+    """Wait for a lease of ``seconds`` to expire, then take it for ``owner`` (a minute)."""
+    store = TicketStore(store_url, parse_policy(CONFIG.read_text(), "x").policy)
+    try:
+        time.sleep(seconds + 0.3)
+        assert acquire(store, owner, "v-other", 60) is None
     finally:
         store.close()

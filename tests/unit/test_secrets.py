@@ -59,6 +59,26 @@ def test_urls_without_a_password_are_shown_as_given() -> None:
     assert store_env("sqlite:///var/a@b.db")["SQLITE_DBNAME"] == "var/a@b.db"
 
 
+@given(passwords.filter(lambda p: "%" not in p))
+def test_an_at_sign_in_the_query_is_not_taken_for_user_info(password: str) -> None:
+    url = URL.format(password, 5433) + "?schema=a@b"
+    assert redact(url) == URL.format("***", 5433) + "?schema=a@b"
+    env = store_env(url)
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("slaclock", password)
+    assert (env["POSTGRES_HOST"], env["POSTGRES_SCHEMA"]) == ("127.0.0.1", "a@b")
+
+
+def test_an_at_sign_in_the_query_of_a_url_without_user_info() -> None:
+    for url in (
+        "postgresql://127.0.0.1:5432/db?schema=a@b",
+        "postgresql://db.example/db?connect_timeout=5&schema=x@y@z",
+    ):
+        assert redact(url) == url
+        env = store_env(url)
+        assert env["POSTGRES_USER"] == "postgres" and env["POSTGRES_SCHEMA"].count("@") >= 1
+    assert store_env("postgresql://u@h/db?schema=a@b")["POSTGRES_HOST"] == "h"
+
+
 @pytest.mark.parametrize(
     "url",
     [

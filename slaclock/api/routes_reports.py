@@ -84,7 +84,7 @@ def ownership_report(
         return ownership_answer(queries, month, at, the_group, customer)
 
     answer.__name__ = f"ownership_answer {the_group!r}"  # the shared-answer cache's key
-    data = state.month_report(answer, the_month, customer, as_of, known_at)
+    data = state.month_report(who, answer, the_month, customer, as_of, known_at)
     return JSONResponse(data)
 
 

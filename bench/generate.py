@@ -23,6 +23,15 @@ and redeliveries (3 %). Its configuration has overnight calendars, 24x7 targets 
 zone and three warning thresholds per plan. The default ``--stream plain`` is unchanged, so
 figures measured on it stay comparable.
 
+``--stream replies`` (with ``bench/bench-replies.toml``: the varied configuration plus
+``next_reply`` targets and ``ownership`` tables) is the varied stream with conversations and
+reassignments added, about one per lifecycle event: every ticket is created in group L1;
+after the first answer the customer writes again a geometric number of times (mean 4, fewer
+when the ticket ends first), most messages answered by an agent (``ticket.customer_replied``,
+``ticket.agent_replied``), and the ticket moves 0-3 times (mean 1.4) between L1, L2, L3 and a
+vendor group (``ticket.assigned``).
+JSON Lines only. The varied stream itself is unchanged.
+
 Memory is constant: the generator only keeps the future events of tickets still in flight in
 a heap (a few thousand entries), never the stream. Output is deterministic for a given seed,
 event count and configuration.
@@ -55,6 +64,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "bench.toml"
 VARIED_CONFIG = Path(__file__).resolve().parent / "bench-varied.toml"
+REPLIES_CONFIG = Path(__file__).resolve().parent / "bench-replies.toml"
 AVRO_SCHEMA_ID = 1  # schemas/ticket_event.v1.avsc (see schemas/registry.json)
 
 HOUR = 3600
@@ -80,6 +90,7 @@ class Rates:
     mean_events_per_ticket: float = 4.2  # measured; scales ``invalid`` to a per-ticket rate
     around_the_clock: bool = False  # arrivals: a UTC working week, or every hour alike
     zones: tuple[str, ...] = ()
+    replies: bool = False  # conversations and reassignments (the ``replies`` stream)
 
 
 PLAIN = Rates(
@@ -105,13 +116,15 @@ VARIED = replace(
     around_the_clock=True,
     zones=("Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata"),
 )
-STREAMS = {"plain": PLAIN, "varied": VARIED}
+REPLIES = replace(VARIED, replies=True, mean_events_per_ticket=10.0)
+STREAMS = {"plain": PLAIN, "varied": VARIED, "replies": REPLIES}
 
 MAX_LIFETIME = 30 * DAY
 JITTER = 30  # delivery lag of an on-time event, seconds (events of a ticket are >= 60 s apart)
 
 CHANNELS = ("email", "email", "portal", "portal", "phone", "chat")
 SOURCES = ("zendesk", "jira-sm", "freshdesk")
+GROUPS = ("L1", "L1", "L2", "L2", "L3", "vendor")  # reassignment targets, L1/L2 most often
 REPRIO_REASONS = ("production outage", "impact re-assessed", "customer request", "downgrade")
 PAUSE_REASONS = ("waiting_for_customer", "waiting_for_customer", "waiting_for_vendor")
 # Invalid kinds: the first ones can be carried by Avro, the last three only by JSON Lines.
@@ -292,6 +305,8 @@ class Stream:
             fields["priority"] = priority
         fields["channel"] = CHANNELS[int(rng.random() * len(CHANNELS))]
         fields["_late"] = created_late
+        if rates.replies:
+            fields["group"] = "L1"
         if created_late:
             self.awaiting_created[ticket] = 0
         self._event("ticket.created", ticket, created, zone, source, **fields)
@@ -338,6 +353,10 @@ class Stream:
             new = choices[int(rng.random() * len(choices))]
             reason = REPRIO_REASONS[int(rng.random() * len(REPRIO_REASONS))]
             later.append((at, "ticket.reprioritised", {"priority": new, "reason": reason}))
+        if rates.replies:
+            end = resolve_at if resolve_at is not None else created + 2 * DAY
+            later.extend(self._conversation(ack_at, end, maybe_customer))
+            later.extend(self._reassignments(created, end))
         later.sort(key=lambda item: item[0])
         last = created
         for at, kind, extra in later:
@@ -348,6 +367,43 @@ class Stream:
             last = at
         if invalid is not None:
             self._invalid(invalid, ticket, customer, zone, created, priority)
+
+    def _conversation(
+        self, first_answer: int | None, end: int, maybe_customer: Any
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        """Customer messages after the first answer, most of them answered by an agent: a
+        geometric number of exchanges (mean 4), cut off where the ticket's life ends."""
+        rng = self.rng
+        out: list[tuple[int, str, dict[str, Any]]] = []
+        if first_answer is None:
+            return out
+        t = first_answer
+        while rng.random() < 0.8:
+            t += _expo(rng, 4 * HOUR)
+            if t >= end:
+                break
+            out.append((t, "ticket.customer_replied", maybe_customer()))
+            if rng.random() < 0.9:
+                t += _lognormal(rng, 1.5 * HOUR, 1.0)
+                out.append((t, "ticket.agent_replied", {}))
+        return out
+
+    def _reassignments(self, created: int, end: int) -> list[tuple[int, str, dict[str, Any]]]:
+        """Reassignments between a few groups (0-3, mean 1.4), spread over the life."""
+        rng = self.rng
+        x = rng.random()
+        count = 0 if x < 0.20 else 1 if x < 0.55 else 2 if x < 0.85 else 3
+        span = max(120, end - created)
+        times = sorted(created + 60 + int(rng.random() * span) for _ in range(count))
+        out: list[tuple[int, str, dict[str, Any]]] = []
+        group = "L1"
+        for at in times:
+            new = GROUPS[int(rng.random() * len(GROUPS))]
+            if new == group:
+                new = "L2" if group == "L1" else "L1"
+            out.append((at, "ticket.assigned", {"group": new}))
+            group = new
+        return out
 
     def _invalid(
         self,
@@ -505,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(STREAMS),
         default="plain",
         help="plain: the original benchmark stream; varied: four zones with DST, overnight"
-        " desks, more pauses, reopens, late and duplicate events (see the module docstring)",
+        " desks, more pauses, reopens, late and duplicate events; replies: varied plus"
+        " replies and reassignments (see the module docstring)",
     )
     parser.add_argument("--config", type=Path, help="default: bench.toml, bench-varied.toml")
     parser.add_argument("--start", default="2025-01-01T00:00:00+00:00", help="first arrival")
@@ -515,7 +572,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.events < 0:
         parser.error("--events must not be negative")
     if args.config is None:
-        args.config = VARIED_CONFIG if args.stream == "varied" else DEFAULT_CONFIG
+        args.config = {"varied": VARIED_CONFIG, "replies": REPLIES_CONFIG}.get(
+            args.stream, DEFAULT_CONFIG
+        )
+    if args.stream == "replies" and args.format == "avro":
+        parser.error("--stream replies: JSON Lines only (the Avro writer uses schema v1)")
     start = datetime.fromisoformat(args.start)
     if start.tzinfo is None:
         parser.error("--start needs a UTC offset")

@@ -47,6 +47,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DEFAULT_CONFIG = BENCH / "bench.toml"
 VARIED_CONFIG = BENCH / "bench-varied.toml"
+REPLIES_CONFIG = BENCH / "bench-replies.toml"
 GENERATOR = BENCH / "generate.py"
 
 TARGET_EVENTS_PER_S = 20_000
@@ -60,7 +61,7 @@ STREAM = "plain"
 
 def bench_calendar() -> str:
     """The calendar the calendar benchmark and the start-up probe use."""
-    return "berlin" if STREAM == "varied" else "office"
+    return "berlin" if STREAM in ("varied", "replies") else "office"
 
 
 def stream_suffix() -> str:
@@ -442,9 +443,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--stream",
-        choices=("plain", "varied"),
+        choices=("plain", "varied", "replies"),
         default="plain",
-        help="the generated stream (bench/generate.py --stream); varied uses bench-varied.toml",
+        help="the generated stream (bench/generate.py --stream); varied uses bench-varied.toml,"
+        " replies (varied plus replies and reassignments, JSON Lines only) bench-replies.toml",
     )
     parser.add_argument("--config", type=Path, help="default: bench.toml, bench-varied.toml")
     parser.add_argument("--out-dir", type=Path, default=BENCH / "out")
@@ -470,7 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     global STREAM
     STREAM = args.stream
     if args.config is None:
-        args.config = VARIED_CONFIG if STREAM == "varied" else DEFAULT_CONFIG
+        args.config = {"varied": VARIED_CONFIG, "replies": REPLIES_CONFIG}.get(
+            STREAM, DEFAULT_CONFIG
+        )
     config = args.config.resolve()
     out_dir = args.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

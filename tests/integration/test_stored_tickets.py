@@ -2,7 +2,7 @@
 
 ``projections.stored_tickets`` decodes the stored shapes it knows itself and leaves every
 other ticket to the library. Over whole stores (the sample data on SQLite and PostgreSQL, the
-old release's store with its old topics, the benchmark's plain and varied streams) every
+old release's store with its old topics, the benchmark's plain, varied and replies streams) every
 ticket, and every read-model row computed from it, must be the same both ways; stored
 events it must not decode itself (a stored ``class_version``, a transcoded value it does
 not know) must go to the library, and still give the same ticket.
@@ -113,9 +113,9 @@ def test_old_release_postgres_store_folds_the_same_both_ways(
     assert left == 0
 
 
-@pytest.mark.parametrize("stream", ["plain", "varied"])
+@pytest.mark.parametrize("stream", ["plain", "varied", "replies"])
 def test_bench_streams_fold_the_same_both_ways(stream: str, tmp_path: Path) -> None:
-    config = ROOT / "bench" / ("bench.toml" if stream == "plain" else "bench-varied.toml")
+    config = ROOT / "bench" / {"plain": "bench.toml"}.get(stream, f"bench-{stream}.toml")
     path = tmp_path / "events.jsonl"
     subprocess.run(
         [sys.executable, str(ROOT / "bench" / "generate.py"), "--events", "6000", "--seed", "3",

@@ -197,7 +197,10 @@ def test_helpdesk_changes_become_the_expected_clocks(
     group = unique("cdc")
     first = consume(store, config, "helpdesk", tickets, group)
     hd_events = sum(1 for e in EXPECTED if e["ticket_id"].startswith("HD-"))
-    assert (first["accepted"], first["rejected"], first["duplicates"]) == (hd_events, 1, 0)
+    # Debezium delivers at least once: under load a row of the initial snapshot can also
+    # arrive from the WAL, which is a duplicate and must count as one (the redelivery below
+    # checks duplicates exactly); what is accepted and rejected is exact either way.
+    assert (first["accepted"], first["rejected"]) == (hd_events, 1)
     second = consume(store, config, "requests", requests, group)
     assert (second["accepted"], second["rejected"]) == (len(EXPECTED) - hd_events, 0)
 

@@ -63,7 +63,7 @@ test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit
 
 test: venv lint postgres kafka connect browser
-	SLACLOCK_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(BIN)/python -m pytest -q
+	SLACLOCK_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(BIN)/python -m pytest -q --durations=25
 
 bench: venv
 	$(BIN)/python bench/run.py

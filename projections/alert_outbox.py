@@ -54,7 +54,7 @@ INSERT_DELIVERY = f"""INSERT INTO {{p}}sla_alert_deliveries ({COLUMNS})
 
 
 def create_alert_outbox(cursor: Any, dialect: Dialect) -> None:
-    """Store schema step 3 -> 4: the outbox table (new stores get it with the others)."""
+    """Store schema step 5 -> 6: the outbox table (new stores get it with the others)."""
     for statement in OUTBOX_TABLES:
         cursor.execute(dialect.sql(statement))
 

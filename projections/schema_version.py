@@ -44,17 +44,20 @@ def add_token_sources(cursor: Any, dialect: Dialect) -> None:
     """Step 3 -> 4: ``sla_api_tokens.source`` (tokens scoped to one source's webhooks), when
     the table exists (``projections.api_tokens`` creates it on first use, with the column).
     Its tokens are then unknown to an older slaclock, which refuses the store."""
+    _add_column(cursor, dialect, "sla_api_tokens", "source TEXT")
+
+
+def _add_column(cursor: Any, dialect: Dialect, table: str, column: str) -> None:
+    """``ALTER TABLE table ADD COLUMN column`` unless the table lacks or already has it (a
+    step may meet a store whose tables were made in the newer layout)."""
     if dialect.name == "postgres":
-        cursor.execute(
-            dialect.sql(
-                "ALTER TABLE IF EXISTS {p}sla_api_tokens ADD COLUMN IF NOT EXISTS source TEXT"
-            )
-        )
+        statement = f"ALTER TABLE IF EXISTS {{p}}{table} ADD COLUMN IF NOT EXISTS {column}"
+        cursor.execute(dialect.sql(statement))
         return
-    cursor.execute("SELECT name FROM pragma_table_info('sla_api_tokens')")
+    cursor.execute(f"SELECT name FROM pragma_table_info('{table}')")
     columns = {row["name"] for row in cursor.fetchall()}
-    if columns and "source" not in columns:
-        cursor.execute("ALTER TABLE sla_api_tokens ADD COLUMN source TEXT")
+    if columns and column.split()[0] not in columns:
+        cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
 
 def add_analytics_terms(cursor: Any, dialect: Dialect) -> None:
@@ -67,7 +70,7 @@ def add_analytics_terms(cursor: Any, dialect: Dialect) -> None:
 def add_ledger_attainment(cursor: Any, dialect: Dialect) -> None:
     """Step 6 -> 7: the attainment an objective credit was computed from
     (``sla_ledger.attainment``); entries posted before are per-breach credits, without one."""
-    cursor.execute(dialect.sql("ALTER TABLE {p}sla_ledger ADD COLUMN attainment TEXT"))
+    _add_column(cursor, dialect, "sla_ledger", "attainment TEXT")
 
 
 def create_cycles(cursor: Any, dialect: Dialect) -> None:

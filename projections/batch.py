@@ -44,6 +44,8 @@ class Batch:
 
     tickets: list[tuple[Any, ...]] = field(default_factory=list)
     clocks: list[tuple[Any, ...]] = field(default_factory=list)
+    clocks_gone: list[tuple[str, str]] = field(default_factory=list)
+    """(ticket, metric) of clocks that may have a row but no longer apply (deleted first)."""
     cycles: list[tuple[Any, ...]] = field(default_factory=list)
     cycles_of: list[tuple[str]] = field(default_factory=list)
     """Tickets whose cycles are written anew (their old cycle rows are deleted first)."""
@@ -73,6 +75,8 @@ class Batch:
             insert_tracking(cursor, tracking)
         if self.cycles_of:
             cursor.executemany(dialect.sql(tables.DELETE_CYCLES), self.cycles_of)
+        if self.clocks_gone:
+            cursor.executemany(dialect.sql(tables.DELETE_CLOCK), self.clocks_gone)
         for statement, rows in (
             (tables.INSERT_EVENT_ID, self.event_ids),
             (tables.UPSERT_TICKET, self.tickets),

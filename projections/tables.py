@@ -212,6 +212,9 @@ UPSERT_CYCLE = f"""INSERT INTO {{p}}sla_cycles ({CYCLE_COLUMNS})
 DELETE_CYCLES = "DELETE FROM {p}sla_cycles WHERE ticket_id = ?"
 """A ticket's cycles go before its new ones are written: late facts can remove cycles."""
 
+DELETE_CLOCK = "DELETE FROM {p}sla_clocks WHERE ticket_id = ? AND metric = ?"
+"""A clock that stopped applying (reprioritised to a priority its plan has no target for)."""
+
 LEDGER_COLUMNS = (
     "entry_id, posted_at, customer_id, contract, ticket_id, metric, breached_at, month,"
     " posted_month, kind, amount, refers_to, policy_version, attainment"

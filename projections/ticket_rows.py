@@ -31,9 +31,14 @@ def add_rows(batch: Batch, ticket: Ticket, snapshot: TicketSnapshot | None, wate
 def add_clock_rows(batch: Batch, snapshot: TicketSnapshot, watermark: int) -> None:
     """Append the ``sla_clocks`` rows of a ticket evaluated as ``snapshot``."""
     contract = snapshot.contract.key if snapshot.contract else None
+    plan = snapshot.plan
     for clock in snapshot.clocks.values():
         if not clock.applicable:
-            continue  # no row: a missing metric reads as not_applicable
+            # No row: a missing metric reads as not_applicable. A plan that has the metric
+            # for other priorities may have had a row for it before a reprioritisation.
+            if plan is not None and clock.metric in plan.targets:
+                batch.clocks_gone.append((snapshot.ticket_id, clock.metric))
+            continue
         batch.clocks.append(
             (
                 snapshot.ticket_id,

@@ -17,10 +17,9 @@ class Error(_Out):
     detail: str = Field(description="what is wrong, starting with the parameter it is about")
 
 
-class Cycle(_Out):
-    """One cycle of a cycle metric: a clock's fields, and ``group`` for ownership."""
+class _ClockFields(_Out):
+    """What a clock and each of a cycle metric's cycles say beside their status."""
 
-    status: Literal["met", "breached", "paused", "running", "not_applicable"]
     target_seconds: int | None = None
     calendar: str | None = None
     priority: int | None = None
@@ -30,25 +29,22 @@ class Cycle(_Out):
     breached_at: str | None = None
     elapsed_seconds: int | None = None
     remaining_seconds: int | None = None
+
+
+class Cycle(_ClockFields):
+    """One cycle of a cycle metric: a clock's fields, and ``group`` for ownership."""
+
+    status: Literal["met", "breached", "paused", "running", "not_applicable"]
     group: str | None = None
 
 
-class Clock(_Out):
+class Clock(_ClockFields):
     status: Literal["met", "breached", "paused", "running", "not_applicable", "idle"]
     cycles: list[Cycle] | None = Field(
         default=None,
         description="next_reply and ownership: the cycles in start order (status: the last"
         " one's, idle before the first)",
     )
-    target_seconds: int | None = None
-    calendar: str | None = None
-    priority: int | None = None
-    started_at: str | None = None
-    deadline: str | None = None
-    stopped_at: str | None = None
-    breached_at: str | None = None
-    elapsed_seconds: int | None = None
-    remaining_seconds: int | None = None
 
 
 class Ticket(_Out):

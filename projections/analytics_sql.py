@@ -32,7 +32,8 @@ _CLOCK_ROW = f"""SELECT c.ticket_id, c.metric, c.customer_id, c.contract, t.plan
         {_STATUS} AS status,
         {_OUTCOME_AT} AS outcome_at,
         c.started_at, c.deadline AS due_at, c.stopped_at, c.target_seconds,
-        c.accrued AS business_elapsed_seconds, c.running_since, c.calendar"""
+        c.accrued AS business_elapsed_seconds, c.running_since, c.calendar,
+        c.paused_seconds, c.paused_since"""
 # One row per clock (sla_clocks) and per cycle with a target (sla_cycles; a not_applicable
 # cycle has none and no row, as a not_applicable clock has no sla_clocks row).
 CLOCKS = f"""SELECT s.ticket_id, s.metric, s.customer_id, s.contract, s.plan, s.priority,
@@ -40,7 +41,8 @@ CLOCKS = f"""SELECT s.ticket_id, s.metric, s.customer_id, s.contract, s.plan, s.
     CASE WHEN s.status = 'breached' THEN s.outcome_at END AS breached_at,
     s.target_seconds, s.business_elapsed_seconds, s.running_since, s.calendar, k.time_zone,
     m.period_month,
-    CASE WHEN cm.month IS NULL THEN 0 ELSE 1 END AS month_closed, s.cycle, s.group_name
+    CASE WHEN cm.month IS NULL THEN 0 ELSE 1 END AS month_closed, s.cycle, s.group_name,
+    s.paused_seconds, s.paused_since
 FROM (SELECT r.*, COALESCE(r.outcome_at, {{now}}) AS month_at FROM (
     {_CLOCK_ROW}, CAST(NULL AS INTEGER) AS cycle, CAST(NULL AS TEXT) AS group_name
     FROM {{p}}sla_clocks c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id

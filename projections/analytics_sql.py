@@ -14,6 +14,7 @@ compliance counts next_reply cycles as ``report compliance`` does, never ownersh
 
 from __future__ import annotations
 
+from slaclock.domain.policy import OWNERSHIP
 from slaclock.projections.analytics_columns import DATASETS
 from slaclock.projections.tables import Dialect
 
@@ -57,7 +58,7 @@ LEFT JOIN {{p}}sla_analytics_months m ON m.time_zone = k.time_zone
 LEFT JOIN {{p}}sla_closed_months cm ON cm.month = m.month"""
 
 # Ownership cycles are not compliance (service-levels.md 2.4): ``report ownership`` counts them.
-COMPLIANCE = """SELECT g.period_month, g.customer_id, g.metric, g.priority, g.met, g.breached,
+COMPLIANCE = f"""SELECT g.period_month, g.customer_id, g.metric, g.priority, g.met, g.breached,
     g.running,
     CASE WHEN g.met + g.breached > 0 THEN g.met * 1.0 / (g.met + g.breached) END AS attainment,
     g.month_closed
@@ -66,7 +67,7 @@ FROM (SELECT period_month, customer_id, metric, priority,
         SUM(CASE WHEN status = 'breached' THEN 1 ELSE 0 END) AS breached,
         SUM(CASE WHEN status IN ('running', 'paused') THEN 1 ELSE 0 END) AS running,
         MAX(month_closed) AS month_closed
-    FROM ({clocks}) x WHERE period_month IS NOT NULL AND metric <> 'ownership'
+    FROM ({{clocks}}) x WHERE period_month IS NOT NULL AND metric <> '{OWNERSHIP}'
     GROUP BY period_month, customer_id, metric, priority) g"""
 
 CREDIT_LEDGER = """SELECT l.entry_id, l.kind, l.refers_to, l.posted_at, l.customer_id,

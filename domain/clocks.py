@@ -84,6 +84,13 @@ class ClockSnapshot:
     accrued: int = 0
     running_since: int | None = None
     paused: bool = False
+    paused_seconds: int | None = 0
+    """Real seconds the clock spent paused (live, not accruing under the plan's pauses)
+    between its start and its stop, counting the pauses that ended; a pause still open
+    runs since ``paused_since``. None only in a stored row written before the read model
+    kept it (store schema 9) and not recomputed since."""
+    paused_since: int | None = None
+    """Start of the pause still open (None unless the clock is paused)."""
     warnings: tuple[tuple[int, int], ...] = ()
     """(percent, instant) of each warning threshold reached while running (or to be reached
     if the clock runs on)."""
@@ -231,6 +238,26 @@ class ClockWalk:
     stopped_running: bool
     phases: list[Phase]
     notes: list[Note]
+    paused_total: int = 0
+    """Real seconds of the pauses that ended (time live but not accruing)."""
+    paused_since: int | None = None
+    """Start of the pause still open."""
+
+    def follow(self, paused: bool, t: int) -> None:
+        """Account real paused time at ``t``, where the clock is now ``paused`` or not."""
+        if self.paused_since is not None and not paused:
+            self.paused_total += t - self.paused_since
+            self.paused_since = None
+        elif paused and self.paused_since is None:
+            self.paused_since = t
+
+    def restart(self, t: int) -> None:
+        """Start the clock afresh at ``t``, keeping whether it runs or is paused."""
+        self.origin, self.stretches, self.paused_total = t, [], 0
+        if self.since is not None:
+            self.since = t
+        if self.paused_since is not None:
+            self.paused_since = t
 
 
 def walk_clock(
@@ -283,11 +310,12 @@ def walk_clock(
             if w.live and not restart:
                 w.priority = ticket_priority
             elif w.live and not _breached_by(plan, metric, w.priority, w, t):
-                w.priority, w.origin, w.stretches = ticket_priority, t, []
-                w.since = t if was_accruing else None
+                w.priority = ticket_priority
+                w.restart(t)
         if w.live and kind in stopped_by:
             w.live, w.stopped_at, w.stopped_running = False, t, was_accruing
         accruing = w.live and not (paused and pausable)
+        w.follow(w.live and not accruing, t)
         if was_accruing and not accruing:
             w.stretches.append((w.since, t))  # type: ignore[arg-type]
             w.since = None
@@ -409,6 +437,8 @@ def judge(
         accrued=accrued,
         running_since=since,
         paused=w.live and since is None,
+        paused_seconds=w.paused_total,
+        paused_since=w.paused_since,
         warnings=tuple(warnings),
         escalations=tuple(escalations),
         **extra,

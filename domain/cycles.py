@@ -115,6 +115,7 @@ class _Walker:
             stopped_running=False,
             phases=[phase],
             notes=[],
+            paused_since=None if accruing else t,
         )
         cycle = Cycle(metric, group, walk)
         self.running[metric] = cycle
@@ -126,6 +127,7 @@ class _Walker:
             return
         w = cycle.walk
         w.live, w.stopped_at, w.stopped_running = False, t, w.since is not None
+        w.follow(False, t)
         if w.since is not None:
             w.stretches.append((w.since, t))
             w.since = None
@@ -144,8 +146,8 @@ class _Walker:
                 w.priority = new
                 what = "recalculated from the cycle's start"
             elif not breached_before(before, w, t):
-                w.priority, w.origin, w.stretches = new, t, []
-                w.since = t if w.since is not None else None
+                w.priority = new
+                w.restart(t)
                 what = "cycle restarted"
             else:
                 what = "already breached, keeps its old target"
@@ -158,6 +160,7 @@ class _Walker:
             if cycle is None:
                 continue
             w, accruing = cycle.walk, self.accruing(metric)
+            w.follow(not accruing, t)
             if w.since is not None and not accruing:
                 w.stretches.append((w.since, t))
                 w.since = None

@@ -13,6 +13,7 @@ a rebuild replaces the tables they read (``projections.rebuild``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import sql as pgsql
@@ -78,7 +79,7 @@ def install(datastore: Any, dialect: Dialect) -> bool:
 
 
 def _digest(dialect: Dialect) -> str:
-    text = repr((dialect.name, PLAIN, DATASETS, _DICTIONARY_COLUMNS, REFRESHED))
+    text = repr((dialect.name, PLAIN, DATASETS, _DICTIONARY_COLUMNS, REFRESHED, SCOPED))
     return f"{INTERFACE_VERSION}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
@@ -92,12 +93,32 @@ def drop_views(cursor: Any, dialect: Dialect, schema: str) -> None:
         cursor.execute(pgsql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(_id(schema, name)))
 
 
+SCOPES_TABLE = """CREATE TABLE IF NOT EXISTS {p}sla_analytics_scopes (
+    role_name TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    PRIMARY KEY (role_name, customer_id))"""
+"""PostgreSQL: the customers a customer-scoped role may see (``analytics grant ROLE
+--customer ID``); a role without rows here sees every customer."""
+SCOPED = """SELECT * FROM ({select}) s
+WHERE NOT EXISTS (SELECT 1 FROM {p}sla_analytics_scopes a WHERE a.role_name = current_user)
+    OR s.customer_id IN (
+        SELECT a.customer_id FROM {p}sla_analytics_scopes a WHERE a.role_name = current_user)"""
+"""A view's rows as the role reading it may see them. The views run with their owner's
+rights, but ``current_user`` is the reader; ``security_barrier`` keeps the reader's own
+conditions (a function that leaks its arguments) from seeing rows before this filter."""
+
+
 def create_views(cursor: Any, dialect: Dialect, schema: str) -> None:
     """The PostgreSQL views with their comments, and the column dictionary."""
+    cursor.execute(dialect.sql(SCOPES_TABLE))
+    scoped = dialect.sql(SCOPED)
     for name, dataset in DATASETS.items():
         select = typed(name, "postgres", plain(name, dialect, PG_NOW))
         view = _id(schema, name)
-        cursor.execute(pgsql.SQL("CREATE VIEW {} AS ").format(view) + pgsql.SQL(select))  # type: ignore[arg-type]
+        cursor.execute(
+            pgsql.SQL("CREATE VIEW {} WITH (security_barrier) AS ").format(view)
+            + pgsql.SQL(scoped.replace("{select}", select))  # type: ignore[arg-type]
+        )
         cursor.execute(pgsql.SQL("COMMENT ON VIEW {} IS {}").format(view, _comment(dataset)))
         for column in dataset.columns:
             cursor.execute(
@@ -195,19 +216,43 @@ def refresh(store: Any, now: int) -> dict[str, int]:
 
 
 # ----------------------------------------------------------------------- the role
+_KNOWN_CUSTOMER = """SELECT 1 FROM {p}sla_analytics_contracts WHERE customer_id = ?
+    UNION ALL SELECT 1 FROM {p}sla_tickets WHERE customer_id = ? LIMIT 1"""
+
+
 class RoleError(Exception):
     """The analyst role cannot be granted (unknown role, not PostgreSQL)."""
 
 
-def grant(store: Any, role: str) -> str:
-    """Give ``role`` SELECT on the analytics schema and nothing else; the schema's name."""
+def grant(store: Any, role: str, customers: Sequence[str] = ()) -> str:
+    """Give ``role`` SELECT on the analytics schema and nothing else; the schema's name.
+    With ``customers``, the views show ``role`` those customers' rows only; without, every
+    row (a scope given before is lifted)."""
     if store.dialect.name != "postgres":
         raise RoleError("analytics grant: roles exist on PostgreSQL stores only")
     schema = analytics_schema(store.datastore.schema)
+    dialect = store.dialect
     with store.write() as cursor:
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
         if not cursor.fetchall():
             raise RoleError(f"analytics grant: ROLE: no role {role!r} (CREATE ROLE it first)")
+        for customer in customers:
+            cursor.execute(dialect.sql(_KNOWN_CUSTOMER), [customer, customer])
+            if not cursor.fetchall():
+                raise RoleError(
+                    f"analytics grant: --customer: no customer {customer!r} in the store"
+                    " (no contract and no ticket names it)"
+                )
+        cursor.execute(dialect.sql(SCOPES_TABLE))
+        cursor.execute(
+            dialect.sql("DELETE FROM {p}sla_analytics_scopes WHERE role_name = ?"), [role]
+        )
+        cursor.executemany(
+            dialect.sql(
+                "INSERT INTO {p}sla_analytics_scopes (role_name, customer_id) VALUES (?, ?)"
+            ),
+            [(role, customer) for customer in sorted(set(customers))],
+        )
         for statement in (
             "GRANT USAGE ON SCHEMA {schema} TO {role}",
             "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}",

@@ -176,6 +176,23 @@ CLOCKS = Dataset(
             "text",
             "The group owning the ticket during an ownership cycle; null otherwise.",
         ),
+        Column(
+            "paused_seconds",
+            "integer",
+            "Real (wall-clock) seconds the clock spent paused between started_at and"
+            " stopped_at, up to the last fact: the pauses that ended (a clock paused now:"
+            " without the pause open since paused_since). Not business time. Null only for a"
+            " row stored before slaclock kept it, until a replay or recompute fills it.",
+            unit="seconds",
+        ),
+        Column(
+            "paused_since",
+            "timestamp",
+            "Start of the pause still open (a clock not stopped and paused now: status"
+            " paused, or breached if its deadline passed before); null otherwise. The open"
+            " pause so far is now - paused_since.",
+            unit="instant",
+        ),
     ),
 )
 

@@ -14,6 +14,7 @@ compliance counts next_reply cycles as ``report compliance`` does, never ownersh
 
 from __future__ import annotations
 
+from slaclock.domain.policy import OWNERSHIP
 from slaclock.projections.analytics_columns import DATASETS
 from slaclock.projections.tables import Dialect
 
@@ -32,7 +33,8 @@ _CLOCK_ROW = f"""SELECT c.ticket_id, c.metric, c.customer_id, c.contract, t.plan
         {_STATUS} AS status,
         {_OUTCOME_AT} AS outcome_at,
         c.started_at, c.deadline AS due_at, c.stopped_at, c.target_seconds,
-        c.accrued AS business_elapsed_seconds, c.running_since, c.calendar"""
+        c.accrued AS business_elapsed_seconds, c.running_since, c.calendar,
+        c.paused_seconds, c.paused_since"""
 # One row per clock (sla_clocks) and per cycle with a target (sla_cycles; a not_applicable
 # cycle has none and no row, as a not_applicable clock has no sla_clocks row).
 CLOCKS = f"""SELECT s.ticket_id, s.metric, s.customer_id, s.contract, s.plan, s.priority,
@@ -40,7 +42,8 @@ CLOCKS = f"""SELECT s.ticket_id, s.metric, s.customer_id, s.contract, s.plan, s.
     CASE WHEN s.status = 'breached' THEN s.outcome_at END AS breached_at,
     s.target_seconds, s.business_elapsed_seconds, s.running_since, s.calendar, k.time_zone,
     m.period_month,
-    CASE WHEN cm.month IS NULL THEN 0 ELSE 1 END AS month_closed, s.cycle, s.group_name
+    CASE WHEN cm.month IS NULL THEN 0 ELSE 1 END AS month_closed, s.cycle, s.group_name,
+    s.paused_seconds, s.paused_since
 FROM (SELECT r.*, COALESCE(r.outcome_at, {{now}}) AS month_at FROM (
     {_CLOCK_ROW}, CAST(NULL AS INTEGER) AS cycle, CAST(NULL AS TEXT) AS group_name
     FROM {{p}}sla_clocks c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id
@@ -55,7 +58,7 @@ LEFT JOIN {{p}}sla_analytics_months m ON m.time_zone = k.time_zone
 LEFT JOIN {{p}}sla_closed_months cm ON cm.month = m.month"""
 
 # Ownership cycles are not compliance (service-levels.md 2.4): ``report ownership`` counts them.
-COMPLIANCE = """SELECT g.period_month, g.customer_id, g.metric, g.priority, g.met, g.breached,
+COMPLIANCE = f"""SELECT g.period_month, g.customer_id, g.metric, g.priority, g.met, g.breached,
     g.running,
     CASE WHEN g.met + g.breached > 0 THEN g.met * 1.0 / (g.met + g.breached) END AS attainment,
     g.month_closed
@@ -64,7 +67,7 @@ FROM (SELECT period_month, customer_id, metric, priority,
         SUM(CASE WHEN status = 'breached' THEN 1 ELSE 0 END) AS breached,
         SUM(CASE WHEN status IN ('running', 'paused') THEN 1 ELSE 0 END) AS running,
         MAX(month_closed) AS month_closed
-    FROM ({clocks}) x WHERE period_month IS NOT NULL AND metric <> 'ownership'
+    FROM ({{clocks}}) x WHERE period_month IS NOT NULL AND metric <> '{OWNERSHIP}'
     GROUP BY period_month, customer_id, metric, priority) g"""
 
 CREDIT_LEDGER = """SELECT l.entry_id, l.kind, l.refers_to, l.posted_at, l.customer_id,

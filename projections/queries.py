@@ -349,6 +349,8 @@ def _clock_fields(row: Any) -> dict[str, Any]:
         "accrued": row["accrued"],
         "running_since": row["running_since"],
         "paused": bool(row["paused"]),
+        "paused_seconds": row["paused_seconds"],
+        "paused_since": row["paused_since"],
     }
 
 

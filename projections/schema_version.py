@@ -22,11 +22,12 @@ from slaclock.projections.tables import (
     CYCLES_ALERT_INDEX,
     CYCLES_OUTCOME_INDEX,
     CYCLES_TABLE,
+    PAUSED_COLUMNS,
     UPSERT_META,
     Dialect,
 )
 
-STORE_SCHEMA_VERSION = 8
+STORE_SCHEMA_VERSION = 9
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -81,6 +82,15 @@ def create_cycles(cursor: Any, dialect: Dialect) -> None:
         cursor.execute(dialect.sql(statement))
 
 
+def add_paused_seconds(cursor: Any, dialect: Dialect) -> None:
+    """Step 8 -> 9: ``paused_seconds`` and ``paused_since`` of ``sla_clocks`` and
+    ``sla_cycles`` (a clock's real paused time). Rows written before keep them null until a
+    ``replay``, a configuration change's recompute or the ticket's next event rewrites them."""
+    for table in ("sla_clocks", "sla_cycles"):
+        for column in PAUSED_COLUMNS:
+            _add_column(cursor, dialect, table, column)
+
+
 UPGRADES: dict[int, Upgrade] = {
     1: create_source_state,
     2: add_clock_inputs,
@@ -89,12 +99,14 @@ UPGRADES: dict[int, Upgrade] = {
     5: create_alert_outbox,
     6: add_ledger_attainment,
     7: create_cycles,
+    8: add_paused_seconds,
 }
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
 2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_api_tokens.source``; 4 -> 5: the
 analytics terms tables; 5 -> 6: the alert outbox (``sla_alert_deliveries``); 6 -> 7:
-``sla_ledger.attainment``; 7 -> 8: ``sla_cycles``."""
+``sla_ledger.attainment``; 7 -> 8: ``sla_cycles``; 8 -> 9: ``paused_seconds`` and
+``paused_since`` of ``sla_clocks`` and ``sla_cycles``."""
 
 
 class NewerSchemaError(Exception):

@@ -30,10 +30,15 @@ CYCLES_TABLE = """CREATE TABLE IF NOT EXISTS {p}sla_cycles (
         running_since BIGINT,
         paused INTEGER NOT NULL,
         next_alert_at BIGINT,
+        paused_seconds BIGINT,
+        paused_since BIGINT,
         PRIMARY KEY (ticket_id, cycle_id)){without_rowid}"""
 """The cycles of cycle metrics (next_reply, ownership), one row per cycle: ``cycle_id`` is
 ``metric/n`` (n from 0 in start order), ``grp`` the ownership cycle's group; a
 not_applicable cycle has no target. Otherwise the columns of ``sla_clocks``."""
+PAUSED_COLUMNS = ("paused_seconds BIGINT", "paused_since BIGINT")
+"""Columns added by store schema 9 to ``sla_clocks`` and ``sla_cycles`` (``ClockSnapshot``'s
+``paused_seconds`` and ``paused_since``): null in rows written before until recomputed."""
 CYCLES_ALERT_INDEX = (
     """CREATE INDEX IF NOT EXISTS sla_cycles_alert ON {p}sla_cycles (next_alert_at)"""
 )
@@ -74,6 +79,8 @@ TABLES: tuple[str, ...] = (
         running_since BIGINT,
         paused INTEGER NOT NULL,
         next_alert_at BIGINT,
+        paused_seconds BIGINT,
+        paused_since BIGINT,
         PRIMARY KEY (ticket_id, metric)){without_rowid}""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_alert ON {p}sla_clocks (next_alert_at)""",
     """CREATE INDEX IF NOT EXISTS sla_clocks_breach ON {p}sla_clocks (breach_at)""",
@@ -179,27 +186,29 @@ UPSERT_TICKET = """INSERT INTO {p}sla_tickets (ticket_id, customer_id, contract,
 
 CLOCK_COLUMNS = (
     "ticket_id, metric, customer_id, contract, priority, target_seconds, calendar, started_at,"
-    " deadline, stopped_at, breach_at, accrued, running_since, paused, next_alert_at"
+    " deadline, stopped_at, breach_at, accrued, running_since, paused, next_alert_at,"
+    " paused_seconds, paused_since"
 )
 
 UPSERT_CLOCK = f"""INSERT INTO {{p}}sla_clocks ({CLOCK_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (ticket_id, metric) DO UPDATE SET customer_id = excluded.customer_id,
     contract = excluded.contract, priority = excluded.priority,
     target_seconds = excluded.target_seconds, calendar = excluded.calendar,
     started_at = excluded.started_at, deadline = excluded.deadline,
     stopped_at = excluded.stopped_at, breach_at = excluded.breach_at,
     accrued = excluded.accrued, running_since = excluded.running_since,
-    paused = excluded.paused, next_alert_at = excluded.next_alert_at"""
+    paused = excluded.paused, next_alert_at = excluded.next_alert_at,
+    paused_seconds = excluded.paused_seconds, paused_since = excluded.paused_since"""
 
 CYCLE_COLUMNS = (
     "ticket_id, cycle_id, metric, cycle, grp, customer_id, contract, priority, target_seconds,"
     " calendar, started_at, deadline, stopped_at, breach_at, accrued, running_since, paused,"
-    " next_alert_at"
+    " next_alert_at, paused_seconds, paused_since"
 )
 
 UPSERT_CYCLE = f"""INSERT INTO {{p}}sla_cycles ({CYCLE_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (ticket_id, cycle_id) DO UPDATE SET metric = excluded.metric,
     cycle = excluded.cycle, grp = excluded.grp, customer_id = excluded.customer_id,
     contract = excluded.contract, priority = excluded.priority,
@@ -207,7 +216,8 @@ UPSERT_CYCLE = f"""INSERT INTO {{p}}sla_cycles ({CYCLE_COLUMNS})
     started_at = excluded.started_at, deadline = excluded.deadline,
     stopped_at = excluded.stopped_at, breach_at = excluded.breach_at,
     accrued = excluded.accrued, running_since = excluded.running_since,
-    paused = excluded.paused, next_alert_at = excluded.next_alert_at"""
+    paused = excluded.paused, next_alert_at = excluded.next_alert_at,
+    paused_seconds = excluded.paused_seconds, paused_since = excluded.paused_since"""
 
 DELETE_CYCLES = "DELETE FROM {p}sla_cycles WHERE ticket_id = ?"
 """A ticket's cycles go before its new ones are written: late facts can remove cycles."""

@@ -56,6 +56,8 @@ def add_clock_rows(batch: Batch, snapshot: TicketSnapshot, watermark: int) -> No
                 clock.running_since,
                 int(clock.paused),
                 next_alert_at(clock, watermark),
+                clock.paused_seconds,
+                clock.paused_since,
             )
         )
     if snapshot.cycles is not None:
@@ -89,6 +91,8 @@ def add_cycle_rows(
                     cycle.running_since,
                     int(cycle.paused),
                     next_alert_at(cycle, watermark) if cycle.applicable else None,
+                    cycle.paused_seconds,
+                    cycle.paused_since,
                 )
             )
 

@@ -4,7 +4,9 @@ Each page of tickets is recomputed in memory (``TicketStore.rows_for``) and comp
 column with the live rows read in the same snapshot, so a concurrent ingest cannot show up as
 a difference; live rows of a ticket that has no events are reported as extra. A ticket row
 without clock inputs (written before they were kept) is not a difference: they are a
-shortcut, and their absence only means folding from events. Nothing is changed:
+shortcut, and their absence only means folding from events. Nor is a clock or cycle row
+without its paused time (written before store schema 9 kept it): a recompute fills it.
+Nothing is changed:
 ``projections.rebuild`` is the repair.
 """
 
@@ -26,6 +28,10 @@ from slaclock.projections.derived_tables import (
 )
 from slaclock.projections.event_pages import EventPages, snapshot
 from slaclock.projections.store import TicketStore
+from slaclock.projections.tables import PAUSED_COLUMNS
+
+_ADDED_LATER = frozenset({KEPT_INPUTS, *(column.split()[0] for column in PAUSED_COLUMNS)})
+"""Columns added to a table after rows were written in it: a live null is "not kept yet"."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ def compare(
             yield Difference(table, named, "extra", live=whole, ticket_id=ticket)
         else:
             for name, a, b in zip(names, mine, theirs, strict=True):
-                if a != b and name not in KEYS[table] and not (name == KEPT_INPUTS and a is None):
+                if a != b and name not in KEYS[table] and not (name in _ADDED_LATER and a is None):
                     yield Difference(table, named, "changed", name, a, b, ticket_id=ticket)
 
 

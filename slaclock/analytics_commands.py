@@ -31,6 +31,13 @@ def register(commands: Any) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     g = actions.add_parser("grant", help="PostgreSQL: SELECT on the analytics schema to ROLE")
     g.add_argument("role", metavar="ROLE")
+    g.add_argument(
+        "--customer",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="the role sees only this customer's rows (repeat for more; without: every row)",
+    )
     g.add_argument("--json", action="store_true")
     r = actions.add_parser("refresh", help="SQLite: fill the analytics tables anew")
     r.add_argument("--json", action="store_true")
@@ -50,10 +57,16 @@ def handle(args: argparse.Namespace, loaded: LoadedPolicy, store: TicketStore) -
         return _export(args, store)
     if args.action == "grant":
         try:
-            schema = grant(store, args.role)
+            schema = grant(store, args.role, args.customer)
         except RoleError as exc:
             raise UsageError(str(exc)) from None
-        emit(args, {"role": args.role, "schema": schema}, f"{args.role}: SELECT on {schema}")
+        customers = sorted(set(args.customer))
+        scope = f" (customers {', '.join(customers)} only)" if customers else ""
+        emit(
+            args,
+            {"role": args.role, "schema": schema, "customers": customers},
+            f"{args.role}: SELECT on {schema}{scope}",
+        )
         return exit_codes.OK
     counts = refresh(store, int(time.time()))
     human = (

@@ -114,6 +114,43 @@ def test_the_analyst_role_reads_the_views_and_nothing_else_also_after_a_rebuild(
             conn.execute(f"DROP ROLE {role}")
 
 
+def test_a_customer_scoped_login_role_sees_its_customers_rows_only(pg: Cli, postgres_url: str):
+    role, password = f"customer_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    store_schema = _schema(pg.store)
+    views = f"{store_schema}_analytics"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    login = psycopg.conninfo.make_conninfo(postgres_url, user=role, password=password)
+    try:
+        granted = pg.json("analytics", "grant", role, "--customer", "acme")
+        assert granted["customers"] == ["acme"]
+        with psycopg.connect(postgres_url) as conn:  # the store's own role: every customer
+            every = {
+                name: set(conn.execute(f'SELECT customer_id FROM "{views}".{name}').fetchall())
+                for name in DATASETS
+            }
+        assert all(("acme",) in seen and len(seen) > 1 for seen in every.values()), every
+        with psycopg.connect(login) as conn:
+            for name in DATASETS:
+                seen = conn.execute(f'SELECT customer_id FROM "{views}".{name}').fetchall()
+                assert seen and set(seen) == {("acme",)}, name
+            filtered = f"SELECT count(*) FROM \"{views}\".clocks WHERE customer_id = 'globex'"
+            assert conn.execute(filtered).fetchone() == (0,)
+        for table in ("sla_api_tokens", "slaclock_events", "sla_analytics_scopes", "sla_clocks"):
+            with psycopg.connect(login) as conn, pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(f'SELECT count(*) FROM "{store_schema}".{table}')
+        missing = pg.run("analytics", "grant", role, "--customer", "nobody")
+        assert missing.returncode == 2 and "no customer 'nobody'" in missing.stderr
+        pg.json("analytics", "grant", role)  # without --customer: every customer again
+        with psycopg.connect(login) as conn:
+            seen = conn.execute(f'SELECT DISTINCT customer_id FROM "{views}".clocks').fetchall()
+            assert set(seen) == every["clocks"]
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
 def _read_as(url: str, role: str, query: str) -> int:
     with psycopg.connect(url) as conn:
         conn.execute(f"SET ROLE {role}")

@@ -15,7 +15,7 @@ def _ticket(ticket_id: str, priority: int) -> tuple:
 
 def _clock(ticket_id: str, metric: str, deadline: int, paused: bool | int = 0) -> tuple:
     return (ticket_id, metric, "acme", "acme/gold", 2, 3600, "office", 100, deadline,
-            None, None, 60, 100, paused, None)  # fmt: skip
+            None, None, 60, 100, paused, None, 0, None)  # fmt: skip
 
 
 def _work_log(event_id: str, ticket_id: str, minutes: int) -> tuple:

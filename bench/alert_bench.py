@@ -205,7 +205,9 @@ def consume_latency(bootstrap: str, tickets: int, work: Path, tick_every: float)
             f"sqlite:///{work / 'latency.db'}", "consume", "--bootstrap-servers", bootstrap,
             "--topic", topic, "--group", topic, "--clock", "wall",
             "--tick-every", str(tick_every)]  # fmt: skip
-    consumer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = work / "latency-consume.log"
+    with log.open("w") as stderr:
+        consumer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.time() + 90
         while len(arrived) < tickets and time.time() < deadline:
@@ -214,6 +216,9 @@ def consume_latency(bootstrap: str, tickets: int, work: Path, tick_every: float)
         consumer.terminate()
         consumer.wait(60)
         server.shutdown()
+    if len(arrived) < tickets:  # say why (the consumer's log)
+        print(f"  only {len(arrived)} of {tickets} arrived; consume's log ends:")
+        print("    " + "\n    ".join(log.read_text().splitlines()[-10:]))
     return sorted(arrived)
 
 

@@ -216,6 +216,9 @@ def consume_latency(bootstrap: str, tickets: int, work: Path, tick_every: float)
         consumer.terminate()
         consumer.wait(60)
         server.shutdown()
+    late = [f"#{n} {lag:.2f} s" for n, lag in enumerate(arrived) if lag > 1.5]
+    if late:  # which arrivals (in arrival order) were slow: the first ones, or any?
+        print(f"  arrivals over 1.5 s: {', '.join(late[:10])}")
     if len(arrived) < tickets:  # say why (the consumer's log)
         print(f"  only {len(arrived)} of {tickets} arrived; consume's log ends:")
         print("    " + "\n    ".join(log.read_text().splitlines()[-10:]))
@@ -273,7 +276,8 @@ def main() -> None:
             if lags:
                 p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
                 print(f"  {len(lags)} arrived; median {lags[len(lags) // 2]:.2f} s,"
-                      f" p99 {p99:.2f} s, max {lags[-1]:.2f} s (target p99 <= 2 s)")  # fmt: skip
+                      f" p99 {p99:.2f} s, max {lags[-1]:.2f} s (target p99 <= 2 s);"
+                      f" slowest: {', '.join(f'{lag:.2f}' for lag in lags[-5:])}")  # fmt: skip
         if args.no_ingest:
             return
         bench_run.STREAM = "varied"

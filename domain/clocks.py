@@ -387,16 +387,17 @@ def judge(
         return at if at is not None and (stopped_at is None or at < stopped_at) else None
 
     warnings = []
+    found: dict[int, int | None] = {}  # part -> when reached: a level at a warning's share
     for percent in plan.warnings:
-        at = reached_running(seconds * percent // 100)
+        at = found[seconds * percent // 100] = reached_running(seconds * percent // 100)
         if at is not None:
             warnings.append((percent, at))
     escalations = []
-    for level in plan.escalations:
-        if level.applies(metric, w.priority):
-            at = reached_running(level.part(seconds))
-            if at is not None:
-                escalations.append((level.level, at))
+    for level in plan.levels_for(metric, w.priority):  # most clocks: none
+        part = level.part(seconds)
+        at = found[part] if part in found else reached_running(part)
+        if at is not None:
+            escalations.append((level.level, at))
     return make(
         metric=metric,
         priority=w.priority,

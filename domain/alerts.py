@@ -26,11 +26,15 @@ RAISED = "raised"
 WITHDRAWN = "withdrawn"
 
 
-@dataclass(frozen=True, order=True, slots=True)
+@dataclass(order=True, slots=True, unsafe_hash=True)
 class Alert:
     """``kind`` of ``metric`` reached at ``at`` (``percent`` of the target; 100 = breach; the
     level for an escalation); ``cycle``: which cycle of a cycle metric (its number from 0),
-    None for a clock."""
+    None for a clock.
+
+    A value (hashed, kept in sets): never assign to one. Not ``frozen``: every evaluation of
+    a ticket builds its due alerts, and a frozen dataclass costs several times as much to
+    build (as for ``ClockSnapshot``)."""
 
     metric: str
     kind: str

@@ -16,6 +16,7 @@ from slaclock.config import read_policy
 from slaclock.consumers.alert_delivery import Deliverer
 from slaclock.consumers.dead_letter import DeadLetterList
 from slaclock.consumers.ingest import Ingestor
+from slaclock.consumers.ingest_records import _iso
 from slaclock.consumers.notifiers import open_notifiers
 from slaclock.consumers.sources import read_events
 from slaclock.consumers.tick_schedule import TickSchedule
@@ -185,3 +186,8 @@ def test_a_woken_delivery_thread_sends_at_once_without_waiting_for_its_interval(
         deliverer.close()
         store.close()
     assert not thread.is_alive()
+
+
+@given(st.integers(0, 253_402_300_799))  # up to 9999-12-31T23:59:59Z
+def test_payload_instants_read_as_datetime_writes_them(epoch: int) -> None:
+    assert _iso(epoch) == datetime.fromtimestamp(epoch, UTC).isoformat()

@@ -82,6 +82,7 @@ class Ingestor:
         self.outbox = outbox
         self.on_deliveries = on_deliveries
         self.due_left = 0  # tickets with due alerts that the last batch left for the next
+        self.watermark: int | None = None  # the last batch's (stored or not: nothing changed)
         self.stats = IngestStats()
         self._waiting: dict[str, int] = {}
 
@@ -234,7 +235,7 @@ class Ingestor:
         applied = _Applied(duplicates=duplicates)
         for ticket_id, items in offered.items():
             rejected += _apply(applied, tickets, ticket_id, items, copies, recorded_at)
-        watermark = self._advance(recorded_at, applied.accepted)
+        watermark = self.watermark = self._advance(recorded_at, applied.accepted)
         snapshots, ledger, alerts = self._alerts(tickets, applied.changed, watermark, recorded_at)
         counts = counters(
             accepted=len(applied.event_ids),

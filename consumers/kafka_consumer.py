@@ -281,12 +281,16 @@ class KafkaIngest:
             log.info("%d alert(s) raised or withdrawn while idle", moved)
 
     def _read_next_alert(self) -> None:
-        """Learn from the store when its next alert falls due (a failure: tick by period)."""
+        """Learn from the store when its next alert falls due (a failure: tick by period).
+        After the watermark of the last batch or tick, stored or not: what fell due before
+        it was raised then, or is another consumer's (not stored when nothing changed, so
+        it is the store's own watermark that may lag)."""
         ticks = self._ticks
         if ticks is None:
             return
+        reached = self.batches.ingestor.watermark or self.store.watermark() or 0
         try:
-            ticks.learn(self.store.next_alert_at(self.store.watermark() or 0))
+            ticks.learn(self.store.next_alert_at(reached))
         except TRANSIENT as exc:
             log.debug("reading the next alert instant failed (%s)", exc)
             ticks.forget()

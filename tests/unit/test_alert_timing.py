@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -191,3 +192,19 @@ def test_a_woken_delivery_thread_sends_at_once_without_waiting_for_its_interval(
 @given(st.integers(0, 253_402_300_799))  # up to 9999-12-31T23:59:59Z
 def test_payload_instants_read_as_datetime_writes_them(epoch: int) -> None:
     assert _iso(epoch) == datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def test_a_tick_that_changes_nothing_stores_nothing_but_names_its_watermark(tmp_path) -> None:
+    """The consumer asks the store for the next alert after the last tick's watermark, not
+    the stored one: a tick that raised nothing (the due ticket is another consumer's)
+    stores nothing, and asking after the stored watermark would name the same instant,
+    already due, again and again."""
+    loaded, store = _setup(tmp_path)
+    ingestor = Ingestor(store, loaded.policy, DeadLetterList(), clock="wall")
+    try:
+        before = wall_watermark(time.time())
+        ingestor.process([])
+        assert store.watermark() is None
+        assert ingestor.watermark is not None and ingestor.watermark >= before
+    finally:
+        store.close()

@@ -42,7 +42,7 @@ FOLLOW_INTERVAL = 0.2
 """Seconds between looks for due deliveries (a read; the claim's write only when due)."""
 WOKEN_FOLLOW_INTERVAL = 1.0
 """The same for a delivery thread that its own process wakes when it commits deliveries
-(``serve``, ``consume``): the looks then only find retries and other processes' rows."""
+(``consume``): the looks then only find retries and other processes' rows."""
 
 
 @dataclass

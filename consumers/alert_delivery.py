@@ -40,6 +40,9 @@ DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_SENDERS = 8
 FOLLOW_INTERVAL = 0.2
 """Seconds between looks for due deliveries (a read; the claim's write only when due)."""
+WOKEN_FOLLOW_INTERVAL = 1.0
+"""The same for a delivery thread that its own process wakes when it commits deliveries
+(``consume``): the looks then only find retries and other processes' rows."""
 
 
 @dataclass
@@ -154,20 +157,30 @@ class Deliverer:
                 break
         return self.stats
 
-    def follow(self, stop: threading.Event, interval: float = FOLLOW_INTERVAL) -> None:
-        """Deliver until ``stop`` is set, looking for due deliveries every ``interval`` s;
-        a lost store is waited out (the deliveries stay pending meanwhile). A process that
-        stops this delivers what is due first, for at most a few seconds."""
+    def follow(
+        self,
+        stop: threading.Event,
+        interval: float = FOLLOW_INTERVAL,
+        wake: threading.Event | None = None,
+    ) -> None:
+        """Deliver until ``stop`` is set, looking for due deliveries every ``interval`` s and
+        whenever ``wake`` is set (by a writer of this process that committed deliveries;
+        whoever sets ``stop`` sets it too); a lost store is waited out (the deliveries stay
+        pending meanwhile). A process that stops this delivers what is due first, for at
+        most a few seconds."""
         from slaclock.projections.event_store import STORE_FAILURES
 
+        waiting = wake or stop
         while not stop.is_set():
+            if wake is not None:
+                wake.clear()  # before the look: a wake-up during it is not lost
             try:
                 busy = self.run_once()
             except STORE_FAILURES:
                 busy = 0
                 stop.wait(min(5.0, interval * 4))
             if not busy:
-                stop.wait(interval)
+                waiting.wait(interval)
 
     def close(self) -> None:
         self._pool.shutdown()

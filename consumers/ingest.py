@@ -29,7 +29,7 @@ from slaclock.consumers.ingest_records import (
     fact_json,
 )
 from slaclock.consumers.sources import RawEvent
-from slaclock.domain.alerts import BREACH, Alert, alerts_due
+from slaclock.domain.alerts import BREACH, Alert, alerts_due, wall_watermark
 from slaclock.domain.clocks import TicketSnapshot, evaluate
 from slaclock.domain.facts import CREATED, Fact
 from slaclock.domain.policy import Policy
@@ -55,6 +55,7 @@ class Ingestor:
         owns: Callable[[str], bool] | None = None,
         max_due: int = 20_000,
         outbox: Callable[[Sequence[Rejection]], list[DeadLetter]] | None = None,
+        on_deliveries: Callable[[], None] | None = None,
     ) -> None:
         """``clock``: ``"wall"`` (live: alerts fall due by wall-clock time) or ``"event"``
         (replays and backfills: by the latest event time seen, so replays are repeatable).
@@ -65,7 +66,8 @@ class Ingestor:
         rest follow with the next batches, see ``due_left``), so that memory stays bounded
         when a jump of the clock makes many fall due at once (a restart after a weekend).
         ``outbox``: turns a batch's rejections (in batch order) into dead letters stored
-        with the batch, in its transaction."""
+        with the batch, in its transaction. ``on_deliveries``: called after a batch (or
+        tick) that wrote alert outbox rows committed (to wake a delivery thread)."""
         if clock not in ("wall", "event"):
             raise ValueError(f"clock: {clock!r} is not one of ['wall', 'event']")
         self.store = store
@@ -78,7 +80,9 @@ class Ingestor:
         self.owns = owns
         self.max_due = max_due
         self.outbox = outbox
+        self.on_deliveries = on_deliveries
         self.due_left = 0  # tickets with due alerts that the last batch left for the next
+        self.watermark: int | None = None  # the last batch's (stored or not: nothing changed)
         self.stats = IngestStats()
         self._waiting: dict[str, int] = {}
 
@@ -107,7 +111,7 @@ class Ingestor:
     def _advance(self, now: datetime, accepted: Sequence[Fact]) -> int:
         """The watermark after this batch: wall-clock time, or the latest event time seen."""
         if self.clock == "wall":
-            return int(now.timestamp())
+            return wall_watermark(now.timestamp())
         latest = max((f.at for f in accepted), default=None)
         stored = self.store.watermark()
         candidates = [t for t in (latest, stored) if t is not None]
@@ -231,7 +235,7 @@ class Ingestor:
         applied = _Applied(duplicates=duplicates)
         for ticket_id, items in offered.items():
             rejected += _apply(applied, tickets, ticket_id, items, copies, recorded_at)
-        watermark = self._advance(recorded_at, applied.accepted)
+        watermark = self.watermark = self._advance(recorded_at, applied.accepted)
         snapshots, ledger, alerts = self._alerts(tickets, applied.changed, watermark, recorded_at)
         counts = counters(
             accepted=len(applied.event_ids),
@@ -312,6 +316,8 @@ class Ingestor:
         self.stats.accepted += len(p.event_ids)
         self.stats.duplicates += p.duplicates
         self.stats.alerts += len(p.alerts)
+        if p.deliveries and self.on_deliveries is not None:
+            self.on_deliveries()
         if self.alert_sink is not None:
             for move in p.alerts:
                 self.alert_sink.send(move.record())

@@ -41,6 +41,7 @@ from slaclock.consumers.kafka_settings import (
 )
 from slaclock.consumers.partitions import Partitions, TopicWatch
 from slaclock.consumers.source_decoding import SourceDecoding
+from slaclock.consumers.tick_schedule import TickSchedule
 from slaclock.domain.policy import Policy
 from slaclock.projections.store import TicketStore
 
@@ -48,10 +49,10 @@ log = logging.getLogger("slaclock.kafka.consume")
 
 
 class _Timers:
-    """When the loop last saw records, logged progress and raised due alerts."""
+    """When the loop last saw records and logged progress."""
 
     def __init__(self) -> None:
-        self.activity = self.progress = self.tick = time.monotonic()
+        self.activity = self.progress = time.monotonic()
 
 
 class KafkaIngest:
@@ -67,12 +68,16 @@ class KafkaIngest:
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
         on_batch: Callable[[BatchInfo], None] | None = None,
         decoding: InlineWireDecoding | WireDecodeProcess | SourceDecoding | None = None,
+        wake_delivery: Callable[[], None] | None = None,
     ) -> None:
         """``decoding``: what turns message values into facts (default: in this process;
         the command line gives a :class:`WireDecodeProcess` on a machine with two cores,
-        and a :class:`SourceDecoding` for a source's own messages, ``consume --source``)."""
+        and a :class:`SourceDecoding` for a source's own messages, ``consume --source``).
+        ``wake_delivery``: called when a batch or tick with outbox rows committed (the
+        delivery thread of this process then sends them at once)."""
         self.settings = settings
         self.store = store
+        self._wake_delivery = wake_delivery
         self._stop, self._force = threading.Event(), threading.Event()
         self._consumer_factory = consumer_factory or kafka_consumer
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max, self._stop)
@@ -92,6 +97,9 @@ class KafkaIngest:
         )
         self._timers = _Timers()
         self._topic = TopicWatch(settings.topic_grace)
+        self._ticks: TickSchedule | None = None
+        if settings.clock == "wall" and settings.tick_every > 0:
+            self._ticks = TickSchedule(settings.tick_every, time.monotonic())
 
     def _ingestor(self, policy: Policy, outbox: Any) -> Ingestor:
         settings = self.settings
@@ -104,6 +112,7 @@ class KafkaIngest:
             policy_version=self.store.policy_version(),
             owns=self.partitions.owns,
             outbox=outbox,
+            on_deliveries=self._wake_delivery,
         )
 
     @property
@@ -164,7 +173,7 @@ class KafkaIngest:
         generation = partitions.generation
         try:
             records = partitions.consumer.poll(
-                timeout_ms=self.settings.poll_timeout_ms,
+                timeout_ms=self._poll_timeout_ms(),
                 max_records=self.settings.max_poll_records,
             )
         except (KafkaError, OSError) as exc:  # broker trouble surfacing from poll: retry
@@ -239,24 +248,52 @@ class KafkaIngest:
             self.health.ok()
         self._maybe_progress()
 
+    def _poll_timeout_ms(self) -> int:
+        """A poll waits for records at most until the next alert falls due."""
+        longest = self.settings.poll_timeout_ms
+        if self._ticks is None:
+            return longest
+        return self._ticks.poll_timeout_ms(time.time(), longest)
+
     def _maybe_tick(self) -> None:
         """Quiet partitions: raise (and store) the alerts that the wall clock made due, for
-        this consumer's tickets, like ``slaclock tick``; a failure is retried next time."""
-        every = self.settings.tick_every
-        if self.settings.clock != "wall" or every <= 0:
+        this consumer's tickets, like ``slaclock tick``, when the next one falls due and at
+        least every ``tick_every`` seconds (``consumers.tick_schedule``); a failure is
+        retried after the period."""
+        ticks = self._ticks
+        if ticks is None:
             return
-        now = time.monotonic()
-        if now - self._timers.tick < every:
+        if ticks.stale:
+            self._read_next_alert()
+        backlog = self.batches.ingestor.due_left > 0
+        if not ticks.due(time.monotonic(), time.time(), backlog):
             return
-        self._timers.tick = now
         raised = self.stats.alerts
         try:
             self.batches.tick()
         except TRANSIENT as exc:
             log.warning("raising due alerts failed (%s); retrying later", exc)
+            ticks.ticked(time.monotonic())
             return
+        ticks.ticked(time.monotonic())
+        self._read_next_alert()
         if (moved := self.stats.alerts - raised) > 0:
             log.info("%d alert(s) raised or withdrawn while idle", moved)
+
+    def _read_next_alert(self) -> None:
+        """Learn from the store when its next alert falls due (a failure: tick by period).
+        After the watermark of the last batch or tick, stored or not: what fell due before
+        it was raised then, or is another consumer's (not stored when nothing changed, so
+        it is the store's own watermark that may lag)."""
+        ticks = self._ticks
+        if ticks is None:
+            return
+        reached = self.batches.ingestor.watermark or self.store.watermark() or 0
+        try:
+            ticks.learn(self.store.next_alert_at(reached))
+        except TRANSIENT as exc:
+            log.debug("reading the next alert instant failed (%s)", exc)
+            ticks.forget()
 
     def _check_topic(self) -> None:
         """Until the topic is seen: report it missing, stop once the grace is over."""
@@ -282,6 +319,8 @@ class KafkaIngest:
         if prepared.dead_letters:
             self.dead_letters.waiting = True
             self._relay()
+        if prepared.tickets:
+            self._read_next_alert()  # its tickets may have an earlier next alert
         self.backoff.reset()
 
     def _failed(self, exc: BaseException) -> None:

@@ -14,6 +14,7 @@ raised or withdrawn escalation has a stable id (:func:`alert_id`) that its deliv
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 from slaclock.domain.clocks import ClockSnapshot, TicketSnapshot
@@ -25,11 +26,15 @@ RAISED = "raised"
 WITHDRAWN = "withdrawn"
 
 
-@dataclass(frozen=True, order=True, slots=True)
+@dataclass(order=True, slots=True, unsafe_hash=True)
 class Alert:
     """``kind`` of ``metric`` reached at ``at`` (``percent`` of the target; 100 = breach; the
     level for an escalation); ``cycle``: which cycle of a cycle metric (its number from 0),
-    None for a clock."""
+    None for a clock.
+
+    A value (hashed, kept in sets): never assign to one. Not ``frozen``: every evaluation of
+    a ticket builds its due alerts, and a frozen dataclass costs several times as much to
+    build (as for ``ClockSnapshot``)."""
 
     metric: str
     kind: str
@@ -51,6 +56,20 @@ def clock_alerts(clock: ClockSnapshot) -> list[Alert]:
         alerts.append(Alert(clock.metric, BREACH, 100, clock.breach_at))
     alerts += [Alert(clock.metric, ESCALATION, level, at) for level, at in clock.escalations]
     return alerts
+
+
+def wall_watermark(now: float) -> int:
+    """The watermark live operation (``--clock wall``) has reached at ``now`` (epoch seconds):
+    the last whole second begun. Facts are whole seconds (floored), and a clock stopped in
+    its deadline's second meets it, so an alert at ``S`` is only certain once second ``S``
+    is over: ``S < wall_watermark(now)`` exactly when ``now >= falls_due_at(S)``."""
+    return math.floor(now)
+
+
+def falls_due_at(at: int) -> int:
+    """The first wall-clock instant whose watermark raises an alert at ``at`` (epoch
+    seconds): when second ``at`` is over (see :func:`wall_watermark`)."""
+    return at + 1
 
 
 def alerts_due(snapshot: TicketSnapshot, watermark: int) -> set[Alert]:

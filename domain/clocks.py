@@ -393,10 +393,11 @@ def judge(
     accrued = sum(lengths)
     # The closed stretches reach a part of the target only if their sum does: skip the walk
     # when it does not (most clocks, and most of their warning thresholds).
-    deadline = _reached(cal.add_epoch, seconds, stretches, lengths) if accrued >= seconds else None
-    if deadline is None and since is not None:
-        deadline = cal.add_epoch(since, seconds - accrued)
-    elif deadline is None and w.stopped_at is not None and w.stopped_running and stretches:
+    reach = _reached(cal.add_epoch, seconds, stretches, lengths) if accrued >= seconds else None
+    if reach is None and since is not None:
+        reach = cal.add_epoch(since, seconds - accrued)
+    deadline = reach  # when the open time reaches the target (levels at breach reuse it)
+    if deadline is None and w.stopped_at is not None and w.stopped_running and stretches:
         # A stopped clock reports the deadline it had while it last ran.
         last_start, _ = stretches[-1]
         deadline = cal.add_epoch(last_start, seconds - (accrued - lengths[-1]))
@@ -406,25 +407,30 @@ def judge(
         deadline if deadline is not None and (stopped_at is None or deadline < stopped_at) else None
     )
 
+    def while_running(at: int | None) -> int | None:
+        return at if at is not None and (stopped_at is None or at < stopped_at) else None
+
     def reached_running(part: int) -> int | None:
         """When the clock's open time reaches ``part`` while it runs (None: it stopped or
         paused first, or never will)."""
         at = _reached(cal.add_epoch, part, stretches, lengths) if accrued >= part else None
         if at is None and since is not None:
             at = cal.add_epoch(since, part - accrued)
-        return at if at is not None and (stopped_at is None or at < stopped_at) else None
+        return while_running(at)
 
+    # part -> when reached, for the levels: at a warning's share or at the breach, known
+    found: dict[int, int | None] = {seconds: while_running(reach)}
     warnings = []
     for percent in plan.warnings:
-        at = reached_running(seconds * percent // 100)
+        at = found[seconds * percent // 100] = reached_running(seconds * percent // 100)
         if at is not None:
             warnings.append((percent, at))
     escalations = []
-    for level in plan.escalations:
-        if level.applies(metric, w.priority):
-            at = reached_running(level.part(seconds))
-            if at is not None:
-                escalations.append((level.level, at))
+    for level in plan.levels_for(metric, w.priority):  # most clocks: none
+        part = level.part(seconds)
+        at = found[part] if part in found else reached_running(part)
+        if at is not None:
+            escalations.append((level.level, at))
     return make(
         metric=metric,
         priority=w.priority,

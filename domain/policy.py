@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 from slaclock.domain.business_days import BusinessDayRule
 from slaclock.domain.calendar import BusinessCalendar
@@ -155,9 +155,31 @@ class Plan:
             return None
         return self.targets.get(metric, {}).get(priority)
 
+    _levels: dict[tuple[Any, ...], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Answers of :meth:`levels_for` and :meth:`escalation`, kept (the plan never changes):
+    they are asked for every clock judged and every escalation delivered."""
+
+    def levels_for(self, metric: str, priority: int) -> tuple[Escalation, ...]:
+        """The escalation levels that apply to a clock of ``metric`` on ``priority``."""
+        key = (metric, priority)
+        found = self._levels.get(key)
+        if found is None:
+            found = self._levels[key] = tuple(
+                e for e in self.escalations if e.applies(metric, priority)
+            )
+        return found
+
     def escalation(self, level: int, metric: str, priority: int | None) -> Escalation | None:
         """The level ``level`` a clock of ``metric`` on ``priority`` escalates by (for a
         withdrawn one whose priority moved since: the first of that level and metric)."""
+        key = (level, metric, priority, "level")
+        if key not in self._levels:
+            self._levels[key] = self._escalation(level, metric, priority)
+        return self._levels[key]
+
+    def _escalation(self, level: int, metric: str, priority: int | None) -> Escalation | None:
         same = [e for e in self.escalations if e.level == level]
         for escalation in same:
             if priority is not None and escalation.applies(metric, priority):

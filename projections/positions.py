@@ -65,6 +65,17 @@ class Positions:
                 earliest[ticket_id] = at
         return sorted(earliest, key=lambda t: (earliest[t], t))
 
+    def next_alert_at(self, watermark: int) -> int | None:
+        """The earliest instant of an alert not due yet at ``watermark`` (None: none is
+        pending): when the next time-driven work falls due."""
+        rows = self.store.query(
+            "SELECT MIN(next_alert_at) AS at FROM {p}sla_clocks WHERE next_alert_at >= ?"
+            " UNION ALL"
+            " SELECT MIN(next_alert_at) AS at FROM {p}sla_cycles WHERE next_alert_at >= ?",
+            [watermark, watermark],
+        )
+        return min((int(row["at"]) for row in rows if row["at"] is not None), default=None)
+
     def partition_lags(self) -> list[PartitionLag]:
         """Every source partition a consumer has reported, with its lag (by name)."""
         with self.store.read() as cursor:

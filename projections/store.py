@@ -231,6 +231,9 @@ class TicketStore(EventStore):
     def tickets_due(self, watermark: int) -> list[str]:
         return self.positions.tickets_due(watermark)
 
+    def next_alert_at(self, watermark: int) -> int | None:
+        return self.positions.next_alert_at(watermark)
+
     def partition_lags(self) -> list[PartitionLag]:
         return self.positions.partition_lags()
 

@@ -14,7 +14,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +22,12 @@ from typing import Any
 from slaclock import exit_codes
 from slaclock.args import UsageError
 from slaclock.config import LoadedPolicy
-from slaclock.consumers.alert_delivery import DEFAULT_LEASE_SECONDS, Deliverer
+from slaclock.consumers.alert_delivery import (
+    DEFAULT_LEASE_SECONDS,
+    FOLLOW_INTERVAL,
+    WOKEN_FOLLOW_INTERVAL,
+    Deliverer,
+)
 from slaclock.consumers.notifiers import Notifier, NotifierError, open_notifiers
 from slaclock.output import table
 from slaclock.projections import alert_outbox
@@ -153,26 +158,41 @@ def _iso(epoch: float | None) -> str | None:
 
 
 @contextmanager
-def delivering(url: str, loaded: LoadedPolicy, enabled: bool = True) -> Iterator[None]:
+def delivering(
+    url: str, loaded: LoadedPolicy, enabled: bool = True, *, woken: bool = False
+) -> Iterator[Callable[[], None] | None]:
     """Deliver the outbox on a thread while the block runs (nothing without notifiers, or
-    when not ``enabled``). The thread opens its own store, waiting while it is away."""
+    when not ``enabled``). The thread opens its own store, waiting while it is away. Yields
+    the wake-up to call when the block committed deliveries (None: no thread); ``woken``:
+    the block calls it, so the thread looks for other due rows only every
+    ``WOKEN_FOLLOW_INTERVAL`` seconds (else every ``FOLLOW_INTERVAL``)."""
     if not loaded.notifiers or not enabled:
-        yield
+        yield None
         return
     notifiers = _notifiers(loaded)
-    stop = threading.Event()
+    stop, wake = threading.Event(), threading.Event()
     thread = threading.Thread(
-        target=_deliver, args=(url, notifiers, stop), name="slaclock-delivery", daemon=True
+        target=_deliver,
+        args=(url, notifiers, stop, wake, WOKEN_FOLLOW_INTERVAL if woken else FOLLOW_INTERVAL),
+        name="slaclock-delivery",
+        daemon=True,
     )
     thread.start()
     try:
-        yield
+        yield wake.set
     finally:
         stop.set()
+        wake.set()
         thread.join(timeout=30)
 
 
-def _deliver(url: str, notifiers: dict[str, Notifier], stop: threading.Event) -> None:
+def _deliver(
+    url: str,
+    notifiers: dict[str, Notifier],
+    stop: threading.Event,
+    wake: threading.Event,
+    interval: float,
+) -> None:
     store: EventStore | None = None
     while store is None:
         try:
@@ -182,7 +202,7 @@ def _deliver(url: str, notifiers: dict[str, Notifier], stop: threading.Event) ->
                 return
     deliverer = Deliverer(store, notifiers)
     try:
-        deliverer.follow(stop)
+        deliverer.follow(stop, interval, wake)
         deliverer.drain(FINAL_DRAIN_SECONDS)  # what the last batches made due
     except STORE_FAILURES:
         pass  # pending rows stay for the next delivering process

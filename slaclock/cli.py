@@ -120,8 +120,9 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command == "consume":  # opens the store itself, retrying while it is away
         store_factory = partial(open_store, args.store, loaded, go_on=True)
         factory = policy_factory(loaded, args.config)
-        with alert_commands.delivering(args.store, loaded, not args.no_deliver):
-            return kafka_commands.handle(args, loaded.policy, store_factory, factory)
+        deliver = not args.no_deliver
+        with alert_commands.delivering(args.store, loaded, deliver, woken=True) as wake:
+            return kafka_commands.handle(args, loaded.policy, store_factory, factory, wake)
     if args.command in calendar_commands.COMMANDS:
         return calendar_commands.handle(args, loaded.policy)
     if args.command in source_commands.COMMANDS:  # translate: needs no store

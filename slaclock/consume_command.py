@@ -31,8 +31,10 @@ def run(
     policy: Policy,
     store_factory: Callable[[], TicketStore],
     policy_factory: Callable[[], Policy] | None,
+    wake_delivery: Callable[[], None] | None = None,
 ) -> int:
-    """Consume until stopped; the exit code (1 if a second signal forced the stop)."""
+    """Consume until stopped; the exit code (1 if a second signal forced the stop).
+    ``wake_delivery``: called when a batch or tick committed alert deliveries."""
     from slaclock.consumers.kafka_consumer import KafkaIngest
 
     _check(args)
@@ -54,7 +56,9 @@ def run(
         try:
             counts: dict[str, int] = {}
             while True:
-                ingest = _ingest(args, settings, store, policy, policy_factory, source)
+                ingest = _ingest(
+                    args, settings, store, policy, policy_factory, source, wake_delivery
+                )
                 if stop.is_set():
                     ingest.request_stop()
                 try:
@@ -116,6 +120,7 @@ def _ingest(
     policy: Policy,
     policy_factory: Callable[[], Policy] | None,
     source: Any,
+    wake_delivery: Callable[[], None] | None = None,
 ) -> Any:
     """The consume loop; ``source``: the ``--source`` table (its messages are translated)."""
     from slaclock.consumers.decode_worker import WireDecodeProcess
@@ -127,7 +132,7 @@ def _ingest(
         decoding = SourceDecoding(source, policy, store)
     elif policy_factory is not None and _decode_in_process(args.decoder):
         decoding = WireDecodeProcess(policy_factory, settings.schema_registry)
-    return KafkaIngest(settings, store, policy, decoding=decoding)
+    return KafkaIngest(settings, store, policy, decoding=decoding, wake_delivery=wake_delivery)
 
 
 def _source(args: argparse.Namespace) -> Any:

@@ -54,16 +54,18 @@ def handle(
     policy: Policy | None,
     store_factory: Callable[[], TicketStore] | None,
     policy_factory: Callable[[], Policy] | None = None,
+    wake_delivery: Callable[[], None] | None = None,
 ) -> int:
     """Run ``consume`` or ``publish``; the exit code. ``publish`` needs neither policy nor
     store; ``consume`` opens the store with ``store_factory``, retrying while the database
-    is unavailable, and gives ``policy_factory`` (picklable) to a decoding process."""
+    is unavailable, and gives ``policy_factory`` (picklable) to a decoding process;
+    ``wake_delivery``: wakes this process's delivery thread when deliveries committed."""
     _setup_logging(args.log_level)
     if args.command == "publish":
         return publish_command.run(args)
     if policy is None or store_factory is None:
         raise ValueError("consume needs the policy and a store factory")
-    return consume_command.run(args, policy, store_factory, policy_factory)
+    return consume_command.run(args, policy, store_factory, policy_factory, wake_delivery)
 
 
 def _setup_logging(level: str) -> None:

@@ -124,9 +124,9 @@ def _add_batch_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=env("tick_every", 5.0),
         metavar="SECONDS",
-        help="with the wall clock, raise the alerts that time made due this often while there"
-        f" is nothing to read (0: only with the next message; env {ENVIRONMENT['tick_every']};"
-        " default 5)",
+        help="with the wall clock, while there is nothing to read, raise the alerts that time"
+        " made due when the next one falls due and at least this often (0: only with the next"
+        f" message; env {ENVIRONMENT['tick_every']}; default 5)",
     )
     p.add_argument(
         "--decoder",

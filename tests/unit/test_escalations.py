@@ -178,3 +178,28 @@ def test_each_reply_cycle_escalates_on_its_own_with_its_own_alert_ids() -> None:
     ]
     first_id, second_id = (alert_id("T", a, RAISED) for a in escalated)
     assert first_id != second_id
+
+
+def _without_warnings(policy):
+    """``policy`` with no warnings: each level's instant is then found on its own, not
+    taken from a warning at the same share."""
+    quiet = {n: replace(p, warnings=()) for n, p in policy.plans.items()}
+    return replace(
+        policy,
+        plans=quiet,
+        contracts=tuple(replace(c, plan=quiet[c.plan.name]) for c in policy.contracts),
+    )
+
+
+QUIET = _without_warnings(ESCALATING)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_a_level_at_a_warnings_share_falls_due_as_if_found_on_its_own(events) -> None:
+    facts = _facts(events)
+    shared, alone = evaluate("T", facts, ESCALATING), evaluate("T", facts, QUIET)
+    assert shared is not None and alone is not None
+    for metric, clock in shared.clocks.items():
+        assert alone.clocks[metric].warnings == ()
+        assert clock.escalations == alone.clocks[metric].escalations

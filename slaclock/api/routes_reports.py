@@ -11,7 +11,7 @@ from slaclock.api.answers import compliance_answer, credits_answer, ownership_an
 from slaclock.api.csv_download import compliance_csv, credits_csv
 from slaclock.api.dependencies import ERRORS, AsOf, Customer, KnownAt, State, Who, scoped
 from slaclock.domain.instants import FIRST_YEAR
-from slaclock.projections.objectives import month_objectives
+from slaclock.projections.objectives import count_outcomes, month_objectives
 from slaclock.projections.render import objectives_json
 from slaclock.projections.reports import compliance, metric_totals, month_outcomes
 
@@ -158,7 +158,7 @@ def attainment(
             rows = compliance(outcomes)
             totals = metric_totals(rows)
             month_data = {"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals}
-            objectives = month_objectives(queries.policy, name, outcomes, customer)
+            objectives = month_objectives(queries.policy, name, count_outcomes(outcomes), customer)
             if objectives is not None:
                 month_data["objectives"] = objectives_json(objectives)
             months.append(month_data)

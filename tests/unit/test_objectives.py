@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from slaclock.config import ConfigError, parse_policy
 from slaclock.domain.objectives import CreditTier, Objective, percent_text
 from slaclock.domain.policy import Plan
-from slaclock.projections.objectives import contracts_in_force, month_objectives
+from slaclock.projections.objectives import contracts_in_force, count_outcomes, month_objectives
 from slaclock.projections.queries import Outcome
 from slaclock.projections.render import objective_json
 from slaclock.projections.reports import credits
@@ -102,7 +102,7 @@ def test_report_lists_every_objective_with_per_breach_credits_and_cap() -> None:
         outcome(5, ALPHA, "response", 3, "met", "2025-04-02T12:00:00+02:00"),  # not counted
         outcome(6, BETA, "response", 4, "breached", "2025-04-02T12:00:00-07:00"),
     ]
-    assessed = month_objectives(POLICY, "2025-04", outcomes)
+    assessed = month_objectives(POLICY, "2025-04", count_outcomes(outcomes))
     assert assessed is not None and set(assessed) == {"alpha", "beta", "gamma"}
     report = {c.customer_id: c for c in credits(outcomes, objectives=assessed)}
     alpha = report["alpha"]
@@ -126,7 +126,7 @@ def test_report_lists_every_objective_with_per_breach_credits_and_cap() -> None:
 def test_objective_credits_are_capped_with_the_per_breach_ones() -> None:
     when = "2025-04-02T10:00:00+02:00"
     outcomes = [outcome(i, GAMMA, "response", 1, "breached", when) for i in range(10)]
-    assessed = month_objectives(POLICY, "2025-04", outcomes, customer="gamma")
+    assessed = month_objectives(POLICY, "2025-04", count_outcomes(outcomes), customer="gamma")
     (gamma,) = credits(outcomes, objectives=assessed)
     assert gamma.subtotal == D("29.99")  # 10 x 2.00 per breach + 10 % of 99.90
     assert gamma.cap == D("29.97") and gamma.total == D("29.97")
@@ -134,7 +134,7 @@ def test_objective_credits_are_capped_with_the_per_breach_ones() -> None:
 
 def test_without_objectives_the_report_has_none() -> None:
     plain = policy_of(contract("alpha", Plan("desk", OFFICE, {})), calendars=[OFFICE])
-    assert month_objectives(plain, "2025-04", []) is None
+    assert month_objectives(plain, "2025-04", count_outcomes([])) is None
     assert credits([], objectives=None) == []
 
 

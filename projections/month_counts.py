@@ -42,56 +42,92 @@ def in_month(outcomes: Iterable[Outcome], month: str) -> list[Outcome]:
     return kept
 
 
-def _contract_bounds(queries: Queries, month: str) -> tuple[str, list[Any]]:
-    """``WITH b(contract, lo, hi)``: each contract's month in its plan calendar's zone."""
-    by_zone: dict[str, tuple[int, int]] = {}
-    values: list[Any] = []
+def _in_zone_month(queries: Queries, month: str, at: str) -> tuple[str, list[Any]]:
+    """SQL condition (on ``c``) for an instant ``at`` in ``month`` in the zone of the row's
+    contract's plan calendar: per zone, its contracts and that zone's month (a few zones,
+    each an ``IN`` list; contracts the policy does not know match none)."""
+    by_zone: dict[str, list[str]] = {}
+    zones: dict[str, ZoneInfo] = {}
     for contract in queries.policy.contracts:
         zone = contract.plan.calendar.zone
-        if zone.key not in by_zone:
-            by_zone[zone.key] = month_bounds(month, zone)
-        values += [contract.key, *by_zone[zone.key]]
-    row = "(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))"
-    rows = ", ".join([row] * (len(values) // 3))
-    return f"WITH b(contract, lo, hi) AS (VALUES {rows})", values
+        zones[zone.key] = zone
+        by_zone.setdefault(zone.key, []).append(contract.key)
+    terms, params = [], []
+    for key, contracts in by_zone.items():
+        marks = ", ".join("?" * len(contracts))
+        terms.append(f"(c.contract IN ({marks}) AND {at} >= ? AND {at} < ?)")
+        params += [*contracts, *month_bounds(month, zones[key])]
+    return "(" + " OR ".join(terms) + ")", params
+
+
+FEW_STALE = 500
+"""Up to this many tickets whose rows do not answer are left out of the rows by id; more
+(an old ``as_of``, rows of another policy version) and each row is checked against its
+ticket row instead."""
+
+
+def _answering_rows(queries: Queries, as_of: int) -> tuple[str, str, list[Any]]:
+    """(join, condition, parameters) keeping the rows of ``c`` that answer as of ``as_of``
+    (``Queries.fresh_condition``). Usually every ticket's rows do (``as_of`` now): then
+    the month's rows are read without a ticket row each."""
+    if queries.rows_current:
+        stale = queries.stale_tickets(as_of, created=False)
+        if not stale:
+            return "", "1 = 1", []
+        if len(stale) <= FEW_STALE:
+            return "", f"c.ticket_id NOT IN ({', '.join('?' * len(stale))})", stale
+    fresh, params = queries.fresh_condition(as_of)
+    return " JOIN {p}sla_tickets t ON t.ticket_id = c.ticket_id", fresh, params
+
+
+_OUTCOME_AT = {
+    "met": ("c.stopped_at", "+c.breach_at IS NULL AND c.stopped_at >= ? AND c.stopped_at < ?"),
+    "breached": ("c.breach_at", "c.breach_at >= ? AND c.breach_at < ? AND c.breach_at < ?"),
+}
+"""Per status, the instant of the outcome and the rows that have it in a window as of an
+instant (its bounds and ``as_of``): one index range each (``sla_clocks_stop``,
+``sla_clocks_breach``, ``sla_cycles_outcome``, ``sla_cycles_breach``), never an ``OR``
+that would read every met row (``+`` keeps SQLite off the ``breach_at`` index for ``IS NULL``)."""
 
 
 def _month_rows(
-    queries: Queries, month: str, as_of: int, customer: str | None, select: str, outer: str
+    queries: Queries,
+    month: str,
+    as_of: int,
+    customer: str | None,
+    statuses: tuple[str, ...],
+    select: str,
+    outer: str,
 ) -> list[Any]:
     """``outer`` (a query of the table ``rows``) over ``select`` (columns of ``c``, each
-    clock row and stored next-reply cycle with an outcome in ``month`` as of ``as_of``)."""
+    clock row and stored next-reply cycle with an outcome of ``statuses`` in ``month`` as of
+    ``as_of``) and ``status``."""
     if not queries.policy.contracts:
         return []
-    with_bounds, params = _contract_bounds(queries, month)
+    params: list[Any] = []
     start, end = month_bounds(month, _UTC)
-    lo, hi = start - MONTH_MARGIN, end + MONTH_MARGIN
-    fresh, fresh_params = queries.fresh_condition(as_of)
-    where = (
-        f"{fresh} AND c.target_seconds IS NOT NULL AND ("
-        "(c.breach_at IS NULL AND c.stopped_at >= ? AND c.stopped_at < ?"
-        " AND c.stopped_at >= b.lo AND c.stopped_at < b.hi)"
-        " OR (c.breach_at >= ? AND c.breach_at < ? AND c.breach_at < ?"
-        " AND c.breach_at >= b.lo AND c.breach_at < b.hi))"
-    )
-    where_params: list[Any] = [*fresh_params, lo, hi, lo, hi, as_of]
-    if customer is not None:
-        where, where_params = where + " AND c.customer_id = ?", [*where_params, customer]
-    parts = [
-        f"SELECT {select} FROM {{p}}sla_clocks c JOIN b ON b.contract = c.contract"
-        f" JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id WHERE {where}"
-    ]
-    params += where_params
+    window = [start - MONTH_MARGIN, end + MONTH_MARGIN]
+    join, fresh, fresh_params = _answering_rows(queries, as_of)
+    tables = [("{p}sla_clocks", "", [])]
     if NEXT_REPLY in queries.policy.cycle_metrics:
-        parts.append(
-            f"SELECT {select} FROM {{p}}sla_cycles c JOIN b ON b.contract = c.contract"
-            f" JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id"
-            f" WHERE c.metric = ? AND {where}"
-        )
-        params += [NEXT_REPLY, *where_params]
+        tables.append(("{p}sla_cycles", "c.metric = ? AND ", [NEXT_REPLY]))
+    parts = []
+    for table, metric, metric_params in tables:
+        for status in statuses:
+            at, found = _OUTCOME_AT[status]
+            zoned, zoned_params = _in_zone_month(queries, month, at)
+            where = f"{metric}{found} AND {zoned} AND c.target_seconds IS NOT NULL AND {fresh}"
+            params += [*metric_params, *window, *([as_of] if status == "breached" else [])]
+            params += [*zoned_params, *fresh_params]
+            if customer is not None:
+                where += " AND c.customer_id = ?"
+                params.append(customer)
+            parts.append(
+                f"SELECT {select}, '{status}' AS status FROM {table} c{join} WHERE {where}"
+            )
     statement = " UNION ALL ".join(parts)
     query = outer.format(rows=f"({statement}) AS rows")
-    return queries.store.query(f"{with_bounds} {query}", params)
+    return queries.store.query(query, params)
 
 
 def month_counts(
@@ -99,14 +135,14 @@ def month_counts(
 ) -> Counter[CountKey]:
     """Met and breached outcomes of ``month`` (as of ``as_of``; of ``customer`` only, when
     given) per customer, contract, metric, deciding priority and status."""
-    status = "CASE WHEN c.breach_at IS NULL THEN 'met' ELSE 'breached' END"
     key = "customer_id, contract, metric, priority, status"
     rows = _month_rows(
         queries,
         month,
         as_of,
         customer,
-        f"c.customer_id, c.contract, c.metric, c.priority, {status} AS status",
+        ("met", "breached"),
+        "c.customer_id, c.contract, c.metric, c.priority",
         f"SELECT {key}, COUNT(*) AS n FROM {{rows}} GROUP BY {key}",
     )
     counts: Counter[CountKey] = Counter()
@@ -131,8 +167,9 @@ def month_breaches(
         month,
         as_of,
         customer,
+        ("breached",),
         "c.ticket_id, c.customer_id, c.contract, c.metric, c.priority, c.breach_at",
-        "SELECT * FROM {rows} WHERE breach_at IS NOT NULL",
+        "SELECT * FROM {rows}",
     )
     found = []
     for row in rows:

@@ -87,11 +87,14 @@ class Queries:
             return "t.last_fact_at > ?", [as_of]
         return "(t.last_fact_at > ? OR t.last_recorded_at > ?)", [as_of, self.known_at]
 
-    def stale_tickets(self, as_of: int, customer: str | None = None) -> list[str]:
-        """Tickets created by ``as_of`` (of ``customer``) whose rows do not answer then."""
+    def stale_tickets(
+        self, as_of: int, customer: str | None = None, *, created: bool = True
+    ) -> list[str]:
+        """Tickets created by ``as_of`` (of ``customer``) whose rows do not answer then
+        (``created=False``: created then or not, every ticket whose rows do not answer)."""
         stale, params = self.stale_condition(as_of)
-        where = f"{stale} AND t.created_at <= ?"
-        params = [*params, as_of]
+        where = f"{stale} AND t.created_at <= ?" if created else stale
+        params = [*params, as_of] if created else params
         if customer is not None:
             where, params = where + " AND t.customer_id = ?", [*params, customer]
         rows = self.store.query(f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {where}", params)

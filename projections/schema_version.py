@@ -20,13 +20,15 @@ from slaclock.projections.source_state import create_source_state
 from slaclock.projections.tables import (
     ANALYTICS_TABLES,
     CYCLES_ALERT_INDEX,
+    CYCLES_BREACH_INDEX,
     CYCLES_OUTCOME_INDEX,
     CYCLES_TABLE,
+    TICKETS_LAST_FACT_INDEX,
     UPSERT_META,
     Dialect,
 )
 
-STORE_SCHEMA_VERSION = 8
+STORE_SCHEMA_VERSION = 10
 """The layout this code writes and reads. Raise it with a step in ``UPGRADES``."""
 
 KEY = "store_schema_version"
@@ -81,6 +83,19 @@ def create_cycles(cursor: Any, dialect: Dialect) -> None:
         cursor.execute(dialect.sql(statement))
 
 
+def reserved_paused_seconds(cursor: Any, dialect: Dialect) -> None:
+    """Step 8 -> 9: reserved for ``sla_clocks.paused_seconds`` (branch analytics-paused);
+    nothing on this branch. The integrator replaces it with that branch's step."""
+
+
+def index_last_fact(cursor: Any, dialect: Dialect) -> None:
+    """Step 9 -> 10: ``sla_tickets_last_fact``, so that a month's report finds the tickets
+    to evaluate from events (facts after its instant) without reading every ticket row, and
+    ``sla_cycles_breach``, with which it reads only the month's breached cycles."""
+    cursor.execute(dialect.sql(TICKETS_LAST_FACT_INDEX))
+    cursor.execute(dialect.sql(CYCLES_BREACH_INDEX))
+
+
 UPGRADES: dict[int, Upgrade] = {
     1: create_source_state,
     2: add_clock_inputs,
@@ -89,12 +104,16 @@ UPGRADES: dict[int, Upgrade] = {
     5: create_alert_outbox,
     6: add_ledger_attainment,
     7: create_cycles,
+    8: reserved_paused_seconds,
+    9: index_last_fact,
 }
 """``UPGRADES[n](cursor, dialect)`` brings a version-``n`` store to version ``n + 1`` (in the
 transaction that records ``n + 1``). 1 -> 2: the sources' kept state (``sla_source_state``);
 2 -> 3: ``sla_tickets.clock_inputs``; 3 -> 4: ``sla_api_tokens.source``; 4 -> 5: the
 analytics terms tables; 5 -> 6: the alert outbox (``sla_alert_deliveries``); 6 -> 7:
-``sla_ledger.attainment``; 7 -> 8: ``sla_cycles``."""
+``sla_ledger.attainment``; 7 -> 8: ``sla_cycles``; 8 -> 9: reserved (``paused_seconds``,
+another branch); 9 -> 10: the indexes ``sla_tickets_last_fact``
+and ``sla_cycles_breach``."""
 
 
 class NewerSchemaError(Exception):

@@ -190,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         db = work / "store.db"
         stores.append(("sqlite", f"sqlite:///{db}", db))
         if args.postgres:
-            schema = f"scale_{os.getpid()}_{events}"
-            stores.append(("postgres", f"{args.postgres}?schema={schema}", None))
+            name = f"scale_{os.getpid()}_{events}"
+            stores.append(("postgres", f"{args.postgres}?schema={name}", None))
         for kind, url, db_path in stores:
             if kind == "postgres":
                 schema(url, "CREATE SCHEMA {}")

@@ -158,12 +158,12 @@ class Deliverer:
         """Deliver until ``stop`` is set, looking for due deliveries every ``interval`` s;
         a lost store is waited out (the deliveries stay pending meanwhile). A process that
         stops this delivers what is due first, for at most a few seconds."""
-        from slaclock.projections.event_store import STORE_FAILURES
+        from slaclock.projections.event_store import store_failures
 
         while not stop.is_set():
             try:
                 busy = self.run_once()
-            except STORE_FAILURES:
+            except store_failures():
                 busy = 0
                 stop.wait(min(5.0, interval * 4))
             if not busy:

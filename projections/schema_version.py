@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from slaclock.projections.alert_outbox import create_alert_outbox
 from slaclock.projections.source_state import create_source_state
 from slaclock.projections.tables import (
@@ -154,6 +152,8 @@ def peek(env: dict[str, str]) -> tuple[int, str] | None:
                 return None
             rows = conn.execute("SELECT value FROM sla_meta WHERE key = ?", [KEY]).fetchall()
         return _found(rows)
+    import psycopg  # only for a PostgreSQL store (0.3 s of start-up)
+
     table = f'"{env["POSTGRES_SCHEMA"]}".sla_meta' if "POSTGRES_SCHEMA" in env else "sla_meta"
     with psycopg.connect(
         host=env["POSTGRES_HOST"],

@@ -15,11 +15,11 @@ their events as before and added. ``tests`` hold these counts against
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slaclock.domain.policy import NEXT_REPLY
+from slaclock.domain.policy import NEXT_REPLY, Contract
 from slaclock.projections.queries import MONTH_MARGIN, Outcome, Queries, month_bounds
 
 CountKey = tuple[str, str, str, int | None, str]
@@ -42,22 +42,23 @@ def in_month(outcomes: Iterable[Outcome], month: str) -> list[Outcome]:
     return kept
 
 
-def _in_zone_month(queries: Queries, month: str, at: str) -> tuple[str, list[Any]]:
-    """SQL condition (on ``c``) for an instant ``at`` in ``month`` in the zone of the row's
-    contract's plan calendar: per zone, its contracts and that zone's month (a few zones,
-    each an ``IN`` list; contracts the policy does not know match none)."""
-    by_zone: dict[str, list[str]] = {}
-    zones: dict[str, ZoneInfo] = {}
-    for contract in queries.policy.contracts:
+def _kept(queries: Queries, month: str) -> Callable[[str, int | None], Contract | None]:
+    """``kept(contract key, edge instant)``: the contract when the policy knows it and the
+    instant (None: well inside the month in every zone) falls in ``month`` in the zone of its
+    plan's calendar; None otherwise."""
+    bounds: dict[str, tuple[int, int]] = {}
+
+    def kept(key: str, edge_at: int | None) -> Contract | None:
+        contract = queries.policy.contract_by_key(key)
+        if contract is None or edge_at is None:
+            return contract
         zone = contract.plan.calendar.zone
-        zones[zone.key] = zone
-        by_zone.setdefault(zone.key, []).append(contract.key)
-    terms, params = [], []
-    for key, contracts in by_zone.items():
-        marks = ", ".join("?" * len(contracts))
-        terms.append(f"(c.contract IN ({marks}) AND {at} >= ? AND {at} < ?)")
-        params += [*contracts, *month_bounds(month, zones[key])]
-    return "(" + " OR ".join(terms) + ")", params
+        if zone.key not in bounds:
+            bounds[zone.key] = month_bounds(month, zone)
+        start, end = bounds[zone.key]
+        return contract if start <= edge_at < end else None
+
+    return kept
 
 
 FEW_STALE = 500
@@ -100,13 +101,16 @@ def _month_rows(
     outer: str,
 ) -> list[Any]:
     """``outer`` (a query of the table ``rows``) over ``select`` (columns of ``c``, each
-    clock row and stored next-reply cycle with an outcome of ``statuses`` in ``month`` as of
-    ``as_of``) and ``status``."""
-    if not queries.policy.contracts:
-        return []
+    clock row and stored next-reply cycle with an outcome of ``statuses`` in the UTC month
+    widened by every zone's offset, as of ``as_of``), ``status`` and ``edge_at``: the
+    outcome's instant when it lies within that margin of the month's ends (the caller
+    checks those in the zone of the row's contract, :func:`_kept`), NULL when it is inside
+    the month in every zone. No list of contracts in the SQL: a provider may have
+    thousands."""
     params: list[Any] = []
     start, end = month_bounds(month, _UTC)
     window = [start - MONTH_MARGIN, end + MONTH_MARGIN]
+    inside = [start + MONTH_MARGIN, end - MONTH_MARGIN]
     join, fresh, fresh_params = _answering_rows(queries, as_of)
     tables = [("{p}sla_clocks", "", [])]
     if NEXT_REPLY in queries.policy.cycle_metrics:
@@ -115,15 +119,15 @@ def _month_rows(
     for table, metric, metric_params in tables:
         for status in statuses:
             at, found = _OUTCOME_AT[status]
-            zoned, zoned_params = _in_zone_month(queries, month, at)
-            where = f"{metric}{found} AND {zoned} AND c.target_seconds IS NOT NULL AND {fresh}"
-            params += [*metric_params, *window, *([as_of] if status == "breached" else [])]
-            params += [*zoned_params, *fresh_params]
+            edge = f"CASE WHEN {at} >= ? AND {at} < ? THEN NULL ELSE {at} END AS edge_at"
+            where = f"{metric}{found} AND c.target_seconds IS NOT NULL AND {fresh}"
+            params += [*inside, *metric_params, *window]
+            params += [*([as_of] if status == "breached" else []), *fresh_params]
             if customer is not None:
                 where += " AND c.customer_id = ?"
                 params.append(customer)
             parts.append(
-                f"SELECT {select}, '{status}' AS status FROM {table} c{join} WHERE {where}"
+                f"SELECT {select}, '{status}' AS status, {edge} FROM {table} c{join} WHERE {where}"
             )
     statement = " UNION ALL ".join(parts)
     query = outer.format(rows=f"({statement}) AS rows")
@@ -135,7 +139,7 @@ def month_counts(
 ) -> Counter[CountKey]:
     """Met and breached outcomes of ``month`` (as of ``as_of``; of ``customer`` only, when
     given) per customer, contract, metric, deciding priority and status."""
-    key = "customer_id, contract, metric, priority, status"
+    key = "customer_id, contract, metric, priority, status, edge_at"
     rows = _month_rows(
         queries,
         month,
@@ -145,9 +149,13 @@ def month_counts(
         "c.customer_id, c.contract, c.metric, c.priority",
         f"SELECT {key}, COUNT(*) AS n FROM {{rows}} GROUP BY {key}",
     )
+    kept = _kept(queries, month)
     counts: Counter[CountKey] = Counter()
     for r in rows:
-        counts[(r["customer_id"], r["contract"], r["metric"], r["priority"], r["status"])] += r["n"]
+        if kept(r["contract"], r["edge_at"]) is not None:
+            counts[(r["customer_id"], r["contract"], r["metric"], r["priority"], r["status"])] += r[
+                "n"
+            ]
     return counts + count(in_month(queries.stale_outcomes(as_of, customer), month))
 
 
@@ -171,9 +179,10 @@ def month_breaches(
         "c.ticket_id, c.customer_id, c.contract, c.metric, c.priority, c.breach_at",
         "SELECT * FROM {rows}",
     )
+    kept = _kept(queries, month)
     found = []
     for row in rows:
-        contract = queries.policy.contract_by_key(row["contract"])
+        contract = kept(row["contract"], row["edge_at"])
         if contract is not None:
             found.append(
                 Outcome(

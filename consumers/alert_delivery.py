@@ -168,7 +168,7 @@ class Deliverer:
         whoever sets ``stop`` sets it too); a lost store is waited out (the deliveries stay
         pending meanwhile). A process that stops this delivers what is due first, for at
         most a few seconds."""
-        from slaclock.projections.event_store import STORE_FAILURES
+        from slaclock.projections.event_store import store_failures
 
         waiting = wake or stop
         while not stop.is_set():
@@ -176,7 +176,7 @@ class Deliverer:
                 wake.clear()  # before the look: a wake-up during it is not lost
             try:
                 busy = self.run_once()
-            except STORE_FAILURES:
+            except store_failures():
                 busy = 0
                 stop.wait(min(5.0, interval * 4))
             if not busy:

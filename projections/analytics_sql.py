@@ -14,7 +14,7 @@ compliance counts next_reply cycles as ``report compliance`` does, never ownersh
 
 from __future__ import annotations
 
-from slaclock.domain.policy import OWNERSHIP
+from slaclock.domain.policy import CYCLE_METRICS, OWNERSHIP
 from slaclock.projections.analytics_columns import DATASETS
 from slaclock.projections.tables import Dialect
 
@@ -51,7 +51,7 @@ FROM (SELECT r.*, COALESCE(r.outcome_at, {{now}}) AS month_at FROM (
     UNION ALL
     {_CLOCK_ROW}, c.cycle, c.grp AS group_name
     FROM {{p}}sla_cycles c JOIN {{p}}sla_tickets t ON t.ticket_id = c.ticket_id
-    WHERE c.target_seconds IS NOT NULL AND {{window}}) r) s
+    WHERE c.target_seconds IS NOT NULL AND {{cycle_window}}) r) s
 LEFT JOIN {{p}}sla_analytics_contracts k ON k.contract = s.contract
 LEFT JOIN {{p}}sla_analytics_months m ON m.time_zone = k.time_zone
     AND m.utc_month = {{utc_month}} AND s.month_at >= m.start_at AND s.month_at < m.end_at
@@ -103,22 +103,41 @@ UTC_MONTH = {
 calendar's zone (``sla_analytics_months``)."""
 
 
-WINDOW = """((c.breach_at >= {lo} AND c.breach_at < {hi})
-    OR (c.breach_at IS NULL AND c.stopped_at >= {lo} AND c.stopped_at < {hi})
-    OR (c.stopped_at IS NULL AND (c.breach_at IS NULL OR c.breach_at >= {now})))"""
+_WINDOW_BRANCHES = (
+    "(c.breach_at >= {lo} AND c.breach_at < {hi})",
+    "(+c.breach_at IS NULL AND c.stopped_at >= {lo} AND c.stopped_at < {hi})",
+    "(c.stopped_at IS NULL AND (c.breach_at IS NULL OR c.breach_at >= {now}))",
+)
+WINDOW = "(" + "\n    OR ".join(_WINDOW_BRANCHES) + ")"
 """Clock rows whose outcome instant lies in ``[lo, hi)``, and those still running or paused:
 a superset of the rows of the months in that window (narrowed by the indexes on the breach
-and stop instants), which the outer ``period_month`` condition then picks exactly."""
+and stop instants), which the outer ``period_month`` condition then picks exactly. The
+``+`` keeps SQLite from reading every met row through the ``breach_at`` index for
+``IS NULL``: the stop index's range serves that branch."""
+CYCLE_WINDOW = (
+    "("
+    + "\n    OR ".join(
+        f"(c.metric = '{metric}' AND {branch})"
+        for metric in CYCLE_METRICS
+        for branch in _WINDOW_BRANCHES
+    )
+    + ")"
+)
+""":data:`WINDOW` for ``sla_cycles`` (every cycle has one of the cycle metrics), whose
+indexes begin with the metric: one index range per metric and branch."""
 
 
 def plain(dataset: str, dialect: Dialect, now: str, window: tuple[int, int] | None = None) -> str:
     """``dataset``'s plain-valued SELECT for ``dialect``, as of ``now`` (an SQL expression
     of epoch seconds); ``window`` (epoch seconds ``[lo, hi)``): only clock rows that may fall
     in it (see :data:`WINDOW`)."""
-    rows = "1 = 1"
+    rows = cycle_rows = "1 = 1"
     if window is not None:
-        rows = WINDOW.replace("{lo}", str(int(window[0]))).replace("{hi}", str(int(window[1])))
-    text = dialect.sql(PLAIN[dataset]).replace("{window}", rows)
+        lo, hi = str(int(window[0])), str(int(window[1]))
+        rows = WINDOW.replace("{lo}", lo).replace("{hi}", hi)
+        cycle_rows = CYCLE_WINDOW.replace("{lo}", lo).replace("{hi}", hi)
+    text = dialect.sql(PLAIN[dataset]).replace("{cycle_window}", cycle_rows)
+    text = text.replace("{window}", rows)
     return text.replace("{now}", now).replace("{utc_month}", UTC_MONTH[dialect.name])
 
 

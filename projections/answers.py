@@ -79,9 +79,7 @@ def consistently(build: Callable[[], Queries], answer: Callable[[Queries], T]) -
 def compliance_answer(
     queries: Queries, month: str, as_of: datetime, customer: str | None
 ) -> dict[str, Any]:
-    rows = reports.compliance(
-        reports.month_outcomes(queries, month, int(as_of.timestamp()), customer)
-    )
+    rows = reports.month_compliance(queries, month, int(as_of.timestamp()), customer)
     data = compliance_json(month, as_of, rows)
     data["policy_version"] = queries.version
     data["policy_pending"] = queries.pending

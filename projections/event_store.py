@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InterfaceError,
@@ -27,10 +27,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder
-from eventsourcing.utils import retry
-from psycopg.sql import SQL
 
 import slaclock.projections.stored_topics  # noqa: F401 (old topics registered before any read)
 from slaclock.projections import analytics, schema_version, tables
@@ -60,17 +57,35 @@ class StoreUnavailable(Exception):
         return cls(f"store {redact(url)}: {doing}: {reason}")
 
 
-STORE_FAILURES: tuple[type[BaseException], ...] = (
-    StoreUnavailable,
-    InterfaceError,
-    OperationalError,
-    psycopg.InterfaceError,
-    psycopg.OperationalError,
-    sqlite3.InterfaceError,
-    sqlite3.OperationalError,
-)
-"""What a lost or unreachable database raises (the drivers' errors, and eventsourcing's
-translations of them): a command that meets one reports :class:`StoreUnavailable`."""
+def store_failures() -> tuple[type[BaseException], ...]:
+    """What a lost or unreachable database raises (the drivers' errors, and eventsourcing's
+    translations of them): a command that meets one reports :class:`StoreUnavailable`. A
+    function (``except store_failures():``), so that psycopg is imported only for a
+    PostgreSQL store (0.3 s of every start-up otherwise): without it, none of its errors
+    can be raised."""
+    found: tuple[type[BaseException], ...] = (
+        StoreUnavailable,
+        InterfaceError,
+        OperationalError,
+        sqlite3.InterfaceError,
+        sqlite3.OperationalError,
+    )
+    if "psycopg" in sys.modules:
+        import psycopg
+
+        found += (psycopg.InterfaceError, psycopg.OperationalError)
+    return found
+
+
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """Every error of the store's libraries (eventsourcing's, sqlite3's, psycopg's when
+    it is in use)."""
+    found: tuple[type[BaseException], ...] = (PersistenceError, sqlite3.Error)
+    if "psycopg" in sys.modules:
+        import psycopg
+
+        found += (psycopg.Error,)
+    return found
 
 
 SQLITE_CACHE_KIB = 64 * 1024
@@ -108,55 +123,6 @@ class SQLiteStoreRecorder(SQLiteProcessRecorder):
         return None
 
 
-class PostgresStoreRecorder(PostgresProcessRecorder):
-    """PostgreSQL event recorder that also writes the read model in the same transaction."""
-
-    def __init__(self, datastore: Any, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.dialect = Dialect("postgres", f'"{datastore.schema}".' if datastore.schema else "")
-        self.sql_create_statements.extend(SQL(self.dialect.sql(s)) for s in CREATE)  # type: ignore[arg-type]
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
-        """eventsourcing 9.5's ``insert_events`` (one transaction, same lock) without psycopg's
-        pipeline mode, which does not allow the COPY the read-model rows and events use.
-        (Its other branch, for ``POSTGRES_ENABLE_DB_FUNCTIONS``, is not used by slaclock.)"""
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._insert_events(curs, stored_events, **kwargs)
-            batch: Batch | None = kwargs.get("batch")
-            if stored_events or (batch is not None and batch.ledger):
-                self._lock_table(curs)  # the writers' lock: what follows sees every switch
-            if batch is not None:
-                batch.write_checked(curs, self.dialect)
-            if not stored_events:
-                return None
-            self._copy_stored_events(curs, stored_events)
-            return None
-
-    def _copy_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
-        """The library's notification, then the events by binary COPY (under the table lock
-        ``insert_events`` took) instead of its ``unnest`` of a composite array, which
-        psycopg builds in Python (a tenth of a consumer's time). The sequence still numbers
-        the rows; slaclock does not use the notification ids the library would return (as
-        on SQLite)."""
-        self._notify_channel(curs)
-        table = f'"{self.datastore.schema}"."{self.events_table_name}"'
-        columns = "originator_id, originator_version, topic, state"
-        with curs.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["uuid", "int8", "text", "bytea"])
-            for event in stored_events:
-                copy.write_row(
-                    (event.originator_id, event.originator_version, event.topic, event.state)
-                )
-
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
-        ids = super()._insert_events(curs, stored_events, **kwargs)
-        batch: Batch | None = kwargs.get("batch")
-        if batch is not None:  # the checked part follows once the writers' lock is held
-            batch.write_rows(curs, self.dialect, self._insert_tracking)
-        return ids
-
-
 class TicketApplication(Application):
     """The event-sourced application holding Ticket aggregates."""
 
@@ -186,7 +152,7 @@ def _open_application(env: dict[str, str], url: str) -> TicketApplication:
             if ("deadlock" in text or "concurrently updated" in text) and attempt < 5:
                 time.sleep(0.2 * 2**attempt)
                 continue
-            if isinstance(exc, (PersistenceError, psycopg.Error, sqlite3.Error)):
+            if isinstance(exc, driver_errors()):
                 raise StoreUnavailable.of(url, exc, "cannot open") from None
             reason = hide_password(url, str(exc))
             raise StoreError(f"store {redact(url)}: cannot open: {reason}") from None

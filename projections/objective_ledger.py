@@ -18,7 +18,7 @@ from dataclasses import replace
 from slaclock.domain.objectives import Assessment
 from slaclock.domain.policy import Contract
 from slaclock.projections.ledger import LedgerEntry, first_open
-from slaclock.projections.objectives import ContractObjective, month_objectives
+from slaclock.projections.objectives import ContractObjective, count_outcomes, month_objectives
 from slaclock.projections.queries import Queries, month_bounds
 from slaclock.projections.reports import month_outcomes
 
@@ -143,7 +143,7 @@ def close_postings(
     redo = sorted(c for c in closed if _assessed_objectives(store.closed_statement(c)))
     for done in [*redo, month]:
         outcomes = month_outcomes(queries, done, now, None)
-        assessed = month_objectives(policy, done, outcomes) or {}
+        assessed = month_objectives(policy, done, count_outcomes(outcomes)) or {}
         entries += month_postings(
             done, assessed, standing, closed, now, policy_version, sequence + len(entries)
         )

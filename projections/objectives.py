@@ -9,12 +9,13 @@ report reads them (``reports.month_outcomes``: one definition of the month), cou
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from slaclock.domain.objectives import Assessment
 from slaclock.domain.policy import Contract, Policy
+from slaclock.projections.month_counts import CountKey
 from slaclock.projections.queries import Outcome
 
 OutcomeKey = tuple[str, str, int | None, str]
@@ -32,6 +33,15 @@ class ContractObjective:
 def count_outcomes(outcomes: Iterable[Outcome]) -> Counter[OutcomeKey]:
     """Met and breached outcomes per contract, metric and deciding priority."""
     return Counter((o.contract.key, o.metric, o.priority, o.status) for o in outcomes)
+
+
+def by_contract(counts: Mapping[CountKey, int]) -> Counter[OutcomeKey]:
+    """``month_counts.month_counts`` per contract, metric, priority and status (customers
+    dropped: a contract is one customer's)."""
+    found: Counter[OutcomeKey] = Counter()
+    for (_customer, *key), n in counts.items():
+        found[tuple(key)] += n  # type: ignore[index]
+    return found
 
 
 def contracts_in_force(policy: Policy, month: str) -> list[Contract]:
@@ -53,16 +63,19 @@ def contracts_in_force(policy: Policy, month: str) -> list[Contract]:
 
 
 def month_objectives(
-    policy: Policy, month: str, outcomes: list[Outcome], customer: str | None = None
+    policy: Policy, month: str, counts: Mapping[OutcomeKey, int], customer: str | None = None
 ) -> dict[str, list[ContractObjective]] | None:
     """Per customer, every objective of each contract in force during ``month`` or with
-    outcomes in it, assessed or not, in report order; None when no plan has objectives
-    (the credits report then looks exactly as it did before objectives existed)."""
+    outcomes in it (``counts``: :func:`count_outcomes` of the month's outcomes), assessed or
+    not, in report order; None when no plan has objectives (the credits report then looks
+    exactly as it did before objectives existed)."""
     if not any(plan.objectives for plan in policy.plans.values()):
         return None
-    counts = count_outcomes(outcomes)
     contracts = {c.key: c for c in contracts_in_force(policy, month)}
-    contracts |= {o.contract.key: o.contract for o in outcomes}
+    for key, *_ in counts:
+        contract = policy.contract_by_key(key)
+        if contract is not None:
+            contracts[key] = contract
     found: dict[str, list[ContractObjective]] = {}
     for contract in contracts.values():
         if customer is not None and contract.customer != customer:

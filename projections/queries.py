@@ -78,6 +78,28 @@ class Queries:
             return "t.last_fact_at <= ?", [as_of]
         return "t.last_fact_at <= ? AND t.last_recorded_at <= ?", [as_of, self.known_at]
 
+    def stale_condition(self, as_of: int) -> tuple[str, list[Any]]:
+        """SQL condition (on ``t``) for rows that do not answer as of ``as_of``: the negation
+        of :meth:`fresh_condition`, spelled so that the ``last_fact_at`` index can serve it."""
+        if not self.rows_current:
+            return "1 = 1", []
+        if self.known_at is None:
+            return "t.last_fact_at > ?", [as_of]
+        return "(t.last_fact_at > ? OR t.last_recorded_at > ?)", [as_of, self.known_at]
+
+    def stale_tickets(
+        self, as_of: int, customer: str | None = None, *, created: bool = True
+    ) -> list[str]:
+        """Tickets created by ``as_of`` (of ``customer``) whose rows do not answer then
+        (``created=False``: created then or not, every ticket whose rows do not answer)."""
+        stale, params = self.stale_condition(as_of)
+        where = f"{stale} AND t.created_at <= ?" if created else stale
+        params = [*params, as_of] if created else params
+        if customer is not None:
+            where, params = where + " AND t.customer_id = ?", [*params, customer]
+        rows = self.store.query(f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {where}", params)
+        return [row["ticket_id"] for row in rows]
+
     # ------------------------------------------------------------------ tickets
     def ticket(self, ticket_id: str, as_of: int) -> TicketSnapshot | None:
         """One ticket as of ``as_of``, evaluated from its events (None: unknown then)."""
@@ -214,20 +236,13 @@ class Queries:
                         row["ticket_id"], row["customer_id"], contract, clock_from_row(row), as_of
                     )
                 )
-        stale_where = f"t.created_at <= ? AND NOT ({fresh})"
-        stale_params: list[Any] = [as_of, *fresh_params]
-        if customer is not None:
-            stale_where, stale_params = (
-                stale_where + " AND t.customer_id = ?",
-                [*stale_params, customer],
-            )
-        stale = [
-            row["ticket_id"]
-            for row in self.store.query(
-                f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {stale_where}", stale_params
-            )
-        ]
-        for snapshot in self._evaluate_many(stale, as_of):
+        return found + self.stale_outcomes(as_of, customer)
+
+    def stale_outcomes(self, as_of: int, customer: str | None = None) -> list[Outcome]:
+        """Outcomes (any instant) of the clocks and next-reply cycles of the tickets whose
+        rows do not answer as of ``as_of``, evaluated from their events."""
+        found: list[Outcome] = []
+        for snapshot in self._evaluate_many(self.stale_tickets(as_of, customer), as_of):
             if snapshot.contract is None:
                 continue
             clocks = [*snapshot.clocks.values(), *(snapshot.cycles or {}).get(NEXT_REPLY, ())]
@@ -253,19 +268,10 @@ class Queries:
             " AND c.stopped_at < ?) OR (c.breach_at >= ? AND c.breach_at < ? AND c.breach_at < ?))"
         )
         params: list[Any] = [*fresh_params, lo, hi, lo, hi, as_of]
-        stale_where, stale_params = f"t.created_at <= ? AND NOT ({fresh})", [as_of, *fresh_params]
         if customer is not None:
             where, params = where + " AND c.customer_id = ?", [*params, customer]
-            stale_where += " AND t.customer_id = ?"
-            stale_params.append(customer)
         found = self._stored_cycle_outcomes(OWNERSHIP, where, params, as_of)
-        stale = [
-            row["ticket_id"]
-            for row in self.store.query(
-                f"SELECT t.ticket_id FROM {{p}}sla_tickets t WHERE {stale_where}", stale_params
-            )
-        ]
-        for snapshot in self._evaluate_many(stale, as_of):
+        for snapshot in self._evaluate_many(self.stale_tickets(as_of, customer), as_of):
             if snapshot.contract is None:
                 continue
             for cycle in (snapshot.cycles or {}).get(OWNERSHIP, ()):

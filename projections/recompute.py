@@ -26,7 +26,7 @@ from slaclock.domain.policy_diff import Scope
 from slaclock.domain.ticket import Ticket
 from slaclock.projections.derived_tables import REBUILT
 from slaclock.projections.event_pages import EventPages
-from slaclock.projections.event_store import STORE_FAILURES
+from slaclock.projections.event_store import store_failures
 from slaclock.projections.rebuild import (
     catch_up,
     lock_writers,
@@ -259,7 +259,7 @@ def _drop_if_owner(store: TicketStore, shadow: Shadow) -> None:
         with store.write() as cursor:
             if still_held(cursor, store, shadow.owner, shadow.version):
                 _drop_tables(cursor, store)
-    except STORE_FAILURES:
+    except store_failures():
         pass  # the original failure is the one to report
 
 

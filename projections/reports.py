@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 from slaclock.domain.objectives import attainment
 from slaclock.domain.policy import Contract
 from slaclock.projections.ledger import LedgerEntry
-from slaclock.projections.objectives import ContractObjective, month_objectives
+from slaclock.projections.month_counts import (
+    CountKey,
+    count,
+    in_month,
+    month_breaches,
+    month_counts,
+)
+from slaclock.projections.objectives import ContractObjective, by_contract, month_objectives
 from slaclock.projections.queries import Outcome, Queries, month_bounds
 
 _UTC = ZoneInfo("UTC")
@@ -60,32 +67,29 @@ class OwnershipRow:
         }
 
 
-def _in_month(outcomes: list[Outcome], month: str) -> list[Outcome]:
-    """Outcomes whose instant falls in ``month`` in the timezone of their plan's calendar."""
-    bounds: dict[str, tuple[int, int]] = {}
-    kept = []
-    for outcome in outcomes:
-        zone = outcome.contract.plan.calendar.zone
-        if zone.key not in bounds:
-            bounds[zone.key] = month_bounds(month, zone)
-        start, end = bounds[zone.key]
-        if start <= outcome.at < end:
-            kept.append(outcome)
-    return kept
-
-
 def month_outcomes(queries: Queries, month: str, as_of: int, customer: str | None) -> list[Outcome]:
     start, end = month_bounds(month, _UTC)
-    return _in_month(queries.outcomes(start, end, as_of, customer), month)
+    return in_month(queries.outcomes(start, end, as_of, customer), month)
 
 
 def compliance(outcomes: list[Outcome]) -> list[ComplianceRow]:
     """Met and breached clocks per customer, metric and deciding priority."""
+    return compliance_rows(count(outcomes))
+
+
+def month_compliance(
+    queries: Queries, month: str, as_of: int, customer: str | None
+) -> list[ComplianceRow]:
+    """The compliance report of a month, counted by the database (``month_counts``)."""
+    return compliance_rows(month_counts(queries, month, as_of, customer))
+
+
+def compliance_rows(outcome_counts: Mapping[CountKey, int]) -> list[ComplianceRow]:
+    """Met and breached per customer, metric and deciding priority (contracts summed)."""
     counts: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
-    for o in outcomes:
-        counts[(o.customer_id, o.metric, o.priority if o.priority is not None else -1)][
-            0 if o.status == "met" else 1
-        ] += 1
+    for (customer, _contract, metric, priority, status), n in outcome_counts.items():
+        prio = priority if priority is not None else -1
+        counts[(customer, metric, prio)][0 if status == "met" else 1] += n
     return [
         ComplianceRow(customer, metric, None if prio == -1 else prio, met, breached)
         for (customer, metric, prio), (met, breached) in sorted(counts.items())
@@ -113,7 +117,7 @@ def month_ownership(
     """The ownership report of a month (months in each plan calendar's zone)."""
     start, end = month_bounds(month, _UTC)
     found = queries.ownership_outcomes(start, end, as_of, customer)
-    return ownership(_in_month(found, month), group)
+    return ownership(in_month(found, month), group)
 
 
 def metric_totals(rows: list[ComplianceRow]) -> dict[str, dict[str, Any]]:
@@ -216,11 +220,14 @@ def month_credits(
 ) -> list[CustomerCredits]:
     """The credit statement of an open month: breached clocks of the month (as of
     ``as_of``) plus the ledger's adjustments posted into it for closed months."""
-    outcomes = month_outcomes(queries, month, as_of, customer)
+    outcomes = month_breaches(queries, month, as_of, customer)
     adjustments = [
         entry
         for entry in queries.store.ledger_entries(posted_month=month, customer=customer)
         if entry.adjustment and (queries.known_at is None or entry.posted_at <= queries.known_at)
     ]
-    assessed = month_objectives(queries.policy, month, outcomes, customer)
+    assessed = None
+    if any(plan.objectives for plan in queries.policy.plans.values()):
+        counts = by_contract(month_counts(queries, month, as_of, customer))
+        assessed = month_objectives(queries.policy, month, counts, customer)
     return credits(outcomes, adjustments, queries.policy.contract_by_key, assessed)

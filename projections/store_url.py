@@ -85,6 +85,11 @@ def hide_password(url: str, text: str) -> str:
     return text
 
 
+POSTGRES_RECORDER_TOPIC = "slaclock.projections.postgres_recorder:PostgresStoreRecorder"
+"""``projections.postgres_recorder.PostgresStoreRecorder``, named rather than imported:
+eventsourcing imports it (and psycopg) when it opens a PostgreSQL store, and only then."""
+
+
 def store_env(url: str) -> dict[str, str]:
     """``eventsourcing`` settings for a store URL (``sqlite:///path`` or ``postgresql://``).
 
@@ -92,7 +97,7 @@ def store_env(url: str) -> dict[str, str]:
     ``connect_timeout`` (PostgreSQL: seconds to wait for a connection, default 30) and
     ``schema`` (PostgreSQL). :class:`StoreError` (naming the URL without its password) when
     the URL cannot work."""
-    from slaclock.projections.event_store import PostgresStoreRecorder, SQLiteStoreRecorder
+    from slaclock.projections.event_store import SQLiteStoreRecorder
 
     user, password, rest = credentials(url)
     try:
@@ -126,7 +131,7 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_CONNECT_TIMEOUT": _seconds(url, query, "connect_timeout", "30"),
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
-            "APPLICATION_RECORDER_TOPIC": get_topic(PostgresStoreRecorder),
+            "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC,
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"]

@@ -42,9 +42,19 @@ PAUSED_COLUMNS = ("paused_seconds BIGINT", "paused_since BIGINT")
 CYCLES_ALERT_INDEX = (
     """CREATE INDEX IF NOT EXISTS sla_cycles_alert ON {p}sla_cycles (next_alert_at)"""
 )
+TICKETS_LAST_FACT_INDEX = (
+    """CREATE INDEX IF NOT EXISTS sla_tickets_last_fact ON {p}sla_tickets (last_fact_at)"""
+)
+"""Finds the tickets whose rows do not answer as of an instant (``Queries.stale_tickets``)
+without reading every ticket row: a month's report reads only that month's rows."""
 CYCLES_OUTCOME_INDEX = (
     """CREATE INDEX IF NOT EXISTS sla_cycles_outcome ON {p}sla_cycles (metric, stopped_at)"""
 )
+CYCLES_BREACH_INDEX = (
+    """CREATE INDEX IF NOT EXISTS sla_cycles_breach ON {p}sla_cycles (metric, breach_at)"""
+)
+"""A month's breached cycles (``projections.month_counts``), as ``sla_cycles_outcome``
+finds its met ones."""
 
 TABLES: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS {p}sla_event_ids (
@@ -63,6 +73,7 @@ TABLES: tuple[str, ...] = (
         resolved_at BIGINT,
         clock_inputs BYTEA)""",
     """CREATE INDEX IF NOT EXISTS sla_tickets_customer ON {p}sla_tickets (customer_id)""",
+    TICKETS_LAST_FACT_INDEX,
     """CREATE TABLE IF NOT EXISTS {p}sla_clocks (
         ticket_id TEXT NOT NULL,
         metric TEXT NOT NULL,
@@ -90,6 +101,7 @@ TABLES: tuple[str, ...] = (
     CYCLES_TABLE,
     CYCLES_ALERT_INDEX,
     CYCLES_OUTCOME_INDEX,
+    CYCLES_BREACH_INDEX,
     """CREATE TABLE IF NOT EXISTS {p}sla_meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL)""",

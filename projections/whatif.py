@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from slaclock.domain.policy import Policy
-from slaclock.projections.objectives import month_objectives
+from slaclock.projections.objectives import count_outcomes, month_objectives
 from slaclock.projections.queries import Queries
 from slaclock.projections.render import instant
 from slaclock.projections.reports import (
@@ -56,10 +56,12 @@ def what_if(
         compliance(live_outcomes), compliance(other_outcomes)
     )
     live_credits = credits(
-        live_outcomes, objectives=month_objectives(live.policy, month, live_outcomes, customer)
+        live_outcomes,
+        objectives=month_objectives(live.policy, month, count_outcomes(live_outcomes), customer),
     )
     other_credits = credits(
-        other_outcomes, objectives=month_objectives(other.policy, month, other_outcomes, customer)
+        other_outcomes,
+        objectives=month_objectives(other.policy, month, count_outcomes(other_outcomes), customer),
     )
     credit_rows, credits_same = _credits(live_credits, other_credits)
     return {

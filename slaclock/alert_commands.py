@@ -31,7 +31,7 @@ from slaclock.consumers.alert_delivery import (
 from slaclock.consumers.notifiers import Notifier, NotifierError, open_notifiers
 from slaclock.output import table
 from slaclock.projections import alert_outbox
-from slaclock.projections.event_store import STORE_FAILURES, EventStore
+from slaclock.projections.event_store import EventStore, store_failures
 from slaclock.projections.store import TicketStore
 
 COMMANDS = ("notify", "alerts")
@@ -197,14 +197,14 @@ def _deliver(
     while store is None:
         try:
             store = EventStore(url, cache_size=0)
-        except STORE_FAILURES:
+        except store_failures():
             if stop.wait(2.0):
                 return
     deliverer = Deliverer(store, notifiers)
     try:
         deliverer.follow(stop, interval, wake)
         deliverer.drain(FINAL_DRAIN_SECONDS)  # what the last batches made due
-    except STORE_FAILURES:
+    except store_failures():
         pass  # pending rows stay for the next delivering process
     finally:
         deliverer.close()

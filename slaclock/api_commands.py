@@ -18,8 +18,7 @@ from typing import Any
 from slaclock import alert_commands, exit_codes, serve_hooks
 from slaclock.api import params
 from slaclock.api.cache import REPORT_CACHE_SECONDS
-from slaclock.api.limits import REPORT_CONCURRENCY
-from slaclock.api.metrics import METRICS_CACHE_SECONDS
+from slaclock.api.limits import METRICS_CACHE_SECONDS, REPORT_CONCURRENCY
 from slaclock.args import UsageError, one_secret
 from slaclock.config import LoadedPolicy, policy_from_text
 from slaclock.output import table

@@ -36,7 +36,7 @@ from slaclock.config import ConfigError, read_policy
 from slaclock.consumers.decode_worker import DecodeWorkerError
 from slaclock.consumers.errors import FatalSourceError
 from slaclock.projections.batch import PolicyMoved
-from slaclock.projections.event_store import STORE_FAILURES, StoreError, StoreUnavailable
+from slaclock.projections.event_store import StoreError, StoreUnavailable, store_failures
 from slaclock.projections.runtime import tune_gc
 from slaclock.projections.store_url import PASSWORD_FILE_VARIABLE, credentials
 
@@ -96,7 +96,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     _warn_visible_password(args)
     try:
         return _run_command(args)
-    except STORE_FAILURES as exc:  # lost during the command: its transaction was rolled back
+    except store_failures() as exc:  # lost during the command: its transaction was rolled back
         raise StoreUnavailable.of(args.store, exc) from None
 
 

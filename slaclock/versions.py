@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-import psycopg
-
 from slaclock.projections import schema_version
 from slaclock.projections.event_store import (
-    STORE_FAILURES,
     StoreError,
     StoreUnavailable,
+    driver_errors,
     store_env,
+    store_failures,
 )
 
 
@@ -56,7 +54,7 @@ def _store_line(url: str) -> str | None:
         peeked = schema_version.peek(store_env(url))
     except StoreError as exc:
         return str(exc)
-    except (*STORE_FAILURES, psycopg.Error, sqlite3.Error) as exc:
+    except (*store_failures(), *driver_errors()) as exc:
         return str(StoreUnavailable.of(url, exc, "cannot read its schema version"))
     if peeked is None:
         return None

@@ -20,6 +20,10 @@ from slaclock.consumers.faults import hold
 
 REPORT_CONCURRENCY = 2
 """Uncached report computations one token may run at once (``serve --report-concurrency``)."""
+METRICS_CACHE_SECONDS = 5.0
+"""How long the store gauges of one scrape serve the next ones (``serve --metrics-cache``);
+here, not in ``api.metrics``, so that the command line's defaults do not import
+``prometheus_client`` and Starlette (0.15 s at every start-up)."""
 RETRY_AFTER_SECONDS = 1
 """What a 429 tells the client to wait (a report takes well under a second to compute)."""
 

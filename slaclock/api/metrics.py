@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from slaclock.api.limits import METRICS_CACHE_SECONDS
 from slaclock.projections.store import TicketStore
 from slaclock.projections.store_metrics import StoreFigures, store_figures
 
@@ -33,8 +34,6 @@ disable_created_metrics()  # no *_created series: they double the output and say
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """Methods labelled as themselves; any other is labelled ``other``."""
-METRICS_CACHE_SECONDS = 5.0
-"""How long the store gauges of one scrape serve the next ones (``serve --metrics-cache``)."""
 
 
 def method_label(method: str) -> str:

@@ -11,9 +11,10 @@ from slaclock.api.answers import compliance_answer, credits_answer, ownership_an
 from slaclock.api.csv_download import compliance_csv, credits_csv
 from slaclock.api.dependencies import ERRORS, AsOf, Customer, KnownAt, State, Who, scoped
 from slaclock.domain.instants import FIRST_YEAR
-from slaclock.projections.objectives import month_objectives
+from slaclock.projections.month_counts import month_counts
+from slaclock.projections.objectives import by_contract, month_objectives
 from slaclock.projections.render import objectives_json
-from slaclock.projections.reports import compliance, metric_totals, month_outcomes
+from slaclock.projections.reports import compliance_rows, metric_totals
 
 MAX_MONTHS = 24
 
@@ -154,11 +155,11 @@ def attainment(
     with state.limiter.slot(who.token_id):  # never cached: always counts
         for index in range(start, end + 1):
             name = params.month_name(index)
-            outcomes = month_outcomes(queries, name, at.epoch, customer)
-            rows = compliance(outcomes)
+            counts = month_counts(queries, name, at.epoch, customer)
+            rows = compliance_rows(counts)
             totals = metric_totals(rows)
             month_data = {"month": name, "rows": [r.as_dict() for r in rows], "metrics": totals}
-            objectives = month_objectives(queries.policy, name, outcomes, customer)
+            objectives = month_objectives(queries.policy, name, by_contract(counts), customer)
             if objectives is not None:
                 month_data["objectives"] = objectives_json(objectives)
             months.append(month_data)

@@ -567,3 +567,12 @@ def test_service_level_calendar_matches_contract() -> None:
     overnight = BusinessCalendar("night", "UTC", service_level_hours(12, 5, "20:00"))
     # Friday 20:00 -> Saturday 08:00 belongs to Friday; nothing starts on the weekend.
     assert overnight.add(dt("2025-09-05T19:00:00+00:00"), 13 * H) == dt("2025-09-08T21:00:00+00:00")
+
+
+def test_supported_countries_are_the_packages() -> None:
+    """The registry read at start-up lists exactly the codes the package says it supports."""
+    import holidays
+
+    from slaclock.domain.holiday_rules import _supported_countries
+
+    assert _supported_countries() == frozenset(holidays.list_supported_countries())

@@ -12,10 +12,16 @@ from hypothesis import strategies as st
 from slaclock.config import ConfigError, parse_policy
 from slaclock.domain.objectives import CreditTier, Objective, percent_text
 from slaclock.domain.policy import Plan
-from slaclock.projections.objectives import contracts_in_force, month_objectives
+from slaclock.projections.month_counts import count
+from slaclock.projections.objectives import (
+    by_contract,
+    contracts_in_force,
+    count_outcomes,
+    month_objectives,
+)
 from slaclock.projections.queries import Outcome
 from slaclock.projections.render import objective_json
-from slaclock.projections.reports import credits
+from slaclock.projections.reports import compliance, compliance_rows, credits
 from tests.helpers import at, calendar, contract
 from tests.helpers import credits as credit_rule
 from tests.helpers import policy as policy_of
@@ -102,7 +108,7 @@ def test_report_lists_every_objective_with_per_breach_credits_and_cap() -> None:
         outcome(5, ALPHA, "response", 3, "met", "2025-04-02T12:00:00+02:00"),  # not counted
         outcome(6, BETA, "response", 4, "breached", "2025-04-02T12:00:00-07:00"),
     ]
-    assessed = month_objectives(POLICY, "2025-04", outcomes)
+    assessed = month_objectives(POLICY, "2025-04", count_outcomes(outcomes))
     assert assessed is not None and set(assessed) == {"alpha", "beta", "gamma"}
     report = {c.customer_id: c for c in credits(outcomes, objectives=assessed)}
     alpha = report["alpha"]
@@ -126,7 +132,7 @@ def test_report_lists_every_objective_with_per_breach_credits_and_cap() -> None:
 def test_objective_credits_are_capped_with_the_per_breach_ones() -> None:
     when = "2025-04-02T10:00:00+02:00"
     outcomes = [outcome(i, GAMMA, "response", 1, "breached", when) for i in range(10)]
-    assessed = month_objectives(POLICY, "2025-04", outcomes, customer="gamma")
+    assessed = month_objectives(POLICY, "2025-04", count_outcomes(outcomes), customer="gamma")
     (gamma,) = credits(outcomes, objectives=assessed)
     assert gamma.subtotal == D("29.99")  # 10 x 2.00 per breach + 10 % of 99.90
     assert gamma.cap == D("29.97") and gamma.total == D("29.97")
@@ -134,7 +140,7 @@ def test_objective_credits_are_capped_with_the_per_breach_ones() -> None:
 
 def test_without_objectives_the_report_has_none() -> None:
     plain = policy_of(contract("alpha", Plan("desk", OFFICE, {})), calendars=[OFFICE])
-    assert month_objectives(plain, "2025-04", []) is None
+    assert month_objectives(plain, "2025-04", count_outcomes([])) is None
     assert credits([], objectives=None) == []
 
 
@@ -179,3 +185,34 @@ def test_configuration_reads_objectives_and_optional_per_breach() -> None:
 def test_bad_objectives_name_the_key(objective: str, key: str) -> None:
     with pytest.raises(ConfigError, match=f"plans\\.desk\\.{key}"):
         parse_policy(_CONFIG.format(credits="", objective=objective), "t")
+
+
+# ------------------------------------------------- counted outcomes (projections.month_counts)
+OUTCOMES = st.builds(
+    outcome,
+    st.integers(0, 50),
+    st.sampled_from([ALPHA, BETA, GAMMA]),
+    st.sampled_from(["response", "resolution", "next_reply"]),
+    st.sampled_from([1, 2, 3, None]),
+    st.sampled_from(["met", "breached"]),
+    st.sampled_from(["2025-04-01T00:30:00+02:00", "2025-04-15T12:00:00+02:00"]),
+)
+
+
+@given(st.lists(OUTCOMES, max_size=40))
+def test_counted_outcomes_give_the_reports_of_the_outcomes(outcomes: list[Outcome]) -> None:
+    """What the database counts (per customer, contract, metric, priority, status) gives the
+    compliance rows and objectives that the outcomes themselves give, in any order."""
+    counts = count(outcomes)
+    assert by_contract(counts) == count_outcomes(outcomes)
+    assert compliance_rows(counts) == compliance(list(reversed(outcomes)))
+    for row in compliance_rows(counts):
+        key = (row.customer_id, row.metric, row.priority)
+        mine = [o for o in outcomes if (o.customer_id, o.metric, o.priority) == key]
+        assert (row.met, row.breached) == (
+            sum(o.status == "met" for o in mine),
+            sum(o.status == "breached" for o in mine),
+        )
+    assert month_objectives(POLICY, "2025-04", by_contract(counts)) == month_objectives(
+        POLICY, "2025-04", count_outcomes(outcomes)
+    )

@@ -62,8 +62,12 @@ connect-stop:
 test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit
 
+# The suite mostly waits (subprocesses, the broker, timers), so it runs on TEST_WORKERS
+# pytest-xdist workers, a test file each at a time (module fixtures start once per file).
+TEST_WORKERS ?= 3
 test: venv lint postgres kafka connect browser
-	SLACLOCK_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(BIN)/python -m pytest -q --durations=25
+	SLACLOCK_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(BIN)/python -m pytest -q \
+		-n $(TEST_WORKERS) --dist loadfile --durations=25
 
 bench: venv
 	$(BIN)/python bench/run.py

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
+import re
 import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,8 @@ OPEN_EVENTS = [
 ]
 QUEUE_BY_PRIORITY = ["T-9003", "T-1004", "T-9001", "T-9002", "T-5001"]
 QUEUE_BY_DEADLINE = ["T-1004", "T-9001", "T-9003", "T-9002", "T-5001"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# uvicorn names the port the system gave it (serve --port 0) at log level info
+LISTENING = re.compile(r"Uvicorn running on http://[^ ]+:(\d+)")
 
 
 def prepare_store(cli: Cli, *, open_tickets: bool = True) -> dict[str, str]:
@@ -91,31 +88,46 @@ def prepare_store(cli: Cli, *, open_tickets: bool = True) -> dict[str, str]:
 
 
 class ApiServer:
-    """``slaclock serve`` in a subprocess, and an HTTP client for it."""
+    """``slaclock serve`` in a subprocess, and an HTTP client for it.
+
+    The server listens on port 0 (a port the system picks, so that parallel test workers
+    never collide) and logs at level info, where uvicorn names the port it got."""
 
     def __init__(self, cli: Cli, tokens: dict[str, str], *extra: str) -> None:
         self.cli, self.tokens = cli, tokens
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = cli.cwd / f"serve-{self.port}.log"
+        self.log = cli.cwd / f"serve-{uuid.uuid4().hex[:10]}.log"
         command = [sys.executable, "-m", "slaclock", "--config", str(cli.config)]
-        command += ["--store", cli.store, "serve", "--port", str(self.port), *extra]
+        command += ["--store", cli.store, "serve", "--port", "0", "--log-level", "info", *extra]
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 command, cwd=cli.cwd, stdout=log, stderr=subprocess.STDOUT
             )
+        self.client: httpx.Client | None = None
+        deadline = time.monotonic() + 60  # generous: parallel workers load the machine
+        self.port = self._listening_port(deadline)
+        self.url = f"http://127.0.0.1:{self.port}"
         self.client = httpx.Client(base_url=self.url, timeout=30)
-        deadline = time.monotonic() + 30
         while True:
             try:
                 if self.client.get("/healthz").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"slaclock serve did not start:\n{self.log.read_text()}")
+            self._check_alive(deadline)
             time.sleep(0.1)
+
+    def _listening_port(self, deadline: float) -> int:
+        while True:
+            found = LISTENING.search(self.log.read_text(errors="replace"))
+            if found:
+                return int(found.group(1))
+            self._check_alive(deadline)
+            time.sleep(0.05)
+
+    def _check_alive(self, deadline: float) -> None:
+        if self.process.poll() is not None or time.monotonic() > deadline:
+            self.stop()
+            raise AssertionError(f"slaclock serve did not start:\n{self.log.read_text()}")
 
     def get(self, path: str, token: str | None = "admin", **params: Any) -> httpx.Response:
         """GET with the named token (a key of ``tokens``), a literal token, or none."""
@@ -133,7 +145,8 @@ class ApiServer:
         return response.json()
 
     def stop(self) -> None:
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:

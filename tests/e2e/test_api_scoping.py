@@ -25,7 +25,7 @@ from slaclock.domain.ticket import Ticket
 from slaclock.projections.api_tokens import TokenStore
 from slaclock.projections.store import TicketStore
 from tests.conftest import AS_OF, CONFIG, Cli
-from tests.e2e.test_api_harness import ApiServer, free_port, prepare_store, serve
+from tests.e2e.test_api_harness import ApiServer, prepare_store, serve
 
 ACME = {"T-1001", "T-1002", "T-1003", "T-1004", "T-9003"}
 GLOBEX = {"T-2001", "T-2002", "T-2003", "T-9001", "T-9002"}
@@ -212,13 +212,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
     store.version = loaded.version
     tokens["relay"] = TokenStore(store).create(source="open")[0]
     app = create_app(loaded.policy, store, policy_version=loaded.version)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         assert thread.is_alive(), "the in-process server did not start"
         time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]  # port 0: the one the system gave
     try:
         yield Recorded(f"http://127.0.0.1:{port}", store, tokens)
     finally:

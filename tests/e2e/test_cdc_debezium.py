@@ -221,7 +221,9 @@ def test_helpdesk_changes_become_the_expected_clocks(
     sent = read_topic(tickets, TICKETS_MESSAGES)
     send_all([(record.key, record.value) for record in sent], tickets)
     again = consume(store, config, "helpdesk", tickets, group)
-    assert (again["accepted"], again["duplicates"]) == (0, hd_events)
+    # (the topic holds each event once more for every snapshot row Debezium also sent
+    # from the WAL, which the first consume counted as duplicates)
+    assert (again["accepted"], again["duplicates"]) == (0, hd_events + first["duplicates"])
     assert clocks(store, config) == got
 
 

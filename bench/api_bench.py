@@ -47,7 +47,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import random
 import resource
 import shutil
@@ -638,22 +637,7 @@ def ms(value: float) -> str:
     return f"{value:,.1f}"
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    except OSError:
-        mem_kb = 0
-    return (
-        f"{os.cpu_count()} CPUs ({model}), {mem_kb / 2**20:.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
-
-
+machine = ingest_bench.machine
 describe_code = ingest_bench.describe_code
 
 

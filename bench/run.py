@@ -167,6 +167,23 @@ def ingest_supports(option: str) -> bool:
     return option in help_text
 
 
+def machine() -> str:
+    """The machine in one line: architecture, cores and CPU model, memory, system, Python."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except OSError:
+        mem_kb = 0
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs ({model}), {mem_kb / 2**20:.1f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
 def describe_code() -> str:
     if CODE != ROOT:
         return f"commit {CODE.name.removeprefix('src-')} (exported to {CODE})"

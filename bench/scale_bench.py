@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -65,21 +64,6 @@ print(json.dumps({"wall_s": round(time.perf_counter() - began, 3),
                   "rows": len(data.get("rows", data.get("customers", []))),
                   "from_rows": queries.rows_current}))
 """
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.machine()}, {os.cpu_count()} cores ({model}), "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
 
 
 def load() -> str:
@@ -183,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(exist_ok=True)
     if args.rev:
         runner.CODE, _ = runner.export_rev(args.rev, out_dir)
-    print(f"machine: {machine()}; {load()}; code: {runner.describe_code()}", flush=True)
-    results: dict[str, Any] = {"machine": machine(), "runs": []}
+    print(f"machine: {runner.machine()}; {load()}; code: {runner.describe_code()}", flush=True)
+    results: dict[str, Any] = {"machine": runner.machine(), "runs": []}
     failed = False
     for events in (args.events,) if args.no_tenth else (args.events // 10, args.events):
         path, took = runner.generate(events, args.seed, "jsonl", CONFIG, out_dir)
